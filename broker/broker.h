@@ -1,0 +1,53 @@
+/* broker.h — the state of one running broker, shared by the loop and the
+ * protocol handlers: sockets, store, current config, sessions, and the
+ * publishes accepted in this loop pass awaiting their group commit.
+ * Not responsible for behaviour: each module's .h says what it does. */
+#ifndef LIAISON_BROKER_H
+#define LIAISON_BROKER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "config.h"
+#include "session.h"
+#include "store.h"
+#include "wire.h"
+
+#define BROKER_VERSION "0.1.0"
+
+/* One publish accepted in this pass, stored in the open batch and waiting
+ * for the commit before its PubAck goes out and it is fanned out. */
+struct pending {
+    uint8_t rid[SESSION_RID_MAX]; /* copied: the session may go before commit */
+    size_t rid_len;
+    uint64_t corr_id;
+    uint64_t seq;
+    char *msg_id;          /* owned */
+    Liaison__Intel *intel; /* owned, decoded form for routing decisions */
+    uint8_t *packed;       /* owned, the stored bytes */
+    size_t packed_len;
+};
+
+struct broker_stats {
+    uint64_t publishes, publish_refused, deliveries, delivery_refused, commits, frames_bad;
+};
+
+typedef struct broker {
+    config_t *cfg;        /* owned; replaced whole on reload */
+    void *ctx;
+    void *router;         /* the CURVE ROUTER socket */
+    auth_t *auth;
+    store_t *store;
+    sessions_t *sessions;
+    struct pending *batch; /* publishes in the open store batch; owned */
+    size_t n_batch, cap_batch;
+    uint64_t batch_first;  /* seq of batch[0] after commit; 0 when empty */
+    uint8_t *scratch;      /* frame buffer for deliveries; owned */
+    size_t scratch_len;
+    int64_t started_us;
+    struct broker_stats stats;
+} broker_t;
+
+#endif

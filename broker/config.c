@@ -1,0 +1,451 @@
+/* config.c — broker.cfg: the table of broker keys and of agent keys, the
+ * checks on each value (key files, names, classifications, roles, patterns),
+ * the checks across agents (unique names and keys, separation of duties),
+ * lookups by key and name, and --print-config.
+ * Not responsible for: reading libconfig (common/cfg.c does, and only it),
+ * deciding who may receive what (policy.c), or applying a reload (the loop
+ * loads a fresh config_t and swaps it in). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "keys.h"
+#include "label.h"
+#include "log.h"
+#include "topic.h"
+#include "util.h"
+
+#define NAME_MAX_LEN 64 /* agent names travel as the ZAP User-Id and in every audit record */
+
+/* What the row checks need besides the struct they fill. */
+struct load_ctx {
+    config_t *cfg;
+    char base_dir[4096];
+};
+
+static const char *const agency_types[] = {"police", "prison", "probation", "rocu", "marsoc", "nca"};
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} role_names[] = {
+    {"publisher", ROLE_PUBLISHER},
+    {"receiver", ROLE_RECEIVER},
+    {"operator", ROLE_OPERATOR},
+    {"auditor", ROLE_AUDITOR},
+};
+
+/* [a-z0-9-]+ of at most NAME_MAX_LEN bytes. */
+static int word_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NAME_MAX_LEN)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return -1;
+    return 0;
+}
+
+/* ---- broker group ------------------------------------------------------- */
+
+static int check_listen(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if ((strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0) && v[6] != '\0')
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a tcp:// or ipc:// endpoint", v);
+    return -1;
+}
+
+static int check_secret_key(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    config_t *cfg = obj;
+    struct load_ctx *lc = ctx;
+    if (keys_read_secret(v, lc->base_dir, cfg->secret_key, why, whylen) != 0)
+        return -1;
+    if (keys_public_from_secret(cfg->secret_key, cfg->public_key) != 0) {
+        snprintf(why, whylen, "cannot derive the public key from \"%s\"", v);
+        return -1;
+    }
+    return 0;
+}
+
+/* "" disables the endpoint; otherwise host:port with a port in 1..65535. */
+static int check_metrics(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (v[0] == '\0')
+        return 0;
+    const char *colon = strrchr(v, ':');
+    if (colon != NULL && colon != v && colon[1] != '\0') {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (*end == '\0' && port >= 1 && port <= 65535)
+            return 0;
+    }
+    snprintf(why, whylen, "\"%s\" is not host:port (or \"\" to disable)", v);
+    return -1;
+}
+
+static int check_log_level(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (log_level_parse(v) >= 0)
+        return 0;
+    snprintf(why, whylen, "unknown level \"%s\" (debug, info, warn, error)", v);
+    return -1;
+}
+
+static const cfg_key_t broker_rows[] = {
+    {.name = "listen", .type = CFG_STRING, .offset = offsetof(config_t, listen),
+     .def = "tcp://127.0.0.1:7400", .check = check_listen,
+     .help = "ZeroMQ endpoint the ROUTER binds"},
+    {.name = "secret_key", .type = CFG_STRING, .flags = CFG_REQUIRED, .offset = CFG_NOFIELD,
+     .check = check_secret_key, .help = "file with the broker's Z85 secret key"},
+    {.name = "data_dir", .type = CFG_STRING, .offset = offsetof(config_t, data_dir),
+     .def = "data/broker", .help = "LMDB directory, relative to the config file"},
+    {.name = "map_size_mb", .type = CFG_UINT, .offset = offsetof(config_t, map_size_mb),
+     .def_uint = 1024, .min = 1, .max = 1048576, .help = "LMDB map size"},
+    {.name = "metrics", .type = CFG_STRING, .offset = offsetof(config_t, metrics),
+     .def = "127.0.0.1:9740", .check = check_metrics,
+     .help = "Prometheus endpoint host:port, \"\" disables"},
+    {.name = "max_frame_bytes", .type = CFG_UINT, .offset = offsetof(config_t, max_frame_bytes),
+     .def_uint = 1u << 20, .min = 1024, .max = 64u << 20, .help = "largest frame accepted"},
+    {.name = "max_topic_len", .type = CFG_UINT, .offset = offsetof(config_t, max_topic_len),
+     .def_uint = 255, .min = 16, .max = 1024, .help = "longest topic or pattern"},
+    {.name = "max_subs_per_agent", .type = CFG_UINT,
+     .offset = offsetof(config_t, max_subs_per_agent), .def_uint = 64, .min = 1, .max = 10000,
+     .help = "subscriptions one agent may hold"},
+    {.name = "credit_window", .type = CFG_UINT, .offset = offsetof(config_t, credit_window),
+     .def_uint = 256, .min = 1, .max = 100000,
+     .help = "default deliveries in flight per subscription"},
+    {.name = "heartbeat_ms", .type = CFG_UINT, .offset = offsetof(config_t, heartbeat_ms),
+     .def_uint = 5000, .min = 100, .max = 600000, .help = "heartbeat interval"},
+    {.name = "log_level", .type = CFG_STRING, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, log_level), .def = "info", .check = check_log_level,
+     .help = "debug, info, warn, error"},
+};
+
+/* ---- agents ------------------------------------------------------------- */
+
+static int check_agent_name(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (word_valid(v) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a name of [a-z0-9-], at most %d characters", v,
+             NAME_MAX_LEN);
+    return -1;
+}
+
+static int check_agency(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (v[0] != '\0' && strlen(v) <= LABEL_MAX_TEXT)
+        return 0;
+    snprintf(why, whylen, "must be a display name, 1 to %d characters", LABEL_MAX_TEXT);
+    return -1;
+}
+
+static int check_type(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    for (size_t i = 0; i < UTIL_LEN(agency_types); i++)
+        if (strcmp(v, agency_types[i]) == 0)
+            return 0;
+    snprintf(why, whylen,
+             "unknown agency type \"%s\" (police, rocu, marsoc, prison, probation, nca)", v);
+    return -1;
+}
+
+static int check_region(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (word_valid(v) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a lower-case word of [a-z0-9-]", v);
+    return -1;
+}
+
+static int check_public_key(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    config_agent_t *a = obj;
+    struct load_ctx *lc = ctx;
+    return keys_read_public(v, lc->base_dir, a->public_key, why, whylen);
+}
+
+static void print_public_key(FILE *out, const void *obj, const void *ctx)
+{
+    const config_agent_t *a = obj;
+    char z85[41];
+    (void)ctx;
+    keys_z85(a->public_key, z85);
+    cfg_print_string(out, z85);
+}
+
+static int check_clearance(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    config_agent_t *a = obj;
+    (void)ctx;
+    int c = label_classification_parse(v);
+    if (c > 0) {
+        a->clearance = c;
+        return 0;
+    }
+    snprintf(why, whylen,
+             "unknown classification \"%s\" (OFFICIAL, OFFICIAL-SENSITIVE, SECRET, TOP-SECRET)",
+             v);
+    return -1;
+}
+
+static void print_clearance(FILE *out, const void *obj, const void *ctx)
+{
+    const config_agent_t *a = obj;
+    (void)ctx;
+    cfg_print_string(out, label_classification_name(a->clearance));
+}
+
+static int check_caveat(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (label_caveat_valid(v) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a caveat (an upper-case word, e.g. UK-EYES-ONLY)", v);
+    return -1;
+}
+
+static int check_role(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    config_agent_t *a = obj;
+    (void)ctx;
+    for (size_t i = 0; i < UTIL_LEN(role_names); i++) {
+        if (strcmp(v, role_names[i].name) == 0) {
+            a->roles |= role_names[i].bit;
+            return 0;
+        }
+    }
+    snprintf(why, whylen, "unknown role \"%s\" (publisher, receiver, operator, auditor)", v);
+    return -1;
+}
+
+static void print_roles(FILE *out, const void *obj, const void *ctx)
+{
+    const config_agent_t *a = obj;
+    char *names[UTIL_LEN(role_names)];
+    size_t n = 0;
+    (void)ctx;
+    for (size_t i = 0; i < UTIL_LEN(role_names); i++)
+        if (a->roles & role_names[i].bit)
+            names[n++] = (char *)(uintptr_t)role_names[i].name;
+    cfg_print_strlist(out, names, n);
+}
+
+static int check_pattern(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    struct load_ctx *lc = ctx;
+    (void)obj;
+    if (topic_pattern_valid(v, lc->cfg->max_topic_len) == 0)
+        return 0;
+    snprintf(why, whylen,
+             "\"%s\" is not a topic pattern (dot-separated [a-z0-9_-] tokens, '*', a final "
+             "'>', at most %u bytes)",
+             v, lc->cfg->max_topic_len);
+    return -1;
+}
+
+/* Every agent key may change on SIGHUP: that is how access is granted and
+ * withdrawn without a restart. */
+static const cfg_key_t agent_rows[] = {
+    {.name = "name", .type = CFG_STRING, .flags = CFG_REQUIRED | CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, name), .check = check_agent_name,
+     .help = "[a-z0-9-], unique; the CURVE User-Id"},
+    {.name = "agency", .type = CFG_STRING, .flags = CFG_REQUIRED | CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, agency), .check = check_agency,
+     .help = "display name stamped on what it publishes"},
+    {.name = "type", .type = CFG_STRING, .flags = CFG_REQUIRED | CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, type), .check = check_type,
+     .help = "police, rocu, marsoc, prison, probation, nca"},
+    {.name = "region", .type = CFG_STRING, .flags = CFG_REQUIRED | CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, region), .check = check_region,
+     .help = "lower-case word, e.g. yorkshire, national"},
+    {.name = "public_key", .type = CFG_STRING, .flags = CFG_REQUIRED | CFG_RELOADABLE,
+     .offset = CFG_NOFIELD, .check = check_public_key, .print = print_public_key,
+     .help = "path to a .pub file, or 40 Z85 characters inline"},
+    {.name = "clearance", .type = CFG_STRING, .flags = CFG_RELOADABLE, .offset = CFG_NOFIELD,
+     .def = "OFFICIAL", .check = check_clearance, .print = print_clearance,
+     .help = "highest classification it may publish or receive"},
+    {.name = "caveats", .type = CFG_STRLIST, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, caveats),
+     .count_offset = offsetof(config_agent_t, n_caveats), .check = check_caveat,
+     .help = "caveats held"},
+    {.name = "roles", .type = CFG_STRLIST, .flags = CFG_REQUIRED | CFG_RELOADABLE,
+     .offset = CFG_NOFIELD, .check = check_role, .print = print_roles,
+     .help = "publisher, receiver, operator, auditor"},
+    {.name = "publish", .type = CFG_STRLIST, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, publish),
+     .count_offset = offsetof(config_agent_t, n_publish), .check = check_pattern,
+     .help = "patterns it may publish to"},
+    {.name = "subscribe", .type = CFG_STRLIST, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, subscribe),
+     .count_offset = offsetof(config_agent_t, n_subscribe), .check = check_pattern,
+     .help = "patterns it may subscribe to"},
+};
+
+static const cfg_key_t root_rows[] = {
+    {.name = "broker", .type = CFG_GROUP, .flags = CFG_REQUIRED, .offset = CFG_NOFIELD},
+    {.name = "agents", .type = CFG_LIST, .flags = CFG_REQUIRED | CFG_RELOADABLE,
+     .offset = CFG_NOFIELD},
+};
+
+/* Checks one agent against itself and the agents before it. */
+static int check_agent(const cfg_t *c, const cfg_node_t *node, const char *where,
+                       const config_t *cfg, size_t idx, char *err, size_t errlen)
+{
+    const config_agent_t *a = &cfg->agents[idx];
+    char key[128];
+
+    snprintf(key, sizeof key, "%s.roles", where);
+    if (a->roles == 0)
+        return cfg_fail(c, cfg_member(node, "roles"), key, err, errlen,
+                        "needs at least one role (publisher, receiver, operator, auditor)");
+    /* Separation of duties: whoever checks the trail must not be able to
+     * write into it by publishing, nor to read what it protects. */
+    if ((a->roles & ROLE_AUDITOR) && (a->roles & (ROLE_PUBLISHER | ROLE_RECEIVER)))
+        return cfg_fail(c, cfg_member(node, "roles"), key, err, errlen,
+                        "an auditor may not also be a publisher or receiver");
+
+    snprintf(key, sizeof key, "%s.public_key", where);
+    if (memcmp(a->public_key, cfg->public_key, 32) == 0)
+        return cfg_fail(c, cfg_member(node, "public_key"), key, err, errlen,
+                        "is the broker's own key");
+    for (size_t j = 0; j < idx; j++) {
+        const config_agent_t *b = &cfg->agents[j];
+        if (strcmp(a->name, b->name) == 0) {
+            snprintf(key, sizeof key, "%s.name", where);
+            return cfg_fail(c, cfg_member(node, "name"), key, err, errlen,
+                            "duplicate agent name \"%s\" (also agents[%zu])", a->name, j);
+        }
+        /* One key, one identity: the key is what the broker authenticates. */
+        if (memcmp(a->public_key, b->public_key, 32) == 0) {
+            snprintf(key, sizeof key, "%s.public_key", where);
+            return cfg_fail(c, cfg_member(node, "public_key"), key, err, errlen,
+                            "same key as agent \"%s\"", b->name);
+        }
+    }
+    return 0;
+}
+
+static int load_agents(const cfg_t *c, const cfg_node_t *list, config_t *cfg,
+                       struct load_ctx *lc, char *err, size_t errlen)
+{
+    size_t n = cfg_length(list);
+    char where[64];
+
+    cfg->agents = xcalloc(n ? n : 1, sizeof *cfg->agents);
+    for (size_t i = 0; i < n; i++) {
+        const cfg_node_t *node = cfg_elem(list, i);
+        snprintf(where, sizeof where, "agents[%zu]", i);
+        /* Counted before parsing, so config_free frees a half-read agent. */
+        cfg->n_agents = i + 1;
+        if (!cfg_is_group(node))
+            return cfg_fail(c, node, where, err, errlen, "expected a group { } for an agent");
+        if (cfg_parse(c, node, where, agent_rows, UTIL_LEN(agent_rows), &cfg->agents[i], lc, err,
+                      errlen) != 0)
+            return -1;
+        if (check_agent(c, node, where, cfg, i, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+config_t *config_load(const char *path, char *err, size_t errlen)
+{
+    struct load_ctx lc;
+    char dir[4096];
+    config_t *cfg = xcalloc(1, sizeof *cfg);
+    cfg_t *c = cfg_load(path, err, errlen);
+    if (c == NULL)
+        goto fail;
+
+    cfg->path = xstrdup(path);
+    lc.cfg = cfg;
+    util_dirname(lc.base_dir, sizeof lc.base_dir, path);
+
+    if (cfg_parse(c, cfg_root(c), "", root_rows, UTIL_LEN(root_rows), cfg, &lc, err, errlen) != 0)
+        goto fail;
+    if (cfg_parse(c, cfg_member(cfg_root(c), "broker"), "broker", broker_rows,
+                  UTIL_LEN(broker_rows), cfg, &lc, err, errlen) != 0)
+        goto fail;
+    /* "./data" reads worse than "data" in every log line that names it. */
+    if (strcmp(lc.base_dir, ".") != 0) {
+        if (util_path_join(dir, sizeof dir, lc.base_dir, cfg->data_dir) != 0) {
+            cfg_fail(c, cfg_member(cfg_member(cfg_root(c), "broker"), "data_dir"),
+                     "broker.data_dir", err, errlen, "path too long");
+            goto fail;
+        }
+        free(cfg->data_dir);
+        cfg->data_dir = xstrdup(dir);
+    }
+    if (load_agents(c, cfg_member(cfg_root(c), "agents"), cfg, &lc, err, errlen) != 0)
+        goto fail;
+    cfg_close(&c);
+    return cfg;
+fail:
+    cfg_close(&c);
+    config_free(&cfg);
+    return NULL;
+}
+
+void config_free(config_t **cfgp)
+{
+    if (cfgp == NULL || *cfgp == NULL)
+        return;
+    config_t *cfg = *cfgp;
+    for (size_t i = 0; i < cfg->n_agents; i++)
+        cfg_free_fields(agent_rows, UTIL_LEN(agent_rows), &cfg->agents[i]);
+    free(cfg->agents);
+    cfg_free_fields(broker_rows, UTIL_LEN(broker_rows), cfg);
+    free(cfg->path);
+    /* The secret key should not outlive its config in freed heap. */
+    memset(cfg->secret_key, 0, sizeof cfg->secret_key);
+    free(cfg);
+    *cfgp = NULL;
+}
+
+const config_agent_t *config_agent_by_key(const config_t *cfg, const uint8_t key[32])
+{
+    for (size_t i = 0; i < cfg->n_agents; i++)
+        if (memcmp(cfg->agents[i].public_key, key, 32) == 0)
+            return &cfg->agents[i];
+    return NULL;
+}
+
+const config_agent_t *config_agent_by_name(const config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_agents; i++)
+        if (strcmp(cfg->agents[i].name, name) == 0)
+            return &cfg->agents[i];
+    return NULL;
+}
+
+void config_print(const config_t *cfg, FILE *out)
+{
+    char z85[41];
+    keys_z85(cfg->public_key, z85);
+    fprintf(out, "# effective configuration of %s\n", cfg->path);
+    fputs("broker = {\n", out);
+    cfg_print_fields(out, broker_rows, UTIL_LEN(broker_rows), cfg, NULL, 2);
+    /* The secret never leaves the process; its public half identifies it. */
+    fprintf(out, "  # secret_key = (not shown); the broker's public key is \"%s\"\n", z85);
+    fputs("};\n", out);
+    fputs("agents = (\n", out);
+    for (size_t i = 0; i < cfg->n_agents; i++) {
+        fputs("  {\n", out);
+        cfg_print_fields(out, agent_rows, UTIL_LEN(agent_rows), &cfg->agents[i], NULL, 4);
+        fputs(i + 1 < cfg->n_agents ? "  },\n" : "  }\n", out);
+    }
+    fputs(");\n", out);
+}

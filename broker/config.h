@@ -1,0 +1,74 @@
+/* config.h — liaison-broker's configuration (broker.cfg): the broker group
+ * and the agents list, loaded, validated and defaulted from one table of
+ * keys (common/cfg.h), with key files read relative to the config file.
+ * Not responsible for: deciding access (policy.c) — it only holds what the
+ * operator wrote, checked for shape. */
+#ifndef LIAISON_CONFIG_H
+#define LIAISON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Roles, as a bit set. */
+enum config_role {
+    ROLE_PUBLISHER = 1u << 0,
+    ROLE_RECEIVER = 1u << 1,
+    ROLE_OPERATOR = 1u << 2,
+    ROLE_AUDITOR = 1u << 3,
+};
+
+typedef struct config_agent {
+    char *name;      /* [a-z0-9-], unique; the CURVE User-Id */
+    char *agency;    /* display name, e.g. "Humberside Police" */
+    char *type;      /* police, rocu, marsoc, prison, probation, nca */
+    char *region;    /* lower-case word, e.g. "yorkshire", "national" */
+    uint8_t public_key[32];
+    int clearance;   /* Liaison__Classification, OFFICIAL..TOP_SECRET */
+    char **caveats;  /* upper-case words held */
+    size_t n_caveats;
+    unsigned roles;  /* enum config_role bits */
+    char **publish;  /* topic patterns it may publish to */
+    size_t n_publish;
+    char **subscribe; /* topic patterns it may subscribe to */
+    size_t n_subscribe;
+} config_agent_t;
+
+typedef struct config {
+    char *path;            /* the file it was loaded from */
+    /* broker group */
+    char *listen;          /* ZeroMQ endpoint, default "tcp://127.0.0.1:7400" */
+    uint8_t secret_key[32];
+    uint8_t public_key[32]; /* derived from secret_key */
+    char *data_dir;        /* relative paths resolved against the config's dir */
+    unsigned map_size_mb;  /* LMDB map size, default 1024 */
+    char *metrics;         /* "host:port" or "" (disabled), default "127.0.0.1:9740" */
+    unsigned max_frame_bytes;    /* default 1 MiB */
+    unsigned max_topic_len;      /* default 255 */
+    unsigned max_subs_per_agent; /* default 64 */
+    unsigned credit_window;      /* default in-flight deliveries per subscription, 256 */
+    unsigned heartbeat_ms;       /* default 5000 */
+    char *log_level;       /* "debug", "info", "warn", "error"; default "info" */
+    /* agents list */
+    config_agent_t *agents;
+    size_t n_agents;
+} config_t;
+
+/* Loads and validates path. Returns the config (caller owns; config_free),
+ * or NULL with a one-line reason in err of the form
+ * "FILE:LINE: KEY: what is wrong" (LINE omitted when unknown). Unknown keys,
+ * wrong types, values out of range, duplicate agent names or keys, unknown
+ * classifications, roles, types, bad patterns and unreadable key files are
+ * all errors. */
+config_t *config_load(const char *path, char *err, size_t errlen);
+void config_free(config_t **cfg);
+
+/* Lookups; the result is borrowed from cfg. NULL if none. */
+const config_agent_t *config_agent_by_key(const config_t *cfg, const uint8_t key[32]);
+const config_agent_t *config_agent_by_name(const config_t *cfg, const char *name);
+
+/* Writes the effective configuration, every key with its value, in
+ * broker.cfg syntax. Key material is shown as Z85 public keys only. */
+void config_print(const config_t *cfg, FILE *out);
+
+#endif

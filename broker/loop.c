@@ -1,0 +1,223 @@
+/* loop.c — start-up, the five-phase loop, reload and drain.
+ * Start-up order matters: the ZAP handler is bound before the CURVE ROUTER,
+ * because libzmq admits everyone when no handler answers.
+ * Not responsible for: what frames mean (handle.c) or the message path
+ * (router.c). */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "auth.h"
+#include "broker.h"
+#include "handle.h"
+#include "keys.h"
+#include "log.h"
+#include "router.h"
+#include "util.h"
+
+volatile sig_atomic_t loop_stop_flag;
+volatile sig_atomic_t loop_reload_flag;
+
+/* Frames read per pass before the loop commits and answers: big enough to
+ * make group commits large under load, small enough to bound latency. */
+#define DISPATCH_BATCH 4096
+
+static int open_router(broker_t *b, char *err, size_t errlen)
+{
+    const config_t *c = b->cfg;
+    int one = 1, hwm = 1000000, linger = 2000;
+    int64_t maxmsg = (int64_t)c->max_frame_bytes * 2 + 4096;
+    b->router = zmq_socket(b->ctx, ZMQ_ROUTER);
+    if (b->router == NULL)
+        goto fail;
+    /* Frames over max_frame_bytes get a FRAME_TOO_LARGE reply; only ones
+     * far beyond it are cut off by ZeroMQ before they use memory. */
+    if (zmq_setsockopt(b->router, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_CURVE_SECRETKEY, c->secret_key, 32) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_ZAP_DOMAIN, "liaison", 7) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0)
+        goto fail;
+    if (zmq_bind(b->router, c->listen) != 0)
+        goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot listen on %s: %s", c->listen, zmq_strerror(errno));
+    return -1;
+}
+
+/* Reads up to DISPATCH_BATCH two-part messages without blocking. */
+static void dispatch(broker_t *b)
+{
+    zmq_msg_t rid, body;
+    zmq_msg_init(&rid);
+    zmq_msg_init(&body);
+    for (int i = 0; i < DISPATCH_BATCH; i++) {
+        if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0)
+            break;
+        if (!zmq_msg_more(&rid) || zmq_msg_recv(&body, b->router, 0) < 0)
+            continue;
+        if (zmq_msg_more(&body)) {
+            /* One Envelope per frame: drain extra parts, refuse the lot. */
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            while (zmq_msg_more(&body) && zmq_msg_recv(&extra, b->router, 0) >= 0)
+                zmq_msg_move(&body, &extra);
+            zmq_msg_close(&extra);
+            b->stats.frames_bad++;
+            log_warn("event=bad_frame reason=\"multipart message\"");
+            continue;
+        }
+        const char *user = zmq_msg_gets(&body, "User-Id");
+        handle_frame(b, zmq_msg_data(&rid), zmq_msg_size(&rid), user, zmq_msg_data(&body),
+                     zmq_msg_size(&body));
+    }
+    zmq_msg_close(&rid);
+    zmq_msg_close(&body);
+}
+
+/* Sessions silent for three heartbeats are gone: a peer that vanished
+ * mid-stream never says so on a ROUTER socket. */
+static void reap(broker_t *b, int64_t now_ms)
+{
+    int64_t limit = (int64_t)b->cfg->heartbeat_ms * 3;
+    for (size_t i = 0; i < sessions_count(b->sessions);) {
+        session_t *s = sessions_at(b->sessions, i);
+        if (!s->dead && now_ms - s->last_seen_ms > limit) {
+            log_info("event=session_timeout agent=%s", s->agent);
+            s->dead = 1;
+        }
+        if (s->dead) {
+            log_info("event=disconnected agent=%s", s->agent);
+            sessions_remove(b->sessions, s); /* swaps the last into i */
+            continue;
+        }
+        i++;
+    }
+}
+
+/* SIGHUP: a new config replaces the old whole, or not at all. Agents that
+ * vanished lose their sessions' access at once (frames answered with
+ * AGENT_NOT_ALLOWED, nothing delivered). */
+static void reload(broker_t *b)
+{
+    char err[512];
+    config_t *fresh = config_load(b->cfg->path, err, sizeof err);
+    if (fresh == NULL) {
+        log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
+        return;
+    }
+    if (strcmp(fresh->listen, b->cfg->listen) != 0 || strcmp(fresh->data_dir, b->cfg->data_dir) ||
+        fresh->map_size_mb != b->cfg->map_size_mb ||
+        memcmp(fresh->secret_key, b->cfg->secret_key, 32) != 0)
+        log_warn("event=reload_partial reason=\"listen, data_dir, map_size_mb and secret_key "
+                 "change only on restart\"");
+    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+        session_t *s = sessions_at(b->sessions, i);
+        s->conf = config_agent_by_name(fresh, s->agent);
+        if (s->conf == NULL) {
+            log_info("event=agent_removed agent=%s action=\"subscriptions dropped\"", s->agent);
+            while (s->n_subs)
+                session_sub_remove(s, s->subs[0].id);
+        }
+    }
+    config_free(&b->cfg);
+    b->cfg = fresh;
+    log_info("event=reloaded agents=%zu", fresh->n_agents);
+}
+
+static void before_sleep(broker_t *b)
+{
+    router_commit(b); /* 1. one fsync for the pass, then PubAcks */
+    router_pump(b);   /* 2. deliveries from the batch and the store */
+}
+
+int loop_run(config_t *cfg)
+{
+    broker_t b;
+    char err[512];
+    int status = 1;
+    memset(&b, 0, sizeof b);
+    b.cfg = cfg;
+    b.started_us = util_now_us();
+    b.ctx = zmq_ctx_new();
+    if (b.ctx == NULL)
+        log_fatal("event=startup_failed reason=\"cannot create a ZeroMQ context\"");
+    b.auth = auth_new(b.ctx, err, sizeof err);
+    if (b.auth == NULL) {
+        log_error("event=startup_failed reason=\"%s\"", err);
+        goto err1;
+    }
+    b.store = store_open(cfg->data_dir, cfg->map_size_mb, err, sizeof err);
+    if (b.store == NULL) {
+        log_error("event=startup_failed reason=\"%s\"", err);
+        goto err2;
+    }
+    if (open_router(&b, err, sizeof err) != 0) {
+        log_error("event=startup_failed reason=\"%s\"", err);
+        goto err3;
+    }
+    b.sessions = sessions_new();
+    char pub[41];
+    keys_z85(cfg->public_key, pub);
+    log_info("event=listening endpoint=%s broker_key=%s last_seq=%llu agents=%zu", cfg->listen,
+             pub, (unsigned long long)store_last_seq(b.store), cfg->n_agents);
+
+    int64_t next_timer = util_mono_ms() + b.cfg->heartbeat_ms;
+    while (!loop_stop_flag) {
+        /* 1. timeout from the nearest timer */
+        int64_t now = util_mono_ms();
+        long timeout = next_timer > now ? (long)(next_timer - now) : 0;
+        zmq_pollitem_t items[] = {
+            {auth_socket(b.auth), 0, ZMQ_POLLIN, 0},
+            {b.router, 0, ZMQ_POLLIN, 0},
+        };
+        /* 2. poll */
+        if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR) {
+            log_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
+            break;
+        }
+        /* 3. dispatch, each bounded */
+        if (items[0].revents & ZMQ_POLLIN)
+            auth_handle(b.auth, b.cfg);
+        if (items[1].revents & ZMQ_POLLIN)
+            dispatch(&b);
+        /* 4. before sleep: commit, answer, deliver, reap, signals */
+        before_sleep(&b);
+        if (loop_reload_flag) {
+            loop_reload_flag = 0;
+            reload(&b);
+        }
+        /* 5. due timers */
+        now = util_mono_ms();
+        if (now >= next_timer) {
+            reap(&b, now);
+            next_timer = now + b.cfg->heartbeat_ms;
+        }
+    }
+    /* Drain: what was read is committed and answered before exit. */
+    before_sleep(&b);
+    log_info("event=stopping last_seq=%llu publishes=%llu deliveries=%llu",
+             (unsigned long long)store_last_seq(b.store), (unsigned long long)b.stats.publishes,
+             (unsigned long long)b.stats.deliveries);
+    status = 0;
+    router_clear(&b);
+    free(b.batch);
+    free(b.scratch);
+    sessions_free(&b.sessions);
+    zmq_close(b.router);
+err3:
+    store_close(&b.store);
+err2:
+    auth_free(&b.auth);
+err1:
+    zmq_ctx_term(b.ctx);
+    config_free(&b.cfg);
+    return status;
+}

@@ -1,0 +1,21 @@
+/* loop.h — the broker's one thread: setting up sockets and store, and the
+ * five-phase loop (timeout from the nearest timer; poll; dispatch bounded
+ * batches; before sleep: commit, then acks and deliveries, reap sessions,
+ * act on signal flags; due timers).
+ * Not responsible for: protocol handling (handle.c, router.c). */
+#ifndef LIAISON_LOOP_H
+#define LIAISON_LOOP_H
+
+#include <signal.h>
+
+#include "config.h"
+
+/* Flags set by signal handlers and read by the loop between passes. */
+extern volatile sig_atomic_t loop_stop_flag;
+extern volatile sig_atomic_t loop_reload_flag;
+
+/* Runs the broker on cfg (takes ownership) until SIGTERM/SIGINT. Returns
+ * the process exit status: 0 after a clean drain, 1 if start-up failed. */
+int loop_run(config_t *cfg);
+
+#endif

@@ -1,0 +1,141 @@
+/* policy.c — the one place that decides allow or deny (DESIGN.md "Who may
+ * receive what"). Pure functions: no I/O, no state, so the same rule can run
+ * at publish, at delivery and again at replay with the config as it is now.
+ * Not responsible for: telling anyone (callers send errors and audit). */
+#include "policy.h"
+
+#include <string.h>
+
+#include "topic.h"
+
+static const char *rule_names[] = {
+    [POLICY_ALLOW] = "allow",         [POLICY_NO_AGENT] = "agent",
+    [POLICY_ROLE] = "role",           [POLICY_TOPIC] = "topic",
+    [POLICY_CLEARANCE] = "clearance", [POLICY_CAVEAT] = "caveat",
+    [POLICY_RELEASE_TO] = "release_to", [POLICY_SUB_LIMIT] = "subscription_limit",
+};
+
+const char *policy_rule_name(enum policy_rule rule)
+{
+    if ((unsigned)rule >= sizeof rule_names / sizeof rule_names[0])
+        return "unknown";
+    return rule_names[rule];
+}
+
+Liaison__ErrorCode policy_rule_error(enum policy_rule rule)
+{
+    switch (rule) {
+    case POLICY_ALLOW:
+        return LIAISON__ERROR_CODE__ERROR_NONE;
+    case POLICY_NO_AGENT:
+        return LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED;
+    case POLICY_ROLE:
+        return LIAISON__ERROR_CODE__ROLE_MISSING;
+    case POLICY_TOPIC:
+        return LIAISON__ERROR_CODE__TOPIC_NOT_PERMITTED;
+    case POLICY_CLEARANCE:
+        return LIAISON__ERROR_CODE__ABOVE_CLEARANCE;
+    case POLICY_CAVEAT:
+        return LIAISON__ERROR_CODE__CAVEAT_NOT_HELD;
+    case POLICY_RELEASE_TO:
+        return LIAISON__ERROR_CODE__TOPIC_NOT_PERMITTED;
+    case POLICY_SUB_LIMIT:
+        return LIAISON__ERROR_CODE__TOO_MANY_SUBSCRIPTIONS;
+    }
+    return LIAISON__ERROR_CODE__INTERNAL;
+}
+
+static int any_match(char *const *patterns, size_t n, const char *topic)
+{
+    for (size_t i = 0; i < n; i++)
+        if (topic_match(patterns[i], topic))
+            return 1;
+    return 0;
+}
+
+static int holds_caveats(const config_agent_t *a, const Liaison__Label *l)
+{
+    for (size_t i = 0; i < l->n_caveats; i++) {
+        int held = 0;
+        for (size_t j = 0; j < a->n_caveats && !held; j++)
+            held = strcmp(l->caveats[i], a->caveats[j]) == 0;
+        if (!held)
+            return 0;
+    }
+    return 1;
+}
+
+/* A non-empty release_to names who may receive, by agency (the agent's
+ * configured name), agency type or region; empty means any cleared
+ * receiver. It binds whatever the handling code: the originator restricted
+ * it, so the broker honours it. */
+static int released_to(const config_agent_t *a, const Liaison__Label *l)
+{
+    if (l->n_release_to == 0)
+        return 1;
+    for (size_t i = 0; i < l->n_release_to; i++) {
+        const char *r = l->release_to[i];
+        if ((strncmp(r, "agency:", 7) == 0 && strcmp(r + 7, a->name) == 0) ||
+            (strncmp(r, "type:", 5) == 0 && strcmp(r + 5, a->type) == 0) ||
+            (strncmp(r, "region:", 7) == 0 && strcmp(r + 7, a->region) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Intel *m)
+{
+    if (a == NULL)
+        return POLICY_NO_AGENT;
+    if (!(a->roles & ROLE_PUBLISHER))
+        return POLICY_ROLE;
+    if (m == NULL || m->label == NULL || m->topic == NULL)
+        return POLICY_TOPIC;
+    if (!any_match(a->publish, a->n_publish, m->topic))
+        return POLICY_TOPIC;
+    if ((int)m->label->classification > a->clearance)
+        return POLICY_CLEARANCE;
+    if (!holds_caveats(a, m->label))
+        return POLICY_CAVEAT;
+    return POLICY_ALLOW;
+}
+
+enum policy_rule policy_may_subscribe(const config_agent_t *a, const char *pattern,
+                                      size_t n_subs, size_t max_subs)
+{
+    if (a == NULL)
+        return POLICY_NO_AGENT;
+    if (!(a->roles & ROLE_RECEIVER))
+        return POLICY_ROLE;
+    int within = 0;
+    for (size_t i = 0; i < a->n_subscribe && !within; i++)
+        within = topic_pattern_within(pattern, a->subscribe[i]);
+    if (!within)
+        return POLICY_TOPIC;
+    if (n_subs >= max_subs)
+        return POLICY_SUB_LIMIT;
+    return POLICY_ALLOW;
+}
+
+enum policy_rule policy_may_receive(const config_agent_t *a, const char *pattern,
+                                    const Liaison__Intel *m)
+{
+    if (a == NULL)
+        return POLICY_NO_AGENT;
+    if (!(a->roles & ROLE_RECEIVER))
+        return POLICY_ROLE;
+    if (m == NULL || m->label == NULL || m->topic == NULL)
+        return POLICY_TOPIC;
+    /* Checked against the permissions as configured now, not as they were
+     * at subscribe time, so a narrowed permission applies at once. */
+    if (!topic_match(pattern, m->topic) || !any_match(a->subscribe, a->n_subscribe, m->topic))
+        return POLICY_TOPIC;
+    if ((int)m->label->classification > a->clearance ||
+        (int)m->label->classification < LIAISON__CLASSIFICATION__OFFICIAL)
+        return POLICY_CLEARANCE;
+    if (!holds_caveats(a, m->label))
+        return POLICY_CAVEAT;
+    if (!released_to(a, m->label))
+        return POLICY_RELEASE_TO;
+    return POLICY_ALLOW;
+}

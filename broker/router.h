@@ -1,0 +1,30 @@
+/* router.h — the life of a message inside the broker: accepting a publish
+ * into the open store batch, the group commit that makes the pass's
+ * publishes durable before any PubAck leaves, and fan-out from the store to
+ * every subscription with credit that the rule allows.
+ * Not responsible for: decoding frames (handle.c) or deciding access
+ * (policy.c, which it calls for every publish and every delivery). */
+#ifndef LIAISON_ROUTER_H
+#define LIAISON_ROUTER_H
+
+#include "broker.h"
+
+/* Validates, checks policy, stamps origin/time/sequence and puts the message
+ * into the open batch. Takes ownership of m. A refusal is answered at once
+ * with an Error; an accepted publish is answered after router_commit. */
+void router_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m);
+
+/* Before sleep, step 1: commits the open batch (one fsync), then sends each
+ * publisher its PubAck, or its Error when the commit failed. */
+void router_commit(broker_t *b);
+
+/* Before sleep, step 2: for every subscription with credit and messages
+ * behind it, delivers what policy allows, in sequence order, from the pass's
+ * batch when it is there and from the store otherwise; then drops the
+ * batch. Bounded per subscription per pass. */
+void router_pump(broker_t *b);
+
+/* Frees anything the batch still holds (shutdown). */
+void router_clear(broker_t *b);
+
+#endif

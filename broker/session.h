@@ -1,0 +1,77 @@
+/* session.h — one connected peer as the broker sees it: its ZeroMQ routing
+ * id, the agent its CURVE key authenticated as (User-Id), whether it has
+ * said Hello, when it was last heard, and its subscriptions with their
+ * credit windows and unacked deliveries. Also the table of sessions and
+ * sending a frame to one of them.
+ * Not responsible for: deciding what a session may do (policy.c) or what
+ * to deliver (router.c). */
+#ifndef LIAISON_SESSION_H
+#define LIAISON_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define SESSION_RID_MAX 256
+#define SESSION_AGENT_MAX 128
+
+typedef struct sub {
+    uint32_t id;       /* chosen by the client */
+    char *pattern;     /* owned */
+    uint32_t window;   /* max unacked deliveries */
+    uint64_t next_seq; /* next stored sequence to consider */
+    uint64_t *inflight; /* sequences sent and not yet acked, in send order; owned */
+    uint32_t n_inflight;
+    uint64_t delivered, acked, refused;
+} sub_t;
+
+typedef struct session {
+    uint8_t rid[SESSION_RID_MAX]; /* ROUTER routing id; addressing only, never identity */
+    size_t rid_len;
+    char agent[SESSION_AGENT_MAX]; /* User-Id from the ZAP handler */
+    const config_agent_t *conf;   /* borrowed from the current config; NULL if removed */
+    int welcomed;
+    int dead;                     /* unroutable or timed out: reaped before sleep */
+    int64_t last_seen_ms;
+    sub_t *subs;                  /* owned array */
+    size_t n_subs;
+    uint64_t published, delivered;
+    struct session *hnext;        /* hash chain */
+} session_t;
+
+typedef struct sessions sessions_t;
+
+sessions_t *sessions_new(void);
+/* Frees every session and its subscriptions. */
+void sessions_free(sessions_t **t);
+/* The session for a routing id, or NULL. Borrowed until sessions_remove. */
+session_t *sessions_find(sessions_t *t, const uint8_t *rid, size_t rid_len);
+/* A new session; rid_len <= SESSION_RID_MAX, agent shorter than
+ * SESSION_AGENT_MAX (the caller checks). Borrowed until sessions_remove. */
+session_t *sessions_add(sessions_t *t, const uint8_t *rid, size_t rid_len, const char *agent);
+void sessions_remove(sessions_t *t, session_t *s);
+/* Number of sessions and the i-th one (0 <= i < count); the order changes
+ * when sessions are removed. */
+size_t sessions_count(const sessions_t *t);
+session_t *sessions_at(sessions_t *t, size_t i);
+
+/* Subscriptions of a session. add returns NULL if the id is taken. */
+sub_t *session_sub_find(session_t *s, uint32_t id);
+sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, uint32_t window,
+                       uint64_t next_seq);
+void session_sub_remove(session_t *s, uint32_t id);
+
+/* Credit left in a subscription's window. */
+uint32_t sub_credit(const sub_t *sub);
+/* Records a delivery of seq (caller checked credit). */
+void sub_sent(sub_t *sub, uint64_t seq);
+/* Removes seq from the unacked set. Returns 0, or -1 if it was not unacked. */
+int sub_ack(sub_t *sub, uint64_t seq);
+
+/* Sends one frame to the session through the ROUTER socket, never
+ * blocking. Returns 0 when queued, -1 when the peer's queue is full (try
+ * later), -2 when the peer is gone (the session is marked dead). */
+int session_send(void *router, session_t *s, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,337 @@
+/* store.c — the broker's LMDB store: messages by sequence and a schema
+ * version, with one write transaction per loop pass (group commit).
+ * The only file that includes lmdb.h.
+ * Not responsible for: what is stored or who may read it. */
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define SCHEMA_VERSION 1u
+
+struct store {
+    MDB_env *env;
+    MDB_dbi messages; /* seq (8 bytes big-endian) -> packed Intel */
+    MDB_dbi meta;     /* "schema" -> uint32 */
+    MDB_txn *batch;   /* open write transaction, or NULL */
+    uint64_t last_seq;
+    uint64_t next_seq;
+};
+
+struct store_read {
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    store_t *s;
+};
+
+/* Big-endian keys sort numerically under LMDB's default memcmp order, so
+ * appends are always at the end of the tree (MDB_APPEND) and a cursor walks
+ * in sequence order. */
+static void seq_key(uint64_t seq, uint8_t out[8])
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)(seq & 0xff);
+        seq >>= 8;
+    }
+}
+
+static uint64_t key_seq(const MDB_val *k)
+{
+    uint64_t v = 0;
+    const uint8_t *p = k->mv_data;
+    for (size_t i = 0; i < 8 && i < k->mv_size; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Sets up databases, checks the schema and finds the last sequence. */
+static int store_init(store_t *s, char *err, size_t errlen)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        goto fail;
+    if ((rc = mdb_dbi_open(txn, "messages", MDB_CREATE, &s->messages)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
+        goto fail;
+    k.mv_data = "schema";
+    k.mv_size = 6;
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        uint32_t ver = SCHEMA_VERSION;
+        v.mv_data = &ver;
+        v.mv_size = sizeof ver;
+        if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+            goto fail;
+    } else if (rc != 0) {
+        goto fail;
+    } else {
+        uint32_t ver = 0;
+        if (v.mv_size == sizeof ver)
+            memcpy(&ver, v.mv_data, sizeof ver);
+        if (ver != SCHEMA_VERSION) {
+            snprintf(err, errlen, "store schema version %u, this broker reads %u", ver,
+                     SCHEMA_VERSION);
+            mdb_txn_abort(txn);
+            return -1;
+        }
+    }
+    if ((rc = mdb_cursor_open(txn, s->messages, &cur)) != 0)
+        goto fail;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0)
+        s->last_seq = key_seq(&k);
+    else if (rc != MDB_NOTFOUND)
+        goto fail;
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        goto fail;
+    }
+    s->next_seq = s->last_seq + 1;
+    return 0;
+fail:
+    snprintf(err, errlen, "store: %s", mdb_strerror(rc));
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    return -1;
+}
+
+store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t errlen)
+{
+    store_t *s = xcalloc(1, sizeof *s);
+    int rc;
+    if (util_mkdirs(dir) != 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        goto err1;
+    }
+    if ((rc = mdb_env_create(&s->env)) != 0) {
+        snprintf(err, errlen, "store: %s", mdb_strerror(rc));
+        goto err1;
+    }
+    mdb_env_set_maxdbs(s->env, 16);
+    if ((rc = mdb_env_set_mapsize(s->env, (size_t)map_size_mb << 20)) != 0) {
+        snprintf(err, errlen, "store: map size: %s", mdb_strerror(rc));
+        goto err2;
+    }
+    /* MDB_NOTLS: readers are not bound to threads, so the one loop thread
+     * can hold a read snapshot while its write batch is open. Syncs stay on:
+     * a commit returns after fdatasync, which is what PubAck promises. */
+    if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
+        snprintf(err, errlen, "store: open %s: %s", dir, mdb_strerror(rc));
+        goto err2;
+    }
+    if (store_init(s, err, errlen) != 0)
+        goto err2;
+    return s;
+err2:
+    mdb_env_close(s->env);
+err1:
+    free(s);
+    return NULL;
+}
+
+void store_close(store_t **sp)
+{
+    if (sp == NULL || *sp == NULL)
+        return;
+    store_t *s = *sp;
+    store_batch_abort(s);
+    mdb_env_close(s->env);
+    free(s);
+    *sp = NULL;
+}
+
+uint64_t store_last_seq(const store_t *s)
+{
+    return s->last_seq;
+}
+
+uint64_t store_next_seq(const store_t *s)
+{
+    return s->next_seq;
+}
+
+int store_batch_open(const store_t *s)
+{
+    return s->batch != NULL;
+}
+
+int store_batch_begin(store_t *s)
+{
+    if (s->batch)
+        return STORE_OK;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &s->batch);
+    if (rc != 0) {
+        log_error("event=store_begin_failed error=\"%s\"", mdb_strerror(rc));
+        s->batch = NULL;
+        return STORE_ERR;
+    }
+    return STORE_OK;
+}
+
+void store_batch_abort(store_t *s)
+{
+    if (s->batch) {
+        mdb_txn_abort(s->batch);
+        s->batch = NULL;
+    }
+    s->next_seq = s->last_seq + 1;
+}
+
+static int batch_failed(store_t *s, int rc, const char *what)
+{
+    store_batch_abort(s);
+    if (rc == MDB_MAP_FULL) {
+        log_warn("event=store_full op=%s", what);
+        return STORE_FULL;
+    }
+    log_error("event=store_failed op=%s error=\"%s\"", what, mdb_strerror(rc));
+    return STORE_ERR;
+}
+
+int store_batch_put(store_t *s, uint64_t seq, const void *data, size_t len)
+{
+    if (s->batch == NULL || seq != s->next_seq) {
+        log_error("event=store_put_misuse seq=%llu next=%llu", (unsigned long long)seq,
+                  (unsigned long long)s->next_seq);
+        store_batch_abort(s);
+        return STORE_ERR;
+    }
+    uint8_t kb[8];
+    seq_key(seq, kb);
+    MDB_val k = {.mv_size = 8, .mv_data = kb};
+    MDB_val v = {.mv_size = len, .mv_data = (void *)(uintptr_t)data};
+    int rc = mdb_put(s->batch, s->messages, &k, &v, MDB_APPEND);
+    if (rc != 0)
+        return batch_failed(s, rc, "put");
+    s->next_seq++;
+    return STORE_OK;
+}
+
+int store_batch_commit(store_t *s)
+{
+    if (s->batch == NULL)
+        return STORE_OK;
+    int rc = mdb_txn_commit(s->batch);
+    s->batch = NULL; /* a failed commit has freed the transaction too */
+    if (rc != 0)
+        return batch_failed(s, rc, "commit");
+    s->last_seq = s->next_seq - 1;
+    return STORE_OK;
+}
+
+store_read_t *store_read_begin(store_t *s)
+{
+    store_read_t *r = xcalloc(1, sizeof *r);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(r->txn, s->messages, &r->cur);
+    if (rc != 0) {
+        log_error("event=store_read_failed error=\"%s\"", mdb_strerror(rc));
+        if (r->txn)
+            mdb_txn_abort(r->txn);
+        free(r);
+        return NULL;
+    }
+    r->s = s;
+    return r;
+}
+
+void store_read_end(store_read_t **rp)
+{
+    if (rp == NULL || *rp == NULL)
+        return;
+    mdb_cursor_close((*rp)->cur);
+    mdb_txn_abort((*rp)->txn);
+    free(*rp);
+    *rp = NULL;
+}
+
+int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len)
+{
+    uint8_t kb[8];
+    seq_key(seq, kb);
+    MDB_val k = {.mv_size = 8, .mv_data = kb}, v;
+    int rc = mdb_get(r->txn, r->s->messages, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOTFOUND;
+    if (rc != 0) {
+        log_error("event=store_get_failed seq=%llu error=\"%s\"", (unsigned long long)seq,
+                  mdb_strerror(rc));
+        return STORE_ERR;
+    }
+    *data = v.mv_data;
+    *len = v.mv_size;
+    return STORE_OK;
+}
+
+int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **data,
+                    size_t *len)
+{
+    uint8_t kb[8];
+    seq_key(from, kb);
+    MDB_val k = {.mv_size = 8, .mv_data = kb}, v;
+    int rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOTFOUND;
+    if (rc != 0) {
+        log_error("event=store_next_failed from=%llu error=\"%s\"", (unsigned long long)from,
+                  mdb_strerror(rc));
+        return STORE_ERR;
+    }
+    *seq = key_seq(&k);
+    *data = v.mv_data;
+    *len = v.mv_size;
+    return STORE_OK;
+}
+
+int store_stat(store_t *s, struct store_stat *st)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    memset(st, 0, sizeof *st);
+    int rc = mdb_env_info(s->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &ms);
+    if (rc == 0)
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        goto leave;
+    st->map_bytes = info.me_mapsize;
+    st->used_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+    if ((rc = mdb_stat(txn, s->messages, &ms)) != 0)
+        goto leave;
+    st->messages = ms.ms_entries;
+    if ((rc = mdb_cursor_open(txn, s->messages, &cur)) != 0)
+        goto leave;
+    if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0)
+        st->first_seq = key_seq(&k);
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0)
+        st->last_seq = key_seq(&k);
+leave:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        log_error("event=store_stat_failed error=\"%s\"", mdb_strerror(rc));
+        return STORE_ERR;
+    }
+    return STORE_OK;
+}

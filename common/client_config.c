@@ -1,0 +1,291 @@
+/* client_config.c — agent.cfg: the table of `agent` keys and of
+ * subscription keys, their checks (endpoint, key files, patterns, sinks),
+ * the defaults that depend on other keys (data_dir, durable), and paths
+ * made relative to the config file.
+ * Not responsible for: reading libconfig (common/cfg.c), what the broker
+ * permits (broker.cfg), or running sinks (the agent does). */
+#include "client_config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "keys.h"
+#include "log.h"
+#include "topic.h"
+#include "util.h"
+
+#define NAME_MAX_LEN 64
+/* The client cannot know the broker's max_topic_len; the broker rechecks
+ * against its own, so here only the hard upper limit applies. */
+#define PATTERN_MAX_LEN 1024
+
+struct load_ctx {
+    client_config_t *cfg;
+    char base_dir[4096];
+};
+
+/* [a-z0-9_-]+ of at most NAME_MAX_LEN bytes ('_' allowed for sub names). */
+static int word_valid(const char *s, int underscore)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NAME_MAX_LEN)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+              (underscore && s[i] == '_')))
+            return -1;
+    return 0;
+}
+
+static int check_name(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (word_valid(v, 0) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a name of [a-z0-9-], at most %d characters", v,
+             NAME_MAX_LEN);
+    return -1;
+}
+
+static int check_endpoint(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if ((strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0) && v[6] != '\0')
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a tcp:// or ipc:// endpoint", v);
+    return -1;
+}
+
+static int check_broker_key(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    client_config_t *cfg = obj;
+    struct load_ctx *lc = ctx;
+    return keys_read_public(v, lc->base_dir, cfg->broker_public_key, why, whylen);
+}
+
+static int check_secret_key(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    client_config_t *cfg = obj;
+    struct load_ctx *lc = ctx;
+    if (keys_read_secret(v, lc->base_dir, cfg->secret_key, why, whylen) != 0)
+        return -1;
+    if (keys_public_from_secret(cfg->secret_key, cfg->public_key) != 0) {
+        snprintf(why, whylen, "cannot derive the public key from \"%s\"", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_log_level(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (log_level_parse(v) >= 0)
+        return 0;
+    snprintf(why, whylen, "unknown level \"%s\" (debug, info, warn, error)", v);
+    return -1;
+}
+
+static const cfg_key_t agent_rows[] = {
+    {.name = "name", .type = CFG_STRING, .flags = CFG_REQUIRED,
+     .offset = offsetof(client_config_t, name), .check = check_name,
+     .help = "this agent's name in broker.cfg (informational: the key decides)"},
+    {.name = "broker", .type = CFG_STRING, .offset = offsetof(client_config_t, broker),
+     .def = "tcp://127.0.0.1:7400", .check = check_endpoint, .help = "broker endpoint"},
+    {.name = "broker_public_key", .type = CFG_STRING, .flags = CFG_REQUIRED,
+     .offset = CFG_NOFIELD, .check = check_broker_key,
+     .help = "path to broker.pub, or 40 Z85 characters inline"},
+    {.name = "secret_key", .type = CFG_STRING, .flags = CFG_REQUIRED, .offset = CFG_NOFIELD,
+     .check = check_secret_key, .help = "file with this agent's Z85 secret key"},
+    {.name = "data_dir", .type = CFG_STRING, .offset = offsetof(client_config_t, data_dir),
+     .help = "outbox and cursors; default data/NAME"},
+    {.name = "spool", .type = CFG_STRING, .offset = offsetof(client_config_t, spool),
+     .help = "directory whose JSON files are published; \"\" for none"},
+    {.name = "heartbeat_ms", .type = CFG_UINT, .offset = offsetof(client_config_t, heartbeat_ms),
+     .def_uint = 5000, .min = 100, .max = 600000, .help = "heartbeat interval"},
+    {.name = "log_level", .type = CFG_STRING, .offset = offsetof(client_config_t, log_level),
+     .def = "info", .check = check_log_level, .help = "debug, info, warn, error"},
+};
+
+/* ---- subscriptions ------------------------------------------------------ */
+
+static int check_sub_name(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (word_valid(v, 1) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a name of [a-z0-9_-], at most %d characters", v,
+             NAME_MAX_LEN);
+    return -1;
+}
+
+static int check_pattern(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (topic_pattern_valid(v, PATTERN_MAX_LEN) == 0)
+        return 0;
+    snprintf(why, whylen,
+             "\"%s\" is not a topic pattern (dot-separated [a-z0-9_-] tokens, '*', a final '>')",
+             v);
+    return -1;
+}
+
+static int check_sink(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (strcmp(v, "stdout") == 0 || (strncmp(v, "dir:", 4) == 0 && v[4] != '\0') ||
+        (strncmp(v, "exec:", 5) == 0 && v[5] != '\0'))
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a sink (\"stdout\", \"dir:PATH\" or \"exec:COMMAND\")",
+             v);
+    return -1;
+}
+
+static int check_durable(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (v[0] == '\0' || word_valid(v, 1) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a durable name of [a-z0-9_-] (or \"\" for none)", v);
+    return -1;
+}
+
+static const cfg_key_t sub_rows[] = {
+    {.name = "name", .type = CFG_STRING, .flags = CFG_REQUIRED,
+     .offset = offsetof(client_sub_t, name), .check = check_sub_name,
+     .help = "unique within the file"},
+    {.name = "pattern", .type = CFG_STRING, .flags = CFG_REQUIRED,
+     .offset = offsetof(client_sub_t, pattern), .check = check_pattern,
+     .help = "topic pattern, within the agent's subscribe permissions"},
+    {.name = "sink", .type = CFG_STRING, .offset = offsetof(client_sub_t, sink),
+     .def = "stdout", .check = check_sink, .help = "stdout, dir:PATH or exec:COMMAND"},
+    /* No .def: its default is the name, filled in after the row is read;
+     * an explicit "" asks for a non-durable subscription. */
+    {.name = "durable", .type = CFG_STRING, .offset = offsetof(client_sub_t, durable),
+     .check = check_durable, .help = "durable subscription name; default the name"},
+};
+
+static const cfg_key_t root_rows[] = {
+    {.name = "agent", .type = CFG_GROUP, .flags = CFG_REQUIRED, .offset = CFG_NOFIELD},
+    {.name = "subscriptions", .type = CFG_LIST, .offset = CFG_NOFIELD},
+};
+
+/* Makes a relative path relative to the config file, so the agent behaves
+ * the same whatever directory it is started from. */
+static int resolve(const cfg_t *c, const cfg_node_t *node, const char *key, const char *base,
+                   char **path, char *err, size_t errlen)
+{
+    char buf[4096];
+    if ((*path)[0] == '\0' || strcmp(base, ".") == 0)
+        return 0;
+    if (util_path_join(buf, sizeof buf, base, *path) != 0)
+        return cfg_fail(c, node, key, err, errlen, "path too long");
+    free(*path);
+    *path = xstrdup(buf);
+    return 0;
+}
+
+static int load_subs(const cfg_t *c, const cfg_node_t *list, client_config_t *cfg,
+                     struct load_ctx *lc, char *err, size_t errlen)
+{
+    size_t n = cfg_length(list);
+    char where[64], key[96];
+
+    cfg->subs = xcalloc(n ? n : 1, sizeof *cfg->subs);
+    for (size_t i = 0; i < n; i++) {
+        const cfg_node_t *node = cfg_elem(list, i);
+        client_sub_t *s = &cfg->subs[i];
+        snprintf(where, sizeof where, "subscriptions[%zu]", i);
+        cfg->n_subs = i + 1; /* counted first, so a half-read one is freed */
+        if (!cfg_is_group(node))
+            return cfg_fail(c, node, where, err, errlen,
+                            "expected a group { } for a subscription");
+        if (cfg_parse(c, node, where, sub_rows, UTIL_LEN(sub_rows), s, lc, err, errlen) != 0)
+            return -1;
+        if (cfg_member(node, "durable") == NULL) {
+            free(s->durable);
+            s->durable = xstrdup(s->name);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(s->name, cfg->subs[j].name) == 0) {
+                snprintf(key, sizeof key, "%s.name", where);
+                return cfg_fail(c, cfg_member(node, "name"), key, err, errlen,
+                                "duplicate subscription name \"%s\"", s->name);
+            }
+            /* Two subscriptions sharing a durable cursor would ack each
+             * other's messages. */
+            if (s->durable[0] != '\0' && strcmp(s->durable, cfg->subs[j].durable) == 0) {
+                snprintf(key, sizeof key, "%s.durable", where);
+                return cfg_fail(c, cfg_member(node, "durable") ? cfg_member(node, "durable")
+                                                               : node,
+                                key, err, errlen, "durable name \"%s\" used twice", s->durable);
+            }
+        }
+        if (strncmp(s->sink, "dir:", 4) == 0 && s->sink[4] != '/' &&
+            strcmp(lc->base_dir, ".") != 0) {
+            char dir[4096], sink[4100];
+            snprintf(key, sizeof key, "%s.sink", where);
+            if (util_path_join(dir, sizeof dir, lc->base_dir, s->sink + 4) != 0)
+                return cfg_fail(c, cfg_member(node, "sink"), key, err, errlen, "path too long");
+            snprintf(sink, sizeof sink, "dir:%s", dir);
+            free(s->sink);
+            s->sink = xstrdup(sink);
+        }
+    }
+    return 0;
+}
+
+client_config_t *client_config_load(const char *path, char *err, size_t errlen)
+{
+    struct load_ctx lc;
+    char buf[4096];
+    client_config_t *cfg = xcalloc(1, sizeof *cfg);
+    cfg_t *c = cfg_load(path, err, errlen);
+    if (c == NULL)
+        goto fail;
+
+    cfg->path = xstrdup(path);
+    lc.cfg = cfg;
+    util_dirname(lc.base_dir, sizeof lc.base_dir, path);
+
+    const cfg_node_t *root = cfg_root(c);
+    const cfg_node_t *agent = cfg_member(root, "agent");
+    if (cfg_parse(c, root, "", root_rows, UTIL_LEN(root_rows), cfg, &lc, err, errlen) != 0)
+        goto fail;
+    if (cfg_parse(c, agent, "agent", agent_rows, UTIL_LEN(agent_rows), cfg, &lc, err, errlen) !=
+        0)
+        goto fail;
+    if (cfg_member(agent, "data_dir") == NULL) {
+        snprintf(buf, sizeof buf, "data/%s", cfg->name);
+        free(cfg->data_dir);
+        cfg->data_dir = xstrdup(buf);
+    }
+    if (resolve(c, cfg_member(agent, "data_dir"), "agent.data_dir", lc.base_dir, &cfg->data_dir,
+                err, errlen) != 0 ||
+        resolve(c, cfg_member(agent, "spool"), "agent.spool", lc.base_dir, &cfg->spool, err,
+                errlen) != 0)
+        goto fail;
+    if (load_subs(c, cfg_member(root, "subscriptions"), cfg, &lc, err, errlen) != 0)
+        goto fail;
+    cfg_close(&c);
+    return cfg;
+fail:
+    cfg_close(&c);
+    client_config_free(&cfg);
+    return NULL;
+}
+
+void client_config_free(client_config_t **cfgp)
+{
+    if (cfgp == NULL || *cfgp == NULL)
+        return;
+    client_config_t *cfg = *cfgp;
+    for (size_t i = 0; i < cfg->n_subs; i++)
+        cfg_free_fields(sub_rows, UTIL_LEN(sub_rows), &cfg->subs[i]);
+    free(cfg->subs);
+    cfg_free_fields(agent_rows, UTIL_LEN(agent_rows), cfg);
+    free(cfg->path);
+    memset(cfg->secret_key, 0, sizeof cfg->secret_key);
+    free(cfg);
+    *cfgp = NULL;
+}

@@ -1,0 +1,141 @@
+/* keys.c — CURVE key pairs on disk as Z85 text: generate, read, derive.
+ * Not responsible for deciding which keys the broker admits (broker/auth.c). */
+#include "keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "util.h"
+
+#define Z85_KEY_LEN 40
+
+static int z85_to_key(const char *text, uint8_t out[32])
+{
+    if (strlen(text) != Z85_KEY_LEN)
+        return -1;
+    return zmq_z85_decode(out, text) == NULL ? -1 : 0;
+}
+
+void keys_z85(const uint8_t key[32], char out[41])
+{
+    zmq_z85_encode(out, key, 32);
+}
+
+int keys_public_from_secret(const uint8_t secret[32], uint8_t public_key[32])
+{
+    char sec[41], pub[41];
+    keys_z85(secret, sec);
+    if (zmq_curve_public(pub, sec) != 0)
+        return -1;
+    return z85_to_key(pub, public_key);
+}
+
+/* Writes text to a new file with the given mode; never overwrites, so a
+ * keygen cannot silently replace an identity the broker already trusts. */
+static int write_new(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t n = strlen(text);
+    int rc = (write(fd, text, n) == (ssize_t)n && fsync(fd) == 0) ? 0 : -1;
+    if (rc != 0)
+        snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+int keys_generate(const char *dir, const char *name, char *err, size_t errlen)
+{
+    char pub[41], sec[41], path[4096], line[64];
+    if (util_mkdirs(dir) != 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (zmq_curve_keypair(pub, sec) != 0) {
+        snprintf(err, errlen, "cannot make a CURVE key pair: %s", zmq_strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/%s.key", dir, name);
+    snprintf(line, sizeof line, "%s\n", sec);
+    if (write_new(path, line, 0600, err, errlen) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/%s.pub", dir, name);
+    snprintf(line, sizeof line, "%s\n", pub);
+    if (write_new(path, line, 0644, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
+/* Reads the first line of a small file into out, trimmed of whitespace. */
+static int read_line(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    if (fgets(out, (int)outlen, f) == NULL) {
+        snprintf(err, errlen, "%s: empty key file", path);
+        goto leave;
+    }
+    size_t n = strlen(out);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+        out[--n] = '\0';
+    rc = 0;
+leave:
+    fclose(f);
+    return rc;
+}
+
+int keys_read_public(const char *spec, const char *base_dir, uint8_t out[32], char *err,
+                     size_t errlen)
+{
+    char path[4096], text[128];
+    /* An inline key is exactly 40 Z85 characters and names no file. */
+    if (strlen(spec) == Z85_KEY_LEN && strchr(spec, '/') == NULL && z85_to_key(spec, out) == 0) {
+        if (util_path_join(path, sizeof path, base_dir, spec) != 0 || access(path, F_OK) != 0)
+            return 0;
+    }
+    if (util_path_join(path, sizeof path, base_dir, spec) != 0) {
+        snprintf(err, errlen, "%s: path too long", spec);
+        return -1;
+    }
+    if (read_line(path, text, sizeof text, err, errlen) != 0)
+        return -1;
+    if (z85_to_key(text, out) != 0) {
+        snprintf(err, errlen, "%s: not a Z85 public key (40 characters)", path);
+        return -1;
+    }
+    return 0;
+}
+
+int keys_read_secret(const char *path_rel, const char *base_dir, uint8_t out[32], char *err,
+                     size_t errlen)
+{
+    char path[4096], text[128];
+    struct stat st;
+    if (util_path_join(path, sizeof path, base_dir, path_rel) != 0) {
+        snprintf(err, errlen, "%s: path too long", path_rel);
+        return -1;
+    }
+    if (read_line(path, text, sizeof text, err, errlen) != 0)
+        return -1;
+    if (z85_to_key(text, out) != 0) {
+        snprintf(err, errlen, "%s: not a Z85 secret key (40 characters)", path);
+        return -1;
+    }
+    if (stat(path, &st) == 0 && (st.st_mode & 0077))
+        log_warn("event=key_file_mode path=%s mode=%03o advice=\"chmod 600\"", path,
+                 (unsigned)(st.st_mode & 0777));
+    return 0;
+}

@@ -1,0 +1,198 @@
+/* util.c — allocation that aborts on exhaustion, clocks, time formatting and
+ * paths. Not responsible for logging or anything protocol-specific. */
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "liaison: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        oom(n);
+    return p;
+}
+
+void *xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (p == NULL)
+        oom(count * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s ? s : "", s ? strlen(s) : 0);
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+int64_t util_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t util_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void util_rfc3339(int64_t us, char out[32])
+{
+    time_t secs = (time_t)(us / 1000000);
+    long frac = (long)(us % 1000000);
+    if (frac < 0) {
+        frac += 1000000;
+        secs -= 1;
+    }
+    struct tm tm;
+    char buf[96];
+    gmtime_r(&secs, &tm);
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    snprintf(out, 32, "%.31s", buf);
+}
+
+/* Reads exactly `n` digits; returns -1 if any is not a digit. */
+static long digits(const char *s, int n)
+{
+    long v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int days_in_month(long y, long m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 ? 28 + leap : dm[m - 1];
+}
+
+int util_parse_time(const char *s, int64_t *us)
+{
+    if (s == NULL)
+        return -1;
+    size_t n = strlen(s);
+    if (n < 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    long y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+    long h = 0, mi = 0, se = 0, frac = 0;
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return -1;
+    const char *p = s + 10;
+    if (*p != '\0') {
+        if ((*p != 'T' && *p != 't' && *p != ' ') || strlen(p) < 10 || p[3] != ':' || p[6] != ':')
+            return -1;
+        h = digits(p + 1, 2);
+        mi = digits(p + 4, 2);
+        se = digits(p + 7, 2);
+        if (h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60)
+            return -1;
+        p += 9;
+        if (*p == '.') {
+            int nd = 0;
+            p++;
+            while (*p >= '0' && *p <= '9') {
+                if (nd < 6) {
+                    frac = frac * 10 + (*p - '0');
+                    nd++;
+                }
+                p++;
+            }
+            if (nd == 0)
+                return -1;
+            for (; nd < 6; nd++)
+                frac *= 10;
+        }
+        if (!((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0'))
+            return -1;
+    }
+    struct tm tm = {0};
+    tm.tm_year = (int)y - 1900;
+    tm.tm_mon = (int)mo - 1;
+    tm.tm_mday = (int)d;
+    tm.tm_hour = (int)h;
+    tm.tm_min = (int)mi;
+    tm.tm_sec = (int)se;
+    time_t t = timegm(&tm);
+    *us = (int64_t)t * 1000000 + frac;
+    return 0;
+}
+
+int util_path_join(char *out, size_t outlen, const char *dir, const char *path)
+{
+    int n;
+    if (path[0] == '/' || dir == NULL || dir[0] == '\0')
+        n = snprintf(out, outlen, "%s", path);
+    else
+        n = snprintf(out, outlen, "%s/%s", dir, path);
+    return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+void util_dirname(char *out, size_t outlen, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        snprintf(out, outlen, ".");
+    } else if (slash == path) {
+        snprintf(out, outlen, "/");
+    } else {
+        snprintf(out, outlen, "%.*s", (int)(slash - path), path);
+    }
+}
+
+int util_mkdirs(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, dir, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}

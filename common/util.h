@@ -1,0 +1,42 @@
+/* util.h — small helpers every program uses: allocation that aborts on
+ * exhaustion, clocks, and bounded string formatting.
+ * Not responsible for: logging (log.h), anything protocol-specific. */
+#ifndef LIAISON_UTIL_H
+#define LIAISON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocation: never returns NULL; out of memory aborts with a message,
+ * because no caller can do anything better. Caller owns the result. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);          /* s may be NULL: returns "" copy */
+char *xstrndup(const char *s, size_t n);
+
+/* Microseconds since the epoch (wall clock, for stamps) and a monotonic
+ * millisecond clock (for timers and timeouts). */
+int64_t util_now_us(void);
+int64_t util_mono_ms(void);
+
+/* Formats microseconds since the epoch as RFC 3339 UTC with microseconds,
+ * e.g. "2026-11-25T12:10:08.123456Z", into out (at least 32 bytes). */
+void util_rfc3339(int64_t us, char out[32]);
+/* Parses "YYYY-MM-DD" or RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac]Z".
+ * Returns 0 and sets *us, or -1 if malformed. */
+int util_parse_time(const char *s, int64_t *us);
+
+/* Joins dir and a relative path into out; an absolute path is copied as is.
+ * Returns 0, or -1 if it would not fit. */
+int util_path_join(char *out, size_t outlen, const char *dir, const char *path);
+/* The directory part of path ("." when none), into out. */
+void util_dirname(char *out, size_t outlen, const char *path);
+
+/* Creates dir and its parents with mode 0700. Returns 0 or -1 (errno set). */
+int util_mkdirs(const char *dir);
+
+/* Number of elements of a fixed array. */
+#define UTIL_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,20 @@
+/* ctl.h — liaisonctl's commands: one function per command, each taking its
+ * own arguments and the config path, returning the exit status (0 done,
+ * 1 refused or failed with a message naming why, 2 bad usage).
+ * Not responsible for: the wire (common/link.c) or JSON (common/json.c). */
+#ifndef LIAISON_CTL_H
+#define LIAISON_CTL_H
+
+#define CTL_OK 0
+#define CTL_FAIL 1
+#define CTL_USAGE 2
+
+/* How long to wait for the broker's Welcome, and for each answer. */
+#define CTL_CONNECT_MS 5000
+
+int ctl_keygen(const char *config, int argc, char **argv);
+int ctl_pub(const char *config, int argc, char **argv);
+int ctl_sub(const char *config, int argc, char **argv);
+int ctl_status(const char *config, int argc, char **argv);
+
+#endif

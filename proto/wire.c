@@ -1,0 +1,173 @@
+/* wire.c — Envelope and Intel encoding over protobuf-c: the only file that
+ * calls the library. Decoding is bounded (max frame size is checked before
+ * protobuf-c sees a byte) and every failure maps to one ErrorCode.
+ * Not responsible for what a decoded message means (the broker's handlers)
+ * or whether a label is acceptable (label.c, policy.c). */
+#include "wire.h"
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "util.h"
+
+Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max_len,
+                                        Liaison__ErrorCode *code, uint64_t *corr_id)
+{
+    if (corr_id)
+        *corr_id = 0;
+    if (len > max_len) {
+        *code = LIAISON__ERROR_CODE__FRAME_TOO_LARGE;
+        return NULL;
+    }
+    Liaison__Envelope *env = liaison__envelope__unpack(NULL, len, data);
+    if (env == NULL) {
+        *code = LIAISON__ERROR_CODE__BAD_FRAME;
+        return NULL;
+    }
+    if (corr_id)
+        *corr_id = env->corr_id;
+    if (env->version != WIRE_VERSION) {
+        *code = LIAISON__ERROR_CODE__BAD_VERSION;
+        wire_envelope_free(&env);
+        return NULL;
+    }
+    if (env->kind_case == LIAISON__ENVELOPE__KIND__NOT_SET) {
+        *code = LIAISON__ERROR_CODE__UNKNOWN_KIND;
+        wire_envelope_free(&env);
+        return NULL;
+    }
+    *code = LIAISON__ERROR_CODE__ERROR_NONE;
+    return env;
+}
+
+void wire_envelope_free(Liaison__Envelope **env)
+{
+    if (env && *env) {
+        liaison__envelope__free_unpacked(*env, NULL);
+        *env = NULL;
+    }
+}
+
+void wire_envelope_init(Liaison__Envelope *env, uint64_t corr_id)
+{
+    liaison__envelope__init(env);
+    env->version = WIRE_VERSION;
+    env->corr_id = corr_id;
+}
+
+size_t wire_envelope_size(const Liaison__Envelope *env)
+{
+    return liaison__envelope__get_packed_size(env);
+}
+
+size_t wire_envelope_pack(const Liaison__Envelope *env, uint8_t *out)
+{
+    return liaison__envelope__pack(env, out);
+}
+
+Liaison__Intel *wire_intel_decode(const void *data, size_t len)
+{
+    return liaison__intel__unpack(NULL, len, data);
+}
+
+size_t wire_intel_size(const Liaison__Intel *intel)
+{
+    return liaison__intel__get_packed_size(intel);
+}
+
+size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out)
+{
+    return liaison__intel__pack(intel, out);
+}
+
+void wire_intel_free(Liaison__Intel **intel)
+{
+    if (intel && *intel) {
+        liaison__intel__free_unpacked(*intel, NULL);
+        *intel = NULL;
+    }
+}
+
+Liaison__Intel *wire_intel_new(void)
+{
+    Liaison__Intel *m = xmalloc(sizeof *m);
+    liaison__intel__init(m);
+    m->label = xmalloc(sizeof *m->label);
+    liaison__label__init(m->label);
+    m->origin = xmalloc(sizeof *m->origin);
+    liaison__origin__init(m->origin);
+    return m;
+}
+
+static size_t put_varint(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+size_t wire_deliver_size(size_t intel_len)
+{
+    /* version (2) + deliver tag (2) + length (10) + sub_id (11) + intel tag
+     * and length (11) + attempt (11) + notice (2) */
+    return intel_len + 64;
+}
+
+/* Field tags of liaison.proto: Envelope.version = 1 (varint), Envelope.deliver
+ * = 17 (length-delimited); Deliver.sub_id = 1, intel = 2, attempt = 3,
+ * notice = 4. A unit test checks this against protobuf-c's own decoder. */
+size_t wire_deliver_pack(uint32_t sub_id, uint32_t attempt, int notice, const void *intel,
+                         size_t intel_len, uint8_t *out)
+{
+    uint8_t head[40];
+    size_t h = 0;
+    head[h++] = 0x08;
+    h += put_varint(head + h, sub_id);
+    head[h++] = 0x12;
+    h += put_varint(head + h, intel_len);
+    uint8_t tail[16];
+    size_t t = 0;
+    tail[t++] = 0x18;
+    t += put_varint(tail + t, attempt);
+    if (notice) {
+        tail[t++] = 0x20;
+        tail[t++] = 0x01;
+    }
+    size_t n = 0;
+    out[n++] = 0x08;
+    n += put_varint(out + n, WIRE_VERSION);
+    n += put_varint(out + n, (17u << 3) | 2u);
+    n += put_varint(out + n, h + intel_len + t);
+    memcpy(out + n, head, h);
+    n += h;
+    memcpy(out + n, intel, intel_len);
+    n += intel_len;
+    memcpy(out + n, tail, t);
+    return n + t;
+}
+
+Liaison__Origin *wire_intel_new_origin(void)
+{
+    Liaison__Origin *o = xmalloc(sizeof *o);
+    liaison__origin__init(o);
+    return o;
+}
+
+char *wire_empty(void)
+{
+    /* protobuf-c compares string fields with this pointer to know they are
+     * unset; it is never written through. */
+    return (char *)(uintptr_t)protobuf_c_empty_string;
+}
+
+const char *wire_error_name(Liaison__ErrorCode code)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&liaison__error_code__descriptor, (int)code);
+    return v ? v->name : "UNKNOWN";
+}

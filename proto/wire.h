@@ -1,0 +1,65 @@
+/* wire.h — packs and unpacks the Envelope of proto/liaison.proto.
+ * The only file that calls protobuf-c. Other modules read and fill the
+ * generated structs (Liaison__Intel, ...) as plain data, and hand them here
+ * to be encoded, decoded and freed.
+ *
+ * Building messages by hand: every string and bytes pointer in a message
+ * given to wire_*_free must be NULL, protobuf_c's empty string (use
+ * wire_empty), or owned by the message (malloc'd); sub-messages and repeated
+ * arrays likewise. Unpacked messages satisfy this automatically. */
+#ifndef LIAISON_WIRE_H
+#define LIAISON_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liaison.pb-c.h"
+
+#define WIRE_VERSION LIAISON__PROTOCOL_VERSION__PROTOCOL_VERSION
+
+/* Decodes one Envelope frame. On success returns it (caller owns; free with
+ * wire_envelope_free) and sets *code to LIAISON__ERROR_CODE__ERROR_NONE.
+ * On failure returns NULL and sets *code to FRAME_TOO_LARGE (len > max_len),
+ * BAD_FRAME (undecodable), BAD_VERSION (decoded but wrong version; *corr_id
+ * is still set so the reply can name the request) or UNKNOWN_KIND (no kind).
+ * corr_id may be NULL. */
+Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max_len,
+                                        Liaison__ErrorCode *code, uint64_t *corr_id);
+void wire_envelope_free(Liaison__Envelope **env);
+
+/* Sets version and corr_id on an envelope initialised by the caller. */
+void wire_envelope_init(Liaison__Envelope *env, uint64_t corr_id);
+/* Encoded size, and encoding into out (at least wire_envelope_size bytes).
+ * Returns the bytes written. */
+size_t wire_envelope_size(const Liaison__Envelope *env);
+size_t wire_envelope_pack(const Liaison__Envelope *env, uint8_t *out);
+
+/* The stored form of a message is a packed Intel. Decoded result is owned by
+ * the caller (free with wire_intel_free); NULL if undecodable. */
+Liaison__Intel *wire_intel_decode(const void *data, size_t len);
+size_t wire_intel_size(const Liaison__Intel *intel);
+size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out);
+void wire_intel_free(Liaison__Intel **intel);
+
+/* A fresh Intel with a Label and an Origin attached, all fields empty.
+ * Caller owns; free with wire_intel_free. */
+Liaison__Intel *wire_intel_new(void);
+
+/* A Deliver frame built around a message's stored bytes (a packed Intel)
+ * without decoding them: the same bytes the store holds go on the wire.
+ * wire_deliver_size is an upper bound for out; pack returns bytes written. */
+size_t wire_deliver_size(size_t intel_len);
+size_t wire_deliver_pack(uint32_t sub_id, uint32_t attempt, int notice, const void *intel,
+                         size_t intel_len, uint8_t *out);
+
+/* An empty Origin, for a decoded Intel that arrived without one. Caller
+ * owns (it is freed with the Intel it is attached to). */
+Liaison__Origin *wire_intel_new_origin(void);
+
+/* protobuf-c's shared empty string, for string fields that are unset. */
+char *wire_empty(void);
+
+/* Name of an error code ("STORE_FULL"), or "UNKNOWN" for any other value. */
+const char *wire_error_name(Liaison__ErrorCode code);
+
+#endif
