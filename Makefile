@@ -55,7 +55,7 @@ ifneq ($(wildcard agent/main.c),)
 PROGRAMS += $(B)/liaison-agent
 endif
 
-.PHONY: all test unit integration asan fuzz fuzz-smoke bench install help deps clean format format-check demo
+.PHONY: all test asan fuzz fuzz-smoke bench install help deps clean format format-check demo
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
@@ -99,6 +99,12 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libbroker.a $(B)/libagent.a $(B)/libc
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# Test tools used by the integration scenarios.
+TOOLS := $(B)/tools/rawclient
+$(B)/tools/rawclient: $(B)/obj/tests/integration/rawclient.o $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
 $(B)/bench: $(B)/obj/tests/bench/bench.o $(B)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lpthread
 
@@ -109,17 +115,15 @@ deps:
 	@sh tests/deps.sh
 
 # ---- tests ---------------------------------------------------------------------
-unit: all $(UNIT_BIN)
-integration: all
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) B=build
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) B=build/asan SAN=1
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) build/tools/rawclient B=build
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) build/asan/tools/rawclient B=build/asan SAN=1
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@sh tests/run.sh
 
 asan:
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) B=build/asan SAN=1
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) build/asan/tools/rawclient B=build/asan SAN=1
 
 # ---- fuzzing -------------------------------------------------------------------
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -25,7 +25,8 @@ struct load_ctx {
     char base_dir[4096];
 };
 
-static const char *const agency_types[] = {"police", "prison", "probation", "rocu", "marsoc", "nca"};
+static const char *const agency_types[] = {"police", "rocu",      "marsoc",
+                                           "prison", "probation", "nca"};
 
 static const struct {
     const char *name;
@@ -99,6 +100,9 @@ static int check_log_level(const char *v, void *obj, void *ctx, char *why, size_
     return -1;
 }
 
+/* CFG_RELOADABLE marks what the loop reads from the live config_t, so a
+ * SIGHUP applies it; the rest are bound at start-up (the socket, the store,
+ * the metrics listener, the log level). */
 static const cfg_key_t broker_rows[] = {
     {.name = "listen", .type = CFG_STRING, .offset = offsetof(config_t, listen),
      .def = "tcp://127.0.0.1:7400", .check = check_listen,
@@ -114,19 +118,21 @@ static const cfg_key_t broker_rows[] = {
      .help = "Prometheus endpoint host:port, \"\" disables"},
     {.name = "max_frame_bytes", .type = CFG_UINT, .offset = offsetof(config_t, max_frame_bytes),
      .def_uint = 1u << 20, .min = 1024, .max = 64u << 20, .help = "largest frame accepted"},
-    {.name = "max_topic_len", .type = CFG_UINT, .offset = offsetof(config_t, max_topic_len),
+    {.name = "max_topic_len", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, max_topic_len),
      .def_uint = 255, .min = 16, .max = 1024, .help = "longest topic or pattern"},
-    {.name = "max_subs_per_agent", .type = CFG_UINT,
+    {.name = "max_subs_per_agent", .type = CFG_UINT, .flags = CFG_RELOADABLE,
      .offset = offsetof(config_t, max_subs_per_agent), .def_uint = 64, .min = 1, .max = 10000,
      .help = "subscriptions one agent may hold"},
-    {.name = "credit_window", .type = CFG_UINT, .offset = offsetof(config_t, credit_window),
+    {.name = "credit_window", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, credit_window),
      .def_uint = 256, .min = 1, .max = 100000,
      .help = "default deliveries in flight per subscription"},
-    {.name = "heartbeat_ms", .type = CFG_UINT, .offset = offsetof(config_t, heartbeat_ms),
+    {.name = "heartbeat_ms", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, heartbeat_ms),
      .def_uint = 5000, .min = 100, .max = 600000, .help = "heartbeat interval"},
-    {.name = "log_level", .type = CFG_STRING, .flags = CFG_RELOADABLE,
-     .offset = offsetof(config_t, log_level), .def = "info", .check = check_log_level,
-     .help = "debug, info, warn, error"},
+    {.name = "log_level", .type = CFG_STRING, .offset = offsetof(config_t, log_level),
+     .def = "info", .check = check_log_level, .help = "debug, info, warn, error"},
 };
 
 /* ---- agents ------------------------------------------------------------- */
@@ -234,12 +240,12 @@ static int check_role(const char *v, void *obj, void *ctx, char *why, size_t why
 static void print_roles(FILE *out, const void *obj, const void *ctx)
 {
     const config_agent_t *a = obj;
-    char *names[UTIL_LEN(role_names)];
+    const char *names[UTIL_LEN(role_names)];
     size_t n = 0;
     (void)ctx;
     for (size_t i = 0; i < UTIL_LEN(role_names); i++)
         if (a->roles & role_names[i].bit)
-            names[n++] = (char *)(uintptr_t)role_names[i].name;
+            names[n++] = role_names[i].name;
     cfg_print_strlist(out, names, n);
 }
 

@@ -365,7 +365,8 @@ int cfg_parse(const cfg_t *c, const cfg_node_t *group, const char *where, const 
 
     if (group != NULL && !cfg_is_group(group))
         return cfg_fail(c, group, where && where[0] ? where : "(root)", err, errlen,
-                        "expected a group { }, found %s", type_name(config_setting_type(lc_of(group))));
+                        "expected a group { }, found %s",
+                        type_name(config_setting_type(lc_of(group))));
 
     /* Unknown keys first: a misspelt key must not pass as "default used". */
     for (size_t i = 0; i < cfg_length(group); i++) {
@@ -446,7 +447,7 @@ void cfg_print_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-void cfg_print_strlist(FILE *out, char *const *list, size_t n)
+void cfg_print_strlist(FILE *out, const char *const *list, size_t n)
 {
     fputc('[', out);
     for (size_t i = 0; i < n; i++) {
@@ -480,7 +481,8 @@ void cfg_print_fields(FILE *out, const cfg_key_t *table, size_t n, const void *o
                 fputs(*(const int *)cfield(obj, row->offset) ? "true" : "false", out);
                 break;
             case CFG_STRLIST:
-                cfg_print_strlist(out, *(char **const *)cfield(obj, row->offset),
+                cfg_print_strlist(out,
+                                  (const char *const *)*(char **const *)cfield(obj, row->offset),
                                   *(const size_t *)cfield(obj, row->count_offset));
                 break;
             case CFG_GROUP:

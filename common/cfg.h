@@ -115,6 +115,6 @@ void cfg_print_fields(FILE *out, const cfg_key_t *table, size_t n, const void *o
 /* A quoted, escaped libconfig string. */
 void cfg_print_string(FILE *out, const char *s);
 /* [ "a", "b" ] */
-void cfg_print_strlist(FILE *out, char *const *list, size_t n);
+void cfg_print_strlist(FILE *out, const char *const *list, size_t n);
 
 #endif

@@ -101,8 +101,9 @@ int keys_read_public(const char *spec, const char *base_dir, uint8_t out[32], ch
                      size_t errlen)
 {
     char path[4096], text[128];
-    /* An inline key is exactly 40 Z85 characters and names no file. */
-    if (strlen(spec) == Z85_KEY_LEN && strchr(spec, '/') == NULL && z85_to_key(spec, out) == 0) {
+    /* An inline key is exactly 40 Z85 characters and names no existing file
+     * ('/' is a Z85 character, so it cannot tell paths from keys). */
+    if (strlen(spec) == Z85_KEY_LEN && z85_to_key(spec, out) == 0) {
         if (util_path_join(path, sizeof path, base_dir, spec) != 0 || access(path, F_OK) != 0)
             return 0;
     }

@@ -499,8 +499,8 @@ static void test_config_refuses_pattern_longer_than_max_topic_len(void **state)
 static void test_config_refuses_auditor_who_publishes(void **state)
 {
     (void)state;
-    refuses_edit("roles = [ \"publisher\", \"receiver\" ]", "roles = [ \"publisher\", \"auditor\" ]",
-                 "agents[0].roles", "auditor");
+    refuses_edit("roles = [ \"publisher\", \"receiver\" ]",
+                 "roles = [ \"publisher\", \"auditor\" ]", "agents[0].roles", "auditor");
 }
 
 static void test_config_refuses_auditor_who_receives(void **state)
@@ -514,8 +514,8 @@ static void test_config_accepts_auditor_who_is_also_operator(void **state)
 {
     (void)state;
     char err[1024];
-    char *text =
-        edit(design_broker_cfg, "roles = [ \"operator\" ]", "roles = [ \"operator\", \"auditor\" ]");
+    char *text = edit(design_broker_cfg, "roles = [ \"operator\" ]",
+                      "roles = [ \"operator\", \"auditor\" ]");
     config_t *cfg = load_broker(text, err, sizeof err);
     free(text);
     if (cfg == NULL)

@@ -1,0 +1,172 @@
+/* rawclient.c — a test tool that speaks to the broker below liaisonctl:
+ * it sends deliberately bad frames (garbage, truncated, oversized, wrong
+ * version, no kind, broker-only kinds, multipart, requests before Hello)
+ * and prints what the broker answered, one line per reply, then proves the
+ * broker still serves by completing a Hello.
+ * usage: rawclient AGENT.cfg MODE [MAX_FRAME_BYTES]
+ * Not part of any installed program. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "client_config.h"
+#include "wire.h"
+
+static void *sock;
+
+static void send_env(Liaison__Envelope *env)
+{
+    size_t n = wire_envelope_size(env);
+    uint8_t *buf = malloc(n ? n : 1);
+    wire_envelope_pack(env, buf);
+    zmq_send(sock, buf, n, 0);
+    free(buf);
+}
+
+/* Prints the next reply as "reply KIND [CODE]", or "no reply". */
+static int print_reply(int timeout_ms)
+{
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) {
+        printf("no reply\n");
+        return -1;
+    }
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    zmq_msg_recv(&m, sock, 0);
+    Liaison__ErrorCode code;
+    Liaison__Envelope *env =
+        wire_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), 1u << 30, &code, NULL);
+    zmq_msg_close(&m);
+    if (env == NULL) {
+        printf("reply undecodable %s\n", wire_error_name(code));
+        return -1;
+    }
+    if (env->kind_case == LIAISON__ENVELOPE__KIND_ERROR)
+        printf("reply ERROR %s\n", wire_error_name(env->error->code));
+    else if (env->kind_case == LIAISON__ENVELOPE__KIND_WELCOME)
+        printf("reply WELCOME %s\n", env->welcome->agent);
+    else
+        printf("reply kind %d\n", (int)env->kind_case);
+    wire_envelope_free(&env);
+    fflush(stdout);
+    return 0;
+}
+
+static void hello(void)
+{
+    Liaison__Envelope env;
+    Liaison__Hello h = LIAISON__HELLO__INIT;
+    wire_envelope_init(&env, 7);
+    env.kind_case = LIAISON__ENVELOPE__KIND_HELLO;
+    env.hello = &h;
+    send_env(&env);
+}
+
+static void publish(void)
+{
+    Liaison__Envelope env;
+    Liaison__Publish p = LIAISON__PUBLISH__INIT;
+    Liaison__Intel *m = wire_intel_new();
+    wire_envelope_init(&env, 8);
+    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env.publish = &p;
+    p.intel = m;
+    send_env(&env);
+    wire_intel_free(&m);
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    if (argc < 3) {
+        fprintf(stderr, "usage: rawclient AGENT.cfg MODE [MAX_FRAME_BYTES]\n");
+        return 2;
+    }
+    client_config_t *cfg = client_config_load(argv[1], err, sizeof err);
+    if (cfg == NULL) {
+        fprintf(stderr, "rawclient: %s\n", err);
+        return 1;
+    }
+    const char *mode = argv[2];
+    void *ctx = zmq_ctx_new();
+    sock = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, cfg->broker_public_key, 32);
+    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, cfg->public_key, 32);
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, cfg->secret_key, 32);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(sock, cfg->broker);
+
+    if (strcmp(mode, "nohello") == 0) {
+        publish();
+    } else if (strcmp(mode, "garbage") == 0) {
+        const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02};
+        zmq_send(sock, junk, sizeof junk, 0);
+    } else if (strcmp(mode, "truncated") == 0) {
+        Liaison__Envelope env;
+        Liaison__Hello h = LIAISON__HELLO__INIT;
+        wire_envelope_init(&env, 9);
+        h.client = (char *)(uintptr_t) "a client name long enough to cut in half";
+        env.kind_case = LIAISON__ENVELOPE__KIND_HELLO;
+        env.hello = &h;
+        uint8_t buf[256];
+        size_t n = wire_envelope_pack(&env, buf);
+        zmq_send(sock, buf, n / 2, 0);
+    } else if (strcmp(mode, "oversize") == 0) {
+        size_t n = (argc > 3 ? strtoul(argv[3], NULL, 10) : 1048576) + 1;
+        uint8_t *big = calloc(1, n);
+        zmq_send(sock, big, n, 0);
+        free(big);
+    } else if (strcmp(mode, "version") == 0) {
+        Liaison__Envelope env;
+        Liaison__Hello h = LIAISON__HELLO__INIT;
+        wire_envelope_init(&env, 10);
+        env.version = 99;
+        env.kind_case = LIAISON__ENVELOPE__KIND_HELLO;
+        env.hello = &h;
+        send_env(&env);
+    } else if (strcmp(mode, "empty") == 0) {
+        Liaison__Envelope env;
+        wire_envelope_init(&env, 11);
+        send_env(&env);
+    } else if (strcmp(mode, "brokerkind") == 0) {
+        hello();
+        print_reply(5000);
+        Liaison__Envelope env;
+        Liaison__PubAck a = LIAISON__PUB_ACK__INIT;
+        wire_envelope_init(&env, 12);
+        env.kind_case = LIAISON__ENVELOPE__KIND_PUB_ACK;
+        env.pub_ack = &a;
+        send_env(&env);
+    } else if (strcmp(mode, "nolabel") == 0) {
+        hello();
+        print_reply(5000);
+        Liaison__Envelope env;
+        Liaison__Publish p = LIAISON__PUBLISH__INIT;
+        Liaison__Intel m = LIAISON__INTEL__INIT;
+        wire_envelope_init(&env, 13);
+        m.topic = (char *)(uintptr_t) "alert.x";
+        p.intel = &m;
+        env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+        env.publish = &p;
+        send_env(&env);
+    } else if (strcmp(mode, "multipart") == 0) {
+        zmq_send(sock, "a", 1, ZMQ_SNDMORE);
+        zmq_send(sock, "b", 1, 0);
+    } else {
+        fprintf(stderr, "rawclient: unknown mode %s\n", mode);
+        return 2;
+    }
+    if (strcmp(mode, "multipart") != 0)
+        print_reply(5000);
+    /* Still serving? */
+    hello();
+    int rc = print_reply(5000) == 0 ? 0 : 1;
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    client_config_free(&cfg);
+    return rc;
+}
