@@ -5,6 +5,8 @@
 #   make asan       the same programs built with AddressSanitizer + UBSan, in build/asan/
 #   make fuzz       libFuzzer over envelope decoding and label validation, at length
 #   make bench      load generator: broker throughput and latency beside raw ZeroMQ
+#   make demo       a broker and four agencies on loopback: deliveries, refusals, queue state
+#   make demo-up    the same, left running for exploring
 #   make install    PREFIX=/usr/local
 #   make help       this list
 #
@@ -55,13 +57,13 @@ ifneq ($(wildcard agent/main.c),)
 PROGRAMS += $(B)/liaison-agent
 endif
 
-.PHONY: all test asan fuzz fuzz-smoke bench install help deps clean format format-check demo
+.PHONY: all test asan demo-up fuzz fuzz-smoke bench install help deps clean format format-check demo
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---- generated protobuf-c code (build/ only) --------------------------------
 $(GEN_C) $(GEN_H) &: proto/liaison.proto
@@ -150,6 +152,15 @@ fuzz-smoke: build/fuzz/fuzz_envelope
 bench: deps
 	@$(MAKE) --no-print-directory all $(B)/bench
 	@sh tests/bench/run.sh $(B)
+
+# ---- demo ---------------------------------------------------------------------
+# A broker and four agencies on loopback with fresh keys; see config/demo/.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash config/demo/demo.sh $(B)
+demo-up: deps
+	@$(MAKE) --no-print-directory all
+	@bash config/demo/demo.sh $(B) --up
 
 # ---- install, format, clean ----------------------------------------------------
 install: all

@@ -30,8 +30,19 @@ struct pending {
     size_t packed_len;
 };
 
+/* A repeated publish: answered with the original's sequence once the pass
+ * commits (the original may be in this very batch). */
+struct dup_ack {
+    uint8_t rid[SESSION_RID_MAX];
+    size_t rid_len;
+    uint64_t corr_id;
+    uint64_t seq;
+    char *msg_id; /* owned */
+};
+
 struct broker_stats {
-    uint64_t publishes, publish_refused, deliveries, delivery_refused, commits, frames_bad;
+    uint64_t publishes, publish_refused, duplicates, deliveries, delivery_refused, redeliveries,
+        dead_letters, commits, frames_bad;
 };
 
 typedef struct broker {
@@ -44,6 +55,8 @@ typedef struct broker {
     struct pending *batch; /* publishes in the open store batch; owned */
     size_t n_batch, cap_batch;
     uint64_t batch_first;  /* seq of batch[0] after commit; 0 when empty */
+    struct dup_ack *dups;  /* owned */
+    size_t n_dups, cap_dups;
     uint8_t *scratch;      /* frame buffer for deliveries; owned */
     size_t scratch_len;
     int64_t started_us;

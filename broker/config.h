@@ -48,6 +48,9 @@ typedef struct config {
     unsigned max_subs_per_agent; /* default 64 */
     unsigned credit_window;      /* default in-flight deliveries per subscription, 256 */
     unsigned heartbeat_ms;       /* default 5000 */
+    unsigned ack_timeout_ms;     /* unacked delivery is redelivered after this, default 30000 */
+    unsigned max_deliver;        /* deliveries before dead-lettering, default 5 */
+    unsigned dedup_window_s;     /* publish dedup by (origin, msg_id), default 7 days */
     char *log_level;       /* "debug", "info", "warn", "error"; default "info" */
     /* agents list */
     config_agent_t *agents;

@@ -61,21 +61,65 @@ static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__He
     handle_reply(b, s, &env);
 }
 
-static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison__Subscribe *r)
+static int durable_name_valid(const char *d)
+{
+    size_t n = strlen(d);
+    if (n == 0 || n > 128)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = d[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return -1;
+    }
+    return 0;
+}
+
+/* A durable subscription follows its agent to a new connection (after a
+ * reconnect the old session may not be reaped yet): the old holder lets
+ * go, and its unacked messages are redelivered from the stored floor. */
+static void detach_durable(broker_t *b, const char *durable)
+{
+    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+        session_t *o = sessions_at(b->sessions, i);
+        for (size_t j = 0; j < o->n_subs; j++) {
+            if (o->subs[j].durable && strcmp(o->subs[j].durable, durable) == 0) {
+                log_info("event=durable_taken_over name=%s", durable);
+                session_sub_remove(o, o->subs[j].id);
+                return;
+            }
+        }
+    }
+}
+
+/* Creates the subscription and answers SubAck. */
+static void subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, const char *pattern,
+                       const char *durable, uint32_t credit, uint64_t start)
+{
+    uint32_t window = credit ? credit : b->cfg->credit_window;
+    if (window > MAX_WINDOW)
+        window = MAX_WINDOW;
+    session_sub_add(s, id, pattern, durable, window, start);
+    log_info("event=subscribed agent=%s sub=%u pattern=%s durable=%s window=%u start=%llu",
+             s->agent, id, pattern, durable ? durable : "-", window, (unsigned long long)start);
+    Liaison__Envelope env;
+    Liaison__SubAck ack = LIAISON__SUB_ACK__INIT;
+    wire_envelope_init(&env, corr);
+    ack.sub_id = id;
+    ack.start_seq = start;
+    env.kind_case = LIAISON__ENVELOPE__KIND_SUB_ACK;
+    env.sub_ack = &ack;
+    handle_reply(b, s, &env);
+}
+
+/* Checks a pattern for Subscribe and Replay; answers the refusal itself. */
+static int pattern_allowed(broker_t *b, session_t *s, uint64_t corr, const char *pattern)
 {
     char why[160];
-    const char *pattern = r->pattern ? r->pattern : "";
     if (topic_pattern_valid(pattern, b->cfg->max_topic_len) != 0) {
         handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
                      "pattern must be lower-case dot-separated tokens, '*' or a final '>'");
-        return;
-    }
-    if (r->durable && r->durable[0]) {
-        /* Durable cursors are not kept by this broker version; refusing is
-         * honest, where accepting would promise a resume we cannot keep. */
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__UNKNOWN_KIND, NULL,
-                     "durable subscriptions are not supported by this broker version");
-        return;
+        return -1;
     }
     enum policy_rule rule =
         policy_may_subscribe(s->conf, pattern, s->n_subs, b->cfg->max_subs_per_agent);
@@ -87,27 +131,91 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
                      rule == POLICY_TOPIC ? LIAISON__ERROR_CODE__SUBSCRIBE_NOT_PERMITTED
                                           : policy_rule_error(rule),
                      NULL, why);
-        return;
+        return -1;
     }
-    uint32_t window = r->credit ? r->credit : b->cfg->credit_window;
-    if (window > MAX_WINDOW)
-        window = MAX_WINDOW;
-    uint64_t start = store_last_seq(b->store) + 1;
-    if (session_sub_add(s, r->sub_id, pattern, window, start) == NULL) {
+    return 0;
+}
+
+static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison__Subscribe *r)
+{
+    const char *pattern = r->pattern ? r->pattern : "";
+    if (pattern_allowed(b, s, corr, pattern) != 0)
+        return;
+    if (session_sub_find(s, r->sub_id)) {
         handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
                      "sub_id already in use on this connection");
         return;
     }
-    log_info("event=subscribed agent=%s sub=%u pattern=%s window=%u", s->agent, r->sub_id,
-             pattern, window);
-    Liaison__Envelope env;
-    Liaison__SubAck ack = LIAISON__SUB_ACK__INIT;
-    wire_envelope_init(&env, corr);
-    ack.sub_id = r->sub_id;
-    ack.start_seq = start;
-    env.kind_case = LIAISON__ENVELOPE__KIND_SUB_ACK;
-    env.sub_ack = &ack;
-    handle_reply(b, s, &env);
+    uint64_t start = store_last_seq(b->store) + 1;
+    char durable[SESSION_AGENT_MAX + 130];
+    const char *dname = NULL;
+    if (r->durable && r->durable[0]) {
+        if (durable_name_valid(r->durable) != 0) {
+            handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
+                         "durable name must be 1-128 characters of [A-Za-z0-9._-]");
+            return;
+        }
+        /* Durable names are per agent: one agent can never resume another's. */
+        snprintf(durable, sizeof durable, "%s/%s", s->agent, r->durable);
+        dname = durable;
+        detach_durable(b, durable);
+        uint64_t floor;
+        char stored[512];
+        int rc = store_cursor_get(b->store, durable, &floor, stored, sizeof stored);
+        if (rc == STORE_ERR) {
+            handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                         "cannot read the durable cursor");
+            return;
+        }
+        if (rc == STORE_OK) {
+            start = floor + 1;
+        } else if ((rc = store_cursor_put(b->store, durable, start - 1, pattern)) != STORE_OK) {
+            /* A new durable must exist on disk from now, or messages that
+             * arrive before its first ack would be skipped after a restart.
+             * It commits with this pass, before anything is delivered. */
+            router_batch_lost(b, rc);
+            handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                         "cannot record the durable subscription");
+            return;
+        }
+    }
+    subscribed(b, s, corr, r->sub_id, pattern, dname, r->credit, start);
+}
+
+/* Replay: a subscription that starts in the past, from a sequence or a
+ * time, and carries on live. Every message is re-checked by the delivery
+ * rule as configured now, like any delivery. */
+static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__Replay *r)
+{
+    const char *pattern = r->pattern ? r->pattern : "";
+    if (pattern_allowed(b, s, corr, pattern) != 0)
+        return;
+    if (session_sub_find(s, r->sub_id)) {
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
+                     "sub_id already in use on this connection");
+        return;
+    }
+    struct store_stat st;
+    if (store_stat(b->store, &st) != STORE_OK) {
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL, "cannot read the store");
+        return;
+    }
+    uint64_t start = r->from_seq;
+    if (r->since_us) {
+        if (store_seq_at_time(b->store, r->since_us, &start) != STORE_OK)
+            start = st.last_seq + 1;
+    } else if (start == 0) {
+        start = st.first_seq ? st.first_seq : 1;
+    } else if (st.first_seq && start < st.first_seq) {
+        char why[160];
+        snprintf(why, sizeof why, "sequence %llu is no longer stored; the oldest is %llu",
+                 (unsigned long long)start, (unsigned long long)st.first_seq);
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, why);
+        return;
+    }
+    log_info("event=replay agent=%s pattern=%s from=%llu", s->agent, pattern,
+             (unsigned long long)start);
+    subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start);
 }
 
 static sub_t *find_sub(broker_t *b, session_t *s, uint64_t corr, uint32_t id)
@@ -130,12 +238,15 @@ static void on_nack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Nac
 {
     sub_t *sub = find_sub(b, s, corr, n->sub_id);
     for (size_t i = 0; sub && i < n->n_seqs; i++) {
-        if (sub_ack(sub, n->seqs[i]) != 0 || !n->requeue)
+        struct inflight *f = sub_inflight(sub, n->seqs[i]);
+        if (f == NULL)
             continue;
-        /* At-least-once: rewind the cursor so the message is sent again
-         * (with anything after it that was in flight). */
-        if (n->seqs[i] < sub->next_seq)
-            sub->next_seq = n->seqs[i];
+        /* Requeue: due again now (the attempt still counts towards
+         * max_deliver). Reject: exhaust it so it becomes a dead letter on
+         * the next pass, never a silent drop. */
+        f->due_ms = 0;
+        if (!n->requeue)
+            f->attempts = b->cfg->max_deliver;
     }
 }
 
@@ -144,11 +255,7 @@ static void on_credit(broker_t *b, session_t *s, uint64_t corr, const Liaison__C
     sub_t *sub = find_sub(b, s, corr, c->sub_id);
     if (sub == NULL)
         return;
-    uint32_t w = c->credit < 1 ? 1 : c->credit > MAX_WINDOW ? MAX_WINDOW : c->credit;
-    if (w > sub->window)
-        sub->inflight = xrealloc(sub->inflight, w * sizeof *sub->inflight);
-    if (w >= sub->n_inflight)
-        sub->window = w;
+    sub_set_window(sub, c->credit > MAX_WINDOW ? MAX_WINDOW : c->credit);
 }
 
 static void on_status(broker_t *b, session_t *s, uint64_t corr)
@@ -293,8 +400,7 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         on_heartbeat(b, s, corr);
         break;
     case LIAISON__ENVELOPE__KIND_REPLAY:
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__UNKNOWN_KIND, NULL,
-                     "replay is not supported by this broker version");
+        on_replay(b, s, corr, env->replay);
         break;
     default:
         /* Welcome, PubAck, SubAck, Deliver, StatusReply, Error: broker-sent. */

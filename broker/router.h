@@ -24,6 +24,10 @@ void router_commit(broker_t *b);
  * batch. Bounded per subscription per pass. */
 void router_pump(broker_t *b);
 
+/* The open store batch was abandoned outside the publish path (a cursor
+ * write failed with rc): refuses every publish that was in it. */
+void router_batch_lost(broker_t *b, int rc);
+
 /* Frees anything the batch still holds (shutdown). */
 void router_clear(broker_t *b);
 

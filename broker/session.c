@@ -33,12 +33,17 @@ sessions_t *sessions_new(void)
     return xcalloc(1, sizeof(sessions_t));
 }
 
+static void sub_free(sub_t *sub)
+{
+    free(sub->pattern);
+    free(sub->durable);
+    free(sub->inflight);
+}
+
 static void session_destroy(session_t *s)
 {
-    for (size_t i = 0; i < s->n_subs; i++) {
-        free(s->subs[i].pattern);
-        free(s->subs[i].inflight);
-    }
+    for (size_t i = 0; i < s->n_subs; i++)
+        sub_free(&s->subs[i]);
     free(s->subs);
     free(s);
 }
@@ -114,8 +119,8 @@ sub_t *session_sub_find(session_t *s, uint32_t id)
     return NULL;
 }
 
-sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, uint32_t window,
-                       uint64_t next_seq)
+sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, const char *durable,
+                       uint32_t window, uint64_t next_seq)
 {
     if (session_sub_find(s, id))
         return NULL;
@@ -124,8 +129,10 @@ sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, uint32_t 
     memset(sub, 0, sizeof *sub);
     sub->id = id;
     sub->pattern = xstrdup(pattern);
+    sub->durable = durable ? xstrdup(durable) : NULL;
     sub->window = window ? window : 1;
     sub->next_seq = next_seq;
+    sub->floor_written = next_seq - 1;
     sub->inflight = xcalloc(sub->window, sizeof *sub->inflight);
     return sub;
 }
@@ -135,8 +142,7 @@ void session_sub_remove(session_t *s, uint32_t id)
     for (size_t i = 0; i < s->n_subs; i++) {
         if (s->subs[i].id != id)
             continue;
-        free(s->subs[i].pattern);
-        free(s->subs[i].inflight);
+        sub_free(&s->subs[i]);
         s->subs[i] = s->subs[--s->n_subs];
         return;
     }
@@ -144,21 +150,48 @@ void session_sub_remove(session_t *s, uint32_t id)
 
 uint32_t sub_credit(const sub_t *sub)
 {
-    return sub->window - sub->n_inflight;
+    return sub->window > sub->n_inflight ? sub->window - sub->n_inflight : 0;
 }
 
-void sub_sent(sub_t *sub, uint64_t seq)
+void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms)
 {
-    if (sub->n_inflight < sub->window)
-        sub->inflight[sub->n_inflight++] = seq;
+    if (sub->n_inflight < sub->window) {
+        struct inflight *f = &sub->inflight[sub->n_inflight++];
+        f->seq = seq;
+        f->due_ms = due_ms;
+        f->attempts = 1;
+    }
     sub->delivered++;
+}
+
+struct inflight *sub_inflight(sub_t *sub, uint64_t seq)
+{
+    for (uint32_t i = 0; i < sub->n_inflight; i++)
+        if (sub->inflight[i].seq == seq)
+            return &sub->inflight[i];
+    return NULL;
+}
+
+uint64_t sub_floor(const sub_t *sub)
+{
+    return sub->n_inflight ? sub->inflight[0].seq - 1 : sub->next_seq - 1;
+}
+
+void sub_set_window(sub_t *sub, uint32_t window)
+{
+    if (window < 1)
+        window = 1;
+    if (window < sub->n_inflight)
+        window = sub->n_inflight; /* never forget what is in flight */
+    sub->inflight = xrealloc(sub->inflight, window * sizeof *sub->inflight);
+    sub->window = window;
 }
 
 int sub_ack(sub_t *sub, uint64_t seq)
 {
     /* Acks come mostly in send order, so the match is usually first. */
     for (uint32_t i = 0; i < sub->n_inflight; i++) {
-        if (sub->inflight[i] != seq)
+        if (sub->inflight[i].seq != seq)
             continue;
         memmove(&sub->inflight[i], &sub->inflight[i + 1],
                 (sub->n_inflight - i - 1) * sizeof *sub->inflight);

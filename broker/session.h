@@ -16,14 +16,23 @@
 #define SESSION_RID_MAX 256
 #define SESSION_AGENT_MAX 128
 
+/* One delivery sent and not yet acked. */
+struct inflight {
+    uint64_t seq;
+    int64_t due_ms;    /* when it is redelivered if still unacked */
+    uint32_t attempts; /* deliveries so far */
+};
+
 typedef struct sub {
     uint32_t id;       /* chosen by the client */
     char *pattern;     /* owned */
+    char *durable;     /* owned "agent/name" for a durable subscription, else NULL */
     uint32_t window;   /* max unacked deliveries */
     uint64_t next_seq; /* next stored sequence to consider */
-    uint64_t *inflight; /* sequences sent and not yet acked, in send order; owned */
+    struct inflight *inflight; /* unacked deliveries in sequence order; owned */
     uint32_t n_inflight;
-    uint64_t delivered, acked, refused;
+    uint64_t floor_written; /* acked floor last written to the store */
+    uint64_t delivered, acked, refused, redelivered, dead_lettered;
 } sub_t;
 
 typedef struct session {
@@ -58,16 +67,24 @@ session_t *sessions_at(sessions_t *t, size_t i);
 
 /* Subscriptions of a session. add returns NULL if the id is taken. */
 sub_t *session_sub_find(session_t *s, uint32_t id);
-sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, uint32_t window,
-                       uint64_t next_seq);
+sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, const char *durable,
+                       uint32_t window, uint64_t next_seq);
 void session_sub_remove(session_t *s, uint32_t id);
 
 /* Credit left in a subscription's window. */
 uint32_t sub_credit(const sub_t *sub);
-/* Records a delivery of seq (caller checked credit). */
-void sub_sent(sub_t *sub, uint64_t seq);
+/* Records a first delivery of seq (caller checked credit), due for
+ * redelivery at due_ms. Sequences arrive in increasing order. */
+void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms);
+/* The unacked entry for seq, or NULL. */
+struct inflight *sub_inflight(sub_t *sub, uint64_t seq);
 /* Removes seq from the unacked set. Returns 0, or -1 if it was not unacked. */
 int sub_ack(sub_t *sub, uint64_t seq);
+/* Every sequence at or below this is acked or was never for this
+ * subscription: where a durable subscription resumes after a restart. */
+uint64_t sub_floor(const sub_t *sub);
+/* Resizes the window (1..max); the unacked set is kept. */
+void sub_set_window(sub_t *sub, uint32_t window);
 
 /* Sends one frame to the session through the ROUTER socket, never
  * blocking. Returns 0 when queued, -1 when the peer's queue is full (try

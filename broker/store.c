@@ -20,9 +20,14 @@ struct store {
     MDB_env *env;
     MDB_dbi messages; /* seq (8 bytes big-endian) -> packed Intel */
     MDB_dbi meta;     /* "schema" -> uint32 */
+    MDB_dbi times;    /* time_us (8, BE) + seq (8, BE) -> empty */
+    MDB_dbi dedup;    /* origin 0x1f msg_id -> seq (8) + time_us (8) */
+    MDB_dbi cursors;  /* "agent/durable" -> acked floor (8) + pattern */
+    MDB_dbi dead;     /* seq (8, BE) + name -> reason */
     MDB_txn *batch;   /* open write transaction, or NULL */
     uint64_t last_seq;
     uint64_t next_seq;
+    int failure; /* why the last batch was abandoned */
 };
 
 struct store_read {
@@ -61,7 +66,11 @@ static int store_init(store_t *s, char *err, size_t errlen)
     if (rc != 0)
         goto fail;
     if ((rc = mdb_dbi_open(txn, "messages", MDB_CREATE, &s->messages)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "times", MDB_CREATE, &s->times)) != 0 ||
+        (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &s->dedup)) != 0 ||
+        (rc = mdb_dbi_open(txn, "cursors", MDB_CREATE, &s->cursors)) != 0 ||
+        (rc = mdb_dbi_open(txn, "deadletters", MDB_CREATE, &s->dead)) != 0)
         goto fail;
     k.mv_data = "schema";
     k.mv_size = 6;
@@ -169,6 +178,11 @@ int store_batch_open(const store_t *s)
     return s->batch != NULL;
 }
 
+int store_batch_failure(const store_t *s)
+{
+    return s->failure;
+}
+
 int store_batch_begin(store_t *s)
 {
     if (s->batch)
@@ -177,8 +191,10 @@ int store_batch_begin(store_t *s)
     if (rc != 0) {
         log_error("event=store_begin_failed error=\"%s\"", mdb_strerror(rc));
         s->batch = NULL;
+        s->failure = STORE_ERR;
         return STORE_ERR;
     }
+    s->failure = STORE_OK;
     return STORE_OK;
 }
 
@@ -196,13 +212,14 @@ static int batch_failed(store_t *s, int rc, const char *what)
     store_batch_abort(s);
     if (rc == MDB_MAP_FULL) {
         log_warn("event=store_full op=%s", what);
-        return STORE_FULL;
+        return s->failure = STORE_FULL;
     }
     log_error("event=store_failed op=%s error=\"%s\"", what, mdb_strerror(rc));
-    return STORE_ERR;
+    return s->failure = STORE_ERR;
 }
 
-int store_batch_put(store_t *s, uint64_t seq, const void *data, size_t len)
+int store_batch_put(store_t *s, uint64_t seq, int64_t time_us, const void *data, size_t len,
+                    const char *dedup_key)
 {
     if (s->batch == NULL || seq != s->next_seq) {
         log_error("event=store_put_misuse seq=%llu next=%llu", (unsigned long long)seq,
@@ -217,6 +234,24 @@ int store_batch_put(store_t *s, uint64_t seq, const void *data, size_t len)
     int rc = mdb_put(s->batch, s->messages, &k, &v, MDB_APPEND);
     if (rc != 0)
         return batch_failed(s, rc, "put");
+    uint8_t tk[16];
+    seq_key((uint64_t)time_us, tk);
+    seq_key(seq, tk + 8);
+    MDB_val tkey = {.mv_size = 16, .mv_data = tk}, empty = {.mv_size = 0, .mv_data = tk};
+    /* Wall-clock time can step back, so this is not always an append. */
+    if ((rc = mdb_put(s->batch, s->times, &tkey, &empty, 0)) != 0)
+        return batch_failed(s, rc, "put time");
+    if (dedup_key && dedup_key[0]) {
+        uint8_t dv[16];
+        memcpy(dv, &seq, 8);
+        memcpy(dv + 8, &time_us, 8);
+        MDB_val dk = {.mv_size = strlen(dedup_key), .mv_data = (void *)(uintptr_t)dedup_key};
+        MDB_val dval = {.mv_size = 16, .mv_data = dv};
+        if (dk.mv_size > 511)
+            dk.mv_size = 511; /* LMDB's key limit; msg_id is bounded well below */
+        if ((rc = mdb_put(s->batch, s->dedup, &dk, &dval, 0)) != 0)
+            return batch_failed(s, rc, "put dedup");
+    }
     s->next_seq++;
     return STORE_OK;
 }
@@ -231,6 +266,137 @@ int store_batch_commit(store_t *s)
         return batch_failed(s, rc, "commit");
     s->last_seq = s->next_seq - 1;
     return STORE_OK;
+}
+
+/* Runs fn inside the open batch if there is one (so it sees uncommitted
+ * writes), else inside a short read-only transaction. */
+static int with_txn(store_t *s, MDB_txn **txn, int *own)
+{
+    *own = 0;
+    if (s->batch) {
+        *txn = s->batch;
+        return 0;
+    }
+    *own = 1;
+    return mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+}
+
+int store_dedup_find(store_t *s, const char *dedup_key, int64_t min_time_us, uint64_t *seq)
+{
+    MDB_txn *txn;
+    int own;
+    int rc = with_txn(s, &txn, &own);
+    if (rc != 0)
+        goto fail;
+    MDB_val k = {.mv_size = strlen(dedup_key), .mv_data = (void *)(uintptr_t)dedup_key}, v;
+    if (k.mv_size > 511)
+        k.mv_size = 511;
+    rc = mdb_get(txn, s->dedup, &k, &v);
+    int result = STORE_NOTFOUND;
+    if (rc == 0 && v.mv_size == 16) {
+        int64_t t;
+        memcpy(&t, (const uint8_t *)v.mv_data + 8, 8);
+        if (t >= min_time_us) {
+            memcpy(seq, v.mv_data, 8);
+            result = STORE_OK;
+        }
+    }
+    if (own)
+        mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto fail;
+    return result;
+fail:
+    log_error("event=store_dedup_failed error=\"%s\"", mdb_strerror(rc));
+    return STORE_ERR;
+}
+
+int store_cursor_put(store_t *s, const char *name, uint64_t acked_floor, const char *pattern)
+{
+    if (store_batch_begin(s) != STORE_OK)
+        return STORE_ERR;
+    size_t pl = strlen(pattern);
+    uint8_t *buf = xmalloc(8 + pl);
+    memcpy(buf, &acked_floor, 8);
+    memcpy(buf + 8, pattern, pl);
+    MDB_val k = {.mv_size = strlen(name), .mv_data = (void *)(uintptr_t)name};
+    MDB_val v = {.mv_size = 8 + pl, .mv_data = buf};
+    int rc = mdb_put(s->batch, s->cursors, &k, &v, 0);
+    free(buf);
+    return rc == 0 ? STORE_OK : batch_failed(s, rc, "put cursor");
+}
+
+int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *pattern,
+                     size_t plen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        goto fail;
+    MDB_val k = {.mv_size = strlen(name), .mv_data = (void *)(uintptr_t)name}, v;
+    rc = mdb_get(txn, s->cursors, &k, &v);
+    int result = STORE_NOTFOUND;
+    if (rc == 0 && v.mv_size >= 8) {
+        memcpy(acked_floor, v.mv_data, 8);
+        size_t n = v.mv_size - 8;
+        if (n >= plen)
+            n = plen - 1;
+        memcpy(pattern, (const uint8_t *)v.mv_data + 8, n);
+        pattern[n] = '\0';
+        result = STORE_OK;
+    }
+    mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto fail;
+    return result;
+fail:
+    log_error("event=store_cursor_failed name=%s error=\"%s\"", name, mdb_strerror(rc));
+    return STORE_ERR;
+}
+
+int store_deadletter_put(store_t *s, uint64_t seq, const char *name, const char *reason)
+{
+    if (store_batch_begin(s) != STORE_OK)
+        return STORE_ERR;
+    size_t nl = strlen(name);
+    uint8_t *kb = xmalloc(8 + nl);
+    seq_key(seq, kb);
+    memcpy(kb + 8, name, nl);
+    MDB_val k = {.mv_size = 8 + nl, .mv_data = kb};
+    MDB_val v = {.mv_size = strlen(reason), .mv_data = (void *)(uintptr_t)reason};
+    int rc = mdb_put(s->batch, s->dead, &k, &v, 0);
+    free(kb);
+    return rc == 0 ? STORE_OK : batch_failed(s, rc, "put deadletter");
+}
+
+int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    uint8_t kb[16];
+    seq_key((uint64_t)(since_us < 0 ? 0 : since_us), kb);
+    seq_key(0, kb + 8);
+    MDB_val k = {.mv_size = 16, .mv_data = kb}, v;
+    int result = STORE_ERR;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->times, &cur);
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == 16) {
+        MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + 8};
+        *seq = key_seq(&sk);
+        result = STORE_OK;
+    } else if (rc == MDB_NOTFOUND) {
+        result = STORE_NOTFOUND;
+    } else {
+        log_error("event=store_time_failed error=\"%s\"", mdb_strerror(rc));
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    return result;
 }
 
 store_read_t *store_read_begin(store_t *s)

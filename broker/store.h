@@ -31,6 +31,15 @@ struct store_stat {
     uint64_t used_bytes; /* pages in use * page size */
 };
 
+/* Databases in the environment (DESIGN.md "Store"):
+ *   messages   seq -> packed Intel (the stored form, as delivered)
+ *   times      received time + seq -> (nothing): replay by time
+ *   dedup      origin agent + 0x1f + msg_id -> seq + time: publish dedup
+ *   cursors    "agent/durable" -> acked floor + pattern: durable subscriptions
+ *   deadletters seq + "agent/durable" -> reason: messages past max_deliver
+ *   meta       "schema" -> version
+ */
+
 /* Opens (creating) the store in dir with a map of map_size_mb MiB.
  * Returns NULL with a reason in err on failure (unreadable dir, a newer
  * schema, a map too small for the existing data...). Caller owns. */
@@ -43,16 +52,41 @@ uint64_t store_last_seq(const store_t *s);
 uint64_t store_next_seq(const store_t *s);
 
 /* Group commit. begin opens a write transaction (no-op if one is open);
- * put appends data under seq, which must equal store_next_seq(); commit
+ * put appends data under seq, which must equal store_next_seq(), indexes
+ * it by time_us, and records dedup_key -> seq unless dedup_key is NULL; commit
  * makes the whole batch durable. If put or commit fails, the batch is
  * abandoned: nothing in it is stored and store_next_seq() is back to
  * store_last_seq() + 1. Returns enum store_rc. */
 int store_batch_begin(store_t *s);
-int store_batch_put(store_t *s, uint64_t seq, const void *data, size_t len);
+int store_batch_put(store_t *s, uint64_t seq, int64_t time_us, const void *data, size_t len,
+                    const char *dedup_key);
 int store_batch_commit(store_t *s);
 void store_batch_abort(store_t *s);
 /* 1 while a batch is open. */
 int store_batch_open(const store_t *s);
+/* Why the last batch was abandoned (STORE_FULL or STORE_ERR), or STORE_OK. */
+int store_batch_failure(const store_t *s);
+
+/* The sequence stored under dedup_key at or after min_time_us, looking in
+ * the open batch too (so a duplicate inside one pass is caught). STORE_OK
+ * with *seq set, STORE_NOTFOUND, or STORE_ERR. */
+int store_dedup_find(store_t *s, const char *dedup_key, int64_t min_time_us, uint64_t *seq);
+
+/* Durable cursors. put writes into the open batch (opening one if needed),
+ * so a cursor is durable when that batch commits. get reads the committed
+ * state; pattern receives the stored pattern (NUL-terminated, truncated to
+ * plen). */
+int store_cursor_put(store_t *s, const char *name, uint64_t acked_floor, const char *pattern);
+int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *pattern,
+                     size_t plen);
+
+/* Records that seq exhausted its deliveries for a durable subscription;
+ * written into the open batch. */
+int store_deadletter_put(store_t *s, uint64_t seq, const char *name, const char *reason);
+
+/* The first sequence received at or after since_us: STORE_OK (sets *seq),
+ * STORE_NOTFOUND when nothing that recent is stored. */
+int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq);
 
 /* Reading. A reader is a read-only snapshot; data returned by get/next
  * points into the map and stays valid until store_read_end. Readers must be

@@ -17,7 +17,7 @@ static const struct command commands[] = {
     {"keygen", ctl_keygen, 0, "keygen NAME [--dir D]        write D/NAME.pub and D/NAME.key"},
     {"pub", ctl_pub, 1, "pub [FILE|-]                 publish JSON (an object or JSON lines)"},
     {"sub", ctl_sub, 1,
-     "sub PATTERN [--count N] [--timeout S]\n"
+     "sub PATTERN [--durable NAME | --from-seq N | --since TIME] [--count N] [--timeout S]\n"
      "                               print deliveries as JSON lines, acking each"},
     {"status", ctl_status, 1, "status [--json]              broker state (operator role)"},
 };

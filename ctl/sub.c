@@ -1,6 +1,7 @@
-/* sub.c — liaisonctl sub PATTERN [--durable NAME] [--count N] [--timeout S]:
- * subscribes, prints each delivery as one JSON line, and acks it only after
- * the line is written and flushed. Stops after N messages (exit 0), or
+/* sub.c — liaisonctl sub PATTERN [--durable NAME | --from-seq N | --since TIME]
+ * [--count N] [--timeout S]: subscribes (or replays from the store, then
+ * carries on live), prints each delivery as one JSON line, and acks it only
+ * after the line is written and flushed. Stops after N messages (exit 0), or
  * after S seconds (exit 0 without --count; exit 1 if --count was not met).
  * Not responsible for JSON mapping (json.c) or the connection (link.c). */
 #include <signal.h>
@@ -38,17 +39,33 @@ static int send_ack(link_t *l, uint64_t seq)
     return link_send(l, &env);
 }
 
-static int subscribe(link_t *l, const char *pattern, const char *durable, uint64_t *start)
+struct from {
+    uint64_t seq;
+    int64_t since_us;
+};
+
+static int subscribe(link_t *l, const char *pattern, const char *durable,
+                     const struct from *from, uint64_t *start)
 {
     Liaison__Envelope env;
     Liaison__Subscribe req = LIAISON__SUBSCRIBE__INIT;
+    Liaison__Replay rep = LIAISON__REPLAY__INIT;
     uint64_t corr = link_next_corr(l);
     wire_envelope_init(&env, corr);
-    req.sub_id = SUB_ID;
-    req.pattern = (char *)(uintptr_t)pattern;
-    req.durable = (char *)(uintptr_t)(durable ? durable : "");
-    env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
-    env.subscribe = &req;
+    if (from->seq || from->since_us) {
+        rep.sub_id = SUB_ID;
+        rep.pattern = (char *)(uintptr_t)pattern;
+        rep.from_seq = from->seq;
+        rep.since_us = from->since_us;
+        env.kind_case = LIAISON__ENVELOPE__KIND_REPLAY;
+        env.replay = &rep;
+    } else {
+        req.sub_id = SUB_ID;
+        req.pattern = (char *)(uintptr_t)pattern;
+        req.durable = (char *)(uintptr_t)(durable ? durable : "");
+        env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
+        env.subscribe = &req;
+    }
     if (link_send(l, &env) != 0)
         return -1;
     for (;;) {
@@ -80,9 +97,17 @@ int ctl_sub(const char *config, int argc, char **argv)
     const char *pattern = NULL, *durable = NULL;
     long count = -1;
     double timeout = -1;
+    struct from from = {0, 0};
+    int bad = 0, no_ack = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--durable") == 0 && i + 1 < argc)
             durable = argv[++i];
+        else if (strcmp(argv[i], "--no-ack") == 0)
+            no_ack = 1; /* for testing consumers: leave everything unacked */
+        else if (strcmp(argv[i], "--from-seq") == 0 && i + 1 < argc)
+            bad |= (from.seq = strtoull(argv[++i], NULL, 10)) == 0;
+        else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
+            bad |= util_parse_time(argv[++i], &from.since_us) != 0;
         else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
             count = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
@@ -90,11 +115,14 @@ int ctl_sub(const char *config, int argc, char **argv)
         else if (pattern == NULL && argv[i][0] != '-')
             pattern = argv[i];
         else
-            pattern = NULL, count = 0;
+            bad = 1;
     }
-    if (pattern == NULL || count == 0) {
-        fprintf(stderr, "usage: liaisonctl -c agent.cfg sub PATTERN [--durable NAME] "
-                        "[--count N>0] [--timeout S]\n");
+    if ((from.seq || from.since_us) && durable)
+        bad = 1; /* a replay is never durable */
+    if (pattern == NULL || count == 0 || bad) {
+        fprintf(stderr, "usage: liaisonctl -c agent.cfg sub PATTERN [--durable NAME | "
+                        "--from-seq N | --since YYYY-MM-DD[THH:MM:SSZ]] [--count N>0] "
+                        "[--timeout S]\n");
         return CTL_USAGE;
     }
     char err[512];
@@ -116,7 +144,7 @@ int ctl_sub(const char *config, int argc, char **argv)
         goto leave;
     }
     uint64_t start = 0;
-    if (subscribe(l, pattern, durable, &start) != 0)
+    if (subscribe(l, pattern, durable, &from, &start) != 0)
         goto leave;
     /* Scripts wait for this line before publishing. */
     fprintf(stderr, "liaisonctl: subscribed %s from seq %llu\n", pattern,
@@ -142,7 +170,7 @@ int ctl_sub(const char *config, int argc, char **argv)
              * redelivery, never a loss. */
             int ok = printf("%s\n", line) >= 0 && fflush(stdout) == 0;
             free(line);
-            if (ok)
+            if (ok && !no_ack)
                 send_ack(l, seq);
             got++;
         } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
