@@ -11,6 +11,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "policy.h"
 #include "util.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -67,7 +68,7 @@ static void send_str(void *sock, const char *s, size_t len, int more)
 
 /* Reads one ZAP request (all frames) and sends its reply. Returns 1 when
  * refused, 0 when admitted, -1 when nothing was waiting. */
-static int handle_one(auth_t *a, const config_t *cfg)
+static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit)
 {
     zmq_msg_t frames[ZAP_FRAMES];
     int n = 0, more = 1, result = -1;
@@ -86,7 +87,8 @@ static int handle_one(auth_t *a, const config_t *cfg)
     }
     if (n == 0)
         return -1;
-    /* A REP socket must answer every request, even a malformed one. */
+    /* A REP socket must answer every request, even a malformed one. The
+     * reply's User-Id is set only when admitted. */
     const char *status = "400", *text = "denied";
     const char *user = "";
     char z85[41] = "";
@@ -101,12 +103,14 @@ static int handle_one(auth_t *a, const config_t *cfg)
         if (strcmp(mech, "CURVE") == 0 && zmq_msg_size(&frames[6]) == 32) {
             const config_agent_t *ag = config_agent_by_key(cfg, zmq_msg_data(&frames[6]));
             keys_z85(zmq_msg_data(&frames[6]), z85);
-            if (ag) {
+            enum policy_rule rule = policy_may_connect(ag, util_now_us());
+            if (rule == POLICY_ALLOW) {
                 status = "200";
                 text = "OK";
                 user = ag->name;
             } else {
-                text = "unknown key";
+                text = rule == POLICY_NO_AGENT ? "unknown key" : policy_rule_name(rule);
+                user = ag ? ag->name : "";
             }
         } else {
             text = "CURVE required";
@@ -120,7 +124,7 @@ static int handle_one(auth_t *a, const config_t *cfg)
         send_str(a->sock, "", 0, 1);
     send_str(a->sock, status, 3, 1);
     send_str(a->sock, text, strlen(text), 1);
-    send_str(a->sock, user, strlen(user), 1);
+    send_str(a->sock, status[0] == '2' ? user : "", status[0] == '2' ? strlen(user) : 0, 1);
     send_str(a->sock, "", 0, 0); /* no metadata: identity is the User-Id alone */
     if (status[0] == '2') {
         a->accepted++;
@@ -138,6 +142,10 @@ static int handle_one(auth_t *a, const config_t *cfg)
         }
         log_warn("event=auth_refused reason=\"%s\" key=%s peer=%s", text, z85[0] ? z85 : "-",
                  addr[0] ? addr : "-");
+        struct audit_event ev = {.actor = user[0] ? user : (z85[0] ? z85 : "-"),
+                                 .action = "authenticate", .outcome = "refused",
+                                 .reason = text};
+        audit_append_repeatable(audit, &ev, util_mono_ms());
         result = 1;
     }
     for (int i = 0; i < n; i++)
@@ -145,11 +153,11 @@ static int handle_one(auth_t *a, const config_t *cfg)
     return result;
 }
 
-int auth_handle(auth_t *a, const config_t *cfg)
+int auth_handle(auth_t *a, const config_t *cfg, audit_t *audit)
 {
     int refused = 0, rc;
     /* Bounded, so a flood of handshakes cannot starve the loop. */
-    for (int i = 0; i < 256 && (rc = handle_one(a, cfg)) >= 0; i++)
+    for (int i = 0; i < 256 && (rc = handle_one(a, cfg, audit)) >= 0; i++)
         refused += rc;
     return refused;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "config.h"
 #include "session.h"
@@ -28,6 +29,18 @@ struct pending {
     Liaison__Intel *intel; /* owned, decoded form for routing decisions */
     uint8_t *packed;       /* owned, the stored bytes */
     size_t packed_len;
+    uint8_t digest[32];    /* SHA-256 of packed, for the audit */
+};
+
+/* A frame planned in this pass, sent only after the batch holding its
+ * disclosure record commits. */
+struct outframe {
+    uint8_t rid[SESSION_RID_MAX];
+    size_t rid_len;
+    uint32_t sub_id;
+    uint64_t seq;
+    int first;        /* first delivery (else a redelivery) */
+    size_t off, len;  /* in broker.outbuf */
 };
 
 /* A repeated publish: answered with the original's sequence once the pass
@@ -41,8 +54,8 @@ struct dup_ack {
 };
 
 struct broker_stats {
-    uint64_t publishes, publish_refused, duplicates, deliveries, delivery_refused, redeliveries,
-        dead_letters, commits, frames_bad;
+    uint64_t publishes, publish_refused, duplicates, deliveries, notices, delivery_refused,
+        redeliveries, dead_letters, commits, frames_bad;
 };
 
 typedef struct broker {
@@ -57,8 +70,13 @@ typedef struct broker {
     uint64_t batch_first;  /* seq of batch[0] after commit; 0 when empty */
     struct dup_ack *dups;  /* owned */
     size_t n_dups, cap_dups;
-    uint8_t *scratch;      /* frame buffer for deliveries; owned */
+    uint8_t *scratch;      /* frame buffer for replies; owned */
     size_t scratch_len;
+    struct outframe *out;  /* deliveries planned this pass; owned */
+    size_t n_out, cap_out;
+    uint8_t *outbuf;       /* their bytes; owned */
+    size_t outbuf_len, outbuf_cap;
+    audit_t *audit;
     int64_t started_us;
     struct broker_stats stats;
 } broker_t;

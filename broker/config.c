@@ -100,6 +100,24 @@ static int check_log_level(const char *v, void *obj, void *ctx, char *why, size_
     return -1;
 }
 
+static int check_audit_key(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    config_t *cfg = obj;
+    struct load_ctx *lc = ctx;
+    if (v[0] == '\0')
+        return 0;
+    return keys_read_secret(v, lc->base_dir, cfg->audit_seed, why, whylen);
+}
+
+static int check_notice_pattern(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (topic_pattern_valid(v, 1024) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a topic pattern", v);
+    return -1;
+}
+
 /* CFG_RELOADABLE marks what the loop reads from the live config_t, so a
  * SIGHUP applies it; the rest are bound at start-up (the socket, the store,
  * the metrics listener, the log level). */
@@ -140,6 +158,19 @@ static const cfg_key_t broker_rows[] = {
     {.name = "dedup_window_s", .type = CFG_UINT, .flags = CFG_RELOADABLE,
      .offset = offsetof(config_t, dedup_window_s), .def_uint = 604800, .min = 0,
      .max = 31536000, .help = "a repeated (origin, msg_id) within this is a duplicate"},
+    {.name = "notices", .type = CFG_STRLIST, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, notices), .count_offset = offsetof(config_t, n_notices),
+     .check = check_notice_pattern,
+     .help = "topic patterns where a receiver refused on clearance or caveats gets a notice"},
+    {.name = "audit_key", .type = CFG_STRING, .offset = offsetof(config_t, audit_key), .def = "",
+     .check = check_audit_key,
+     .help = "Ed25519 seed file that signs audit checkpoints; \"\" = unsigned"},
+    {.name = "audit_checkpoint_records", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, audit_checkpoint_records), .def_uint = 1000, .min = 1,
+     .max = 10000000, .help = "sign the audit head after this many records"},
+    {.name = "audit_checkpoint_s", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, audit_checkpoint_s), .def_uint = 300, .min = 1,
+     .max = 86400, .help = "or after this many seconds with new records"},
     {.name = "log_level", .type = CFG_STRING, .offset = offsetof(config_t, log_level),
      .def = "info", .check = check_log_level, .help = "debug, info, warn, error"},
 };
@@ -271,6 +302,36 @@ static int check_pattern(const char *v, void *obj, void *ctx, char *why, size_t 
     return -1;
 }
 
+static int check_date(const char *v, int64_t *out, int64_t none, char *why, size_t whylen)
+{
+    if (v[0] == '\0') {
+        *out = none;
+        return 0;
+    }
+    if (util_parse_time(v, out) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a date (YYYY-MM-DD or RFC 3339 UTC)", v);
+    return -1;
+}
+
+static int check_valid_from(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)ctx;
+    return check_date(v, &((config_agent_t *)obj)->valid_from_us, INT64_MIN, why, whylen);
+}
+
+static int check_valid_to(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)ctx;
+    config_agent_t *a = obj;
+    if (check_date(v, &a->valid_to_us, INT64_MAX, why, whylen) != 0)
+        return -1;
+    /* A bare date is valid through the end of that day. */
+    if (v[0] && strlen(v) == 10)
+        a->valid_to_us += 86400LL * 1000000 - 1;
+    return 0;
+}
+
 /* Every agent key may change on SIGHUP: that is how access is granted and
  * withdrawn without a restart. */
 static const cfg_key_t agent_rows[] = {
@@ -307,6 +368,18 @@ static const cfg_key_t agent_rows[] = {
      .offset = offsetof(config_agent_t, subscribe),
      .count_offset = offsetof(config_agent_t, n_subscribe), .check = check_pattern,
      .help = "patterns it may subscribe to"},
+    {.name = "revoked", .type = CFG_BOOL, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, revoked), .def_uint = 0,
+     .help = "true refuses it at once (SIGHUP) and from then on"},
+    {.name = "valid_from", .type = CFG_STRING, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, valid_from), .def = "", .check = check_valid_from,
+     .help = "not admitted before this date"},
+    {.name = "valid_to", .type = CFG_STRING, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, valid_to), .def = "", .check = check_valid_to,
+     .help = "not admitted after this date (a bare date includes that day)"},
+    {.name = "contact", .type = CFG_STRING, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, contact), .def = "",
+     .help = "who to ask about its messages, shown in sanitised notices"},
 };
 
 static const cfg_key_t root_rows[] = {

@@ -32,6 +32,12 @@ typedef struct config_agent {
     size_t n_publish;
     char **subscribe; /* topic patterns it may subscribe to */
     size_t n_subscribe;
+    int revoked;       /* refused at the handshake and for every frame */
+    char *valid_from;  /* "YYYY-MM-DD" or RFC 3339, "" = no bound */
+    char *valid_to;
+    int64_t valid_from_us; /* parsed; INT64_MIN / INT64_MAX when unbounded */
+    int64_t valid_to_us;
+    char *contact;     /* who to ask about its messages, shown in notices */
 } config_agent_t;
 
 typedef struct config {
@@ -52,6 +58,12 @@ typedef struct config {
     unsigned max_deliver;        /* deliveries before dead-lettering, default 5 */
     unsigned dedup_window_s;     /* publish dedup by (origin, msg_id), default 7 days */
     char *log_level;       /* "debug", "info", "warn", "error"; default "info" */
+    char **notices;        /* topic patterns where sanitised notices are sent */
+    size_t n_notices;
+    char *audit_key;       /* Ed25519 seed file signing audit checkpoints; "" = unsigned */
+    uint8_t audit_seed[32];
+    unsigned audit_checkpoint_records; /* checkpoint after this many records, default 1000 */
+    unsigned audit_checkpoint_s;       /* or this many seconds, default 300 */
     /* agents list */
     config_agent_t *agents;
     size_t n_agents;

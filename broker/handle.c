@@ -121,8 +121,12 @@ static int pattern_allowed(broker_t *b, session_t *s, uint64_t corr, const char 
                      "pattern must be lower-case dot-separated tokens, '*' or a final '>'");
         return -1;
     }
-    enum policy_rule rule =
-        policy_may_subscribe(s->conf, pattern, s->n_subs, b->cfg->max_subs_per_agent);
+    enum policy_rule rule = policy_may_subscribe(s->conf, pattern, s->n_subs,
+                                                 b->cfg->max_subs_per_agent, util_now_us());
+    struct audit_event ev = {.actor = s->agent, .action = "subscribe", .topic = pattern,
+                             .outcome = rule == POLICY_ALLOW ? "ok" : "refused",
+                             .reason = rule == POLICY_ALLOW ? NULL : policy_rule_name(rule)};
+    audit_append_repeatable(b->audit, &ev, util_mono_ms());
     if (rule != POLICY_ALLOW) {
         snprintf(why, sizeof why, "subscription refused by rule %s", policy_rule_name(rule));
         log_info("event=subscribe_refused agent=%s pattern=%s rule=%s", s->agent, pattern,
@@ -215,6 +219,11 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
     }
     log_info("event=replay agent=%s pattern=%s from=%llu", s->agent, pattern,
              (unsigned long long)start);
+    char detail[64];
+    snprintf(detail, sizeof detail, "from seq %llu", (unsigned long long)start);
+    struct audit_event ev = {.actor = s->agent, .action = "replay", .outcome = "ok",
+                             .reason = detail, .topic = pattern};
+    audit_append(b->audit, &ev);
     subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start);
 }
 
@@ -258,13 +267,24 @@ static void on_credit(broker_t *b, session_t *s, uint64_t corr, const Liaison__C
     sub_set_window(sub, c->credit > MAX_WINDOW ? MAX_WINDOW : c->credit);
 }
 
+/* Consultation records for polling requests are aggregated, so a watching
+ * screen does not flood the trail. */
+static void audit_consult(broker_t *b, session_t *s, const char *action, const char *reason)
+{
+    struct audit_event ev = {.actor = s->agent, .action = action,
+                             .outcome = reason ? "refused" : "ok", .reason = reason};
+    audit_append_repeatable(b->audit, &ev, util_mono_ms());
+}
+
 static void on_status(broker_t *b, session_t *s, uint64_t corr)
 {
-    if (!(s->conf->roles & ROLE_OPERATOR)) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__ROLE_MISSING, NULL,
-                     "status needs the operator role");
+    enum policy_rule rule = policy_may_request(s->conf, ROLE_OPERATOR, util_now_us());
+    if (rule != POLICY_ALLOW) {
+        audit_consult(b, s, "status", policy_rule_name(rule));
+        handle_error(b, s, corr, policy_rule_error(rule), NULL, "status needs the operator role");
         return;
     }
+    audit_consult(b, s, "status", NULL);
     struct store_stat st;
     store_stat(b->store, &st);
     char json[1024];
@@ -288,6 +308,43 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr)
     env.kind_case = LIAISON__ENVELOPE__KIND_STATUS_REPLY;
     env.status_reply = &rep;
     handle_reply(b, s, &env);
+}
+
+/* The audit trail, for auditors only; every read of it is itself audited. */
+static void on_audit(broker_t *b, session_t *s, uint64_t corr, const Liaison__AuditRequest *q)
+{
+    enum policy_rule rule = policy_may_request(s->conf, ROLE_AUDITOR, util_now_us());
+    struct audit_event ev = {.actor = s->agent, .action = "audit_read", .outcome = "ok"};
+    if (rule != POLICY_ALLOW) {
+        ev.outcome = "refused";
+        ev.reason = policy_rule_name(rule);
+        audit_append_repeatable(b->audit, &ev, util_mono_ms());
+        handle_error(b, s, corr, policy_rule_error(rule), NULL,
+                     "reading the audit trail needs the auditor role");
+        return;
+    }
+    Liaison__AuditRecord **recs = NULL;
+    size_t n = 0;
+    int more = 0;
+    if (audit_query(b->store, q, &recs, &n, &more) != STORE_OK) {
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                     "cannot read the audit trail");
+        goto leave;
+    }
+    audit_append_repeatable(b->audit, &ev, util_mono_ms());
+    Liaison__Envelope env;
+    Liaison__AuditReply rep = LIAISON__AUDIT_REPLY__INIT;
+    wire_envelope_init(&env, corr);
+    rep.records = recs;
+    rep.n_records = n;
+    rep.more = more;
+    env.kind_case = LIAISON__ENVELOPE__KIND_AUDIT_REPLY;
+    env.audit_reply = &rep;
+    handle_reply(b, s, &env);
+leave:
+    for (size_t i = 0; i < n; i++)
+        wire_audit_record_free(&recs[i]);
+    free(recs);
 }
 
 static void on_heartbeat(broker_t *b, session_t *s, uint64_t corr)
@@ -349,10 +406,14 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         handle_error(b, s, corr, code, NULL, why);
         return;
     }
-    if (s->conf == NULL) {
-        /* Removed from the config since it connected (reload). */
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED, NULL,
-                     "agent is not configured on this broker");
+    enum policy_rule allowed = policy_may_connect(s->conf, util_now_us());
+    if (allowed != POLICY_ALLOW) {
+        /* Removed, revoked or out of its dates since it connected: its
+         * connection is good for nothing any more. */
+        char why[96];
+        snprintf(why, sizeof why, "agent not allowed on this broker (%s)",
+                 policy_rule_name(allowed));
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED, NULL, why);
         goto leave;
     }
     if (!s->welcomed && env->kind_case != LIAISON__ENVELOPE__KIND_HELLO) {
@@ -398,6 +459,9 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         break;
     case LIAISON__ENVELOPE__KIND_HEARTBEAT:
         on_heartbeat(b, s, corr);
+        break;
+    case LIAISON__ENVELOPE__KIND_AUDIT_REQUEST:
+        on_audit(b, s, corr, env->audit_request);
         break;
     case LIAISON__ENVELOPE__KIND_REPLAY:
         on_replay(b, s, corr, env->replay);

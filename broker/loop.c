@@ -15,6 +15,7 @@
 #include "handle.h"
 #include "keys.h"
 #include "log.h"
+#include "policy.h"
 #include "router.h"
 #include "util.h"
 
@@ -105,14 +106,41 @@ static void reap(broker_t *b, int64_t now_ms)
 /* SIGHUP: a new config replaces the old whole, or not at all. Agents that
  * vanished lose their sessions' access at once (frames answered with
  * AGENT_NOT_ALLOWED, nothing delivered). */
+static void audit_broker(broker_t *b, const char *action, const char *actor, const char *outcome,
+                         const char *reason)
+{
+    struct audit_event ev = {.actor = "broker", .action = action, .recipient = actor,
+                             .outcome = outcome, .reason = reason};
+    audit_append(b->audit, &ev);
+}
+
+/* Revocations and removals are audited one by one: who lost access. */
+static void audit_revocations(broker_t *b, const config_t *fresh)
+{
+    int64_t now = util_now_us();
+    for (size_t i = 0; i < b->cfg->n_agents; i++) {
+        const config_agent_t *old = &b->cfg->agents[i];
+        if (policy_may_connect(old, now) != POLICY_ALLOW)
+            continue;
+        const config_agent_t *neu = config_agent_by_name(fresh, old->name);
+        enum policy_rule r = policy_may_connect(neu, now);
+        if (r != POLICY_ALLOW)
+            audit_broker(b, "revoke", old->name, "ok", policy_rule_name(r));
+    }
+}
+
 static void reload(broker_t *b)
 {
     char err[512];
     config_t *fresh = config_load(b->cfg->path, err, sizeof err);
     if (fresh == NULL) {
         log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
+        audit_broker(b, "config_reload", NULL, "refused", err);
         return;
     }
+    audit_revocations(b, fresh);
+    audit_broker(b, "config_reload", NULL, "ok", NULL);
+    audit_set_spacing(b->audit, fresh->audit_checkpoint_records, fresh->audit_checkpoint_s);
     if (strcmp(fresh->listen, b->cfg->listen) != 0 || strcmp(fresh->data_dir, b->cfg->data_dir) ||
         fresh->map_size_mb != b->cfg->map_size_mb ||
         memcmp(fresh->secret_key, b->cfg->secret_key, 32) != 0)
@@ -121,8 +149,11 @@ static void reload(broker_t *b)
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {
         session_t *s = sessions_at(b->sessions, i);
         s->conf = config_agent_by_name(fresh, s->agent);
-        if (s->conf == NULL) {
-            log_info("event=agent_removed agent=%s action=\"subscriptions dropped\"", s->agent);
+        enum policy_rule r = policy_may_connect(s->conf, util_now_us());
+        if (r != POLICY_ALLOW) {
+            log_info("event=agent_disconnected agent=%s rule=%s action=\"subscriptions dropped, "
+                     "every frame refused\"",
+                     s->agent, policy_rule_name(r));
             while (s->n_subs)
                 session_sub_remove(s, s->subs[0].id);
         }
@@ -134,8 +165,9 @@ static void reload(broker_t *b)
 
 static void before_sleep(broker_t *b)
 {
-    router_commit(b); /* 1. one fsync for the pass, then PubAcks */
-    router_pump(b);   /* 2. deliveries from the batch and the store */
+    router_plan(b);                      /* 1. decide deliveries, audit them */
+    audit_tick(b->audit, util_mono_ms()); /* 2. aggregates, checkpoint */
+    router_commit(b);                    /* 3. one fsync, then PubAcks and Delivers */
 }
 
 int loop_run(config_t *cfg)
@@ -159,6 +191,15 @@ int loop_run(config_t *cfg)
         log_error("event=startup_failed reason=\"%s\"", err);
         goto err2;
     }
+    b.audit = audit_open(b.store, cfg->audit_key[0] ? cfg->audit_seed : NULL,
+                         cfg->audit_checkpoint_records, cfg->audit_checkpoint_s, err, sizeof err);
+    if (b.audit == NULL) {
+        log_error("event=startup_failed reason=\"%s\"", err);
+        goto err3;
+    }
+    if (!cfg->audit_key[0])
+        log_warn("event=audit_unsigned reason=\"no audit_key: checkpoints are not signed\"");
+    audit_broker(&b, "start", NULL, "ok", BROKER_VERSION);
     if (open_router(&b, err, sizeof err) != 0) {
         log_error("event=startup_failed reason=\"%s\"", err);
         goto err3;
@@ -185,7 +226,7 @@ int loop_run(config_t *cfg)
         }
         /* 3. dispatch, each bounded */
         if (items[0].revents & ZMQ_POLLIN)
-            auth_handle(b.auth, b.cfg);
+            auth_handle(b.auth, b.cfg, b.audit);
         if (items[1].revents & ZMQ_POLLIN)
             dispatch(&b);
         /* 4. before sleep: commit, answer, deliver, reap, signals */
@@ -202,6 +243,7 @@ int loop_run(config_t *cfg)
         }
     }
     /* Drain: what was read is committed and answered before exit. */
+    audit_broker(&b, "stop", NULL, "ok", NULL);
     before_sleep(&b);
     log_info("event=stopping last_seq=%llu publishes=%llu deliveries=%llu",
              (unsigned long long)store_last_seq(b.store), (unsigned long long)b.stats.publishes,
@@ -209,10 +251,14 @@ int loop_run(config_t *cfg)
     status = 0;
     router_clear(&b);
     free(b.batch);
+    free(b.dups);
+    free(b.out);
+    free(b.outbuf);
     free(b.scratch);
     sessions_free(&b.sessions);
     zmq_close(b.router);
 err3:
+    audit_close(&b.audit);
     store_close(&b.store);
 err2:
     auth_free(&b.auth);

@@ -1,23 +1,27 @@
 /* policy.c — the one place that decides allow or deny (DESIGN.md "Who may
- * receive what"). Pure functions: no I/O, no state, so the same rule can run
- * at publish, at delivery and again at replay with the config as it is now.
+ * receive what"). Pure functions: no I/O, no state, so the same rule runs at
+ * the handshake, at publish, at delivery and again at replay, always with
+ * the configuration as it is now.
  * Not responsible for: telling anyone (callers send errors and audit). */
 #include "policy.h"
 
 #include <string.h>
 
 #include "topic.h"
+#include "util.h"
 
 static const char *rule_names[] = {
-    [POLICY_ALLOW] = "allow",         [POLICY_NO_AGENT] = "agent",
-    [POLICY_ROLE] = "role",           [POLICY_TOPIC] = "topic",
-    [POLICY_CLEARANCE] = "clearance", [POLICY_CAVEAT] = "caveat",
-    [POLICY_RELEASE_TO] = "release_to", [POLICY_SUB_LIMIT] = "subscription_limit",
+    [POLICY_ALLOW] = "allow",           [POLICY_NO_AGENT] = "agent",
+    [POLICY_REVOKED] = "revoked",       [POLICY_NOT_VALID] = "validity",
+    [POLICY_ROLE] = "role",             [POLICY_TOPIC] = "topic",
+    [POLICY_CLEARANCE] = "clearance",   [POLICY_CAVEAT] = "caveat",
+    [POLICY_RELEASE_TO] = "release_to", [POLICY_EXPIRED] = "expired",
+    [POLICY_EMBARGO] = "embargo",       [POLICY_SUB_LIMIT] = "subscription_limit",
 };
 
 const char *policy_rule_name(enum policy_rule rule)
 {
-    if ((unsigned)rule >= sizeof rule_names / sizeof rule_names[0])
+    if ((unsigned)rule >= UTIL_LEN(rule_names))
         return "unknown";
     return rule_names[rule];
 }
@@ -28,17 +32,20 @@ Liaison__ErrorCode policy_rule_error(enum policy_rule rule)
     case POLICY_ALLOW:
         return LIAISON__ERROR_CODE__ERROR_NONE;
     case POLICY_NO_AGENT:
+    case POLICY_REVOKED:
+    case POLICY_NOT_VALID:
         return LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED;
     case POLICY_ROLE:
         return LIAISON__ERROR_CODE__ROLE_MISSING;
     case POLICY_TOPIC:
+    case POLICY_RELEASE_TO:
+    case POLICY_EXPIRED:
+    case POLICY_EMBARGO:
         return LIAISON__ERROR_CODE__TOPIC_NOT_PERMITTED;
     case POLICY_CLEARANCE:
         return LIAISON__ERROR_CODE__ABOVE_CLEARANCE;
     case POLICY_CAVEAT:
         return LIAISON__ERROR_CODE__CAVEAT_NOT_HELD;
-    case POLICY_RELEASE_TO:
-        return LIAISON__ERROR_CODE__TOPIC_NOT_PERMITTED;
     case POLICY_SUB_LIMIT:
         return LIAISON__ERROR_CODE__TOO_MANY_SUBSCRIPTIONS;
     }
@@ -83,10 +90,34 @@ static int released_to(const config_agent_t *a, const Liaison__Label *l)
     return 0;
 }
 
-enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Intel *m)
+/* A label time: 0 when unset, else microseconds. A malformed one (refused
+ * at publish, so only possible in a damaged store) counts as the most
+ * restrictive reading: never expired into delivery, always embargoed. */
+static int64_t label_time(const char *s, int64_t if_bad)
+{
+    int64_t t;
+    if (s == NULL || s[0] == '\0')
+        return 0;
+    return util_parse_time(s, &t) == 0 ? t : if_bad;
+}
+
+enum policy_rule policy_may_connect(const config_agent_t *a, int64_t now_us)
 {
     if (a == NULL)
         return POLICY_NO_AGENT;
+    if (a->revoked)
+        return POLICY_REVOKED;
+    if (now_us < a->valid_from_us || now_us > a->valid_to_us)
+        return POLICY_NOT_VALID;
+    return POLICY_ALLOW;
+}
+
+enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Intel *m,
+                                    int64_t now_us)
+{
+    enum policy_rule r = policy_may_connect(a, now_us);
+    if (r != POLICY_ALLOW)
+        return r;
     if (!(a->roles & ROLE_PUBLISHER))
         return POLICY_ROLE;
     if (m == NULL || m->label == NULL || m->topic == NULL)
@@ -101,10 +132,11 @@ enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Inte
 }
 
 enum policy_rule policy_may_subscribe(const config_agent_t *a, const char *pattern,
-                                      size_t n_subs, size_t max_subs)
+                                      size_t n_subs, size_t max_subs, int64_t now_us)
 {
-    if (a == NULL)
-        return POLICY_NO_AGENT;
+    enum policy_rule r = policy_may_connect(a, now_us);
+    if (r != POLICY_ALLOW)
+        return r;
     if (!(a->roles & ROLE_RECEIVER))
         return POLICY_ROLE;
     int within = 0;
@@ -117,25 +149,57 @@ enum policy_rule policy_may_subscribe(const config_agent_t *a, const char *patte
     return POLICY_ALLOW;
 }
 
-enum policy_rule policy_may_receive(const config_agent_t *a, const char *pattern,
-                                    const Liaison__Intel *m)
+enum policy_rule policy_may_request(const config_agent_t *a, unsigned role, int64_t now_us)
 {
-    if (a == NULL)
-        return POLICY_NO_AGENT;
+    enum policy_rule r = policy_may_connect(a, now_us);
+    if (r != POLICY_ALLOW)
+        return r;
+    return (a->roles & role) ? POLICY_ALLOW : POLICY_ROLE;
+}
+
+static struct policy_verdict verdict(enum policy_action action, enum policy_rule rule)
+{
+    struct policy_verdict v = {action, rule, 0};
+    return v;
+}
+
+struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *a,
+                                     const char *pattern, const Liaison__Intel *m,
+                                     int64_t now_us)
+{
+    enum policy_rule r = policy_may_connect(a, now_us);
+    if (r != POLICY_ALLOW)
+        return verdict(POLICY_WITHHOLD, r);
     if (!(a->roles & ROLE_RECEIVER))
-        return POLICY_ROLE;
+        return verdict(POLICY_WITHHOLD, POLICY_ROLE);
     if (m == NULL || m->label == NULL || m->topic == NULL)
-        return POLICY_TOPIC;
+        return verdict(POLICY_WITHHOLD, POLICY_TOPIC);
     /* Checked against the permissions as configured now, not as they were
      * at subscribe time, so a narrowed permission applies at once. */
     if (!topic_match(pattern, m->topic) || !any_match(a->subscribe, a->n_subscribe, m->topic))
-        return POLICY_TOPIC;
-    if ((int)m->label->classification > a->clearance ||
-        (int)m->label->classification < LIAISON__CLASSIFICATION__OFFICIAL)
-        return POLICY_CLEARANCE;
-    if (!holds_caveats(a, m->label))
-        return POLICY_CAVEAT;
-    if (!released_to(a, m->label))
-        return POLICY_RELEASE_TO;
-    return POLICY_ALLOW;
+        return verdict(POLICY_WITHHOLD, POLICY_TOPIC);
+    const Liaison__Label *l = m->label;
+    int64_t expires = label_time(l->expires_at, INT64_MAX);
+    if (expires && now_us > expires)
+        return verdict(POLICY_WITHHOLD, POLICY_EXPIRED);
+    if (!released_to(a, l))
+        return verdict(POLICY_WITHHOLD, POLICY_RELEASE_TO);
+    int64_t embargo = label_time(l->embargo_until, INT64_MAX);
+    if (embargo && now_us < embargo) {
+        struct policy_verdict v = {POLICY_DEFER, POLICY_EMBARGO, embargo};
+        return v;
+    }
+    if ((int)l->classification > a->clearance ||
+        (int)l->classification < LIAISON__CLASSIFICATION__OFFICIAL)
+        r = POLICY_CLEARANCE;
+    else if (!holds_caveats(a, l))
+        r = POLICY_CAVEAT;
+    if (r == POLICY_ALLOW)
+        return verdict(POLICY_DELIVER, POLICY_ALLOW);
+    /* Refused only on clearance or caveats: where the operator enabled
+     * notices for this topic, the unit learns that something exists and
+     * whom to ask, never what it says. */
+    if (cfg && any_match(cfg->notices, cfg->n_notices, m->topic))
+        return verdict(POLICY_NOTICE, r);
+    return verdict(POLICY_WITHHOLD, r);
 }

@@ -1,7 +1,7 @@
 /* policy.h — every allow/deny decision of the broker, as pure functions of
- * (the agent as configured now, the message or pattern, the time). Deny by
- * default: each function returns POLICY_ALLOW only when every rule holds,
- * otherwise the first rule that failed.
+ * (the configuration as it is now, the agent, the message or pattern, the
+ * time). Deny by default: a function allows only when every rule holds,
+ * and otherwise names the first rule that failed.
  * Not responsible for: the label's well-formedness (label.c), sending
  * refusals or auditing them (the callers). */
 #ifndef LIAISON_POLICY_H
@@ -14,13 +14,31 @@
 
 enum policy_rule {
     POLICY_ALLOW = 0,
-    POLICY_NO_AGENT,    /* not configured (or removed) */
-    POLICY_ROLE,        /* lacks the role for the action */
-    POLICY_TOPIC,       /* topic/pattern outside its permissions or subscription */
-    POLICY_CLEARANCE,   /* classification above its clearance */
-    POLICY_CAVEAT,      /* a caveat it does not hold */
-    POLICY_RELEASE_TO,  /* release_to is set and does not name it */
-    POLICY_SUB_LIMIT,   /* too many subscriptions */
+    POLICY_NO_AGENT,   /* not configured (or removed) */
+    POLICY_REVOKED,    /* revoked in the config */
+    POLICY_NOT_VALID,  /* outside its valid_from / valid_to dates */
+    POLICY_ROLE,       /* lacks the role for the action */
+    POLICY_TOPIC,      /* topic/pattern outside its permissions or subscription */
+    POLICY_CLEARANCE,  /* classification above its clearance */
+    POLICY_CAVEAT,     /* a caveat it does not hold */
+    POLICY_RELEASE_TO, /* release_to is set and does not name it */
+    POLICY_EXPIRED,    /* the message's expires_at has passed */
+    POLICY_EMBARGO,    /* the message's embargo_until has not come */
+    POLICY_SUB_LIMIT,  /* too many subscriptions */
+};
+
+/* What to do with one stored message for one subscriber. */
+enum policy_action {
+    POLICY_DELIVER,  /* send it */
+    POLICY_NOTICE,   /* send a sanitised notice instead (refused only on clearance/caveats) */
+    POLICY_WITHHOLD, /* send nothing; `rule` says why */
+    POLICY_DEFER,    /* not yet: embargoed until `until_us` */
+};
+
+struct policy_verdict {
+    enum policy_action action;
+    enum policy_rule rule; /* POLICY_ALLOW when delivered */
+    int64_t until_us;      /* POLICY_DEFER */
 };
 
 /* Short stable name of a rule ("clearance"), for logs, errors and audit. */
@@ -28,20 +46,32 @@ const char *policy_rule_name(enum policy_rule rule);
 /* The wire error code a refused client is told. */
 Liaison__ErrorCode policy_rule_error(enum policy_rule rule);
 
-/* May `a` publish m? Publisher role, topic within a publish permission,
- * classification <= clearance, every caveat held. */
-enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Intel *m);
+/* May `a` hold a connection at all? Configured, not revoked, in its dates. */
+enum policy_rule policy_may_connect(const config_agent_t *a, int64_t now_us);
+
+/* May `a` publish m? Connect rules, publisher role, topic within a publish
+ * permission, classification <= clearance, every caveat held. */
+enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Intel *m,
+                                    int64_t now_us);
 
 /* May `a` hold a subscription to pattern, given it already holds n_subs?
- * Receiver role, pattern within a subscribe permission, under the limit. */
+ * Connect rules, receiver role, pattern within a subscribe permission, under
+ * the limit. */
 enum policy_rule policy_may_subscribe(const config_agent_t *a, const char *pattern,
-                                      size_t n_subs, size_t max_subs);
+                                      size_t n_subs, size_t max_subs, int64_t now_us);
 
-/* May `a` receive m through its subscription `pattern`? Receiver role;
- * topic matches the subscription and a subscribe permission; clearance >=
- * classification; every caveat held; a non-empty release_to names it by
- * agency, type or region (empty = any cleared receiver). */
-enum policy_rule policy_may_receive(const config_agent_t *a, const char *pattern,
-                                    const Liaison__Intel *m);
+/* May `a` use an operator or auditor request? Connect rules and the role
+ * (ROLE_OPERATOR or ROLE_AUDITOR). */
+enum policy_rule policy_may_request(const config_agent_t *a, unsigned role, int64_t now_us);
+
+/* The delivery rule (DESIGN.md "Who may receive what") for m through `a`'s
+ * subscription `pattern`: connect rules and the receiver role; topic within
+ * the subscription and a subscribe permission; not expired; named by a
+ * non-empty release_to (by agency, type or region); not under embargo
+ * (DEFER); clearance >= classification and every caveat held — where only
+ * those two fail and cfg enables notices for the topic, NOTICE. */
+struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *a,
+                                     const char *pattern, const Liaison__Intel *m,
+                                     int64_t now_us);
 
 #endif

@@ -14,15 +14,18 @@
  * with an Error; an accepted publish is answered after router_commit. */
 void router_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m);
 
-/* Before sleep, step 1: commits the open batch (one fsync), then sends each
- * publisher its PubAck, or its Error when the commit failed. */
-void router_commit(broker_t *b);
+/* Before sleep, step 1: for every subscription with credit and messages
+ * behind it (and every unacked delivery that is due again), decides by
+ * policy what to deliver, notice or withhold, in sequence order — from the
+ * pass's batch when the message is there, from the store otherwise —
+ * appends each decision's audit record to the open batch and queues the
+ * frames. Bounded per subscription per pass. */
+void router_plan(broker_t *b);
 
-/* Before sleep, step 2: for every subscription with credit and messages
- * behind it, delivers what policy allows, in sequence order, from the pass's
- * batch when it is there and from the store otherwise; then drops the
- * batch. Bounded per subscription per pass. */
-void router_pump(broker_t *b);
+/* Before sleep, step 2: writes moved durable cursors, commits the open
+ * batch (one fsync), then sends PubAcks and the planned frames. If the
+ * commit fails, publishes are refused and the plan is undone. */
+void router_commit(broker_t *b);
 
 /* The open store batch was abandoned outside the publish path (a cursor
  * write failed with rc): refuses every publish that was in it. */

@@ -164,6 +164,29 @@ void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms)
     sub->delivered++;
 }
 
+void sub_hold(sub_t *sub, uint64_t seq, int64_t due_ms)
+{
+    if (sub->n_inflight < sub->window) {
+        struct inflight *f = &sub->inflight[sub->n_inflight++];
+        f->seq = seq;
+        f->due_ms = due_ms;
+        f->attempts = 0;
+    }
+}
+
+int sub_forget(sub_t *sub, uint64_t seq)
+{
+    for (uint32_t i = 0; i < sub->n_inflight; i++) {
+        if (sub->inflight[i].seq != seq)
+            continue;
+        memmove(&sub->inflight[i], &sub->inflight[i + 1],
+                (sub->n_inflight - i - 1) * sizeof *sub->inflight);
+        sub->n_inflight--;
+        return 0;
+    }
+    return -1;
+}
+
 struct inflight *sub_inflight(sub_t *sub, uint64_t seq)
 {
     for (uint32_t i = 0; i < sub->n_inflight; i++)

@@ -76,6 +76,12 @@ uint32_t sub_credit(const sub_t *sub);
 /* Records a first delivery of seq (caller checked credit), due for
  * redelivery at due_ms. Sequences arrive in increasing order. */
 void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms);
+/* Holds seq in the window unsent (attempts 0) until due_ms: a message
+ * under embargo for this subscriber. */
+void sub_hold(sub_t *sub, uint64_t seq, int64_t due_ms);
+/* Forgets seq entirely (a delivery planned in a batch that did not
+ * commit). Returns 0, or -1 if it was not in the window. */
+int sub_forget(sub_t *sub, uint64_t seq);
 /* The unacked entry for seq, or NULL. */
 struct inflight *sub_inflight(sub_t *sub, uint64_t seq);
 /* Removes seq from the unacked set. Returns 0, or -1 if it was not unacked. */

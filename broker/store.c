@@ -24,6 +24,10 @@ struct store {
     MDB_dbi dedup;    /* origin 0x1f msg_id -> seq (8) + time_us (8) */
     MDB_dbi cursors;  /* "agent/durable" -> acked floor (8) + pattern */
     MDB_dbi dead;     /* seq (8, BE) + name -> reason */
+    MDB_dbi audit;    /* audit seq (8, BE) -> packed AuditRecord */
+    MDB_dbi checkpoints; /* audit seq (8, BE) -> packed AuditCheckpoint */
+    int readonly;
+    uint64_t batch_id, committed_id;
     MDB_txn *batch;   /* open write transaction, or NULL */
     uint64_t last_seq;
     uint64_t next_seq;
@@ -33,6 +37,7 @@ struct store {
 struct store_read {
     MDB_txn *txn;
     MDB_cursor *cur;
+    MDB_cursor *seek[3]; /* per enum store_db, opened on first use */
     store_t *s;
 };
 
@@ -62,19 +67,27 @@ static int store_init(store_t *s, char *err, size_t errlen)
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    unsigned create = s->readonly ? 0 : MDB_CREATE;
+    int rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
     if (rc != 0)
         goto fail;
-    if ((rc = mdb_dbi_open(txn, "messages", MDB_CREATE, &s->messages)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
-        (rc = mdb_dbi_open(txn, "times", MDB_CREATE, &s->times)) != 0 ||
-        (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &s->dedup)) != 0 ||
-        (rc = mdb_dbi_open(txn, "cursors", MDB_CREATE, &s->cursors)) != 0 ||
-        (rc = mdb_dbi_open(txn, "deadletters", MDB_CREATE, &s->dead)) != 0)
+    if ((rc = mdb_dbi_open(txn, "messages", create, &s->messages)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", create, &s->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "times", create, &s->times)) != 0 ||
+        (rc = mdb_dbi_open(txn, "dedup", create, &s->dedup)) != 0 ||
+        (rc = mdb_dbi_open(txn, "cursors", create, &s->cursors)) != 0 ||
+        (rc = mdb_dbi_open(txn, "deadletters", create, &s->dead)) != 0 ||
+        (rc = mdb_dbi_open(txn, "audit", create, &s->audit)) != 0 ||
+        (rc = mdb_dbi_open(txn, "checkpoints", create, &s->checkpoints)) != 0)
         goto fail;
     k.mv_data = "schema";
     k.mv_size = 6;
     rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND && s->readonly) {
+        snprintf(err, errlen, "store has no schema record: not a Liaison store");
+        mdb_txn_abort(txn);
+        return -1;
+    }
     if (rc == MDB_NOTFOUND) {
         uint32_t ver = SCHEMA_VERSION;
         v.mv_data = &ver;
@@ -103,7 +116,9 @@ static int store_init(store_t *s, char *err, size_t errlen)
         goto fail;
     mdb_cursor_close(cur);
     cur = NULL;
-    if ((rc = mdb_txn_commit(txn)) != 0) {
+    if (s->readonly) {
+        mdb_txn_abort(txn);
+    } else if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         goto fail;
     }
@@ -116,6 +131,31 @@ fail:
     if (txn)
         mdb_txn_abort(txn);
     return -1;
+}
+
+store_t *store_open_readonly(const char *dir, char *err, size_t errlen)
+{
+    store_t *s = xcalloc(1, sizeof *s);
+    s->readonly = 1;
+    int rc;
+    if ((rc = mdb_env_create(&s->env)) != 0) {
+        snprintf(err, errlen, "store: %s", mdb_strerror(rc));
+        free(s);
+        return NULL;
+    }
+    mdb_env_set_maxdbs(s->env, 16);
+    /* Map size 0: LMDB uses the size the store was created with. */
+    if ((rc = mdb_env_open(s->env, dir, MDB_RDONLY | MDB_NOTLS, 0600)) != 0) {
+        snprintf(err, errlen, "store: open %s read-only: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    if (store_init(s, err, errlen) != 0)
+        goto fail;
+    return s;
+fail:
+    mdb_env_close(s->env);
+    free(s);
+    return NULL;
 }
 
 store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t errlen)
@@ -195,6 +235,7 @@ int store_batch_begin(store_t *s)
         return STORE_ERR;
     }
     s->failure = STORE_OK;
+    s->batch_id++;
     return STORE_OK;
 }
 
@@ -265,6 +306,7 @@ int store_batch_commit(store_t *s)
     if (rc != 0)
         return batch_failed(s, rc, "commit");
     s->last_seq = s->next_seq - 1;
+    s->committed_id = s->batch_id;
     return STORE_OK;
 }
 
@@ -416,10 +458,81 @@ store_read_t *store_read_begin(store_t *s)
     return r;
 }
 
+uint64_t store_batch_id(const store_t *s)
+{
+    return s->batch_id;
+}
+
+uint64_t store_committed_id(const store_t *s)
+{
+    return s->committed_id;
+}
+
+/* Puts a value under an 8-byte sequence key in the open batch. */
+static int put_seq(store_t *s, MDB_dbi dbi, uint64_t seq, const void *data, size_t len,
+                   const char *what)
+{
+    if (store_batch_begin(s) != STORE_OK)
+        return STORE_ERR;
+    uint8_t kb[8];
+    seq_key(seq, kb);
+    MDB_val k = {.mv_size = 8, .mv_data = kb};
+    MDB_val v = {.mv_size = len, .mv_data = (void *)(uintptr_t)data};
+    int rc = mdb_put(s->batch, dbi, &k, &v, 0);
+    return rc == 0 ? STORE_OK : batch_failed(s, rc, what);
+}
+
+int store_audit_put(store_t *s, uint64_t aseq, const void *data, size_t len)
+{
+    return put_seq(s, s->audit, aseq, data, len, "put audit");
+}
+
+int store_checkpoint_put(store_t *s, uint64_t aseq, const void *data, size_t len)
+{
+    return put_seq(s, s->checkpoints, aseq, data, len, "put checkpoint");
+}
+
+int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backward,
+                    uint64_t *found, const void **data, size_t *len)
+{
+    MDB_dbi dbi = db == STORE_DB_AUDIT ? r->s->audit
+                  : db == STORE_DB_CHECKPOINTS ? r->s->checkpoints
+                                               : r->s->messages;
+    int rc = 0;
+    if ((unsigned)db > STORE_DB_CHECKPOINTS)
+        return STORE_ERR;
+    if (r->seek[db] == NULL && (rc = mdb_cursor_open(r->txn, dbi, &r->seek[db])) != 0)
+        goto fail;
+    uint8_t kb[8];
+    seq_key(key, kb);
+    MDB_val k = {.mv_size = 8, .mv_data = kb}, v;
+    rc = mdb_cursor_get(r->seek[db], &k, &v, MDB_SET_RANGE);
+    if (backward) {
+        if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(r->seek[db], &k, &v, MDB_LAST);
+        else if (rc == 0 && key_seq(&k) > key)
+            rc = mdb_cursor_get(r->seek[db], &k, &v, MDB_PREV);
+    }
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOTFOUND;
+    if (rc != 0)
+        goto fail;
+    *found = key_seq(&k);
+    *data = v.mv_data;
+    *len = v.mv_size;
+    return STORE_OK;
+fail:
+    log_error("event=store_seek_failed error=\"%s\"", mdb_strerror(rc));
+    return STORE_ERR;
+}
+
 void store_read_end(store_read_t **rp)
 {
     if (rp == NULL || *rp == NULL)
         return;
+    for (int i = 0; i < 3; i++)
+        if ((*rp)->seek[i])
+            mdb_cursor_close((*rp)->seek[i]);
     mdb_cursor_close((*rp)->cur);
     mdb_txn_abort((*rp)->txn);
     free(*rp);

@@ -37,6 +37,8 @@ struct store_stat {
  *   dedup      origin agent + 0x1f + msg_id -> seq + time: publish dedup
  *   cursors    "agent/durable" -> acked floor + pattern: durable subscriptions
  *   deadletters seq + "agent/durable" -> reason: messages past max_deliver
+ *   audit      audit seq -> packed AuditRecord (hash-chained by audit.c)
+ *   checkpoints audit seq -> packed AuditCheckpoint
  *   meta       "schema" -> version
  */
 
@@ -44,6 +46,9 @@ struct store_stat {
  * Returns NULL with a reason in err on failure (unreadable dir, a newer
  * schema, a map too small for the existing data...). Caller owns. */
 store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t errlen);
+/* Opens an existing store read-only, for offline tools (audit verify) that
+ * may run beside a live broker. Writes on it fail. */
+store_t *store_open_readonly(const char *dir, char *err, size_t errlen);
 void store_close(store_t **s);
 
 /* The highest committed sequence (0 when empty) and the next sequence a put
@@ -84,6 +89,18 @@ int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *
  * written into the open batch. */
 int store_deadletter_put(store_t *s, uint64_t seq, const char *name, const char *reason);
 
+/* Audit trail records and checkpoints, written into the open batch (one is
+ * begun if needed) so each shares the commit of the action it records. */
+int store_audit_put(store_t *s, uint64_t aseq, const void *data, size_t len);
+int store_checkpoint_put(store_t *s, uint64_t aseq, const void *data, size_t len);
+
+/* Batches are numbered: store_batch_id is the number of the open (or last
+ * opened) batch, store_committed_id the last one that committed. A module
+ * that keeps state about its uncommitted writes (audit.c's chain head)
+ * compares them to know whether its writes landed. */
+uint64_t store_batch_id(const store_t *s);
+uint64_t store_committed_id(const store_t *s);
+
 /* The first sequence received at or after since_us: STORE_OK (sets *seq),
  * STORE_NOTFOUND when nothing that recent is stored. */
 int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq);
@@ -99,6 +116,13 @@ int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len
 /* The first message with sequence >= from: STORE_OK (sets *seq), STORE_NOTFOUND. */
 int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **data,
                     size_t *len);
+
+/* Seeks in one of the sequence-keyed databases: forward finds the first
+ * key >= key, backward the last key <= key. STORE_OK (sets *found, *data,
+ * *len — valid until store_read_end), STORE_NOTFOUND or STORE_ERR. */
+enum store_db { STORE_DB_MESSAGES, STORE_DB_AUDIT, STORE_DB_CHECKPOINTS };
+int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backward,
+                    uint64_t *found, const void **data, size_t *len);
 
 /* Counts and sizes, for status and metrics. Returns STORE_OK or STORE_ERR. */
 int store_stat(store_t *s, struct store_stat *st);

@@ -358,6 +358,35 @@ static int set_review_at(Liaison__Intel *m, const char *key, json_t *v, char *er
     return 0;
 }
 
+/* An instant: RFC 3339 UTC, or a date meaning its midnight UTC. */
+static int take_time(char **field, const char *key, json_t *v, char *err, size_t errlen)
+{
+    int64_t us;
+    if (want_string(key, v, err, errlen) != 0)
+        return -1;
+    const char *s = json_string_value(v);
+    if (util_parse_time(s, &us) != 0) {
+        char q[QUOTE_MAX + 8];
+        quote(q, sizeof q, s);
+        snprintf(err, errlen, "bad %s \"%s\": want RFC 3339 UTC or YYYY-MM-DD", key, q);
+        return -1;
+    }
+    set_str(field, s);
+    return 0;
+}
+
+static int set_embargo_until(Liaison__Intel *m, const char *key, json_t *v, char *err,
+                             size_t errlen)
+{
+    return take_time(&m->label->embargo_until, key, v, err, errlen);
+}
+
+static int set_expires_at(Liaison__Intel *m, const char *key, json_t *v, char *err,
+                          size_t errlen)
+{
+    return take_time(&m->label->expires_at, key, v, err, errlen);
+}
+
 /* jansson has already refused invalid UTF-8 and NUL in strings, so a "body"
  * that arrives here is text; binary bodies come as "body_base64". */
 static int set_body(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
@@ -432,6 +461,8 @@ static const struct field {
     {"risk_ref", set_risk_ref},
     {"subjects", set_subjects},
     {"review_at", set_review_at},
+    {"embargo_until", set_embargo_until},
+    {"expires_at", set_expires_at},
     {"content_type", set_content_type},
     {"body", set_body},
     {"body_base64", set_body_base64},
@@ -562,11 +593,11 @@ static void put_body(json_t *obj, const ProtobufCBinaryData *body)
     free(b64);
 }
 
-char *json_from_intel(const Liaison__Intel *m, int notice)
+/* The object for one message; caller decrefs. */
+static json_t *intel_object(const Liaison__Intel *m, int notice)
 {
     const Liaison__Label *l = m->label;
     json_t *root = json_object();
-    char *out = NULL;
 
     if (root == NULL)
         oom();
@@ -612,6 +643,8 @@ char *json_from_intel(const Liaison__Intel *m, int notice)
         if (!notice)
             put_words(root, "subjects", l->subjects, l->n_subjects);
         put_text(root, "review_at", l->review_at);
+        put_text(root, "embargo_until", l->embargo_until);
+        put_text(root, "expires_at", l->expires_at);
     }
     put_text(root, "content_type", m->content_type);
     if (m->origin != NULL && is_set(m->origin->agent)) {
@@ -633,10 +666,33 @@ char *json_from_intel(const Liaison__Intel *m, int notice)
         put(root, "notice", json_true());
     else
         put_body(root, &m->body);
+    return root;
+}
 
-    out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+static char *dump(json_t *root)
+{
+    char *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (out == NULL)
         oom();
     json_decref(root);
     return out;
+}
+
+char *json_from_intel(const Liaison__Intel *m, int notice)
+{
+    return dump(intel_object(m, notice));
+}
+
+char *json_from_delivery(const Liaison__Deliver *d)
+{
+    if (d->intel == NULL)
+        return dump(json_object());
+    json_t *root = intel_object(d->intel, d->notice);
+    if (d->notice) {
+        /* What a notice adds in place of the content: how many people it
+         * concerns and whom to ask. */
+        put(root, "subject_count", json_integer((json_int_t)d->subject_count));
+        put_text(root, "contact", d->contact);
+    }
+    return dump(root);
 }

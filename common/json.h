@@ -31,4 +31,8 @@ Liaison__Intel *json_to_intel(const char *buf, size_t len, size_t *consumed, cha
  * grading. Caller owns the string (free()). */
 char *json_from_intel(const Liaison__Intel *m, int notice);
 
+/* One delivery as a line of JSON: json_from_intel of its message, and for a
+ * sanitised notice also "subject_count" and "contact". Caller frees. */
+char *json_from_delivery(const Liaison__Deliver *d);
+
 #endif

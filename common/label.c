@@ -189,5 +189,10 @@ Liaison__ErrorCode label_validate(const Liaison__Intel *m, size_t max_topic_len,
         if (slen(l->review_at) != 10 || util_parse_time(l->review_at, &t) != 0)
             FAIL(BAD_LABEL, "review_at must be a date YYYY-MM-DD");
     }
+    int64_t t;
+    if (slen(l->embargo_until) && util_parse_time(l->embargo_until, &t) != 0)
+        FAIL(BAD_LABEL, "embargo_until must be RFC 3339 UTC or YYYY-MM-DD");
+    if (slen(l->expires_at) && util_parse_time(l->expires_at, &t) != 0)
+        FAIL(BAD_LABEL, "expires_at must be RFC 3339 UTC or YYYY-MM-DD");
     return LIAISON__ERROR_CODE__ERROR_NONE;
 }

@@ -164,7 +164,7 @@ int ctl_sub(const char *config, int argc, char **argv)
         if (r == NULL)
             continue;
         if (r->kind_case == LIAISON__ENVELOPE__KIND_DELIVER && r->deliver->intel) {
-            char *line = json_from_intel(r->deliver->intel, r->deliver->notice);
+            char *line = json_from_delivery(r->deliver);
             uint64_t seq = r->deliver->intel->seq;
             /* Ack only what is written: a crash before the ack means a
              * redelivery, never a loss. */

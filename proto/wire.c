@@ -151,6 +151,52 @@ size_t wire_deliver_pack(uint32_t sub_id, uint32_t attempt, int notice, const vo
     return n + t;
 }
 
+Liaison__AuditRecord *wire_audit_record_decode(const void *data, size_t len)
+{
+    return liaison__audit_record__unpack(NULL, len, data);
+}
+
+size_t wire_audit_record_size(const Liaison__AuditRecord *r)
+{
+    return liaison__audit_record__get_packed_size(r);
+}
+
+size_t wire_audit_record_pack(const Liaison__AuditRecord *r, uint8_t *out)
+{
+    return liaison__audit_record__pack(r, out);
+}
+
+void wire_audit_record_free(Liaison__AuditRecord **r)
+{
+    if (r && *r) {
+        liaison__audit_record__free_unpacked(*r, NULL);
+        *r = NULL;
+    }
+}
+
+Liaison__AuditCheckpoint *wire_checkpoint_decode(const void *data, size_t len)
+{
+    return liaison__audit_checkpoint__unpack(NULL, len, data);
+}
+
+size_t wire_checkpoint_size(const Liaison__AuditCheckpoint *c)
+{
+    return liaison__audit_checkpoint__get_packed_size(c);
+}
+
+size_t wire_checkpoint_pack(const Liaison__AuditCheckpoint *c, uint8_t *out)
+{
+    return liaison__audit_checkpoint__pack(c, out);
+}
+
+void wire_checkpoint_free(Liaison__AuditCheckpoint **c)
+{
+    if (c && *c) {
+        liaison__audit_checkpoint__free_unpacked(*c, NULL);
+        *c = NULL;
+    }
+}
+
 Liaison__Origin *wire_intel_new_origin(void)
 {
     Liaison__Origin *o = xmalloc(sizeof *o);

@@ -52,6 +52,17 @@ size_t wire_deliver_size(size_t intel_len);
 size_t wire_deliver_pack(uint32_t sub_id, uint32_t attempt, int notice, const void *intel,
                          size_t intel_len, uint8_t *out);
 
+/* Audit records and checkpoints, stored packed (audit.c). Decoded results
+ * are owned by the caller. */
+Liaison__AuditRecord *wire_audit_record_decode(const void *data, size_t len);
+size_t wire_audit_record_size(const Liaison__AuditRecord *r);
+size_t wire_audit_record_pack(const Liaison__AuditRecord *r, uint8_t *out);
+void wire_audit_record_free(Liaison__AuditRecord **r);
+Liaison__AuditCheckpoint *wire_checkpoint_decode(const void *data, size_t len);
+size_t wire_checkpoint_size(const Liaison__AuditCheckpoint *c);
+size_t wire_checkpoint_pack(const Liaison__AuditCheckpoint *c, uint8_t *out);
+void wire_checkpoint_free(Liaison__AuditCheckpoint **c);
+
 /* An empty Origin, for a decoded Intel that arrived without one. Caller
  * owns (it is freed with the Intel it is attached to). */
 Liaison__Origin *wire_intel_new_origin(void);

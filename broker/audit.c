@@ -1,0 +1,461 @@
+/* audit.c — the hash-chained, append-only audit trail, its signed
+ * checkpoints, aggregation of floods, reading and offline verification.
+ * The chain hash of a record is SHA-256 over its stored bytes, and each
+ * record holds its predecessor's, so changing, dropping or inserting any
+ * record breaks the chain at that point; a signed checkpoint of the head
+ * catches a rewrite of the whole tail.
+ * Not responsible for: deciding what is audited (the callers). */
+#include "audit.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define HASH_LEN 32
+#define AGG_SLOTS 256
+#define AGG_WINDOW_MS 60000
+#define QUERY_MAX 1000
+
+struct agg {
+    char actor[96], action[32], reason[64];
+    uint32_t count; /* events since the one written at once */
+    int64_t start_ms;
+    int used;
+};
+
+struct audit {
+    store_t *st;
+    int signing;
+    uint8_t sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned every, every_s;
+    /* Chain head as committed, and as extended by the open batch. */
+    uint64_t c_seq, p_seq;
+    uint8_t c_hash[HASH_LEN], p_hash[HASH_LEN];
+    uint64_t p_batch; /* batch holding the pending records, 0 if none */
+    uint64_t ckpt_seq;
+    int64_t ckpt_ms;
+    struct agg aggs[AGG_SLOTS + 1]; /* the last slot is the catch-all */
+};
+
+void audit_digest(const void *data, size_t len, uint8_t out[32])
+{
+    crypto_hash_sha256(out, data, len);
+}
+
+/* Reads the committed head (last record and its hash) from the store. */
+static int load_head(audit_t *a)
+{
+    store_read_t *r = store_read_begin(a->st);
+    if (r == NULL)
+        return -1;
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    int rc = store_read_seek(r, STORE_DB_AUDIT, UINT64_MAX, 1, &seq, &data, &len);
+    if (rc == STORE_OK) {
+        a->c_seq = seq;
+        audit_digest(data, len, a->c_hash);
+    } else if (rc == STORE_NOTFOUND) {
+        a->c_seq = 0;
+        memset(a->c_hash, 0, HASH_LEN);
+    }
+    if (store_read_seek(r, STORE_DB_CHECKPOINTS, UINT64_MAX, 1, &seq, &data, &len) == STORE_OK)
+        a->ckpt_seq = seq;
+    store_read_end(&r);
+    if (rc == STORE_ERR)
+        return -1;
+    a->p_seq = a->c_seq;
+    memcpy(a->p_hash, a->c_hash, HASH_LEN);
+    a->p_batch = 0;
+    return 0;
+}
+
+/* Once the batch that held pending records has ended, the store knows
+ * whether they landed: re-read the head from it. */
+static void sync_head(audit_t *a)
+{
+    if (a->p_batch == 0)
+        return;
+    if (store_batch_open(a->st) && store_batch_id(a->st) == a->p_batch)
+        return;
+    if (load_head(a) != 0)
+        log_error("event=audit_head_unreadable");
+}
+
+audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned every_s,
+                    char *err, size_t errlen)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return NULL;
+    }
+    audit_t *a = xcalloc(1, sizeof *a);
+    a->st = st;
+    a->every = every ? every : 1000;
+    a->every_s = every_s ? every_s : 300;
+    if (seed) {
+        crypto_sign_seed_keypair(a->pk, a->sk, seed);
+        a->signing = 1;
+    }
+    if (load_head(a) != 0) {
+        snprintf(err, errlen, "cannot read the audit trail");
+        free(a);
+        return NULL;
+    }
+    a->ckpt_ms = util_mono_ms();
+    return a;
+}
+
+void audit_close(audit_t **ap)
+{
+    if (ap == NULL || *ap == NULL)
+        return;
+    sodium_memzero((*ap)->sk, sizeof (*ap)->sk);
+    free(*ap);
+    *ap = NULL;
+}
+
+void audit_set_spacing(audit_t *a, unsigned every, unsigned every_s)
+{
+    a->every = every ? every : a->every;
+    a->every_s = every_s ? every_s : a->every_s;
+}
+
+static char *text(const char *s)
+{
+    return (char *)(uintptr_t)(s ? s : "");
+}
+
+static int append(audit_t *a, const struct audit_event *ev, uint32_t count)
+{
+    sync_head(a);
+    Liaison__AuditRecord r = LIAISON__AUDIT_RECORD__INIT;
+    r.seq = a->p_seq + 1;
+    r.time_us = util_now_us();
+    r.actor = text(ev->actor);
+    r.action = text(ev->action);
+    r.recipient = text(ev->recipient);
+    r.outcome = text(ev->outcome);
+    r.reason = text(ev->reason);
+    r.topic = text(ev->topic);
+    r.msg_seq = ev->msg_seq;
+    r.count = count;
+    if (ev->digest) {
+        r.digest.data = (uint8_t *)(uintptr_t)ev->digest;
+        r.digest.len = HASH_LEN;
+    }
+    r.prev_hash.data = a->p_hash;
+    r.prev_hash.len = HASH_LEN;
+    uint8_t stackbuf[1024];
+    size_t n = wire_audit_record_size(&r);
+    uint8_t *buf = n <= sizeof stackbuf ? stackbuf : xmalloc(n);
+    wire_audit_record_pack(&r, buf);
+    int rc = store_audit_put(a->st, r.seq, buf, n);
+    if (rc == STORE_OK) {
+        a->p_seq = r.seq;
+        audit_digest(buf, n, a->p_hash);
+        a->p_batch = store_batch_id(a->st);
+    }
+    if (buf != stackbuf)
+        free(buf);
+    return rc;
+}
+
+int audit_append(audit_t *a, const struct audit_event *ev)
+{
+    return append(a, ev, 1);
+}
+
+static int same(const char *field, const char *s)
+{
+    return strncmp(field, s ? s : "", strlen(field) + 1) == 0;
+}
+
+static void copy(char *dst, size_t n, const char *s)
+{
+    snprintf(dst, n, "%s", s ? s : "");
+}
+
+int audit_append_repeatable(audit_t *a, const struct audit_event *ev, int64_t now_ms)
+{
+    struct agg *free_slot = NULL;
+    for (int i = 0; i < AGG_SLOTS; i++) {
+        struct agg *g = &a->aggs[i];
+        if (!g->used) {
+            if (free_slot == NULL)
+                free_slot = g;
+            continue;
+        }
+        if (same(g->actor, ev->actor) && same(g->action, ev->action) &&
+            same(g->reason, ev->reason)) {
+            g->count++;
+            return STORE_OK;
+        }
+    }
+    if (free_slot == NULL) {
+        /* Too many distinct sources (say, a key generator hammering the
+         * handshake): count them together rather than grow. */
+        struct agg *g = &a->aggs[AGG_SLOTS];
+        if (!g->used) {
+            g->used = 1;
+            g->start_ms = now_ms;
+            copy(g->actor, sizeof g->actor, "*");
+            copy(g->action, sizeof g->action, ev->action);
+            copy(g->reason, sizeof g->reason, "many distinct sources");
+        }
+        g->count++;
+        return STORE_OK;
+    }
+    free_slot->used = 1;
+    free_slot->count = 0;
+    free_slot->start_ms = now_ms;
+    copy(free_slot->actor, sizeof free_slot->actor, ev->actor);
+    copy(free_slot->action, sizeof free_slot->action, ev->action);
+    copy(free_slot->reason, sizeof free_slot->reason, ev->reason);
+    return append(a, ev, 1);
+}
+
+static void flush_aggregates(audit_t *a, int64_t now_ms)
+{
+    for (int i = 0; i <= AGG_SLOTS; i++) {
+        struct agg *g = &a->aggs[i];
+        if (!g->used || now_ms - g->start_ms < AGG_WINDOW_MS)
+            continue;
+        if (g->count > 0) {
+            struct audit_event ev = {.actor = g->actor, .action = g->action,
+                                     .outcome = "refused", .reason = g->reason};
+            if (append(a, &ev, g->count) != STORE_OK)
+                return; /* kept: retried on the next tick */
+        }
+        g->used = 0;
+    }
+}
+
+/* The bytes an Ed25519 checkpoint signature covers: a domain tag, then the
+ * head's sequence and time (big-endian) and its hash. */
+#define CKPT_MSG_LEN (24 + 8 + 8 + HASH_LEN)
+static void checkpoint_message(uint64_t seq, const uint8_t *hash, int64_t time_us,
+                               uint8_t out[CKPT_MSG_LEN])
+{
+    memset(out, 0, 24);
+    memcpy(out, "liaison-audit-ckpt-v1", 21);
+    for (int i = 0; i < 8; i++) {
+        out[24 + i] = (uint8_t)(seq >> (56 - 8 * i));
+        out[32 + i] = (uint8_t)((uint64_t)time_us >> (56 - 8 * i));
+    }
+    memcpy(out + 40, hash, HASH_LEN);
+}
+
+static void sign_checkpoint(const audit_t *a, Liaison__AuditCheckpoint *c, uint8_t *sig)
+{
+    uint8_t msg[CKPT_MSG_LEN];
+    checkpoint_message(c->seq, c->head_hash.data, c->time_us, msg);
+    crypto_sign_detached(sig, NULL, msg, sizeof msg, a->sk);
+    c->signature.data = sig;
+    c->signature.len = crypto_sign_BYTES;
+}
+
+static int checkpoint_valid(const Liaison__AuditCheckpoint *c, const uint8_t *pub)
+{
+    if (c->head_hash.len != HASH_LEN || c->signature.len != crypto_sign_BYTES)
+        return 0;
+    uint8_t msg[CKPT_MSG_LEN];
+    checkpoint_message(c->seq, c->head_hash.data, c->time_us, msg);
+    return crypto_sign_verify_detached(c->signature.data, msg, sizeof msg, pub) == 0;
+}
+
+void audit_tick(audit_t *a, int64_t now_ms)
+{
+    flush_aggregates(a, now_ms);
+    sync_head(a);
+    uint64_t fresh = a->p_seq - a->ckpt_seq;
+    if (fresh == 0 || (fresh < a->every && now_ms - a->ckpt_ms < (int64_t)a->every_s * 1000))
+        return;
+    Liaison__AuditCheckpoint c = LIAISON__AUDIT_CHECKPOINT__INIT;
+    uint8_t sig[crypto_sign_BYTES], hash[HASH_LEN], buf[256];
+    memcpy(hash, a->p_hash, HASH_LEN);
+    c.seq = a->p_seq;
+    c.time_us = util_now_us();
+    c.head_hash.data = hash;
+    c.head_hash.len = HASH_LEN;
+    if (a->signing)
+        sign_checkpoint(a, &c, sig);
+    size_t n = wire_checkpoint_pack(&c, buf);
+    if (store_checkpoint_put(a->st, c.seq, buf, n) != STORE_OK)
+        return;
+    a->ckpt_seq = c.seq;
+    a->ckpt_ms = now_ms;
+    char hex[2 * HASH_LEN + 1];
+    sodium_bin2hex(hex, sizeof hex, hash, HASH_LEN);
+    /* Also in the log, so a copy of the head lives outside the store. */
+    log_info("event=audit_checkpoint seq=%llu head=%s signed=%s", (unsigned long long)c.seq, hex,
+             a->signing ? "yes" : "no");
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static int matches(const Liaison__AuditRecord *r, const Liaison__AuditRequest *q)
+{
+    if (r->time_us < q->since_us)
+        return 0;
+    if (q->actor && q->actor[0] && strcmp(q->actor, r->actor) != 0)
+        return 0;
+    if (q->action && q->action[0] && strcmp(q->action, r->action) != 0)
+        return 0;
+    return 1;
+}
+
+int audit_query(store_t *st, const Liaison__AuditRequest *q, Liaison__AuditRecord ***out,
+                size_t *n, int *more)
+{
+    size_t limit = q->limit == 0 || q->limit > QUERY_MAX ? QUERY_MAX : q->limit;
+    *out = xcalloc(limit, sizeof **out);
+    *n = 0;
+    *more = 0;
+    store_read_t *r = store_read_begin(st);
+    if (r == NULL)
+        return STORE_ERR;
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    int rc;
+    if (q->newest) {
+        /* Walk back from the head, then put the records in order. */
+        uint64_t key = UINT64_MAX;
+        while ((rc = store_read_seek(r, STORE_DB_AUDIT, key, 1, &seq, &data, &len)) == STORE_OK &&
+               seq > q->after_seq) {
+            Liaison__AuditRecord *rec = wire_audit_record_decode(data, len);
+            if (rec && matches(rec, q)) {
+                if (*n == limit) {
+                    *more = 1;
+                    wire_audit_record_free(&rec);
+                    break;
+                }
+                (*out)[(*n)++] = rec;
+            } else {
+                wire_audit_record_free(&rec);
+            }
+            if (seq == 0)
+                break;
+            key = seq - 1;
+        }
+        for (size_t i = 0; i < *n / 2; i++) {
+            Liaison__AuditRecord *t = (*out)[i];
+            (*out)[i] = (*out)[*n - 1 - i];
+            (*out)[*n - 1 - i] = t;
+        }
+    } else {
+        uint64_t key = q->after_seq + 1;
+        while ((rc = store_read_seek(r, STORE_DB_AUDIT, key, 0, &seq, &data, &len)) == STORE_OK) {
+            Liaison__AuditRecord *rec = wire_audit_record_decode(data, len);
+            if (rec && matches(rec, q)) {
+                if (*n == limit) {
+                    *more = 1;
+                    wire_audit_record_free(&rec);
+                    break;
+                }
+                (*out)[(*n)++] = rec;
+            } else {
+                wire_audit_record_free(&rec);
+            }
+            key = seq + 1;
+        }
+    }
+    store_read_end(&r);
+    return rc == STORE_ERR ? STORE_ERR : STORE_OK;
+}
+
+/* ---- verification ------------------------------------------------------ */
+
+#define BROKEN(seq_, ...)                                                                          \
+    do {                                                                                           \
+        rep->broken_seq = (seq_);                                                                  \
+        snprintf(rep->why, sizeof rep->why, __VA_ARGS__);                                          \
+        result = 1;                                                                                \
+        goto leave;                                                                                \
+    } while (0)
+
+int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    store_read_t *r = store_read_begin(st);
+    if (r == NULL)
+        return -1;
+    int result = 0, rc;
+    uint64_t seq, expect = 1;
+    const void *data;
+    size_t len;
+    uint8_t prev[HASH_LEN] = {0};
+    /* 1. The chain: consecutive sequences, each record decodable and naming
+     * the hash of the one before. */
+    while ((rc = store_read_seek(r, STORE_DB_AUDIT, expect, 0, &seq, &data, &len)) == STORE_OK) {
+        if (seq != expect)
+            BROKEN(expect, "record %llu is missing (next present is %llu)",
+                   (unsigned long long)expect, (unsigned long long)seq);
+        Liaison__AuditRecord *rec = wire_audit_record_decode(data, len);
+        if (rec == NULL)
+            BROKEN(seq, "record %llu is not a readable audit record", (unsigned long long)seq);
+        int linked = rec->seq == seq && rec->prev_hash.len == HASH_LEN &&
+                     memcmp(rec->prev_hash.data, prev, HASH_LEN) == 0;
+        int own_seq = rec->seq == seq;
+        wire_audit_record_free(&rec);
+        if (!own_seq)
+            BROKEN(seq, "record %llu carries another sequence number", (unsigned long long)seq);
+        if (!linked)
+            BROKEN(seq > 1 ? seq - 1 : seq,
+                   "record %llu does not match the hash recorded in record %llu: it was altered",
+                   (unsigned long long)(seq > 1 ? seq - 1 : seq), (unsigned long long)seq);
+        audit_digest(data, len, prev);
+        rep->records++;
+        rep->last_seq = seq;
+        expect = seq + 1;
+    }
+    if (rc == STORE_ERR) {
+        result = -1;
+        goto leave;
+    }
+    /* 2. Checkpoints: each names a record that exists and hashes to the
+     * signed head — so a truncated or rewritten tail shows. */
+    uint64_t key = 0;
+    while ((rc = store_read_seek(r, STORE_DB_CHECKPOINTS, key, 0, &seq, &data, &len)) ==
+           STORE_OK) {
+        Liaison__AuditCheckpoint *c = wire_checkpoint_decode(data, len);
+        if (c == NULL)
+            BROKEN(seq, "checkpoint at record %llu is unreadable", (unsigned long long)seq);
+        int sig_ok = pub == NULL || checkpoint_valid(c, pub);
+        uint8_t head[HASH_LEN];
+        int have_hash = c->head_hash.len == HASH_LEN;
+        if (have_hash)
+            memcpy(head, c->head_hash.data, HASH_LEN);
+        wire_checkpoint_free(&c);
+        if (!sig_ok)
+            BROKEN(seq, "checkpoint at record %llu has a bad signature", (unsigned long long)seq);
+        if (seq > rep->last_seq)
+            BROKEN(rep->last_seq + 1,
+                   "records %llu..%llu are gone: a signed checkpoint names record %llu",
+                   (unsigned long long)rep->last_seq + 1, (unsigned long long)seq,
+                   (unsigned long long)seq);
+        const void *rd;
+        size_t rl;
+        uint64_t found;
+        uint8_t h[HASH_LEN];
+        if (store_read_seek(r, STORE_DB_AUDIT, seq, 0, &found, &rd, &rl) != STORE_OK ||
+            found != seq)
+            BROKEN(seq, "record %llu named by a checkpoint is missing", (unsigned long long)seq);
+        audit_digest(rd, rl, h);
+        if (!have_hash || memcmp(h, head, HASH_LEN) != 0)
+            BROKEN(seq, "record %llu does not match its signed checkpoint: it was altered",
+                   (unsigned long long)seq);
+        rep->checkpoints++;
+        key = seq + 1;
+    }
+    if (rc == STORE_ERR)
+        result = -1;
+leave:
+    store_read_end(&r);
+    return result;
+}

@@ -1,0 +1,77 @@
+/* audit.h — the broker's tamper-evident audit trail (DESIGN.md "Audit";
+ * DPA 2018 s.62 logging): append-only records in the store, each holding
+ * the SHA-256 of the previous record's stored bytes, written into the same
+ * store batch as the action they record, with Ed25519-signed checkpoints of
+ * the chain head. Also reading (tail, export) and offline verification.
+ * Records never carry a body or subjects: a message is named by its
+ * sequence and a digest.
+ * Not responsible for: deciding what happened (callers say so). */
+#ifndef LIAISON_AUDIT_H
+#define LIAISON_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "wire.h"
+
+typedef struct audit audit_t;
+
+/* One event. Strings are borrowed for the call; NULL means "". */
+struct audit_event {
+    const char *actor;     /* who acted: agent name, "broker", a key */
+    const char *action;    /* publish, deliver, notice, withhold, replay, ... */
+    const char *recipient; /* for disclosures and refusals of a delivery */
+    const char *outcome;   /* "ok" or "refused" */
+    const char *reason;    /* rule name or error code */
+    const char *topic;
+    uint64_t msg_seq;
+    const uint8_t *digest; /* 32 bytes, or NULL */
+};
+
+/* Opens the trail on st, continuing its chain. seed (32 bytes, or NULL
+ * for unsigned checkpoints) signs a checkpoint every `every` records or
+ * `every_s` seconds with new records. NULL with err on failure. */
+audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned every_s,
+                    char *err, size_t errlen);
+void audit_close(audit_t **a);
+/* Changes the checkpoint spacing (reload). */
+void audit_set_spacing(audit_t *a, unsigned every, unsigned every_s);
+
+/* Appends one record into the store's open batch (one is begun if needed);
+ * it is on disk when that batch commits. Returns the store's rc. */
+int audit_append(audit_t *a, const struct audit_event *ev);
+
+/* For events a hostile peer can repeat at will (refused handshakes and
+ * publishes, status polling): the first in a minute is recorded at once,
+ * identical ones (same actor, action, reason) are counted and written as one
+ * record with their count when the minute ends. Memory is bounded: past
+ * 256 distinct keys, further ones share one catch-all record. */
+int audit_append_repeatable(audit_t *a, const struct audit_event *ev, int64_t now_ms);
+
+/* Before sleep: writes due aggregates and, when due, a signed checkpoint,
+ * into the open batch. */
+void audit_tick(audit_t *a, int64_t now_ms);
+
+/* SHA-256 of data, for audit_event.digest. */
+void audit_digest(const void *data, size_t len, uint8_t out[32]);
+
+/* Records in (after_seq, ...] matching the request's filters, at most limit
+ * (newest: the last `limit` matching ones). Caller owns *out (free each with
+ * wire_audit_record_free and the array with free). Returns the store's rc;
+ * *more is set when more match. */
+int audit_query(store_t *st, const Liaison__AuditRequest *req, Liaison__AuditRecord ***out,
+                size_t *n, int *more);
+
+/* Offline check of the whole chain and its checkpoints. pub (32 bytes, or
+ * NULL to skip signature checks) is the checkpoint key's public half.
+ * Returns 0 when intact, 1 when broken (report says where and why), -1 when
+ * the store cannot be read. */
+struct audit_report {
+    uint64_t records, checkpoints, last_seq;
+    uint64_t broken_seq; /* first record found broken, 0 if none */
+    char why[256];
+};
+int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *report);
+
+#endif
