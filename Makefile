@@ -93,7 +93,8 @@ $(B)/liaison-broker: $(B)/obj/broker/main.o $(B)/libbroker.a $(B)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 $(B)/liaison-agent: $(B)/obj/agent/main.o $(B)/libagent.a $(B)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
-$(B)/liaisonctl: $(call obj,$(CTL_SRC)) $(B)/libcommon.a
+# liaisonctl reuses the broker's store and audit modules for offline verify.
+$(B)/liaisonctl: $(call obj,$(CTL_SRC)) $(B)/libbroker.a $(B)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 # Unit tests link the program libraries, so each module is tested as built.

@@ -116,9 +116,9 @@ static int store_init(store_t *s, char *err, size_t errlen)
         goto fail;
     mdb_cursor_close(cur);
     cur = NULL;
-    if (s->readonly) {
-        mdb_txn_abort(txn);
-    } else if ((rc = mdb_txn_commit(txn)) != 0) {
+    /* Committed even when read-only: an aborted transaction would close
+     * the database handles opened in it. */
+    if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         goto fail;
     }

@@ -696,3 +696,37 @@ char *json_from_delivery(const Liaison__Deliver *d)
     }
     return dump(root);
 }
+
+static void put_hex(json_t *obj, const char *key, const ProtobufCBinaryData *bin)
+{
+    if (bin->len == 0)
+        return;
+    char *hex = xmalloc(bin->len * 2 + 1);
+    sodium_bin2hex(hex, bin->len * 2 + 1, bin->data, bin->len);
+    put(obj, key, json_string(hex));
+    free(hex);
+}
+
+char *json_from_audit_record(const Liaison__AuditRecord *r)
+{
+    json_t *root = json_object();
+    char t[32];
+    if (root == NULL)
+        oom();
+    util_rfc3339(r->time_us, t);
+    put(root, "seq", json_integer((json_int_t)r->seq));
+    put(root, "time", json_string(t));
+    put_text(root, "actor", r->actor);
+    put_text(root, "action", r->action);
+    put_text(root, "recipient", r->recipient);
+    put_text(root, "outcome", r->outcome);
+    put_text(root, "reason", r->reason);
+    put_text(root, "topic", r->topic);
+    if (r->msg_seq)
+        put(root, "msg_seq", json_integer((json_int_t)r->msg_seq));
+    put_hex(root, "digest", &r->digest);
+    if (r->count > 1)
+        put(root, "count", json_integer((json_int_t)r->count));
+    put_hex(root, "prev_hash", &r->prev_hash);
+    return dump(root);
+}

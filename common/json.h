@@ -35,4 +35,7 @@ char *json_from_intel(const Liaison__Intel *m, int notice);
  * sanitised notice also "subject_count" and "contact". Caller frees. */
 char *json_from_delivery(const Liaison__Deliver *d);
 
+/* One audit record as a line of JSON (hashes in hex). Caller frees. */
+char *json_from_audit_record(const Liaison__AuditRecord *r);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -73,6 +74,41 @@ int keys_generate(const char *dir, const char *name, char *err, size_t errlen)
     if (write_new(path, line, 0644, err, errlen) != 0)
         return -1;
     return 0;
+}
+
+void keys_signing_public(const uint8_t seed[32], uint8_t public_key[32])
+{
+    uint8_t sk[crypto_sign_SECRETKEYBYTES];
+    crypto_sign_seed_keypair(public_key, sk, seed);
+    sodium_memzero(sk, sizeof sk);
+}
+
+int keys_generate_signing(const char *dir, const char *name, char *err, size_t errlen)
+{
+    uint8_t seed[32], pub[32];
+    char text[41], path[4096], line[64];
+    int rc = -1;
+    if (sodium_init() < 0 || util_mkdirs(dir) != 0) {
+        snprintf(err, errlen, "%s: cannot prepare: %s", dir, strerror(errno));
+        return -1;
+    }
+    randombytes_buf(seed, sizeof seed);
+    keys_signing_public(seed, pub);
+    keys_z85(seed, text);
+    snprintf(path, sizeof path, "%s/%s.sign.key", dir, name);
+    snprintf(line, sizeof line, "%s\n", text);
+    if (write_new(path, line, 0600, err, errlen) != 0)
+        goto leave;
+    keys_z85(pub, text);
+    snprintf(path, sizeof path, "%s/%s.sign.pub", dir, name);
+    snprintf(line, sizeof line, "%s\n", text);
+    if (write_new(path, line, 0644, err, errlen) != 0)
+        goto leave;
+    rc = 0;
+leave:
+    sodium_memzero(seed, sizeof seed);
+    sodium_memzero(line, sizeof line);
+    return rc;
 }
 
 /* Reads the first line of a small file into out, trimmed of whitespace. */

@@ -1,4 +1,5 @@
-/* keys.h — CURVE key files: generating pairs, reading Z85 public and secret
+/* keys.h — key files: CURVE pairs (and Ed25519 signing pairs for audit
+ * checkpoints): generating pairs, reading Z85 public and secret
  * keys from files (or a public key given inline), deriving public from secret.
  * Not responsible for: deciding which keys are allowed (broker/auth.c). */
 #ifndef LIAISON_KEYS_H
@@ -11,6 +12,13 @@
  * DIR/NAME.key (Z85 secret key and a newline, mode 0600), creating DIR.
  * Refuses to overwrite an existing file. Returns 0, or -1 with err set. */
 int keys_generate(const char *dir, const char *name, char *err, size_t errlen);
+
+/* Writes DIR/NAME.sign.key (a Z85 Ed25519 seed, mode 0600) and
+ * DIR/NAME.sign.pub (its Z85 public key): the pair that signs and checks
+ * audit checkpoints. Refuses to overwrite. Returns 0, or -1 with err set. */
+int keys_generate_signing(const char *dir, const char *name, char *err, size_t errlen);
+/* The Ed25519 public key of a seed. */
+void keys_signing_public(const uint8_t seed[32], uint8_t public_key[32]);
 
 /* Reads a public key: `spec` is a path (relative to base_dir) to a file
  * holding 40 Z85 characters, or is itself 40 Z85 characters. Returns 0, or

@@ -16,5 +16,6 @@ int ctl_keygen(const char *config, int argc, char **argv);
 int ctl_pub(const char *config, int argc, char **argv);
 int ctl_sub(const char *config, int argc, char **argv);
 int ctl_status(const char *config, int argc, char **argv);
+int ctl_audit(const char *config, int argc, char **argv);
 
 #endif

@@ -1,4 +1,5 @@
-/* keygen.c — liaisonctl keygen NAME [--dir D]: a CURVE key pair on disk.
+/* keygen.c — liaisonctl keygen NAME [--dir D] [--sign]: a CURVE key pair on
+ * disk, or with --sign an Ed25519 pair for signing audit checkpoints.
  * Not responsible for registering the key with a broker (broker.cfg). */
 #include <stdio.h>
 #include <string.h>
@@ -10,13 +11,16 @@ int ctl_keygen(const char *config, int argc, char **argv)
 {
     (void)config;
     const char *name = NULL, *dir = ".";
+    int sign = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
+        else if (strcmp(argv[i], "--sign") == 0)
+            sign = 1;
         else if (name == NULL && argv[i][0] != '-')
             name = argv[i];
         else {
-            fprintf(stderr, "usage: liaisonctl keygen NAME [--dir D]\n");
+            fprintf(stderr, "usage: liaisonctl keygen NAME [--dir D] [--sign]\n");
             return CTL_USAGE;
         }
     }
@@ -25,10 +29,12 @@ int ctl_keygen(const char *config, int argc, char **argv)
         return CTL_USAGE;
     }
     char err[512];
-    if (keys_generate(dir, name, err, sizeof err) != 0) {
+    if ((sign ? keys_generate_signing(dir, name, err, sizeof err)
+              : keys_generate(dir, name, err, sizeof err)) != 0) {
         fprintf(stderr, "liaisonctl: keygen: %s\n", err);
         return CTL_FAIL;
     }
-    printf("%s/%s.pub\n%s/%s.key\n", dir, name, dir, name);
+    const char *ext = sign ? ".sign" : "";
+    printf("%s/%s%s.pub\n%s/%s%s.key\n", dir, name, ext, dir, name, ext);
     return CTL_OK;
 }

@@ -14,12 +14,19 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"keygen", ctl_keygen, 0, "keygen NAME [--dir D]        write D/NAME.pub and D/NAME.key"},
+    {"keygen", ctl_keygen, 0,
+     "keygen NAME [--dir D] [--sign]\n"
+     "                               write D/NAME.pub and D/NAME.key (--sign: Ed25519 pair)"},
     {"pub", ctl_pub, 1, "pub [FILE|-]                 publish JSON (an object or JSON lines)"},
     {"sub", ctl_sub, 1,
      "sub PATTERN [--durable NAME | --from-seq N | --since TIME] [--count N] [--timeout S]\n"
      "                               print deliveries as JSON lines, acking each"},
     {"status", ctl_status, 1, "status [--json]              broker state (operator role)"},
+    {"audit", ctl_audit, 0,
+     "audit tail [-n N] [--actor A] [--action X] | export [--since TIME]\n"
+     "                               the audit trail (auditor role)\n"
+     "  audit verify --data-dir DIR [--key K.sign.pub]\n"
+     "                               check the chain offline; exit 1 names the first break"},
 };
 
 static void usage(FILE *out)

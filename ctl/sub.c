@@ -176,6 +176,10 @@ int ctl_sub(const char *config, int argc, char **argv)
         } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
             fprintf(stderr, "liaisonctl: broker error: %s: %s\n", wire_error_name(r->error->code),
                     r->error->message);
+            if (r->error->code == LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED) {
+                wire_envelope_free(&r);
+                break; /* access withdrawn: nothing more will come */
+            }
         }
         wire_envelope_free(&r);
     }
