@@ -90,15 +90,17 @@ static int released_to(const config_agent_t *a, const Liaison__Label *l)
     return 0;
 }
 
-/* A label time: 0 when unset, else microseconds. A malformed one (refused
- * at publish, so only possible in a damaged store) counts as the most
- * restrictive reading: never expired into delivery, always embargoed. */
-static int64_t label_time(const char *s, int64_t if_bad)
+/* A label time: 0 when unset (*t untouched), else 1 with *t in
+ * microseconds. A malformed one (refused at publish, so only possible in a
+ * damaged store) takes the most restrictive reading, if_bad: already
+ * expired, embargoed for ever. */
+static int label_time(const char *s, int64_t if_bad, int64_t *t)
 {
-    int64_t t;
     if (s == NULL || s[0] == '\0')
         return 0;
-    return util_parse_time(s, &t) == 0 ? t : if_bad;
+    if (util_parse_time(s, t) != 0)
+        *t = if_bad;
+    return 1;
 }
 
 enum policy_rule policy_may_connect(const config_agent_t *a, int64_t now_us)
@@ -179,13 +181,12 @@ struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *
     if (!topic_match(pattern, m->topic) || !any_match(a->subscribe, a->n_subscribe, m->topic))
         return verdict(POLICY_WITHHOLD, POLICY_TOPIC);
     const Liaison__Label *l = m->label;
-    int64_t expires = label_time(l->expires_at, INT64_MAX);
-    if (expires && now_us > expires)
+    int64_t expires, embargo;
+    if (label_time(l->expires_at, INT64_MIN, &expires) && now_us > expires)
         return verdict(POLICY_WITHHOLD, POLICY_EXPIRED);
     if (!released_to(a, l))
         return verdict(POLICY_WITHHOLD, POLICY_RELEASE_TO);
-    int64_t embargo = label_time(l->embargo_until, INT64_MAX);
-    if (embargo && now_us < embargo) {
+    if (label_time(l->embargo_until, INT64_MAX, &embargo) && now_us < embargo) {
         struct policy_verdict v = {POLICY_DEFER, POLICY_EMBARGO, embargo};
         return v;
     }

@@ -216,6 +216,8 @@ int sub_ack(sub_t *sub, uint64_t seq)
     for (uint32_t i = 0; i < sub->n_inflight; i++) {
         if (sub->inflight[i].seq != seq)
             continue;
+        if (sub->inflight[i].attempts == 0)
+            return -1; /* held, never sent: nothing to ack yet */
         memmove(&sub->inflight[i], &sub->inflight[i + 1],
                 (sub->n_inflight - i - 1) * sizeof *sub->inflight);
         sub->n_inflight--;

@@ -47,11 +47,29 @@ static int write_new(const char *path, const char *text, mode_t mode, char *err,
         return -1;
     }
     size_t n = strlen(text);
-    int rc = (write(fd, text, n) == (ssize_t)n && fsync(fd) == 0) ? 0 : -1;
+    /* The mode asked for, whatever the umask: a .pub is meant to be read. */
+    int rc = (fchmod(fd, mode) == 0 && write(fd, text, n) == (ssize_t)n && fsync(fd) == 0) ? 0 : -1;
     if (rc != 0)
         snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
     close(fd);
     return rc;
+}
+
+/* Both halves are checked before either is written, so a refused keygen
+ * never leaves half a pair behind. */
+static int refuse_existing(const char *dir, const char *name, const char *ext, char *err,
+                           size_t errlen)
+{
+    char path[4096];
+    const char *suffix[] = {".key", ".pub"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s%s%s", dir, name, ext, suffix[i]);
+        if (access(path, F_OK) == 0) {
+            snprintf(err, errlen, "%s: already exists; refusing to replace a key", path);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int keys_generate(const char *dir, const char *name, char *err, size_t errlen)
@@ -65,6 +83,8 @@ int keys_generate(const char *dir, const char *name, char *err, size_t errlen)
         snprintf(err, errlen, "cannot make a CURVE key pair: %s", zmq_strerror(errno));
         return -1;
     }
+    if (refuse_existing(dir, name, "", err, errlen) != 0)
+        return -1;
     snprintf(path, sizeof path, "%s/%s.key", dir, name);
     snprintf(line, sizeof line, "%s\n", sec);
     if (write_new(path, line, 0600, err, errlen) != 0)
@@ -92,6 +112,8 @@ int keys_generate_signing(const char *dir, const char *name, char *err, size_t e
         snprintf(err, errlen, "%s: cannot prepare: %s", dir, strerror(errno));
         return -1;
     }
+    if (refuse_existing(dir, name, ".sign", err, errlen) != 0)
+        return -1;
     randombytes_buf(seed, sizeof seed);
     keys_signing_public(seed, pub);
     keys_z85(seed, text);

@@ -7,9 +7,19 @@
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+static void strip_unknown(ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        free(m->unknown_fields[i].data);
+    free(m->unknown_fields);
+    m->unknown_fields = NULL;
+    m->n_unknown_fields = 0;
+}
 
 Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max_len,
                                         Liaison__ErrorCode *code, uint64_t *corr_id)
@@ -31,6 +41,17 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
         *code = LIAISON__ERROR_CODE__BAD_VERSION;
         wire_envelope_free(&env);
         return NULL;
+    }
+    if (env->kind_case == LIAISON__ENVELOPE__KIND_PUBLISH && env->publish->intel) {
+        /* protobuf-c keeps unknown fields and re-packs some of them (field
+         * number 0, say) into bytes it cannot read back; a stored message
+         * must always decode, so what we do not know is dropped here. */
+        Liaison__Intel *m = env->publish->intel;
+        strip_unknown(&m->base);
+        if (m->label)
+            strip_unknown(&m->label->base);
+        if (m->origin)
+            strip_unknown(&m->origin->base);
     }
     if (env->kind_case == LIAISON__ENVELOPE__KIND__NOT_SET) {
         *code = LIAISON__ERROR_CODE__UNKNOWN_KIND;

@@ -1,0 +1,163 @@
+/* fuzz_envelope.c — libFuzzer harness for what the broker does first with
+ * bytes from the network: wire_envelope_decode (1 MiB limit), then, for a
+ * Publish, label_validate, and the topic checks on every topic and pattern
+ * the frame carries (a Deliver's message gets the same). Invariants it
+ * asserts beyond "no crash, no leak":
+ * a decoded envelope re-encodes to what wire_envelope_size promised, a
+ * stored message wrapped by wire_deliver_pack decodes back to the same
+ * bytes, and topic_match/topic_pattern_within agree with each other.
+ * Not responsible for: policy (no configuration here) or sockets.
+ *
+ *   make fuzz          at length, corpus in build/fuzz/corpus
+ *   make fuzz-smoke    FUZZ_RUNS runs over tests/fuzz/seeds */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "label.h"
+#include "log.h"
+#include "topic.h"
+#include "wire.h"
+
+#define MAX_FRAME (1u << 20)
+#define MAX_TOPIC 255
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    log_set_level(LOG_ERROR);
+    return 0;
+}
+
+/* Like assert, but never compiled out, and names the broken invariant. */
+#define check(ok)                                                                                  \
+    do {                                                                                           \
+        if (!(ok)) {                                                                               \
+            fprintf(stderr, "fuzz_envelope.c:%d: invariant failed: %s\n", __LINE__, #ok);         \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* Exercises the topic functions on s, as a topic and as a pattern, and
+ * against the other string t, within their documented preconditions. */
+static void topics(const char *s, const char *t)
+{
+    if (s == NULL || t == NULL)
+        return;
+    int s_topic = topic_valid(s, MAX_TOPIC) == 0, s_pat = topic_pattern_valid(s, MAX_TOPIC) == 0;
+    int t_topic = topic_valid(t, MAX_TOPIC) == 0, t_pat = topic_pattern_valid(t, MAX_TOPIC) == 0;
+    /* Every topic is a pattern. */
+    check(!s_topic || s_pat);
+    check(!t_topic || t_pat);
+    /* A topic, read as a pattern, is within s exactly when s matches it. */
+    if (s_pat && t_topic)
+        check(topic_pattern_within(t, s) == topic_match(s, t));
+    if (s_topic)
+        check(topic_match(s, s) == 1);
+    if (s_pat) {
+        check(topic_pattern_within(s, s) == 1);
+        check(topic_pattern_within(s, ">") == 1);
+    }
+    if (s_pat && t_pat) {
+        int a = topic_pattern_within(s, t), b = topic_pattern_within(t, s);
+        /* Mutual containment means the same set, which for these patterns
+         * means the same string. */
+        if (a && b)
+            check(strcmp(s, t) == 0);
+    }
+}
+
+static void intel(const Liaison__Intel *m)
+{
+    if (m == NULL)
+        return;
+    char why[256];
+    Liaison__ErrorCode code = label_validate(m, MAX_TOPIC, why, sizeof why);
+    if (code != LIAISON__ERROR_CODE__ERROR_NONE)
+        check(why[0] != '\0' && strchr(why, '\n') == NULL);
+    topics(m->topic, m->topic);
+    topics(m->msg_id, m->topic);
+    topics(m->topic, m->msg_id);
+
+    /* The stored form of the message (the broker packs what it decoded),
+     * and a Deliver wrapped around it, must decode for every subscriber. */
+    size_t n = wire_intel_size(m);
+    uint8_t *packed = malloc(n ? n : 1);
+    check(packed != NULL);
+    check(wire_intel_pack(m, packed) == n);
+    size_t cap = wire_deliver_size(n);
+    uint8_t *frame = malloc(cap);
+    check(frame != NULL);
+    size_t len = wire_deliver_pack(77, 2, 1, packed, n, frame);
+    check(len <= cap);
+    Liaison__ErrorCode dc;
+    Liaison__Envelope *d = wire_envelope_decode(frame, len, SIZE_MAX, &dc, NULL);
+    check(d != NULL && d->kind_case == LIAISON__ENVELOPE__KIND_DELIVER);
+    check(d->deliver->sub_id == 77 && d->deliver->attempt == 2 && d->deliver->notice);
+    check(d->deliver->intel != NULL);
+    check(wire_intel_size(d->deliver->intel) == n);
+    uint8_t *again = malloc(n ? n : 1);
+    check(again != NULL);
+    check(wire_intel_pack(d->deliver->intel, again) == n);
+    check(memcmp(again, packed, n) == 0);
+    free(again);
+    wire_envelope_free(&d);
+    free(frame);
+    free(packed);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    Liaison__ErrorCode code = LIAISON__ERROR_CODE__INTERNAL;
+    uint64_t corr = 0;
+    Liaison__Envelope *env = wire_envelope_decode(data, size, MAX_FRAME, &code, &corr);
+    if (env == NULL) {
+        check(code == LIAISON__ERROR_CODE__FRAME_TOO_LARGE ||
+              code == LIAISON__ERROR_CODE__BAD_FRAME || code == LIAISON__ERROR_CODE__BAD_VERSION ||
+              code == LIAISON__ERROR_CODE__UNKNOWN_KIND);
+        check(wire_error_name(code)[0] != '\0');
+        return 0;
+    }
+    check(code == LIAISON__ERROR_CODE__ERROR_NONE);
+    check(corr == env->corr_id);
+
+    /* What the broker would send back re-encodes to the promised size. */
+    size_t n = wire_envelope_size(env);
+    uint8_t *out = malloc(n ? n : 1);
+    check(out != NULL);
+    check(wire_envelope_pack(env, out) == n);
+    free(out);
+
+    switch (env->kind_case) {
+    case LIAISON__ENVELOPE__KIND_PUBLISH:
+        intel(env->publish->intel);
+        break;
+    case LIAISON__ENVELOPE__KIND_DELIVER:
+        intel(env->deliver->intel);
+        break;
+    case LIAISON__ENVELOPE__KIND_SUBSCRIBE:
+        topics(env->subscribe->pattern, env->subscribe->durable);
+        topics(env->subscribe->durable, env->subscribe->pattern);
+        topics(env->subscribe->pattern, env->subscribe->pattern);
+        break;
+    case LIAISON__ENVELOPE__KIND_REPLAY:
+        topics(env->replay->pattern, env->replay->pattern);
+        break;
+    case LIAISON__ENVELOPE__KIND_HELLO:
+        topics(env->hello->client, env->hello->client);
+        break;
+    case LIAISON__ENVELOPE__KIND_STATUS_REQUEST:
+        topics(env->status_request->what, env->status_request->what);
+        break;
+    default:
+        break;
+    }
+    wire_envelope_free(&env);
+    return 0;
+}

@@ -1,0 +1,594 @@
+/* test_wire.c — the Envelope on the wire (proto/wire.c): packing and
+ * decoding round trips, every way a frame is refused and the code it gets,
+ * and the hand-built Deliver frame checked against protobuf-c's own decoder
+ * and encoder over many sub_ids, attempts and body sizes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util.h"
+#include "wire.h"
+
+#define MAX_FRAME (1u << 20)
+
+/* Packs env into a malloc'd buffer of exactly its size (so ASan sees any
+ * write past it). */
+static uint8_t *pack(const Liaison__Envelope *env, size_t *len)
+{
+    size_t n = wire_envelope_size(env);
+    uint8_t *buf = xmalloc(n ? n : 1);
+    assert_int_equal(wire_envelope_pack(env, buf), n);
+    *len = n;
+    return buf;
+}
+
+static void set_str(char **field, const char *v)
+{
+    if (*field != NULL && *field != wire_empty())
+        free(*field);
+    *field = xstrdup(v);
+}
+
+static void push_str(char ***arr, size_t *n, const char *v)
+{
+    *arr = xrealloc(*arr, (*n + 1) * sizeof **arr);
+    (*arr)[(*n)++] = xstrdup(v);
+}
+
+/* A full message with a body of body_len bytes (a repeating pattern). */
+static Liaison__Intel *sample_intel(size_t body_len)
+{
+    Liaison__Intel *m = wire_intel_new();
+    set_str(&m->topic, "alert.yorkshire.hmp-hull.contraband");
+    set_str(&m->msg_id, "hull-2026-000123");
+    set_str(&m->content_type, "text/plain");
+    Liaison__Label *l = m->label;
+    l->classification = LIAISON__CLASSIFICATION__OFFICIAL_SENSITIVE;
+    push_str(&l->caveats, &l->n_caveats, "PRISON-INTEL");
+    l->source_grade = 2;
+    set_str(&l->intel_grade, "B");
+    l->handling = LIAISON__HANDLING__HANDLING_C;
+    set_str(&l->conditions, "ROCU use only");
+    l->no_onward_sharing = 1;
+    l->sanitisation = LIAISON__SANITISATION__S2;
+    push_str(&l->release_to, &l->n_release_to, "type:rocu");
+    push_str(&l->release_to, &l->n_release_to, "agency:humberside-police");
+    l->risk = LIAISON__RISK__HIGH;
+    set_str(&l->risk_basis, "OCGM band 1");
+    set_str(&l->risk_ref, "OCG-4471");
+    push_str(&l->subjects, &l->n_subjects, "A1234BC");
+    set_str(&l->review_at, "2027-11-25");
+    set_str(&m->origin->agent, "humberside-police");
+    set_str(&m->origin->agency, "Humberside Police");
+    set_str(&m->origin->type, "police");
+    set_str(&m->origin->region, "yorkshire");
+    m->received_at_us = 1795000000123456;
+    m->seq = 42;
+    if (body_len) {
+        m->body.data = xmalloc(body_len);
+        for (size_t i = 0; i < body_len; i++)
+            m->body.data[i] = (uint8_t)(i * 7 + 3);
+        m->body.len = body_len;
+    }
+    return m;
+}
+
+/* Two messages are equal when they pack to the same bytes (protobuf-c
+ * writes fields in number order, so this is deterministic), and spot checks
+ * make a failure readable. */
+static void assert_intel_equal(const Liaison__Intel *a, const Liaison__Intel *b)
+{
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a->topic, b->topic);
+    assert_string_equal(a->msg_id, b->msg_id);
+    assert_int_equal(a->seq, b->seq);
+    assert_int_equal(a->body.len, b->body.len);
+    if (a->body.len)
+        assert_memory_equal(a->body.data, b->body.data, a->body.len);
+    size_t na = wire_intel_size(a), nb = wire_intel_size(b);
+    assert_int_equal(na, nb);
+    uint8_t *pa = xmalloc(na + 1), *pb = xmalloc(nb + 1);
+    assert_int_equal(wire_intel_pack(a, pa), na);
+    assert_int_equal(wire_intel_pack(b, pb), nb);
+    assert_memory_equal(pa, pb, na);
+    free(pa);
+    free(pb);
+}
+
+static void test_wire_publish_envelope_round_trips(void **state)
+{
+    (void)state;
+    Liaison__Intel *m = sample_intel(64);
+    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
+    pub.intel = m;
+    Liaison__Envelope env;
+    wire_envelope_init(&env, 7);
+    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env.publish = &pub;
+
+    size_t len;
+    uint8_t *frame = pack(&env, &len);
+
+    Liaison__ErrorCode code = LIAISON__ERROR_CODE__INTERNAL;
+    uint64_t corr = 0;
+    Liaison__Envelope *got = wire_envelope_decode(frame, len, MAX_FRAME, &code, &corr);
+    assert_non_null(got);
+    assert_int_equal(code, LIAISON__ERROR_CODE__ERROR_NONE);
+    assert_int_equal(corr, 7);
+    assert_int_equal(got->version, WIRE_VERSION);
+    assert_int_equal(got->corr_id, 7);
+    assert_int_equal(got->kind_case, LIAISON__ENVELOPE__KIND_PUBLISH);
+    assert_intel_equal(got->publish->intel, m);
+    assert_string_equal(got->publish->intel->label->caveats[0], "PRISON-INTEL");
+    assert_string_equal(got->publish->intel->origin->region, "yorkshire");
+
+    wire_envelope_free(&got);
+    assert_null(got);
+    free(frame);
+    wire_intel_free(&m);
+}
+
+static void test_wire_other_kinds_round_trip(void **state)
+{
+    (void)state;
+    uint64_t seqs[] = {1, 2, 300, UINT64_MAX};
+    char pattern[] = "alert.yorkshire.>", msg[] = "map full", what[] = "status";
+
+    for (int kind = 0; kind < 5; kind++) {
+        Liaison__Envelope env;
+        Liaison__Subscribe sub = LIAISON__SUBSCRIBE__INIT;
+        Liaison__Ack ack = LIAISON__ACK__INIT;
+        Liaison__Error err = LIAISON__ERROR__INIT;
+        Liaison__StatusRequest sr = LIAISON__STATUS_REQUEST__INIT;
+        Liaison__Heartbeat hb = LIAISON__HEARTBEAT__INIT;
+        wire_envelope_init(&env, UINT64_MAX - (uint64_t)kind);
+        switch (kind) {
+        case 0:
+            sub.sub_id = 9;
+            sub.pattern = pattern;
+            sub.credit = 100000;
+            env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
+            env.subscribe = &sub;
+            break;
+        case 1:
+            ack.sub_id = UINT32_MAX;
+            ack.seqs = seqs;
+            ack.n_seqs = sizeof seqs / sizeof seqs[0];
+            env.kind_case = LIAISON__ENVELOPE__KIND_ACK;
+            env.ack = &ack;
+            break;
+        case 2:
+            err.code = LIAISON__ERROR_CODE__STORE_FULL;
+            err.message = msg;
+            err.seq = 12;
+            env.kind_case = LIAISON__ENVELOPE__KIND_ERROR;
+            env.error = &err;
+            break;
+        case 3:
+            sr.what = what;
+            env.kind_case = LIAISON__ENVELOPE__KIND_STATUS_REQUEST;
+            env.status_request = &sr;
+            break;
+        default:
+            hb.time_us = -5; /* an empty-valued kind is still a kind */
+            env.kind_case = LIAISON__ENVELOPE__KIND_HEARTBEAT;
+            env.heartbeat = &hb;
+            break;
+        }
+        size_t len;
+        uint8_t *frame = pack(&env, &len);
+        Liaison__ErrorCode code;
+        uint64_t corr;
+        Liaison__Envelope *got = wire_envelope_decode(frame, len, MAX_FRAME, &code, &corr);
+        assert_non_null(got);
+        assert_int_equal(code, LIAISON__ERROR_CODE__ERROR_NONE);
+        assert_int_equal(corr, UINT64_MAX - (uint64_t)kind);
+        assert_int_equal(got->kind_case, env.kind_case);
+        switch (kind) {
+        case 0:
+            assert_int_equal(got->subscribe->sub_id, 9);
+            assert_string_equal(got->subscribe->pattern, pattern);
+            assert_int_equal(got->subscribe->credit, 100000);
+            break;
+        case 1:
+            assert_int_equal(got->ack->sub_id, UINT32_MAX);
+            assert_int_equal(got->ack->n_seqs, 4);
+            assert_memory_equal(got->ack->seqs, seqs, sizeof seqs);
+            break;
+        case 2:
+            assert_int_equal(got->error->code, LIAISON__ERROR_CODE__STORE_FULL);
+            assert_string_equal(got->error->message, msg);
+            assert_int_equal(got->error->seq, 12);
+            break;
+        case 3:
+            assert_string_equal(got->status_request->what, what);
+            break;
+        default:
+            assert_int_equal(got->heartbeat->time_us, -5);
+            break;
+        }
+        wire_envelope_free(&got);
+        free(frame);
+    }
+}
+
+static void test_wire_refuses_garbage_as_bad_frame(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } garbage[] = {
+        {"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11}, /* endless varint */
+        {"\x00\x00", 2},                                       /* field number 0 */
+        {"\x08", 1},                                           /* tag without value */
+        {"\x62\x05\x0a", 3},                                   /* publish longer than frame */
+        {"\x62\xff\xff\xff\xff\x0f", 6},                        /* 4 GiB publish */
+        {"\x0f\x01", 2},                                       /* wire type 7 */
+        {"GET / HTTP/1.1\r\n\r\n", 18},
+    };
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
+        Liaison__ErrorCode code = LIAISON__ERROR_CODE__ERROR_NONE;
+        uint64_t corr = 12345;
+        Liaison__Envelope *env =
+            wire_envelope_decode(garbage[i].bytes, garbage[i].len, MAX_FRAME, &code, &corr);
+        if (env != NULL || code != LIAISON__ERROR_CODE__BAD_FRAME)
+            fail_msg("garbage %zu: env %p code %d, want BAD_FRAME", i, (void *)env, code);
+        /* Nothing decoded, so no stale id is left for the reply. */
+        assert_int_equal(corr, 0);
+    }
+}
+
+static void test_wire_refuses_truncated_frame_as_bad_frame(void **state)
+{
+    (void)state;
+    Liaison__Intel *m = sample_intel(300);
+    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
+    pub.intel = m;
+    Liaison__Envelope env;
+    wire_envelope_init(&env, 1000);
+    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env.publish = &pub;
+    size_t len;
+    uint8_t *frame = pack(&env, &len);
+
+    /* version (2 bytes) + corr_id (tag + 2-byte varint), then the publish,
+     * whose length prefix promises more than any cut-off frame holds. */
+    size_t header = 2 + 1 + 2;
+    assert_int_equal(frame[header], (12u << 3) | 2u);
+    for (size_t cut = header + 1; cut < len; cut++) {
+        /* A copy of exactly cut bytes, so reading past it is caught. */
+        uint8_t *part = xmalloc(cut);
+        memcpy(part, frame, cut);
+        Liaison__ErrorCode code = LIAISON__ERROR_CODE__ERROR_NONE;
+        Liaison__Envelope *got = wire_envelope_decode(part, cut, MAX_FRAME, &code, NULL);
+        if (got != NULL || code != LIAISON__ERROR_CODE__BAD_FRAME)
+            fail_msg("frame cut to %zu of %zu bytes: code %d, want BAD_FRAME", cut, len, code);
+        free(part);
+    }
+    /* Cut inside the corr_id varint. */
+    Liaison__ErrorCode code = LIAISON__ERROR_CODE__ERROR_NONE;
+    assert_null(wire_envelope_decode(frame, 4, MAX_FRAME, &code, NULL));
+    assert_int_equal(code, LIAISON__ERROR_CODE__BAD_FRAME);
+
+    free(frame);
+    wire_intel_free(&m);
+}
+
+static void test_wire_refuses_frame_over_max_before_decoding(void **state)
+{
+    (void)state;
+    Liaison__Hello hello = LIAISON__HELLO__INIT;
+    char client[] = "liaisonctl 0.1";
+    hello.client = client;
+    Liaison__Envelope env;
+    wire_envelope_init(&env, 3);
+    env.kind_case = LIAISON__ENVELOPE__KIND_HELLO;
+    env.hello = &hello;
+    size_t len;
+    uint8_t *frame = pack(&env, &len);
+
+    Liaison__ErrorCode code = LIAISON__ERROR_CODE__ERROR_NONE;
+    uint64_t corr = 99;
+    assert_null(wire_envelope_decode(frame, len, len - 1, &code, &corr));
+    assert_int_equal(code, LIAISON__ERROR_CODE__FRAME_TOO_LARGE);
+    assert_int_equal(corr, 0);
+
+    /* Exactly max is allowed. */
+    Liaison__Envelope *got = wire_envelope_decode(frame, len, len, &code, &corr);
+    assert_non_null(got);
+    assert_int_equal(code, LIAISON__ERROR_CODE__ERROR_NONE);
+    assert_int_equal(corr, 3);
+    wire_envelope_free(&got);
+
+    /* The size is checked first: oversized garbage is FRAME_TOO_LARGE. */
+    static const uint8_t junk[16] = {0xff, 0xff, 0xff};
+    assert_null(wire_envelope_decode(junk, sizeof junk, 8, &code, NULL));
+    assert_int_equal(code, LIAISON__ERROR_CODE__FRAME_TOO_LARGE);
+    free(frame);
+}
+
+static void test_wire_wrong_version_still_reports_corr_id(void **state)
+{
+    (void)state;
+    const uint32_t versions[] = {0, 2, 1000, UINT32_MAX};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        Liaison__Hello hello = LIAISON__HELLO__INIT;
+        Liaison__Envelope env;
+        wire_envelope_init(&env, 0x1234567890ULL);
+        env.version = versions[i];
+        env.kind_case = LIAISON__ENVELOPE__KIND_HELLO;
+        env.hello = &hello;
+        size_t len;
+        uint8_t *frame = pack(&env, &len);
+
+        Liaison__ErrorCode code = LIAISON__ERROR_CODE__ERROR_NONE;
+        uint64_t corr = 0;
+        assert_null(wire_envelope_decode(frame, len, MAX_FRAME, &code, &corr));
+        assert_int_equal(code, LIAISON__ERROR_CODE__BAD_VERSION);
+        assert_int_equal(corr, 0x1234567890ULL);
+        /* corr_id may be NULL. */
+        assert_null(wire_envelope_decode(frame, len, MAX_FRAME, &code, NULL));
+        assert_int_equal(code, LIAISON__ERROR_CODE__BAD_VERSION);
+        free(frame);
+    }
+}
+
+static void test_wire_refuses_envelope_without_kind(void **state)
+{
+    (void)state;
+    Liaison__Envelope env;
+    wire_envelope_init(&env, 55);
+    size_t len;
+    uint8_t *frame = pack(&env, &len);
+    Liaison__ErrorCode code = LIAISON__ERROR_CODE__ERROR_NONE;
+    uint64_t corr = 0;
+    assert_null(wire_envelope_decode(frame, len, MAX_FRAME, &code, &corr));
+    assert_int_equal(code, LIAISON__ERROR_CODE__UNKNOWN_KIND);
+    /* The Error reply echoes the client's corr_id. */
+    assert_int_equal(corr, 55);
+    free(frame);
+
+    /* An unknown field (a kind from a newer peer) is still no kind here. */
+    static const uint8_t newer[] = {0x08, 0x01, 0x10, 0x05, 0xfa, 0x01, 0x00}; /* field 31 */
+    assert_null(wire_envelope_decode(newer, sizeof newer, MAX_FRAME, &code, &corr));
+    assert_int_equal(code, LIAISON__ERROR_CODE__UNKNOWN_KIND);
+    assert_int_equal(corr, 5);
+}
+
+static void test_wire_empty_frame_is_version_zero(void **state)
+{
+    (void)state;
+    /* Zero bytes decode to an empty Envelope: its version is 0. */
+    Liaison__ErrorCode code = LIAISON__ERROR_CODE__ERROR_NONE;
+    uint64_t corr = 1;
+    assert_null(wire_envelope_decode("", 0, MAX_FRAME, &code, &corr));
+    assert_int_equal(code, LIAISON__ERROR_CODE__BAD_VERSION);
+    assert_int_equal(corr, 0);
+}
+
+/* Packs a Deliver with wire_deliver_pack into a buffer of exactly
+ * wire_deliver_size bytes and checks protobuf-c decodes it to the same. */
+static void check_deliver(uint32_t sub_id, uint32_t attempt, int notice, size_t body_len)
+{
+    Liaison__Intel *m = sample_intel(body_len);
+    size_t ilen = wire_intel_size(m);
+    uint8_t *packed = xmalloc(ilen ? ilen : 1);
+    assert_int_equal(wire_intel_pack(m, packed), ilen);
+
+    size_t cap = wire_deliver_size(ilen);
+    uint8_t *out = xmalloc(cap);
+    size_t n = wire_deliver_pack(sub_id, attempt, notice, packed, ilen, out);
+    assert_true(n <= cap);
+    assert_true(n > ilen);
+
+    Liaison__ErrorCode code = LIAISON__ERROR_CODE__INTERNAL;
+    uint64_t corr = 99;
+    Liaison__Envelope *env = wire_envelope_decode(out, n, SIZE_MAX, &code, &corr);
+    if (env == NULL)
+        fail_msg("deliver sub_id=%u attempt=%u notice=%d body=%zu: code %d", sub_id, attempt,
+                 notice, body_len, code);
+    assert_int_equal(code, LIAISON__ERROR_CODE__ERROR_NONE);
+    assert_int_equal(corr, 0); /* broker-initiated frames carry corr_id 0 */
+    assert_int_equal(env->version, WIRE_VERSION);
+    assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+    assert_int_equal(env->deliver->sub_id, sub_id);
+    assert_int_equal(env->deliver->attempt, attempt);
+    assert_int_equal(env->deliver->notice, notice ? 1 : 0);
+    assert_intel_equal(env->deliver->intel, m);
+
+    /* With nothing left at its default, protobuf-c's own encoder writes the
+     * very same bytes: the hand-written tags are the contract's. */
+    if (sub_id != 0 && attempt != 0) {
+        Liaison__Deliver d = LIAISON__DELIVER__INIT;
+        d.sub_id = sub_id;
+        d.attempt = attempt;
+        d.notice = notice ? 1 : 0;
+        d.intel = m;
+        Liaison__Envelope e;
+        wire_envelope_init(&e, 0);
+        e.kind_case = LIAISON__ENVELOPE__KIND_DELIVER;
+        e.deliver = &d;
+        size_t rlen;
+        uint8_t *ref = pack(&e, &rlen);
+        assert_int_equal(rlen, n);
+        assert_memory_equal(ref, out, n);
+        free(ref);
+    }
+
+    wire_envelope_free(&env);
+    free(out);
+    free(packed);
+    wire_intel_free(&m);
+}
+
+static void test_wire_deliver_pack_decodes_as_the_same_deliver(void **state)
+{
+    (void)state;
+    const uint32_t sub_ids[] = {0, 1, 127, 128, 16383, 16384, 2097152, UINT32_MAX};
+    const uint32_t attempts[] = {0, 1, 2, 300, UINT32_MAX};
+    /* Bodies around the points where the intel's and the Deliver's length
+     * varints grow to 2, 3 and 4 bytes. */
+    const size_t bodies[] = {0, 1, 100, 127, 128, 200, 16383, 16384, 16500, 70000, 2100000};
+    for (size_t i = 0; i < sizeof sub_ids / sizeof sub_ids[0]; i++)
+        for (size_t j = 0; j < sizeof attempts / sizeof attempts[0]; j++)
+            for (int notice = 0; notice <= 1; notice++)
+                check_deliver(sub_ids[i], attempts[j], notice, 200);
+    for (size_t k = 0; k < sizeof bodies / sizeof bodies[0]; k++) {
+        check_deliver(1, 1, 0, bodies[k]);
+        check_deliver(UINT32_MAX, 3, 1, bodies[k]);
+        check_deliver(0, 0, 0, bodies[k]);
+    }
+}
+
+static void test_wire_deliver_pack_of_empty_intel(void **state)
+{
+    (void)state;
+    /* A message with every field at its default packs to zero bytes. */
+    uint8_t out[64];
+    assert_true(wire_deliver_size(0) <= sizeof out);
+    size_t n = wire_deliver_pack(5, 1, 1, "", 0, out);
+    Liaison__ErrorCode code;
+    Liaison__Envelope *env = wire_envelope_decode(out, n, MAX_FRAME, &code, NULL);
+    assert_non_null(env);
+    assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+    assert_int_equal(env->deliver->sub_id, 5);
+    assert_int_equal(env->deliver->attempt, 1);
+    assert_true(env->deliver->notice);
+    assert_non_null(env->deliver->intel);
+    assert_string_equal(env->deliver->intel->topic, "");
+    assert_int_equal(env->deliver->intel->body.len, 0);
+    wire_envelope_free(&env);
+}
+
+static void test_wire_intel_round_trips_as_stored_form(void **state)
+{
+    (void)state;
+    Liaison__Intel *m = sample_intel(1000);
+    size_t n = wire_intel_size(m);
+    uint8_t *buf = xmalloc(n);
+    assert_int_equal(wire_intel_pack(m, buf), n);
+    Liaison__Intel *back = wire_intel_decode(buf, n);
+    assert_intel_equal(back, m);
+    assert_int_equal(back->label->source_grade, 2);
+    assert_true(back->label->no_onward_sharing);
+    assert_int_equal(back->received_at_us, 1795000000123456);
+    wire_intel_free(&back);
+    assert_null(back);
+
+    /* Truncated stored bytes do not decode. */
+    assert_null(wire_intel_decode(buf, n - 1));
+    free(buf);
+    wire_intel_free(&m);
+
+    /* Freeing NULL, or through a NULL pointer, is harmless. */
+    wire_intel_free(&m);
+    wire_intel_free(NULL);
+    Liaison__Envelope *none = NULL;
+    wire_envelope_free(&none);
+    wire_envelope_free(NULL);
+}
+
+static void test_wire_intel_new_is_empty_with_label_and_origin(void **state)
+{
+    (void)state;
+    Liaison__Intel *m = wire_intel_new();
+    assert_non_null(m->label);
+    assert_non_null(m->origin);
+    assert_ptr_equal(m->topic, wire_empty());
+    assert_string_equal(wire_empty(), "");
+    assert_int_equal(m->label->classification, 0);
+    assert_int_equal(m->label->n_caveats, 0);
+    assert_int_equal(m->body.len, 0);
+    assert_int_equal(wire_intel_size(m), 4); /* two empty sub-messages: tag + 0 each */
+    wire_intel_free(&m);
+
+    /* An origin added to a decoded message is freed with it. */
+    Liaison__Intel *d = wire_intel_decode("", 0);
+    assert_non_null(d);
+    assert_null(d->origin);
+    d->origin = wire_intel_new_origin();
+    set_str(&d->origin->agent, "ops");
+    wire_intel_free(&d);
+}
+
+static void test_wire_accepted_publish_repacks_to_decodable_bytes(void **state)
+{
+    (void)state;
+    /* The broker stores wire_intel_pack of the Intel it decoded, and reads
+     * it back with wire_intel_decode for replay and delivery: whatever
+     * wire_envelope_decode accepts must survive that trip. This frame
+     * carries an unknown field numbered 0 inside the Intel, its tag written
+     * as a two-byte varint (80 00); found by tests/fuzz/fuzz_envelope.c. */
+    static const uint8_t frame[] = {
+        0x08, 0x01,                                /* version 1 */
+        0x62, 0x0a,                                /* publish, 10 bytes */
+        0x0a, 0x08,                                /* intel, 8 bytes */
+        0x0a, 0x03, 'a', '.', 'b',                 /* topic "a.b" */
+        0x80, 0x00, 0x05,                          /* field 0, varint 5 */
+    };
+    Liaison__ErrorCode code = LIAISON__ERROR_CODE__INTERNAL;
+    Liaison__Envelope *env = wire_envelope_decode(frame, sizeof frame, MAX_FRAME, &code, NULL);
+    if (env == NULL) {
+        /* Refusing the frame is a correct answer too. */
+        assert_int_equal(code, LIAISON__ERROR_CODE__BAD_FRAME);
+        return;
+    }
+    assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_PUBLISH);
+    const Liaison__Intel *m = env->publish->intel;
+    size_t n = wire_intel_size(m);
+    uint8_t *stored = xmalloc(n);
+    assert_int_equal(wire_intel_pack(m, stored), n);
+    Liaison__Intel *back = wire_intel_decode(stored, n);
+    free(stored);
+    wire_envelope_free(&env);
+    if (back == NULL)
+        fail_msg("an accepted publish was stored as bytes wire_intel_decode refuses");
+    assert_string_equal(back->topic, "a.b");
+    wire_intel_free(&back);
+}
+
+static void test_wire_error_name_names_every_code(void **state)
+{
+    (void)state;
+    assert_string_equal(wire_error_name(LIAISON__ERROR_CODE__STORE_FULL), "STORE_FULL");
+    assert_string_equal(wire_error_name(LIAISON__ERROR_CODE__ERROR_NONE), "ERROR_NONE");
+    assert_string_equal(wire_error_name(LIAISON__ERROR_CODE__BAD_FRAME), "BAD_FRAME");
+    assert_string_equal(wire_error_name(LIAISON__ERROR_CODE__BAD_VERSION), "BAD_VERSION");
+    assert_string_equal(wire_error_name(LIAISON__ERROR_CODE__UNKNOWN_KIND), "UNKNOWN_KIND");
+    assert_string_equal(wire_error_name(LIAISON__ERROR_CODE__CAVEAT_NOT_HELD), "CAVEAT_NOT_HELD");
+    assert_string_equal(wire_error_name(LIAISON__ERROR_CODE__INTERNAL), "INTERNAL");
+    /* Numbers between and beyond the enum's values. */
+    assert_string_equal(wire_error_name((Liaison__ErrorCode)6), "UNKNOWN");
+    assert_string_equal(wire_error_name((Liaison__ErrorCode)29), "UNKNOWN");
+    assert_string_equal(wire_error_name((Liaison__ErrorCode)1000), "UNKNOWN");
+    assert_string_equal(wire_error_name((Liaison__ErrorCode)-1), "UNKNOWN");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wire_publish_envelope_round_trips),
+        cmocka_unit_test(test_wire_other_kinds_round_trip),
+        cmocka_unit_test(test_wire_refuses_garbage_as_bad_frame),
+        cmocka_unit_test(test_wire_refuses_truncated_frame_as_bad_frame),
+        cmocka_unit_test(test_wire_refuses_frame_over_max_before_decoding),
+        cmocka_unit_test(test_wire_wrong_version_still_reports_corr_id),
+        cmocka_unit_test(test_wire_refuses_envelope_without_kind),
+        cmocka_unit_test(test_wire_empty_frame_is_version_zero),
+        cmocka_unit_test(test_wire_deliver_pack_decodes_as_the_same_deliver),
+        cmocka_unit_test(test_wire_deliver_pack_of_empty_intel),
+        cmocka_unit_test(test_wire_intel_round_trips_as_stored_form),
+        cmocka_unit_test(test_wire_intel_new_is_empty_with_label_and_origin),
+        cmocka_unit_test(test_wire_accepted_publish_repacks_to_decodable_bytes),
+        cmocka_unit_test(test_wire_error_name_names_every_code),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
