@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "config.h"
+#include "retention.h"
 #include "session.h"
 #include "store.h"
 #include "wire.h"
@@ -55,7 +56,7 @@ struct dup_ack {
 
 struct broker_stats {
     uint64_t publishes, publish_refused, duplicates, deliveries, notices, delivery_refused,
-        redeliveries, dead_letters, commits, frames_bad;
+        redeliveries, dead_letters, commits, frames_bad, erased;
 };
 
 typedef struct broker {
@@ -77,6 +78,8 @@ typedef struct broker {
     uint8_t *outbuf;       /* their bytes; owned */
     size_t outbuf_len, outbuf_cap;
     audit_t *audit;
+    retention_t *retention;
+    int64_t retention_due_ms; /* next retention pass */
     int64_t started_us;
     struct broker_stats stats;
 } broker_t;

@@ -171,6 +171,12 @@ static const cfg_key_t broker_rows[] = {
     {.name = "audit_checkpoint_s", .type = CFG_UINT, .flags = CFG_RELOADABLE,
      .offset = offsetof(config_t, audit_checkpoint_s), .def_uint = 300, .min = 1,
      .max = 86400, .help = "or after this many seconds with new records"},
+    {.name = "purge_after_review", .type = CFG_BOOL, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, purge_after_review), .def_uint = 1,
+     .help = "erase messages whose review_at date has passed"},
+    {.name = "retention_interval_s", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, retention_interval_s), .def_uint = 60, .min = 1, .max = 86400,
+     .help = "how often a bounded retention pass runs"},
     {.name = "log_level", .type = CFG_STRING, .offset = offsetof(config_t, log_level),
      .def = "info", .check = check_log_level, .help = "debug, info, warn, error"},
 };
@@ -382,10 +388,45 @@ static const cfg_key_t agent_rows[] = {
      .help = "who to ask about its messages, shown in sanitised notices"},
 };
 
+static const cfg_key_t retention_rows[] = {
+    {.name = "pattern", .type = CFG_STRING, .flags = CFG_REQUIRED | CFG_RELOADABLE,
+     .offset = offsetof(config_retention_t, pattern), .check = check_notice_pattern,
+     .help = "topic pattern the rule governs (first match wins)"},
+    {.name = "max_age_days", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_retention_t, max_age_days), .def_uint = 0, .min = 0,
+     .max = 36500, .help = "erase messages older than this; 0 = no limit"},
+    {.name = "max_messages", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_retention_t, max_messages), .def_uint = 0, .min = 0,
+     .max = 4000000000u, .help = "keep at most this many, erasing the oldest; 0 = no limit"},
+    {.name = "max_mb", .type = CFG_UINT, .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_retention_t, max_mb), .def_uint = 0, .min = 0, .max = 1048576,
+     .help = "keep at most this many MiB, erasing the oldest; 0 = no limit"},
+};
+
+static int load_retention(const cfg_t *c, const cfg_node_t *list, config_t *cfg,
+                          struct load_ctx *lc, char *err, size_t errlen)
+{
+    size_t n = cfg_length(list);
+    char where[64];
+    cfg->retention = xcalloc(n ? n : 1, sizeof *cfg->retention);
+    for (size_t i = 0; i < n; i++) {
+        const cfg_node_t *node = cfg_elem(list, i);
+        snprintf(where, sizeof where, "retention[%zu]", i);
+        cfg->n_retention = i + 1;
+        if (!cfg_is_group(node))
+            return cfg_fail(c, node, where, err, errlen, "expected a group { } for a rule");
+        if (cfg_parse(c, node, where, retention_rows, UTIL_LEN(retention_rows),
+                      &cfg->retention[i], lc, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static const cfg_key_t root_rows[] = {
     {.name = "broker", .type = CFG_GROUP, .flags = CFG_REQUIRED, .offset = CFG_NOFIELD},
     {.name = "agents", .type = CFG_LIST, .flags = CFG_REQUIRED | CFG_RELOADABLE,
      .offset = CFG_NOFIELD},
+    {.name = "retention", .type = CFG_LIST, .flags = CFG_RELOADABLE, .offset = CFG_NOFIELD},
 };
 
 /* Checks one agent against itself and the agents before it. */
@@ -479,6 +520,8 @@ config_t *config_load(const char *path, char *err, size_t errlen)
     }
     if (load_agents(c, cfg_member(cfg_root(c), "agents"), cfg, &lc, err, errlen) != 0)
         goto fail;
+    if (load_retention(c, cfg_member(cfg_root(c), "retention"), cfg, &lc, err, errlen) != 0)
+        goto fail;
     cfg_close(&c);
     return cfg;
 fail:
@@ -495,6 +538,9 @@ void config_free(config_t **cfgp)
     for (size_t i = 0; i < cfg->n_agents; i++)
         cfg_free_fields(agent_rows, UTIL_LEN(agent_rows), &cfg->agents[i]);
     free(cfg->agents);
+    for (size_t i = 0; i < cfg->n_retention; i++)
+        cfg_free_fields(retention_rows, UTIL_LEN(retention_rows), &cfg->retention[i]);
+    free(cfg->retention);
     cfg_free_fields(broker_rows, UTIL_LEN(broker_rows), cfg);
     free(cfg->path);
     /* The secret key should not outlive its config in freed heap. */
@@ -534,6 +580,14 @@ void config_print(const config_t *cfg, FILE *out)
         fputs("  {\n", out);
         cfg_print_fields(out, agent_rows, UTIL_LEN(agent_rows), &cfg->agents[i], NULL, 4);
         fputs(i + 1 < cfg->n_agents ? "  },\n" : "  }\n", out);
+    }
+    fputs(");\n", out);
+    fputs("retention = (\n", out);
+    for (size_t i = 0; i < cfg->n_retention; i++) {
+        fputs("  {\n", out);
+        cfg_print_fields(out, retention_rows, UTIL_LEN(retention_rows), &cfg->retention[i], NULL,
+                         4);
+        fputs(i + 1 < cfg->n_retention ? "  },\n" : "  }\n", out);
     }
     fputs(");\n", out);
 }

@@ -40,6 +40,15 @@ typedef struct config_agent {
     char *contact;     /* who to ask about its messages, shown in notices */
 } config_agent_t;
 
+/* One retention rule; the first rule whose pattern matches a message's
+ * topic governs it. 0 means no limit. */
+typedef struct config_retention {
+    char *pattern;
+    unsigned max_age_days;
+    unsigned max_messages;
+    unsigned max_mb;
+} config_retention_t;
+
 typedef struct config {
     char *path;            /* the file it was loaded from */
     /* broker group */
@@ -64,6 +73,10 @@ typedef struct config {
     uint8_t audit_seed[32];
     unsigned audit_checkpoint_records; /* checkpoint after this many records, default 1000 */
     unsigned audit_checkpoint_s;       /* or this many seconds, default 300 */
+    unsigned purge_after_review;  /* bool: erase messages past their review_at date, default 1 */
+    unsigned retention_interval_s; /* how often a bounded purge pass runs, default 60 */
+    config_retention_t *retention; /* retention list, in order */
+    size_t n_retention;
     /* agents list */
     config_agent_t *agents;
     size_t n_agents;

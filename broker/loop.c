@@ -139,6 +139,7 @@ static void reload(broker_t *b)
         return;
     }
     audit_revocations(b, fresh);
+    retention_invalidate(b->retention);
     audit_broker(b, "config_reload", NULL, "ok", NULL);
     audit_set_spacing(b->audit, fresh->audit_checkpoint_records, fresh->audit_checkpoint_s);
     if (strcmp(fresh->listen, b->cfg->listen) != 0 || strcmp(fresh->data_dir, b->cfg->data_dir) ||
@@ -163,11 +164,29 @@ static void reload(broker_t *b)
     log_info("event=reloaded agents=%zu", fresh->n_agents);
 }
 
+/* Retention runs inside the pass, before the commit, so its erasures and
+ * their audit records share the pass's one fsync. */
+static void retain(broker_t *b, int64_t now_ms)
+{
+    if (now_ms < b->retention_due_ms)
+        return;
+    int n = retention_pass(b->retention, b->store, b->cfg, b->audit, util_now_us());
+    if (n < 0) {
+        router_batch_lost(b, store_batch_failure(b->store));
+        n = 0;
+    }
+    b->stats.erased += (uint64_t)n;
+    /* A full pass means more is waiting: come back next pass. */
+    b->retention_due_ms = n > 0 ? now_ms : now_ms + (int64_t)b->cfg->retention_interval_s * 1000;
+}
+
 static void before_sleep(broker_t *b)
 {
-    router_plan(b);                      /* 1. decide deliveries, audit them */
-    audit_tick(b->audit, util_mono_ms()); /* 2. aggregates, checkpoint */
-    router_commit(b);                    /* 3. one fsync, then PubAcks and Delivers */
+    int64_t now = util_mono_ms();
+    router_plan(b);         /* 1. decide deliveries, audit them */
+    retain(b, now);         /* 2. bounded erasure by the retention rules */
+    audit_tick(b->audit, now); /* 3. aggregates, checkpoint */
+    router_commit(b);       /* 4. one fsync, then PubAcks and Delivers */
 }
 
 int loop_run(config_t *cfg)
@@ -200,6 +219,7 @@ int loop_run(config_t *cfg)
     if (!cfg->audit_key[0])
         log_warn("event=audit_unsigned reason=\"no audit_key: checkpoints are not signed\"");
     audit_broker(&b, "start", NULL, "ok", BROKER_VERSION);
+    b.retention = retention_new();
     if (open_router(&b, err, sizeof err) != 0) {
         log_error("event=startup_failed reason=\"%s\"", err);
         goto err3;
@@ -214,7 +234,8 @@ int loop_run(config_t *cfg)
     while (!loop_stop_flag) {
         /* 1. timeout from the nearest timer */
         int64_t now = util_mono_ms();
-        long timeout = next_timer > now ? (long)(next_timer - now) : 0;
+        int64_t nearest = next_timer < b.retention_due_ms ? next_timer : b.retention_due_ms;
+        long timeout = nearest > now ? (long)(nearest - now) : 0;
         zmq_pollitem_t items[] = {
             {auth_socket(b.auth), 0, ZMQ_POLLIN, 0},
             {b.router, 0, ZMQ_POLLIN, 0},
@@ -258,6 +279,7 @@ int loop_run(config_t *cfg)
     sessions_free(&b.sessions);
     zmq_close(b.router);
 err3:
+    retention_free(&b.retention);
     audit_close(&b.audit);
     store_close(&b.store);
 err2:

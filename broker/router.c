@@ -153,6 +153,7 @@ static void fail_batch(broker_t *b, Liaison__ErrorCode code, const char *why)
             handle_error(b, s, d->corr_id, code, d->msg_id, why);
     }
     unplan(b);
+    retention_invalidate(b->retention);
     router_clear(b);
 }
 
@@ -626,6 +627,7 @@ void router_commit(broker_t *b)
     for (size_t i = 0; i < b->n_batch; i++) {
         struct pending *p = &b->batch[i];
         b->stats.publishes++;
+        retention_note(b->retention, b->cfg, p->intel, p->packed_len);
         send_puback(b, p->rid, p->rid_len, p->corr_id, p->seq, p->msg_id, 0);
     }
     for (size_t i = 0; i < b->n_dups; i++)

@@ -114,6 +114,16 @@ static int store_init(store_t *s, char *err, size_t errlen)
         s->last_seq = key_seq(&k);
     else if (rc != MDB_NOTFOUND)
         goto fail;
+    /* Retention may have erased the newest messages: the high-water mark
+     * in meta keeps sequence numbers from ever being reused. */
+    k.mv_data = "last_seq";
+    k.mv_size = 8;
+    if (mdb_get(txn, s->meta, &k, &v) == 0 && v.mv_size == 8) {
+        uint64_t hw;
+        memcpy(&hw, v.mv_data, 8);
+        if (hw > s->last_seq)
+            s->last_seq = hw;
+    }
     mdb_cursor_close(cur);
     cur = NULL;
     /* Committed even when read-only: an aborted transaction would close
@@ -301,7 +311,14 @@ int store_batch_commit(store_t *s)
 {
     if (s->batch == NULL)
         return STORE_OK;
-    int rc = mdb_txn_commit(s->batch);
+    int rc;
+    if (s->next_seq - 1 > s->last_seq) {
+        uint64_t hw = s->next_seq - 1;
+        MDB_val k = {.mv_size = 8, .mv_data = "last_seq"}, v = {.mv_size = 8, .mv_data = &hw};
+        if ((rc = mdb_put(s->batch, s->meta, &k, &v, 0)) != 0)
+            return batch_failed(s, rc, "put high-water mark");
+    }
+    rc = mdb_txn_commit(s->batch);
     s->batch = NULL; /* a failed commit has freed the transaction too */
     if (rc != 0)
         return batch_failed(s, rc, "commit");
@@ -409,6 +426,35 @@ int store_deadletter_put(store_t *s, uint64_t seq, const char *name, const char 
     int rc = mdb_put(s->batch, s->dead, &k, &v, 0);
     free(kb);
     return rc == 0 ? STORE_OK : batch_failed(s, rc, "put deadletter");
+}
+
+int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key)
+{
+    if (store_batch_begin(s) != STORE_OK)
+        return STORE_ERR;
+    uint8_t kb[16];
+    seq_key(seq, kb);
+    MDB_val k = {.mv_size = 8, .mv_data = kb};
+    int rc = mdb_del(s->batch, s->messages, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOTFOUND;
+    if (rc != 0)
+        return batch_failed(s, rc, "purge");
+    seq_key((uint64_t)time_us, kb);
+    seq_key(seq, kb + 8);
+    MDB_val tk = {.mv_size = 16, .mv_data = kb};
+    rc = mdb_del(s->batch, s->times, &tk, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return batch_failed(s, rc, "purge time");
+    if (dedup_key && dedup_key[0]) {
+        MDB_val dk = {.mv_size = strlen(dedup_key), .mv_data = (void *)(uintptr_t)dedup_key};
+        if (dk.mv_size > 511)
+            dk.mv_size = 511;
+        rc = mdb_del(s->batch, s->dedup, &dk, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return batch_failed(s, rc, "purge dedup");
+    }
+    return STORE_OK;
 }
 
 int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq)

@@ -101,6 +101,11 @@ int store_checkpoint_put(store_t *s, uint64_t aseq, const void *data, size_t len
 uint64_t store_batch_id(const store_t *s);
 uint64_t store_committed_id(const store_t *s);
 
+/* Erases one message (retention): its record, its time index entry, and
+ * its dedup entry when dedup_key is given; written into the open batch.
+ * STORE_OK, STORE_NOTFOUND (already gone), or a failure rc. */
+int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key);
+
 /* The first sequence received at or after since_us: STORE_OK (sets *seq),
  * STORE_NOTFOUND when nothing that recent is stored. */
 int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq);

@@ -1,0 +1,38 @@
+/* retention.h — erasing stored messages by the rules in broker.cfg: per
+ * topic pattern by age, count and size, and by the MoPI review date; in
+ * bounded passes from the loop, each erasure audited with metadata only.
+ * Not responsible for: what the rules are (config.c) or the audit chain
+ * (audit.c). */
+#ifndef LIAISON_RETENTION_H
+#define LIAISON_RETENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "config.h"
+#include "store.h"
+#include "wire.h"
+
+typedef struct retention retention_t;
+
+retention_t *retention_new(void);
+void retention_free(retention_t **r);
+
+/* Counts messages and bytes per rule by reading the store (at start, after
+ * a reload, after a failed batch). Only rules with count or size limits
+ * need it; it reads nothing when none has. Returns 0 or -1. */
+int retention_recount(retention_t *r, store_t *st, const config_t *cfg);
+/* Asks for a recount before the next pass (rules or state changed). */
+void retention_invalidate(retention_t *r);
+
+/* A message was committed: adds it to its rule's totals. */
+void retention_note(retention_t *r, const config_t *cfg, const Liaison__Intel *m, size_t len);
+
+/* One bounded pass: erases into the open batch what the rules say must go,
+ * with an audit record for each. Returns how many were erased, or -1 when
+ * the batch failed (the caller refuses what was in it). */
+int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit,
+                   int64_t now_us);
+
+#endif
