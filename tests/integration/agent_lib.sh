@@ -31,13 +31,13 @@ sub_entry() {
 start_agent() {
     log="$T/$1.agent.log"
     touch "$log"
-    before=$(grep -c 'event=started' "$log" || true)
+    _al_before=$(grep -c 'event=started' "$log" || true)
     "$BIN/liaison-agent" -c "$T/$1.agent.cfg" 2>>"$log" >>"$T/$1.stdout" &
     pid=$!
     eval "AGENT_PID_$(echo "$1" | tr '-' '_')=$pid"
     PIDS="$PIDS $pid"
     n=200
-    while [ "$(grep -c 'event=started' "$log" || true)" -le "$before" ]; do
+    while [ "$(grep -c 'event=started' "$log" || true)" -le "$_al_before" ]; do
         kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; fail "agent $1 exited at start"; }
         n=$((n - 1)); [ $n -gt 0 ] || fail "agent $1 did not start"
         sleep 0.05
@@ -73,7 +73,10 @@ wait_agent_exit() {
 }
 
 # count LOG PATTERN — lines of LOG matching PATTERN (0 if none or missing).
-count() { grep -c -- "$2" "$1" 2>/dev/null || true; }
+count() {
+    c=$(grep -c -- "$2" "$1" 2>/dev/null)
+    echo "${c:-0}"
+}
 
 # wait_count FILE PATTERN N [SECONDS] — until at least N lines match.
 wait_count() {
