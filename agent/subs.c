@@ -277,7 +277,7 @@ static void on_deliver(subs_t *s, link_t *l, const Liaison__Deliver *d)
     h->seq = seq;
     h->conn = s->conn;
     h->notice = d->notice;
-    h->json = json_from_intel(d->intel, d->notice);
+    h->json = json_from_delivery(d);
     h->topic = xstrdup(d->intel->topic);
     h->msg_id = xstrdup(d->intel->msg_id);
     sub->n++;
