@@ -66,6 +66,7 @@ typedef struct agent {
     int64_t last_rx;
     int64_t spool_retry_at;
     int64_t next_forget;
+    int64_t subs_due; /* from the last subs_run: ms until sinks need us */
     int sig_rfd;
 } agent_t;
 
@@ -265,11 +266,13 @@ static void take_spool(agent_t *a, int64_t now)
     }
 }
 
-/* One pass: wait for input or the nearest timer, then do every phase. */
-static void pass(agent_t *a, int draining)
+/* Waits for input or the nearest timer: our next heartbeat (half an
+ * interval keeps us well inside the broker's three), a reconnect, a sink
+ * retry or running command, a publish pause, a spool retry. */
+static void wait_for_input(agent_t *a, int draining)
 {
     int64_t now = util_mono_ms();
-    int64_t due = -1;
+    int64_t due = a->subs_due;
     zmq_pollitem_t items[3];
     int n = 0;
 
@@ -278,14 +281,10 @@ static void pass(agent_t *a, int draining)
         items[n++] = (zmq_pollitem_t){NULL, spool_fd(a->spool), ZMQ_POLLIN, 0};
     if (a->link)
         items[n++] = (zmq_pollitem_t){link_socket(a->link), 0, ZMQ_POLLIN, 0};
-
-    /* The nearest timer: our next heartbeat (half an interval keeps us well
-     * inside the broker's three), a reconnect, a retry, a spool batch. */
     if (a->link)
-        due = link_heartbeat_ms(a->link) / 2;
+        due = min_due(due, link_heartbeat_ms(a->link) / 2);
     else if (!draining)
-        due = a->next_connect > now ? a->next_connect - now : 0;
-    due = min_due(due, subs_run(a->subs, a->link, now));
+        due = min_due(due, a->next_connect > now ? a->next_connect - now : 0);
     due = min_due(due, publish_due_in(a->pub, now));
     if (a->spool && !draining) {
         due = min_due(due, spool_tick(a->spool, now));
@@ -297,8 +296,15 @@ static void pass(agent_t *a, int draining)
     if (zmq_poll(items, n, due < 0 ? -1 : (long)due) < 0 && errno != EINTR)
         log_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
     drain_pipe(a->sig_rfd);
-    now = util_mono_ms();
+}
 
+/* One pass: wait, then every phase in order. While draining, nothing new
+ * is taken from the spool or sent from the outbox: only what is in flight
+ * is seen through. */
+static void pass(agent_t *a, int draining)
+{
+    wait_for_input(a, draining);
+    int64_t now = util_mono_ms();
     if (got_hup && !draining) {
         got_hup = 0;
         reload(a);
@@ -307,9 +313,9 @@ static void pass(agent_t *a, int draining)
         take_spool(a, now);
     if (a->link)
         read_link(a);
-    if (a->link && publish_send(a->pub, a->link, now) != 0)
+    if (a->link && !draining && publish_send(a->pub, a->link, now) != 0)
         drop_link(a, "cannot send to the broker");
-    subs_run(a->subs, a->link, now);
+    a->subs_due = subs_run(a->subs, a->link, now);
     publish_settle(a->pub);
     if (!draining && now >= a->next_forget) {
         int64_t cutoff = util_now_us() - (int64_t)AGENT_IDS_KEEP_DAYS * DAY_MS * 1000;
@@ -351,6 +357,7 @@ int agent_run(client_config_t *cfg)
     memset(&a, 0, sizeof a);
     a.cfg = cfg;
     a.sig_rfd = -1;
+    a.subs_due = -1;
     backoff_init(&a.reconnect, AGENT_RECONNECT_BASE_MS, AGENT_RECONNECT_CAP_MS);
     if (sodium_init() < 0) {
         log_error("event=startup_failed reason=\"libsodium did not initialise\"");

@@ -255,8 +255,12 @@ static void on_deliver(subs_t *s, link_t *l, const Liaison__Deliver *d)
         send_ack(l, sub->id, &seq, 1);
         return;
     }
-    if (sub->run.json != NULL && sub->run.seq == seq)
-        return; /* redelivered while its command runs: the command decides */
+    if (sub->run.json != NULL && sub->run.seq == seq) {
+        /* Redelivered while its command runs (on a new connection, or after
+         * an ack timeout): the command's outcome answers this delivery. */
+        sub->run.conn = s->conn;
+        return;
+    }
     size_t at = sub->n;
     while (at > 0 && sub->q[at - 1].seq > seq)
         at--;
