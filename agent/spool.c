@@ -38,6 +38,7 @@ struct spool {
 /* One file of a batch in spool_take. */
 struct item {
     const char *name;     /* borrowed from the waiting list */
+    size_t size;          /* bytes read */
     Liaison__Intel *m;    /* owned */
     uint8_t digest[32];
     char done_name[300];
@@ -408,6 +409,7 @@ static void prepare(spool_t *s, struct item *it)
         snprintf(why, sizeof why, "%s: %s", wire_error_name(code), err);
         goto rejected;
     }
+    it->size = len;
     crypto_hash_sha256(it->digest, (const unsigned char *)buf, len);
     if (it->m->msg_id == NULL || it->m->msg_id[0] == '\0') {
         /* The same file always gets the same id, so if the agent dies after
@@ -451,10 +453,16 @@ int spool_take(spool_t *s, outbox_t *o, size_t max)
     char **taken = xcalloc(n, sizeof *taken);
     size_t n_taken = 0, n_valid = 0;
 
+    size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
         items[i].name = s->names[i];
         prepare(s, &items[i]);
         n_valid += items[i].state == ITEM_VALID;
+        bytes += items[i].size;
+        if (bytes >= SPOOL_BATCH_BYTES) {
+            n = i + 1; /* the rest waits for the next batch */
+            break;
+        }
     }
     if (n_valid > 0) {
         if (outbox_begin(o) != OUTBOX_OK)

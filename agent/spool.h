@@ -27,6 +27,9 @@
 
 /* A spool file over this many bytes is rejected unread. */
 #define SPOOL_MAX_FILE (1u << 20)
+/* Bytes of files read into one batch: the batch holds their messages in
+ * memory until the outbox commit. */
+#define SPOOL_BATCH_BYTES (32u << 20)
 /* The longest topic the agent lets through; the broker applies its own
  * (usually shorter) max_topic_len. */
 #define SPOOL_MAX_TOPIC 1024
@@ -48,7 +51,8 @@ int64_t spool_tick(spool_t *s, int64_t now_ms);
 /* 1 if files are waiting to be taken. */
 int spool_waiting(const spool_t *s);
 
-/* Takes up to max waiting files: valid ones into the outbox in one commit
+/* Takes up to max waiting files (fewer once SPOOL_BATCH_BYTES have been
+ * read): valid ones into the outbox in one commit
  * (then to done/), invalid ones to rejected/. Returns the number of files
  * handled, or -1 when the outbox refused the batch (full or failing): the
  * files stay in the spool and are tried again on the next call. */
