@@ -113,6 +113,12 @@ static void try_connect(agent_t *a)
         log_warn("event=disconnected reason=\"%s\" retry_in_ms=%lld", err, (long long)delay);
         return;
     }
+    /* A send must never stall the loop: with no peer (the broker went away
+     * and the link does not reconnect by itself) or a full queue, ZeroMQ
+     * would block for ever. A send that times out fails, and the link is
+     * dropped and opened again. */
+    int send_timeout = AGENT_SEND_TIMEOUT_MS;
+    zmq_setsockopt(link_socket(a->link), ZMQ_SNDTIMEO, &send_timeout, sizeof send_timeout);
     backoff_reset(&a->reconnect);
     a->last_rx = now;
     log_info("event=connected broker=%s agent=%s heartbeat_ms=%u broker_last_seq=%llu "
@@ -203,6 +209,15 @@ static void read_link(agent_t *a)
                  (long long)silent);
         drop_link(a, why);
     }
+}
+
+/* 1 if a frame can go to the broker now. Not when its connection has
+ * dropped (the socket then has no peer) or its queue is full: sends wait
+ * for a later pass, and silence ends a dead link. */
+static int can_send(agent_t *a)
+{
+    zmq_pollitem_t it = {link_socket(a->link), 0, ZMQ_POLLOUT, 0};
+    return zmq_poll(&it, 1, 0) == 1 && (it.revents & ZMQ_POLLOUT);
 }
 
 /* ---- SIGHUP -------------------------------------------------------------------- */
@@ -313,9 +328,10 @@ static void pass(agent_t *a, int draining)
         take_spool(a, now);
     if (a->link)
         read_link(a);
-    if (a->link && !draining && publish_send(a->pub, a->link, now) != 0)
+    int writable = a->link != NULL && can_send(a);
+    if (writable && !draining && publish_send(a->pub, a->link, now) != 0)
         drop_link(a, "cannot send to the broker");
-    a->subs_due = subs_run(a->subs, a->link, now);
+    a->subs_due = subs_run(a->subs, writable ? a->link : NULL, now);
     publish_settle(a->pub);
     if (!draining && now >= a->next_forget) {
         int64_t cutoff = util_now_us() - (int64_t)AGENT_IDS_KEEP_DAYS * DAY_MS * 1000;

@@ -14,6 +14,8 @@
 
 /* How long to wait for the broker's Welcome on each attempt. */
 #define AGENT_CONNECT_MS 3000
+/* Longest a send to the broker may block before the link counts as gone. */
+#define AGENT_SEND_TIMEOUT_MS 2000
 /* Reconnect backoff: first delay, doubling to the cap, with jitter. */
 #define AGENT_RECONNECT_BASE_MS 250
 #define AGENT_RECONNECT_CAP_MS 30000

@@ -43,7 +43,7 @@ cp "$T/prison.good.cfg" "$T/prison.agent.cfg"
 # 3. The broker is down; the agent says so and connects when it is back.
 stop_broker
 start_agent prison
-wait_for "$T/prison.agent.log" 'event=disconnected reason="no answer from the broker at tcp://127.0.0.1:'"$PORT"
+wait_for "$T/prison.agent.log" 'event=disconnected reason="[^"]*127.0.0.1:'"$PORT"'[^"]*running?'
 msg alert.yorkshire.hmp-hull.b OFFICIAL ',"msg_id":"hull-b"' | drop "$T/spool/prison" b.json
 wait_files "$T/spool/prison/done" 2
 start_broker
