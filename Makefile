@@ -19,7 +19,7 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 FUZZ_CC ?= clang
 
-PKGS := libzmq libprotobuf-c lmdb libconfig libsodium jansson
+PKGS := libzmq libprotobuf-c lmdb libconfig libsodium jansson libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -74,6 +74,14 @@ $(GEN_C) $(GEN_H) &: proto/liaison.proto
 $(B)/obj/gen/liaison.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(PKG_CFLAGS) -I$(B)/gen -c $< -o $@
+
+# The status page (broker/status_page.html) is embedded in the broker as a C
+# string literal: backslashes, quotes and '?' (trigraphs) escaped, one
+# "line\n" per line.
+$(B)/gen/status_page.inc: broker/status_page.html
+	@mkdir -p $(B)/gen
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@
+$(B)/obj/broker/metrics.o: $(B)/gen/status_page.inc
 
 $(B)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)

@@ -82,6 +82,8 @@ typedef struct broker {
     int64_t retention_due_ms; /* next retention pass */
     int64_t started_us;
     struct broker_stats stats;
+    struct control *control; /* operator views' history (control.c); owned */
+    struct metrics *metrics; /* HTTP endpoint and commit histogram (metrics.c); owned */
 } broker_t;
 
 #endif

@@ -91,6 +91,32 @@ static int check_metrics(const char *v, void *obj, void *ctx, char *why, size_t 
     return -1;
 }
 
+/* A bearer token is sent in a header and typed into a browser's password
+ * prompt: RFC 6750 token characters, long enough not to be guessed. */
+static int check_metrics_token(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    size_t n = strlen(v);
+    if (n == 0)
+        return 0;
+    int ok = n >= 16 && n <= 256;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+             (v[i] >= '0' && v[i] <= '9') || strchr("-._~+/=", v[i]) != NULL;
+    if (ok)
+        return 0;
+    snprintf(why, whylen, "must be 16 to 256 characters of [A-Za-z0-9-._~+/=] (or \"\")");
+    return -1;
+}
+
+/* --print-config must not print a secret. */
+static void print_metrics_token(FILE *out, const void *obj, const void *ctx)
+{
+    const config_t *cfg = obj;
+    (void)ctx;
+    cfg_print_string(out, cfg->metrics_token[0] ? "(set, not shown)" : "");
+}
+
 static int check_log_level(const char *v, void *obj, void *ctx, char *why, size_t whylen)
 {
     (void)obj, (void)ctx;
@@ -134,6 +160,9 @@ static const cfg_key_t broker_rows[] = {
     {.name = "metrics", .type = CFG_STRING, .offset = offsetof(config_t, metrics),
      .def = "127.0.0.1:9740", .check = check_metrics,
      .help = "Prometheus endpoint host:port, \"\" disables"},
+    {.name = "metrics_token", .type = CFG_STRING, .offset = offsetof(config_t, metrics_token),
+     .def = "", .check = check_metrics_token, .print = print_metrics_token,
+     .help = "bearer token the metrics endpoint requires, \"\" = none"},
     {.name = "max_frame_bytes", .type = CFG_UINT, .offset = offsetof(config_t, max_frame_bytes),
      .def_uint = 1u << 20, .min = 1024, .max = 64u << 20, .help = "largest frame accepted"},
     {.name = "max_topic_len", .type = CFG_UINT, .flags = CFG_RELOADABLE,

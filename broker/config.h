@@ -58,6 +58,7 @@ typedef struct config {
     char *data_dir;        /* relative paths resolved against the config's dir */
     unsigned map_size_mb;  /* LMDB map size, default 1024 */
     char *metrics;         /* "host:port" or "" (disabled), default "127.0.0.1:9740" */
+    char *metrics_token;   /* bearer token required by the metrics endpoint, "" = none */
     unsigned max_frame_bytes;    /* default 1 MiB */
     unsigned max_topic_len;      /* default 255 */
     unsigned max_subs_per_agent; /* default 64 */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "log.h"
 #include "policy.h"
 #include "router.h"
@@ -276,7 +277,7 @@ static void audit_consult(broker_t *b, session_t *s, const char *action, const c
     audit_append_repeatable(b->audit, &ev, util_mono_ms());
 }
 
-static void on_status(broker_t *b, session_t *s, uint64_t corr)
+static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__StatusRequest *q)
 {
     enum policy_rule rule = policy_may_request(s->conf, ROLE_OPERATOR, util_now_us());
     if (rule != POLICY_ALLOW) {
@@ -285,22 +286,12 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr)
         return;
     }
     audit_consult(b, s, "status", NULL);
-    struct store_stat st;
-    store_stat(b->store, &st);
-    char json[1024];
-    snprintf(json, sizeof json,
-             "{\"version\":\"%s\",\"uptime_s\":%lld,\"last_seq\":%llu,\"messages\":%llu,"
-             "\"store_used_bytes\":%llu,\"store_map_bytes\":%llu,\"sessions\":%zu,"
-             "\"publishes\":%llu,\"publish_refused\":%llu,\"deliveries\":%llu,"
-             "\"delivery_refused\":%llu,\"commits\":%llu,\"auth_refused\":%lu}",
-             BROKER_VERSION, (long long)((util_now_us() - b->started_us) / 1000000),
-             (unsigned long long)st.last_seq, (unsigned long long)st.messages,
-             (unsigned long long)st.used_bytes, (unsigned long long)st.map_bytes,
-             sessions_count(b->sessions), (unsigned long long)b->stats.publishes,
-             (unsigned long long)b->stats.publish_refused,
-             (unsigned long long)b->stats.deliveries,
-             (unsigned long long)b->stats.delivery_refused,
-             (unsigned long long)b->stats.commits, auth_refused(b->auth));
+    char why[160];
+    char *json = control_view(b, q->what, why, sizeof why);
+    if (json == NULL) {
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL, why);
+        return;
+    }
     Liaison__Envelope env;
     Liaison__StatusReply rep = LIAISON__STATUS_REPLY__INIT;
     wire_envelope_init(&env, corr);
@@ -308,6 +299,7 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr)
     env.kind_case = LIAISON__ENVELOPE__KIND_STATUS_REPLY;
     env.status_reply = &rep;
     handle_reply(b, s, &env);
+    free(json);
 }
 
 /* The audit trail, for auditors only; every read of it is itself audited. */
@@ -374,6 +366,7 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
             return NULL;
         s = sessions_add(b->sessions, rid, rid_len, user);
         s->conf = config_agent_by_name(b->cfg, user);
+        s->connected_us = util_now_us();
         log_info("event=connected agent=%s sessions=%zu", user, sessions_count(b->sessions));
     }
     return s;
@@ -435,7 +428,9 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         }
         if (m && m->origin == NULL)
             m->origin = wire_intel_new_origin();
+        uint64_t refused = b->stats.publish_refused;
         router_publish(b, s, corr, m);
+        s->publish_refused += b->stats.publish_refused - refused; /* per agent, for operators */
         break;
     }
     case LIAISON__ENVELOPE__KIND_SUBSCRIBE:
@@ -455,7 +450,7 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         on_credit(b, s, corr, env->credit);
         break;
     case LIAISON__ENVELOPE__KIND_STATUS_REQUEST:
-        on_status(b, s, corr);
+        on_status(b, s, corr, env->status_request);
         break;
     case LIAISON__ENVELOPE__KIND_HEARTBEAT:
         on_heartbeat(b, s, corr);

@@ -12,9 +12,11 @@
 
 #include "auth.h"
 #include "broker.h"
+#include "control.h"
 #include "handle.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "router.h"
 #include "util.h"
@@ -186,7 +188,11 @@ static void before_sleep(broker_t *b)
     router_plan(b);         /* 1. decide deliveries, audit them */
     retain(b, now);         /* 2. bounded erasure by the retention rules */
     audit_tick(b->audit, now); /* 3. aggregates, checkpoint */
+    uint64_t commits = b->stats.commits;
+    double t0 = metrics_clock();
     router_commit(b);       /* 4. one fsync, then PubAcks and Delivers */
+    if (b->stats.commits != commits)
+        metrics_observe_commit(b->metrics, metrics_clock() - t0);
 }
 
 int loop_run(config_t *cfg)
@@ -220,6 +226,15 @@ int loop_run(config_t *cfg)
         log_warn("event=audit_unsigned reason=\"no audit_key: checkpoints are not signed\"");
     audit_broker(&b, "start", NULL, "ok", BROKER_VERSION);
     b.retention = retention_new();
+    b.control = control_new();
+    b.metrics = metrics_new();
+    /* The HTTP thread starts before the ROUTER binds and never touches
+     * broker state: it serves the snapshots control_tick publishes. */
+    if (cfg->metrics[0] &&
+        metrics_start(b.metrics, cfg->metrics, cfg->metrics_token, err, sizeof err) != 0) {
+        log_error("event=startup_failed reason=\"%s\"", err);
+        goto err3;
+    }
     if (open_router(&b, err, sizeof err) != 0) {
         log_error("event=startup_failed reason=\"%s\"", err);
         goto err3;
@@ -231,10 +246,13 @@ int loop_run(config_t *cfg)
              pub, (unsigned long long)store_last_seq(b.store), cfg->n_agents);
 
     int64_t next_timer = util_mono_ms() + b.cfg->heartbeat_ms;
+    int64_t next_tick = util_mono_ms(); /* operator views: a first snapshot at once */
     while (!loop_stop_flag) {
         /* 1. timeout from the nearest timer */
         int64_t now = util_mono_ms();
         int64_t nearest = next_timer < b.retention_due_ms ? next_timer : b.retention_due_ms;
+        if (next_tick < nearest)
+            nearest = next_tick;
         long timeout = nearest > now ? (long)(nearest - now) : 0;
         zmq_pollitem_t items[] = {
             {auth_socket(b.auth), 0, ZMQ_POLLIN, 0},
@@ -258,6 +276,12 @@ int loop_run(config_t *cfg)
         }
         /* 5. due timers */
         now = util_mono_ms();
+        if (now >= next_tick || now >= next_timer) {
+            /* Before any reap, so control reads the counts of sessions
+             * about to go. */
+            control_tick(&b, now);
+            next_tick = now + CONTROL_TICK_MS;
+        }
         if (now >= next_timer) {
             reap(&b, now);
             next_timer = now + b.cfg->heartbeat_ms;
@@ -279,6 +303,8 @@ int loop_run(config_t *cfg)
     sessions_free(&b.sessions);
     zmq_close(b.router);
 err3:
+    metrics_free(&b.metrics); /* stops the HTTP thread */
+    control_free(&b.control);
     retention_free(&b.retention);
     audit_close(&b.audit);
     store_close(&b.store);

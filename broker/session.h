@@ -47,6 +47,10 @@ typedef struct session {
     size_t n_subs;
     uint64_t published, delivered;
     struct session *hnext;        /* hash chain */
+    /* For operators (broker/control.c): when this connection was first
+     * heard (wall clock), and its publishes refused. */
+    int64_t connected_us;
+    uint64_t publish_refused;
 } session_t;
 
 typedef struct sessions sessions_t;

@@ -730,3 +730,149 @@ char *json_from_audit_record(const Liaison__AuditRecord *r)
     put_hex(root, "prev_hash", &r->prev_hash);
     return dump(root);
 }
+
+/* ---- documents: the operator views ---------------------------------------------
+ * json_doc_t is jansson's json_t under another name, so the type never
+ * leaves this file; the casts below are the whole of the mapping. */
+
+static json_t *J(json_doc_t *d)
+{
+    return (json_t *)(void *)d;
+}
+
+static const json_t *CJ(const json_doc_t *d)
+{
+    return (const json_t *)(const void *)d;
+}
+
+static json_doc_t *D(json_t *j)
+{
+    return (json_doc_t *)(void *)j;
+}
+
+json_doc_t *json_doc_object(void)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        oom();
+    return D(o);
+}
+
+json_doc_t *json_doc_array(void)
+{
+    json_t *a = json_array();
+    if (a == NULL)
+        oom();
+    return D(a);
+}
+
+void json_doc_set(json_doc_t *obj, const char *key, json_doc_t *v)
+{
+    put(J(obj), key, J(v));
+}
+
+void json_doc_set_str(json_doc_t *obj, const char *key, const char *s)
+{
+    put(J(obj), key, s ? text(s) : json_null());
+}
+
+void json_doc_set_int(json_doc_t *obj, const char *key, int64_t v)
+{
+    put(J(obj), key, json_integer((json_int_t)v));
+}
+
+void json_doc_set_real(json_doc_t *obj, const char *key, double v)
+{
+    /* jansson refuses NaN and infinities; JSON has no spelling for them. */
+    put(J(obj), key, v == v && v - v == 0 ? json_real(v) : json_null());
+}
+
+void json_doc_set_bool(json_doc_t *obj, const char *key, int v)
+{
+    put(J(obj), key, json_boolean(v));
+}
+
+void json_doc_set_null(json_doc_t *obj, const char *key)
+{
+    put(J(obj), key, json_null());
+}
+
+void json_doc_push(json_doc_t *arr, json_doc_t *v)
+{
+    if (v == NULL || json_array_append_new(J(arr), J(v)) != 0)
+        oom();
+}
+
+void json_doc_push_str(json_doc_t *arr, const char *s)
+{
+    if (json_array_append_new(J(arr), s ? text(s) : json_null()) != 0)
+        oom();
+}
+
+char *json_doc_dump(const json_doc_t *doc)
+{
+    /* Ten significant digits: rates and ratios print as 0.29, not 0.28999999999999998. */
+    char *out = json_dumps(CJ(doc), JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    if (out == NULL)
+        oom();
+    return out;
+}
+
+void json_doc_free(json_doc_t **doc)
+{
+    if (doc == NULL || *doc == NULL)
+        return;
+    json_decref(J(*doc));
+    *doc = NULL;
+}
+
+json_doc_t *json_doc_parse(const char *s, char *err, size_t errlen)
+{
+    json_error_t e;
+    json_t *v = json_loads(s, JSON_REJECT_DUPLICATES, &e);
+    if (v == NULL) {
+        snprintf(err, errlen, "invalid JSON at line %d column %d: %s", e.line, e.column, e.text);
+        one_line(err);
+    }
+    return D(v);
+}
+
+const json_doc_t *json_doc_get(const json_doc_t *obj, const char *key)
+{
+    if (obj == NULL || !json_is_object(CJ(obj)))
+        return NULL;
+    /* json_object_get takes a non-const object but does not modify it. */
+    return D(json_object_get(CJ(obj), key));
+}
+
+size_t json_doc_len(const json_doc_t *arr)
+{
+    return arr && json_is_array(CJ(arr)) ? json_array_size(CJ(arr)) : 0;
+}
+
+const json_doc_t *json_doc_at(const json_doc_t *arr, size_t i)
+{
+    if (arr == NULL || !json_is_array(CJ(arr)))
+        return NULL;
+    return D(json_array_get(CJ(arr), i));
+}
+
+const char *json_doc_str(const json_doc_t *v)
+{
+    return v && json_is_string(CJ(v)) ? json_string_value(CJ(v)) : NULL;
+}
+
+int json_doc_num(const json_doc_t *v, double *out)
+{
+    if (v == NULL || !json_is_number(CJ(v)))
+        return -1;
+    *out = json_number_value(CJ(v));
+    return 0;
+}
+
+int json_doc_bool(const json_doc_t *v)
+{
+    if (v == NULL || !json_is_boolean(CJ(v)))
+        return -1;
+    return json_is_true(CJ(v));
+}

@@ -9,6 +9,7 @@
 #define LIAISON_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "wire.h"
 
@@ -37,5 +38,45 @@ char *json_from_delivery(const Liaison__Deliver *d);
 
 /* One audit record as a line of JSON (hashes in hex). Caller frees. */
 char *json_from_audit_record(const Liaison__AuditRecord *r);
+
+/* ---- documents: the operator views -----------------------------------------
+ * A small tree API over one JSON value (object, array, string, number,
+ * boolean, null), so the broker can build its status replies and liaisonctl
+ * read them back for its tables without either including jansson.
+ * Building: json_doc_object/array return a value the caller owns (free with
+ * json_doc_free) until it is handed to json_doc_set or json_doc_push, which
+ * take ownership. Keys keep their insertion order when dumped. */
+typedef struct json_doc json_doc_t;
+
+json_doc_t *json_doc_object(void);
+json_doc_t *json_doc_array(void);
+/* Sets obj[key], replacing any value there; takes ownership of v. */
+void json_doc_set(json_doc_t *obj, const char *key, json_doc_t *v);
+/* s NULL sets null; bytes that are not UTF-8 become U+FFFD. */
+void json_doc_set_str(json_doc_t *obj, const char *key, const char *s);
+void json_doc_set_int(json_doc_t *obj, const char *key, int64_t v);
+void json_doc_set_real(json_doc_t *obj, const char *key, double v);
+void json_doc_set_bool(json_doc_t *obj, const char *key, int v);
+void json_doc_set_null(json_doc_t *obj, const char *key);
+/* Appends v to arr; takes ownership of v. */
+void json_doc_push(json_doc_t *arr, json_doc_t *v);
+void json_doc_push_str(json_doc_t *arr, const char *s);
+/* Compact one-line text. Caller frees. */
+char *json_doc_dump(const json_doc_t *doc);
+void json_doc_free(json_doc_t **doc);
+
+/* Reading. parse returns the value (caller owns; json_doc_free) or NULL with
+ * a one-line reason. The accessors return values borrowed from their
+ * parent, valid until it is freed; they return NULL (or 0, or -1) when the
+ * value is absent or of another type, so callers can chain them. */
+json_doc_t *json_doc_parse(const char *text, char *err, size_t errlen);
+const json_doc_t *json_doc_get(const json_doc_t *obj, const char *key);
+size_t json_doc_len(const json_doc_t *arr);
+const json_doc_t *json_doc_at(const json_doc_t *arr, size_t i);
+const char *json_doc_str(const json_doc_t *v);
+/* 0 and *out set when v is a number (integer or real), else -1. */
+int json_doc_num(const json_doc_t *v, double *out);
+/* 1 for true, 0 for false, -1 when not a boolean. */
+int json_doc_bool(const json_doc_t *v);
 
 #endif

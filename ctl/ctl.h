@@ -16,6 +16,10 @@ int ctl_keygen(const char *config, int argc, char **argv);
 int ctl_pub(const char *config, int argc, char **argv);
 int ctl_sub(const char *config, int argc, char **argv);
 int ctl_status(const char *config, int argc, char **argv);
+int ctl_agents(const char *config, int argc, char **argv);
+int ctl_subs(const char *config, int argc, char **argv);
+int ctl_topics(const char *config, int argc, char **argv);
+int ctl_watch(const char *config, int argc, char **argv);
 int ctl_audit(const char *config, int argc, char **argv);
 
 #endif

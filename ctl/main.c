@@ -21,7 +21,16 @@ static const struct command commands[] = {
     {"sub", ctl_sub, 1,
      "sub PATTERN [--durable NAME | --from-seq N | --since TIME] [--count N] [--timeout S]\n"
      "                               print deliveries as JSON lines, acking each"},
-    {"status", ctl_status, 1, "status [--json]              broker state (operator role)"},
+    {"status", ctl_status, 1,
+     "status [--json]              broker state: store, connections, rates (operator role)"},
+    {"agents", ctl_agents, 1, "agents [--json]              each agent: connected, last seen, in/out"},
+    {"subs", ctl_subs, 1,
+     "subs [--json]                each subscription: backlog, in flight, redeliveries"},
+    {"topics", ctl_topics, 1,
+     "topics [--depth N] [--json]  per topic prefix: messages, bytes, oldest, retention"},
+    {"watch", ctl_watch, 1,
+     "watch [--interval S] [--count N] [--json]\n"
+     "                               all of the above, refreshed in place"},
     {"audit", ctl_audit, 0,
      "audit tail [-n N] [--actor A] [--action X] | export [--since TIME]\n"
      "                               the audit trail (auditor role)\n"

@@ -22,6 +22,13 @@ have_pc libmicrohttpd || need="$need libmicrohttpd-dev"
 have_cmd clang || need="$need clang"
 have_cmd cc || need="$need gcc"
 have_cmd make || need="$need make"
+# Operator surfaces (scenarios 30-33): a real HTTP client for /metrics, the
+# Prometheus exposition checker, a headless browser for the status page, and
+# systemd-analyze for the units in config/.
+have_cmd curl || need="$need curl"
+have_cmd promtool || need="$need prometheus"
+have_cmd chromium || need="$need chromium"
+have_cmd systemd-analyze || need="$need systemd"
 # libFuzzer's runtime ships with clang's compiler-rt.
 [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
     need="$need libclang-rt-dev"

@@ -20,7 +20,7 @@ assert_eq "$(cat "$T/2.out")" "seq 1" "repeat gets the original sequence"
 assert_eq "$(tr '\n' ' ' <"$T/3.out")" "seq 2 seq 2 " "duplicate within one pass"
 ctl prison pub "$T/m.json" >"$T/4.out" || fail "other origin"
 assert_eq "$(cat "$T/4.out")" "seq 3" "same msg_id from another agent"
-ctl ops status >"$T/s.json" || fail status
+ctl ops status --json >"$T/s.json" || fail status
 assert_contains "$T/s.json" '"messages":3'
 stop_broker
 # And across a restart.

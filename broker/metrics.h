@@ -1,0 +1,50 @@
+/* metrics.h — the broker's HTTP endpoint for operators, on the `metrics`
+ * address of broker.cfg (loopback by default): Prometheus text at
+ * /metrics, a read-only status page at / and the JSON it draws, at
+ * /status.json. The only module that includes microhttpd.h.
+ *
+ * libmicrohttpd serves from its own thread, and that thread never touches
+ * broker state: once a second the loop renders a snapshot (metrics_publish)
+ * and swaps it in under a mutex held only for a pointer swap; requests are
+ * answered from whichever snapshot is current. So a slow or hostile HTTP
+ * client can never hold up the loop.
+ * Also the commit-latency histogram, which the loop feeds.
+ * Not responsible for: what the views contain (control.c builds the model
+ * and the JSON), nor for counting anything in the message path. */
+#ifndef LIAISON_METRICS_H
+#define LIAISON_METRICS_H
+
+#include <stddef.h>
+
+struct broker;
+struct control_model;
+
+typedef struct metrics metrics_t;
+
+/* A metrics state that is not serving yet (the histogram works at once).
+ * Caller owns; metrics_free stops the server first. */
+metrics_t *metrics_new(void);
+void metrics_free(metrics_t **m);
+
+/* Serves on addr ("host:port", "[v6]:port"). token, when not "", is
+ * required on every path, as "Authorization: Bearer TOKEN" (Prometheus'
+ * authorization.credentials) or as the password of HTTP Basic auth (what
+ * a browser prompts for). Returns 0, or -1 with a reason in err (address
+ * unresolvable or in use). */
+int metrics_start(metrics_t *m, const char *addr, const char *token, char *err, size_t errlen);
+/* 1 once metrics_start succeeded. m may be NULL. */
+int metrics_serving(const metrics_t *m);
+
+/* A monotonic clock in seconds, for timing what metrics_observe_* take. */
+double metrics_clock(void);
+/* One group commit took this long (the commit-latency histogram). Loop
+ * thread only; m may be NULL. */
+void metrics_observe_commit(metrics_t *m, double seconds);
+
+/* Loop thread: renders the Prometheus text from b and model, and makes it
+ * and page_json (the "all" view; takes ownership, may be NULL) the
+ * snapshot that requests are answered from. */
+void metrics_publish(metrics_t *m, struct broker *b, const struct control_model *model,
+                     char *page_json);
+
+#endif
