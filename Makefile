@@ -32,7 +32,7 @@ else
 OPT := -O2 -g
 LDSAN :=
 endif
-INCLUDES := -Icommon -Iproto -Ibroker -isystem $(B)/gen
+INCLUDES := -Icommon -Iproto -Ibroker -Iagent -isystem $(B)/gen
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
 
@@ -57,7 +57,7 @@ ifneq ($(wildcard agent/main.c),)
 PROGRAMS += $(B)/liaison-agent
 endif
 
-.PHONY: all test asan demo-up fuzz fuzz-smoke bench install help deps clean format format-check demo
+.PHONY: all test tools units asan demo-up fuzz fuzz-smoke bench install help deps clean format format-check demo
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
@@ -110,9 +110,16 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libbroker.a $(B)/libagent.a $(B)/libc
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka
 
-# Test tools used by the integration scenarios.
-TOOLS := $(B)/tools/rawclient
+# Test tools used by the integration and fault scenarios.
+# The unit test binaries of the build variant in B.
+units: $(UNIT_BIN)
+
+TOOLS = $(B)/tools/rawclient $(B)/tools/retrypub
+tools: $(TOOLS)
 $(B)/tools/rawclient: $(B)/obj/tests/integration/rawclient.o $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+$(B)/tools/retrypub: $(B)/obj/tests/fault/retrypub.o $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
@@ -128,13 +135,13 @@ deps:
 # ---- tests ---------------------------------------------------------------------
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) build/tools/rawclient B=build
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) build/asan/tools/rawclient B=build/asan SAN=1
+	@$(MAKE) --no-print-directory all units tools B=build
+	@$(MAKE) --no-print-directory all units tools B=build/asan SAN=1
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@sh tests/run.sh
 
 asan:
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) build/asan/tools/rawclient B=build/asan SAN=1
+	@$(MAKE) --no-print-directory all units tools B=build/asan SAN=1
 
 # ---- fuzzing -------------------------------------------------------------------
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -52,6 +52,13 @@ static int open_router(broker_t *b, char *err, size_t errlen)
     return 0;
 fail:
     snprintf(err, errlen, "cannot listen on %s: %s", c->listen, zmq_strerror(errno));
+    /* An open socket would make zmq_ctx_term wait for ever. */
+    if (b->router) {
+        int zero = 0;
+        zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(b->router);
+        b->router = NULL;
+    }
     return -1;
 }
 

@@ -23,7 +23,15 @@ struct link {
     uint32_t heartbeat_ms;
     uint32_t max_frame;
     int64_t last_send_ms;
+    int lost;        /* the connection dropped or closed: this link is finished */
+    int auth_status; /* ZAP status of a refused handshake, else 0 */
+    int proto_failed; /* the CURVE handshake failed (wrong broker key?) */
 };
+
+int link_lost(const link_t *l)
+{
+    return l->lost;
+}
 
 void *link_socket(link_t *l)
 {
@@ -50,16 +58,23 @@ uint64_t link_next_corr(link_t *l)
     return ++l->corr;
 }
 
+static void drain_monitor(link_t *l);
+
 int link_send(link_t *l, Liaison__Envelope *env)
 {
+    drain_monitor(l);
+    if (l->lost)
+        return -1;
     env->version = WIRE_VERSION;
     size_t n = wire_envelope_size(env);
     uint8_t stackbuf[4096];
     uint8_t *buf = n <= sizeof stackbuf ? stackbuf : xmalloc(n);
     wire_envelope_pack(env, buf);
     int rc = zmq_send(l->sock, buf, n, 0) < 0 ? -1 : 0;
-    if (rc != 0)
+    if (rc != 0) {
         log_error("event=send_failed error=\"%s\"", zmq_strerror(errno));
+        l->lost = 1;
+    }
     if (buf != stackbuf)
         free(buf);
     l->last_send_ms = util_mono_ms();
@@ -102,6 +117,21 @@ static int monitor_event(link_t *l, int *value)
     return ev;
 }
 
+/* Reads every waiting monitor event into the link's flags. */
+static void drain_monitor(link_t *l)
+{
+    int value = 0, ev;
+    while ((ev = monitor_event(l, &value)) != 0) {
+        if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            l->auth_status = value ? value : 400;
+        else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                 ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            l->proto_failed = 1;
+        else if (ev == ZMQ_EVENT_DISCONNECTED || ev == ZMQ_EVENT_CLOSED)
+            l->lost = 1;
+    }
+}
+
 Liaison__Envelope *link_recv(link_t *l, int timeout_ms, int *timed_out)
 {
     *timed_out = 0;
@@ -115,10 +145,16 @@ Liaison__Envelope *link_recv(link_t *l, int timeout_ms, int *timed_out)
             wait = (long)(deadline - now);
         if (wait < 0)
             wait = 0;
-        zmq_pollitem_t it = {l->sock, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, wait) < 0 && errno != EINTR)
+        zmq_pollitem_t it[2] = {{l->sock, 0, ZMQ_POLLIN, 0}, {l->monitor, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(it, 2, wait) < 0 && errno != EINTR)
             return NULL;
-        if (it.revents & ZMQ_POLLIN) {
+        if (it[1].revents & ZMQ_POLLIN)
+            drain_monitor(l);
+        if (!(it[0].revents & ZMQ_POLLIN) && l->lost) {
+            *timed_out = 1; /* nothing will ever come on a dropped connection */
+            return NULL;
+        }
+        if (it[0].revents & ZMQ_POLLIN) {
             zmq_msg_t m;
             zmq_msg_init(&m);
             if (zmq_msg_recv(&m, l->sock, 0) < 0) {
@@ -157,9 +193,21 @@ link_t *link_open(const client_config_t *cfg, const char *client_name, int timeo
         zmq_setsockopt(l->sock, ZMQ_LINGER, &linger, sizeof linger) != 0)
         goto fail_errno;
     snprintf(endpoint, sizeof endpoint, "inproc://link-monitor-%p", (void *)l);
+    /* No automatic reconnection: a new connection is a new session on the
+     * broker and must begin with Hello, so a dropped link is finished and
+     * the caller opens another (the agent with backoff). Otherwise ZeroMQ
+     * would silently carry queued requests to a restarted broker. */
+    int no_reconnect = -1, send_timeout = 5000;
+    if (zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL, &no_reconnect, sizeof no_reconnect) != 0)
+        goto fail_errno;
+    /* Without a peer a DEALER send would block for ever; a send that cannot
+     * go within this time fails, and the caller sees a lost link. */
+    if (zmq_setsockopt(l->sock, ZMQ_SNDTIMEO, &send_timeout, sizeof send_timeout) != 0)
+        goto fail_errno;
     if (zmq_socket_monitor(l->sock, endpoint,
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_CLOSED) != 0)
         goto fail_errno;
     l->monitor = zmq_socket(l->ctx, ZMQ_PAIR);
     if (l->monitor == NULL || zmq_connect(l->monitor, endpoint) != 0)
@@ -178,21 +226,23 @@ link_t *link_open(const client_config_t *cfg, const char *client_name, int timeo
         goto fail_errno;
     int64_t deadline = util_mono_ms() + timeout_ms;
     while (util_mono_ms() < deadline) {
-        int value = 0, ev;
-        while ((ev = monitor_event(l, &value)) != 0) {
-            if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-                snprintf(err, errlen,
-                         "the broker at %s refused this key (ZAP status %d): is this agent "
-                         "configured on the broker?",
-                         cfg->broker, value);
-                goto fail;
-            }
-            if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-                ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
-                snprintf(err, errlen,
-                         "CURVE handshake with %s failed: check broker_public_key", cfg->broker);
-                goto fail;
-            }
+        drain_monitor(l);
+        if (l->auth_status) {
+            snprintf(err, errlen,
+                     "the broker at %s refused this key (ZAP status %d): is this agent "
+                     "configured on the broker, and not revoked?",
+                     cfg->broker, l->auth_status);
+            goto fail;
+        }
+        if (l->proto_failed) {
+            snprintf(err, errlen, "CURVE handshake with %s failed: check broker_public_key",
+                     cfg->broker);
+            goto fail;
+        }
+        if (l->lost) {
+            snprintf(err, errlen, "the broker at %s is not reachable (not running?)",
+                     cfg->broker);
+            goto fail;
         }
         int to;
         long left = (long)(deadline - util_mono_ms());

@@ -42,6 +42,12 @@ int link_send(link_t *l, Liaison__Envelope *env);
  * does not decode (logged). */
 Liaison__Envelope *link_recv(link_t *l, int timeout_ms, int *timed_out);
 
+/* 1 once the connection has dropped (broker gone or restarted). A link
+ * never reconnects by itself — a new connection must begin with Hello — so
+ * the caller closes it and opens another. link_recv returns NULL at once on
+ * a lost link with nothing left to read. */
+int link_lost(const link_t *l);
+
 /* The DEALER socket, for callers that poll several things at once. */
 void *link_socket(link_t *l);
 

@@ -161,6 +161,10 @@ int ctl_sub(const char *config, int argc, char **argv)
                 wait = (int)left;
         }
         Liaison__Envelope *r = link_recv(l, wait, &timed_out);
+        if (r == NULL && link_lost(l)) {
+            fprintf(stderr, "liaisonctl: the connection to the broker was lost\n");
+            goto leave;
+        }
         if (r == NULL)
             continue;
         if (r->kind_case == LIAISON__ENVELOPE__KIND_DELIVER && r->deliver->intel) {

@@ -35,6 +35,12 @@ for B in build build/asan; do
     for s in tests/integration/[0-9]*.sh; do
         run "integration $B $(basename "$s" .sh)" env BIN="$B" bash "$s"
     done
+    # Sanitized builds run several times slower: smaller fault runs there.
+    n=50000
+    [ "$B" = build/asan ] && n=15000
+    for s in tests/fault/[0-9]*.sh; do
+        run "fault $B $(basename "$s" .sh)" env BIN="$B" FAULT_N=$n bash "$s"
+    done
 done
 
 echo

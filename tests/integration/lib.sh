@@ -12,7 +12,10 @@ BROKER_PID=""
 PIDS=""
 
 cleanup() {
-    for p in $PIDS $BROKER_PID; do kill -9 "$p" 2>/dev/null || true; done
+    for p in $PIDS $BROKER_PID; do
+        pkill -9 -P "$p" 2>/dev/null || true # children of loops and wrappers
+        kill -9 "$p" 2>/dev/null || true
+    done
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../agent/outbox.h" /* the Makefile has no -Iagent */
+#include "outbox.h"
 #include "util.h"
 #include "wire.h"
 

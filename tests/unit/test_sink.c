@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../agent/sink.h" /* the Makefile has no -Iagent */
+#include "sink.h"
 
 static char dir[256];
 static const char line[] = "{\"seq\":42,\"topic\":\"alert.y.x\",\"body\":\"hello\"}";

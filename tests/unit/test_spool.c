@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../agent/outbox.h" /* the Makefile has no -Iagent */
-#include "../../agent/spool.h"
+#include "outbox.h"
+#include "spool.h"
 #include "wire.h"
 
 static char dir[256];

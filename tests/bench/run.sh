@@ -1,0 +1,168 @@
+#!/bin/sh
+# run.sh — what `make bench` runs: a throw-away broker with fresh CURVE keys
+# and an empty store on a free loopback port, then $B/bench against it (raw
+# ZeroMQ baselines, then one publisher -> broker -> one subscriber). The
+# temp directory and the broker go away on every exit, clean or not.
+# Not responsible for the measuring itself (bench.c).
+#
+#   sh tests/bench/run.sh BUILD_DIR
+#
+# Environment, read by bench: BENCH_N (200000), BENCH_WINDOW (1000),
+# BENCH_CREDIT (1000), BENCH_RATE (20000), BENCH_SECONDS (5), BENCH_STALL_S (30);
+# BENCH_DIR (the temp dir, beside the store, for the fsync probe) and
+# BENCH_BROKER_PID (for the broker's CPU use) are set here.
+# Here: BENCH_PERF=FILE records the broker with `perf record -g` into FILE;
+# TMPDIR picks where the store lives (it must be a real disk for the fsyncs
+# to mean anything — tmpfs makes them free).
+set -eu
+
+B=$(cd "${1:-build}" && pwd)
+for f in liaison-broker liaisonctl bench; do
+    [ -x "$B/$f" ] || { echo "bench: $B/$f is missing (make bench builds it)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/liaison-bench.XXXXXX")
+broker_pid=""
+perf_pid=""
+brc=0
+
+# 0 while pid runs (a zombie, exited but not yet waited for, does not).
+alive() {
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# SIGTERM (the broker drains and exits), then SIGKILL if it is still running
+# 10 s later. Sets brc to its exit status.
+stop_broker() {
+    brc=0
+    [ -n "$broker_pid" ] || return 0
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    n=0
+    while alive "$broker_pid" && [ "$n" -lt 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    if alive "$broker_pid"; then
+        echo "bench: the broker ignored SIGTERM for 10 s; killing it" >&2
+        kill -KILL "$broker_pid" 2>/dev/null || true
+    fi
+    wait "$broker_pid" 2>/dev/null || brc=$?
+    broker_pid=""
+}
+
+cleanup() {
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" || true
+    fi
+    stop_broker
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+for name in broker pub sub ops; do
+    "$B/liaisonctl" keygen "$name" --dir "$tmp/keys" >/dev/null
+done
+
+# $1 = port. Paths in the configs are relative to the configs' own directory.
+write_configs() {
+    cat >"$tmp/broker.cfg" <<EOF
+broker = {
+  listen        = "tcp://127.0.0.1:$1";
+  secret_key    = "keys/broker.key";
+  data_dir      = "data/broker";
+  map_size_mb   = 4096;
+  metrics       = "";
+  credit_window = 1000;
+  log_level     = "info";
+};
+agents = (
+  { name = "pub"; agency = "Bench Publisher"; type = "police"; region = "bench";
+    public_key = "keys/pub.pub"; clearance = "SECRET"; roles = [ "publisher" ];
+    publish = [ "bench.>" ]; },
+  { name = "sub"; agency = "Bench Subscriber"; type = "rocu"; region = "bench";
+    public_key = "keys/sub.pub"; clearance = "SECRET"; roles = [ "receiver" ];
+    subscribe = [ "bench.>" ]; },
+  { name = "ops"; agency = "Bench Operator"; type = "marsoc"; region = "bench";
+    public_key = "keys/ops.pub"; clearance = "OFFICIAL"; roles = [ "operator" ]; }
+);
+EOF
+    for name in pub sub ops; do
+        cat >"$tmp/$name.cfg" <<EOF
+agent = {
+  name              = "$name";
+  broker            = "tcp://127.0.0.1:$1";
+  broker_public_key = "keys/broker.pub";
+  secret_key        = "keys/$name.key";
+  data_dir          = "data/$name";
+  log_level         = "warn";
+};
+EOF
+    done
+}
+
+# Starts the broker on a random port in 20000-29999, trying another port when
+# the one picked is taken. Returns once the log says event=listening.
+start_broker() {
+    tries=0
+    while [ "$tries" -lt 10 ]; do
+        tries=$((tries + 1))
+        port=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000 + 20000 ))
+        write_configs "$port"
+        "$B/liaison-broker" -c "$tmp/broker.cfg" >"$tmp/broker.log" 2>&1 &
+        broker_pid=$!
+        waited=0
+        while [ "$waited" -lt 100 ]; do
+            grep -q 'event=listening' "$tmp/broker.log" && return 0
+            grep -q 'event=startup_failed' "$tmp/broker.log" && break
+            kill -0 "$broker_pid" 2>/dev/null || break
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if [ "$waited" -ge 100 ]; then
+            echo "bench: the broker did not start listening within 10 s:" >&2
+            cat "$tmp/broker.log" >&2
+            return 1
+        fi
+        # A broker that failed to start may still be running (it has been
+        # seen to hang in shutdown after a failed bind): stop it either way.
+        stop_broker
+        grep -q 'in use' "$tmp/broker.log" && continue
+        echo "bench: the broker failed to start:" >&2
+        cat "$tmp/broker.log" >&2
+        return 1
+    done
+    echo "bench: no free port found in 10 tries" >&2
+    return 1
+}
+
+start_broker
+fs=$(df -PT "$tmp" 2>/dev/null | awk 'NR == 2 { print $2 }')
+echo "broker on 127.0.0.1:$port, store in $tmp (${fs:-unknown} filesystem), $(nproc) CPUs"
+
+if [ -n "${BENCH_PERF:-}" ]; then
+    perf record -g -o "$BENCH_PERF" -p "$broker_pid" >"$tmp/perf.log" 2>&1 &
+    perf_pid=$!
+    sleep 0.5
+fi
+
+rc=0
+BENCH_DIR="$tmp" BENCH_BROKER_PID="$broker_pid" \
+    "$B/bench" "$tmp/pub.cfg" "$tmp/sub.cfg" "$tmp/ops.cfg" || rc=$?
+
+if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" || true
+    perf_pid=""
+    echo "perf profile of the broker in $BENCH_PERF (perf report -i $BENCH_PERF)"
+fi
+
+stop_broker
+if [ "$rc" -ne 0 ] || [ "$brc" -ne 0 ]; then
+    echo "bench: failed (bench exit $rc, broker exit $brc); broker log:" >&2
+    tail -n 30 "$tmp/broker.log" >&2
+    [ "$rc" -ne 0 ] && exit "$rc"
+    exit 1
+fi
