@@ -202,6 +202,10 @@ static void read_link(agent_t *a)
     }
     if (a->link == NULL)
         return;
+    if (link_lost(a->link)) {
+        drop_link(a, "the connection to the broker dropped (broker stopped or restarted)");
+        return;
+    }
     int64_t silent = util_mono_ms() - a->last_rx;
     if (silent > (int64_t)link_heartbeat_ms(a->link) * SILENT_BEATS) {
         char why[160];

@@ -251,12 +251,17 @@ static void on_nack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Nac
         struct inflight *f = sub_inflight(sub, n->seqs[i]);
         if (f == NULL)
             continue;
-        /* Requeue: due again now (the attempt still counts towards
+        /* Requeue: due again later (the attempt still counts towards
          * max_deliver). Reject: exhaust it so it becomes a dead letter on
          * the next pass, never a silent drop. */
-        f->due_ms = 0;
-        if (!n->requeue)
+        /* A requeue waits half an ack timeout per attempt so far, so a
+         * receiver whose own system is briefly down is not burned through
+         * max_deliver in a moment. */
+        f->due_ms = util_mono_ms() + (int64_t)b->cfg->ack_timeout_ms / 2 * f->attempts;
+        if (!n->requeue) {
             f->attempts = b->cfg->max_deliver;
+            f->due_ms = 0;
+        }
     }
 }
 
@@ -337,6 +342,118 @@ leave:
     for (size_t i = 0; i < n; i++)
         wire_audit_record_free(&recs[i]);
     free(recs);
+}
+
+struct dead_list {
+    char *buf;
+    size_t len, cap;
+    size_t n;
+};
+
+static void dead_item(uint64_t seq, const char *durable, const char *reason, void *ctx)
+{
+    struct dead_list *d = ctx;
+    char item[1024];
+    /* Names and reasons are [A-Za-z0-9._/-] and broker text: no escaping
+     * is needed beyond refusing quotes, which they cannot contain. */
+    int n = snprintf(item, sizeof item, "%s{\"seq\":%llu,\"durable\":\"%s\",\"reason\":\"%s\"}",
+                     d->n ? "," : "", (unsigned long long)seq, durable, reason);
+    if (n < 0 || (size_t)n >= sizeof item)
+        return;
+    if (d->len + (size_t)n + 8 > d->cap) {
+        d->cap = (d->len + (size_t)n + 8) * 2;
+        d->buf = xrealloc(d->buf, d->cap);
+    }
+    memcpy(d->buf + d->len, item, (size_t)n);
+    d->len += (size_t)n;
+    d->n++;
+}
+
+static void reply_json(broker_t *b, session_t *s, uint64_t corr, char *json)
+{
+    Liaison__Envelope env;
+    Liaison__StatusReply rep = LIAISON__STATUS_REPLY__INIT;
+    wire_envelope_init(&env, corr);
+    rep.json = json;
+    env.kind_case = LIAISON__ENVELOPE__KIND_STATUS_REPLY;
+    env.status_reply = &rep;
+    handle_reply(b, s, &env);
+}
+
+/* Requeue: an attached subscription gets it back in its window at once,
+ * and the stored cursor is moved back before it in any case, so a resume
+ * (or a takeover by a new connection) sends it again too, with what
+ * followed it: at-least-once. */
+static int requeue(broker_t *b, const char *durable, uint64_t seq)
+{
+    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+        session_t *o = sessions_at(b->sessions, i);
+        for (size_t j = 0; j < o->n_subs; j++)
+            if (o->subs[j].durable && strcmp(o->subs[j].durable, durable) == 0)
+                sub_requeue(&o->subs[j], seq);
+    }
+    uint64_t floor;
+    char pattern[512];
+    int rc = store_cursor_get(b->store, durable, &floor, pattern, sizeof pattern);
+    if (rc != STORE_OK)
+        return rc;
+    return floor >= seq ? store_cursor_put(b->store, durable, seq - 1, pattern) : STORE_OK;
+}
+
+static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
+                           const Liaison__DeadLetterRequest *r)
+{
+    const char *action = r->action ? r->action : "";
+    enum policy_rule rule = policy_may_request(s->conf, ROLE_OPERATOR, util_now_us());
+    if (rule != POLICY_ALLOW) {
+        audit_consult(b, s, "dead_letters", policy_rule_name(rule));
+        handle_error(b, s, corr, policy_rule_error(rule), NULL,
+                     "dead letters need the operator role");
+        return;
+    }
+    if (strcmp(action, "list") == 0) {
+        struct dead_list d = {xstrdup("{\"dead_letters\":["), 0, 0, 0};
+        d.len = strlen(d.buf);
+        d.cap = d.len + 1;
+        if (store_deadletters(b->store, 1000, dead_item, &d) != STORE_OK) {
+            free(d.buf);
+            handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                         "cannot read the dead letters");
+            return;
+        }
+        d.buf = xrealloc(d.buf, d.len + 3);
+        memcpy(d.buf + d.len, "]}", 3);
+        audit_consult(b, s, "dead_letters", NULL);
+        reply_json(b, s, corr, d.buf);
+        free(d.buf);
+        return;
+    }
+    int discard = strcmp(action, "discard") == 0;
+    if ((!discard && strcmp(action, "requeue") != 0) || r->durable == NULL || r->seq == 0) {
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL,
+                     "action must be list, requeue or discard, with seq and durable");
+        return;
+    }
+    int rc = store_deadletter_del(b->store, r->seq, r->durable);
+    if (rc == STORE_NOTFOUND) {
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, "no such dead letter");
+        return;
+    }
+    if (rc == STORE_OK && !discard)
+        rc = requeue(b, r->durable, r->seq);
+    if (rc != STORE_OK) {
+        router_batch_lost(b, rc);
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                     "cannot change the dead letters");
+        return;
+    }
+    struct audit_event ev = {.actor = s->agent, .action = discard ? "dead_letter_discard"
+                                                                  : "dead_letter_requeue",
+                             .recipient = r->durable, .outcome = "ok", .msg_seq = r->seq};
+    audit_append(b->audit, &ev);
+    log_info("event=dead_letter_%s agent=%s seq=%llu durable=%s", action, s->agent,
+             (unsigned long long)r->seq, r->durable);
+    reply_json(b, s, corr, (char *)(uintptr_t)"{\"ok\":true}");
 }
 
 static void on_heartbeat(broker_t *b, session_t *s, uint64_t corr)
@@ -457,6 +574,9 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         break;
     case LIAISON__ENVELOPE__KIND_AUDIT_REQUEST:
         on_audit(b, s, corr, env->audit_request);
+        break;
+    case LIAISON__ENVELOPE__KIND_DEAD_LETTER_REQUEST:
+        on_dead_letter(b, s, corr, env->dead_letter_request);
         break;
     case LIAISON__ENVELOPE__KIND_REPLAY:
         on_replay(b, s, corr, env->replay);

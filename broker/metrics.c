@@ -286,6 +286,11 @@ int metrics_start(metrics_t *m, const char *addr, const char *token, char *err, 
         return -1;
     }
     if (token && token[0]) {
+        if (sodium_init() < 0) {
+            snprintf(err, errlen, "metrics: libsodium did not initialise");
+            freeaddrinfo(res);
+            return -1;
+        }
         m->has_token = 1;
         crypto_generichash(m->token_hash, sizeof m->token_hash, (const uint8_t *)token,
                            strlen(token), NULL, 0);

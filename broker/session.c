@@ -174,6 +174,24 @@ void sub_hold(sub_t *sub, uint64_t seq, int64_t due_ms)
     }
 }
 
+int sub_requeue(sub_t *sub, uint64_t seq)
+{
+    uint32_t i = 0;
+    while (i < sub->n_inflight && sub->inflight[i].seq < seq)
+        i++;
+    if (i < sub->n_inflight && sub->inflight[i].seq == seq)
+        return -1;
+    if (sub->n_inflight + 1 > sub->window) /* the array holds at least `window` */
+        sub->inflight = xrealloc(sub->inflight, (sub->n_inflight + 1) * sizeof *sub->inflight);
+    memmove(&sub->inflight[i + 1], &sub->inflight[i],
+            (sub->n_inflight - i) * sizeof *sub->inflight);
+    sub->inflight[i].seq = seq;
+    sub->inflight[i].due_ms = 0;
+    sub->inflight[i].attempts = 0;
+    sub->n_inflight++;
+    return 0;
+}
+
 int sub_forget(sub_t *sub, uint64_t seq)
 {
     for (uint32_t i = 0; i < sub->n_inflight; i++) {

@@ -86,6 +86,11 @@ void sub_hold(sub_t *sub, uint64_t seq, int64_t due_ms);
 /* Forgets seq entirely (a delivery planned in a batch that did not
  * commit). Returns 0, or -1 if it was not in the window. */
 int sub_forget(sub_t *sub, uint64_t seq);
+/* Puts seq back into the window (in sequence order, even past the window's
+ * size, when credit simply stays 0 until acks bring it back), held and due
+ * at once: an operator's requeue of a dead letter.
+ * Returns -1 if it is already there. */
+int sub_requeue(sub_t *sub, uint64_t seq);
 /* The unacked entry for seq, or NULL. */
 struct inflight *sub_inflight(sub_t *sub, uint64_t seq);
 /* Removes seq from the unacked set. Returns 0, or -1 if it was not unacked. */

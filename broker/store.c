@@ -457,6 +457,50 @@ int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key
     return STORE_OK;
 }
 
+int store_deadletters(store_t *s, size_t limit, store_dead_fn fn, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->dead, &cur);
+    for (size_t n = 0; rc == 0 && n < limit; n++) {
+        rc = mdb_cursor_get(cur, &k, &v, n == 0 ? MDB_FIRST : MDB_NEXT);
+        if (rc != 0 || k.mv_size < 8)
+            break;
+        char name[512], reason[256];
+        snprintf(name, sizeof name, "%.*s", (int)(k.mv_size - 8), (const char *)k.mv_data + 8);
+        snprintf(reason, sizeof reason, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+        fn(key_seq(&k), name, reason, ctx);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        log_error("event=store_deadletters_failed error=\"%s\"", mdb_strerror(rc));
+        return STORE_ERR;
+    }
+    return STORE_OK;
+}
+
+int store_deadletter_del(store_t *s, uint64_t seq, const char *durable)
+{
+    if (store_batch_begin(s) != STORE_OK)
+        return STORE_ERR;
+    size_t nl = strlen(durable);
+    uint8_t *kb = xmalloc(8 + nl);
+    seq_key(seq, kb);
+    memcpy(kb + 8, durable, nl);
+    MDB_val k = {.mv_size = 8 + nl, .mv_data = kb};
+    int rc = mdb_del(s->batch, s->dead, &k, NULL);
+    free(kb);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOTFOUND;
+    return rc == 0 ? STORE_OK : batch_failed(s, rc, "del deadletter");
+}
+
 int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq)
 {
     MDB_txn *txn = NULL;

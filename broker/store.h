@@ -106,6 +106,12 @@ uint64_t store_committed_id(const store_t *s);
  * STORE_OK, STORE_NOTFOUND (already gone), or a failure rc. */
 int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key);
 
+/* Dead letters: calls fn for each (in sequence order, at most limit);
+ * removes one (STORE_OK, STORE_NOTFOUND, or a failure rc; into the batch). */
+typedef void (*store_dead_fn)(uint64_t seq, const char *durable, const char *reason, void *ctx);
+int store_deadletters(store_t *s, size_t limit, store_dead_fn fn, void *ctx);
+int store_deadletter_del(store_t *s, uint64_t seq, const char *durable);
+
 /* The first sequence received at or after since_us: STORE_OK (sets *seq),
  * STORE_NOTFOUND when nothing that recent is stored. */
 int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq);

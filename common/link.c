@@ -48,6 +48,11 @@ uint64_t link_welcome_last_seq(const link_t *l)
     return l->last_seq;
 }
 
+uint32_t link_max_frame(const link_t *l)
+{
+    return l->max_frame;
+}
+
 uint32_t link_heartbeat_ms(const link_t *l)
 {
     return l->heartbeat_ms;
@@ -254,6 +259,7 @@ link_t *link_open(const client_config_t *cfg, const char *client_name, int timeo
             l->last_seq = r->welcome->last_seq;
             if (r->welcome->heartbeat_ms)
                 l->heartbeat_ms = r->welcome->heartbeat_ms;
+            l->max_frame = r->welcome->max_frame_bytes;
             wire_envelope_free(&r);
             return l;
         }

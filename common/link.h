@@ -27,6 +27,9 @@ void link_close(link_t **l);
 const char *link_agent(const link_t *l);
 uint64_t link_welcome_last_seq(const link_t *l);
 uint32_t link_heartbeat_ms(const link_t *l);
+/* The largest frame the broker accepts (a bigger one is refused with
+ * FRAME_TOO_LARGE, naming its corr_id). */
+uint32_t link_max_frame(const link_t *l);
 
 /* A fresh correlation id (never 0). */
 uint64_t link_next_corr(link_t *l);

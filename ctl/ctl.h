@@ -21,5 +21,6 @@ int ctl_subs(const char *config, int argc, char **argv);
 int ctl_topics(const char *config, int argc, char **argv);
 int ctl_watch(const char *config, int argc, char **argv);
 int ctl_audit(const char *config, int argc, char **argv);
+int ctl_deadletters(const char *config, int argc, char **argv);
 
 #endif

@@ -31,6 +31,9 @@ static const struct command commands[] = {
     {"watch", ctl_watch, 1,
      "watch [--interval S] [--count N] [--json]\n"
      "                               all of the above, refreshed in place"},
+    {"deadletters", ctl_deadletters, 1,
+     "deadletters [list | requeue SEQ DURABLE | discard SEQ DURABLE]\n"
+     "                               messages past max_deliver (operator role)"},
     {"audit", ctl_audit, 0,
      "audit tail [-n N] [--actor A] [--action X] | export [--since TIME]\n"
      "                               the audit trail (auditor role)\n"

@@ -12,6 +12,28 @@
 
 #include "util.h"
 
+/* Reads leading varint fields of an Envelope looking for corr_id; 0 if it
+ * is not among them. Bounded: at most a few fields of at most 10 bytes. */
+static uint64_t peek_corr_id(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    for (int field = 0; field < 4 && i < len; field++) {
+        uint8_t tag = p[i++];
+        if ((tag & 7) != 0)
+            return 0; /* not a varint: the payload has begun */
+        uint64_t v = 0;
+        for (int shift = 0; i < len && shift < 64; shift += 7) {
+            uint8_t b = p[i++];
+            v |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+        if ((tag >> 3) == 2)
+            return v;
+    }
+    return 0;
+}
+
 static void strip_unknown(ProtobufCMessage *m)
 {
     for (unsigned i = 0; i < m->n_unknown_fields; i++)
@@ -27,6 +49,10 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
     if (corr_id)
         *corr_id = 0;
     if (len > max_len) {
+        /* Not decoded, but its correlation id (field 2, written before any
+         * payload) is read so the refusal names the request. */
+        if (corr_id)
+            *corr_id = peek_corr_id(data, len);
         *code = LIAISON__ERROR_CODE__FRAME_TOO_LARGE;
         return NULL;
     }
