@@ -35,6 +35,8 @@ static void pause_ms(link_t *l, int64_t interval_ms)
         int timed_out;
         Liaison__Envelope *r = link_recv(l, (int)(left > 250 ? 250 : left), &timed_out);
         wire_envelope_free(&r);
+        if (link_lost(l))
+            return; /* the next refresh reports the failure */
     }
 }
 
