@@ -166,7 +166,7 @@ fuzz-smoke: build/fuzz/fuzz_envelope
 
 # ---- benchmark -----------------------------------------------------------------
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/bench
+	@$(MAKE) --no-print-directory all tools $(B)/bench
 	@sh tests/bench/run.sh $(B)
 
 # ---- demo ---------------------------------------------------------------------

@@ -36,10 +36,10 @@ for B in build build/asan; do
         run "integration $B $(basename "$s" .sh)" env BIN="$B" bash "$s"
     done
     # Sanitized builds run several times slower: smaller fault runs there.
-    n=50000
-    [ "$B" = build/asan ] && n=15000
+    n=50000 backlog=100000
+    [ "$B" = build/asan ] && n=15000 backlog=20000
     for s in tests/fault/[0-9]*.sh; do
-        run "fault $B $(basename "$s" .sh)" env BIN="$B" FAULT_N=$n bash "$s"
+        run "fault $B $(basename "$s" .sh)" env BIN="$B" FAULT_N=$n FAULT_BACKLOG=$backlog bash "$s"
     done
 done
 

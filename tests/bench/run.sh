@@ -11,13 +11,13 @@
 # BENCH_CREDIT (1000), BENCH_RATE (20000), BENCH_SECONDS (5), BENCH_STALL_S (30);
 # BENCH_DIR (the temp dir, beside the store, for the fsync probe) and
 # BENCH_BROKER_PID (for the broker's CPU use) are set here.
-# Here: BENCH_PERF=FILE records the broker with `perf record -g` into FILE;
+# Here: BENCH_BACKLOG (1000000; 0 skips the backlog phase); BENCH_PERF=FILE records the broker with `perf record -g` into FILE;
 # TMPDIR picks where the store lives (it must be a real disk for the fsyncs
 # to mean anything — tmpfs makes them free).
 set -eu
 
 B=$(cd "${1:-build}" && pwd)
-for f in liaison-broker liaisonctl bench; do
+for f in liaison-broker liaisonctl bench tools/retrypub; do
     [ -x "$B/$f" ] || { echo "bench: $B/$f is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -157,6 +157,33 @@ if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     perf_pid=""
     echo "perf profile of the broker in $BENCH_PERF (perf report -i $BENCH_PERF)"
+fi
+
+# A backlog for a durable subscriber that is away: the broker's anonymous
+# memory with it, then catch-up and replay from the store. Both read
+# through liaisonctl, which writes every message as a JSON line, so they
+# are lower bounds on what the broker can stream.
+backlog=${BENCH_BACKLOG:-1000000}
+if [ "$rc" -eq 0 ] && [ "$backlog" -gt 0 ]; then
+    now() { date +%s.%N; }
+    rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%8.0f msgs/s", n / (b - a) }'; }
+    rss() { awk '/^RssAnon/ { print $2 }' "/proc/$broker_pid/status"; }
+    "$B/liaisonctl" -c "$tmp/sub.cfg" sub 'bench.backlog' --durable away --timeout 0.3 >/dev/null 2>&1 || true
+    r0=$(rss)
+    t0=$(now)
+    "$B/tools/retrypub" "$tmp/pub.cfg" "$backlog" "$tmp/acked.txt" 2000 bench.backlog 2>/dev/null || rc=1
+    t1=$(now)
+    r1=$(rss)
+    first=$(awk 'NR == 1 { print $2 }' "$tmp/acked.txt")
+    "$B/liaisonctl" -c "$tmp/sub.cfg" sub 'bench.backlog' --durable away --count "$backlog" --timeout 600 >/dev/null 2>&1 || rc=1
+    t2=$(now)
+    "$B/liaisonctl" -c "$tmp/sub.cfg" sub 'bench.backlog' --from-seq "$first" --count "$backlog" --timeout 600 >/dev/null 2>&1 || rc=1
+    t3=$(now)
+    echo "backlog of $backlog messages for a durable subscriber that is away:"
+    echo "  broker RssAnon                       ${r0} kB before, ${r1} kB with the backlog"
+    echo "  publish (retrying publisher)       $(rate "$backlog" "$t0" "$t1")"
+    echo "  catch-up on return (liaisonctl)    $(rate "$backlog" "$t1" "$t2")"
+    echo "  replay from the store (liaisonctl) $(rate "$backlog" "$t2" "$t3")"
 fi
 
 stop_broker
