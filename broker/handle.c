@@ -251,17 +251,13 @@ static void on_nack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Nac
         struct inflight *f = sub_inflight(sub, n->seqs[i]);
         if (f == NULL)
             continue;
-        /* Requeue: due again later (the attempt still counts towards
-         * max_deliver). Reject: exhaust it so it becomes a dead letter on
-         * the next pass, never a silent drop. */
-        /* A requeue waits half an ack timeout per attempt so far, so a
-         * receiver whose own system is briefly down is not burned through
-         * max_deliver in a moment. */
-        f->due_ms = util_mono_ms() + (int64_t)b->cfg->ack_timeout_ms / 2 * f->attempts;
-        if (!n->requeue) {
+        /* Reject: exhaust it so it becomes a dead letter on the next pass,
+         * never a silent drop. */
+        /* A requeue is due at once (the receiver paces its own retries,
+         * and its queue keeps their order); it counts towards max_deliver. */
+        f->due_ms = 0;
+        if (!n->requeue)
             f->attempts = b->cfg->max_deliver;
-            f->due_ms = 0;
-        }
     }
 }
 
