@@ -181,6 +181,33 @@ Liaison__Envelope *link_recv(link_t *l, int timeout_ms, int *timed_out)
     }
 }
 
+Liaison__Envelope *link_call(link_t *l, Liaison__Envelope *env, int timeout_ms, char *err,
+                             size_t errlen)
+{
+    env->corr_id = link_next_corr(l);
+    if (link_send(l, env) != 0) {
+        snprintf(err, errlen, "cannot send the request to the broker");
+        return NULL;
+    }
+    int64_t deadline = util_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - util_mono_ms();
+        int timed_out;
+        Liaison__Envelope *r = link_recv(l, left > 0 ? (int)left : 0, &timed_out);
+        if (r && r->corr_id == env->corr_id)
+            return r;
+        wire_envelope_free(&r);
+        if (link_lost(l)) {
+            snprintf(err, errlen, "the connection to the broker was lost");
+            return NULL;
+        }
+        if (timed_out || left <= 0) {
+            snprintf(err, errlen, "no answer from the broker within %d ms", timeout_ms);
+            return NULL;
+        }
+    }
+}
+
 link_t *link_open(const client_config_t *cfg, const char *client_name, int timeout_ms, char *err,
                   size_t errlen)
 {

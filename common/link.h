@@ -38,6 +38,14 @@ uint64_t link_next_corr(link_t *l);
  * Returns 0 or -1. */
 int link_send(link_t *l, Liaison__Envelope *env);
 
+/* One request and its answer: gives env a fresh corr_id, sends it, and
+ * waits up to timeout_ms for the frame that answers it (frames for other
+ * requests, heartbeats, are dropped). Returns that frame — an Error frame
+ * too — (caller owns; wire_envelope_free), or NULL with the reason in err
+ * when it cannot be sent, no answer comes, or the link is lost. */
+Liaison__Envelope *link_call(link_t *l, Liaison__Envelope *env, int timeout_ms, char *err,
+                             size_t errlen);
+
 /* Receives one Envelope, waiting up to timeout_ms (-1 forever). Sends a
  * Heartbeat when the link has been quiet for the heartbeat interval, and
  * answers nothing else by itself. Returns the Envelope (caller owns;

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "audit.h"
-#include "client_config.h"
 #include "ctl.h"
 #include "json.h"
 #include "keys.h"
@@ -74,41 +73,32 @@ static int verify(int argc, char **argv)
 /* Sends one AuditRequest and prints the records; sets *last and *more. */
 static int request(link_t *l, Liaison__AuditRequest *q, uint64_t *last, int *more)
 {
+    char err[256];
     Liaison__Envelope env;
-    uint64_t corr = link_next_corr(l);
-    wire_envelope_init(&env, corr);
+    wire_envelope_init(&env, 0);
     env.kind_case = LIAISON__ENVELOPE__KIND_AUDIT_REQUEST;
     env.audit_request = q;
-    if (link_send(l, &env) != 0)
+    Liaison__Envelope *r = link_call(l, &env, 30000, err, sizeof err);
+    if (r == NULL) {
+        fprintf(stderr, "liaisonctl: %s\n", err);
         return -1;
-    for (;;) {
-        int timed_out;
-        Liaison__Envelope *r = link_recv(l, 30000, &timed_out);
-        if (r == NULL && timed_out) {
-            fprintf(stderr, "liaisonctl: no answer to the audit request\n");
-            return -1;
-        }
-        if (r == NULL || r->corr_id != corr) {
-            wire_envelope_free(&r);
-            continue;
-        }
-        int rc = -1;
-        if (r->kind_case == LIAISON__ENVELOPE__KIND_AUDIT_REPLY) {
-            for (size_t i = 0; i < r->audit_reply->n_records; i++) {
-                char *line = json_from_audit_record(r->audit_reply->records[i]);
-                printf("%s\n", line);
-                free(line);
-                *last = r->audit_reply->records[i]->seq;
-            }
-            *more = r->audit_reply->more;
-            rc = 0;
-        } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
-            fprintf(stderr, "liaisonctl: audit refused: %s: %s\n", wire_error_name(r->error->code),
-                    r->error->message);
-        }
-        wire_envelope_free(&r);
-        return rc;
     }
+    int rc = -1;
+    if (r->kind_case == LIAISON__ENVELOPE__KIND_AUDIT_REPLY) {
+        for (size_t i = 0; i < r->audit_reply->n_records; i++) {
+            char *line = json_from_audit_record(r->audit_reply->records[i]);
+            printf("%s\n", line);
+            free(line);
+            *last = r->audit_reply->records[i]->seq;
+        }
+        *more = r->audit_reply->more;
+        rc = 0;
+    } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
+        fprintf(stderr, "liaisonctl: audit refused: %s: %s\n", wire_error_name(r->error->code),
+                r->error->message);
+    }
+    wire_envelope_free(&r);
+    return rc;
 }
 
 static int remote(const char *config, const char *cmd, int argc, char **argv)
@@ -132,18 +122,10 @@ static int remote(const char *config, const char *cmd, int argc, char **argv)
     }
     if (config == NULL)
         return usage();
-    char err[512];
     int status = CTL_FAIL;
-    client_config_t *cfg = client_config_load(config, err, sizeof err);
-    if (cfg == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
-        return CTL_FAIL;
-    }
-    link_t *l = link_open(cfg, "liaisonctl audit", CTL_CONNECT_MS, err, sizeof err);
-    if (l == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
+    link_t *l = ctl_connect(config, "liaisonctl audit");
+    if (l == NULL)
         goto leave;
-    }
     uint64_t last = 0;
     int more = 1;
     while (more) {
@@ -156,7 +138,6 @@ static int remote(const char *config, const char *cmd, int argc, char **argv)
     status = CTL_OK;
 leave:
     link_close(&l);
-    client_config_free(&cfg);
     return status;
 }
 

@@ -5,12 +5,18 @@
 #ifndef LIAISON_CTL_H
 #define LIAISON_CTL_H
 
+#include "link.h"
+
 #define CTL_OK 0
 #define CTL_FAIL 1
 #define CTL_USAGE 2
 
 /* How long to wait for the broker's Welcome, and for each answer. */
 #define CTL_CONNECT_MS 5000
+
+/* Loads agent.cfg and opens the link to the broker (Hello/Welcome done).
+ * Returns the link (caller closes), or NULL after printing why. */
+link_t *ctl_connect(const char *config, const char *client);
 
 int ctl_keygen(const char *config, int argc, char **argv);
 int ctl_pub(const char *config, int argc, char **argv);

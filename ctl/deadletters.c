@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_config.h"
 #include "ctl.h"
 #include "link.h"
 
@@ -31,46 +30,26 @@ int ctl_deadletters(const char *config, int argc, char **argv)
     char err[512];
     int status = CTL_FAIL;
     link_t *l = NULL;
-    client_config_t *cfg = client_config_load(config, err, sizeof err);
-    if (cfg == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
-        return CTL_FAIL;
-    }
-    l = link_open(cfg, "liaisonctl deadletters", CTL_CONNECT_MS, err, sizeof err);
-    if (l == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
+    if ((l = ctl_connect(config, "liaisonctl deadletters")) == NULL)
         goto leave;
-    }
     Liaison__Envelope env;
-    uint64_t corr = link_next_corr(l);
-    wire_envelope_init(&env, corr);
+    wire_envelope_init(&env, 0);
     env.kind_case = LIAISON__ENVELOPE__KIND_DEAD_LETTER_REQUEST;
     env.dead_letter_request = &q;
-    if (link_send(l, &env) != 0)
+    Liaison__Envelope *r = link_call(l, &env, CTL_CONNECT_MS, err, sizeof err);
+    if (r == NULL) {
+        fprintf(stderr, "liaisonctl: %s\n", err);
         goto leave;
-    for (;;) {
-        int timed_out;
-        Liaison__Envelope *r = link_recv(l, CTL_CONNECT_MS, &timed_out);
-        if (r == NULL && timed_out) {
-            fprintf(stderr, "liaisonctl: no answer from the broker\n");
-            goto leave;
-        }
-        if (r == NULL || r->corr_id != corr) {
-            wire_envelope_free(&r);
-            continue;
-        }
-        if (r->kind_case == LIAISON__ENVELOPE__KIND_STATUS_REPLY) {
-            printf("%s\n", r->status_reply->json);
-            status = CTL_OK;
-        } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
-            fprintf(stderr, "liaisonctl: refused: %s: %s\n", wire_error_name(r->error->code),
-                    r->error->message);
-        }
-        wire_envelope_free(&r);
-        break;
     }
+    if (r->kind_case == LIAISON__ENVELOPE__KIND_STATUS_REPLY) {
+        printf("%s\n", r->status_reply->json);
+        status = CTL_OK;
+    } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
+        fprintf(stderr, "liaisonctl: refused: %s: %s\n", wire_error_name(r->error->code),
+                r->error->message);
+    }
+    wire_envelope_free(&r);
 leave:
     link_close(&l);
-    client_config_free(&cfg);
     return status;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client_config.h"
 #include "ctl.h"
 #include "log.h"
 
@@ -40,6 +41,21 @@ static const struct command commands[] = {
      "  audit verify --data-dir DIR [--key K.sign.pub]\n"
      "                               check the chain offline; exit 1 names the first break"},
 };
+
+link_t *ctl_connect(const char *config, const char *client)
+{
+    char err[512];
+    client_config_t *cfg = client_config_load(config, err, sizeof err);
+    if (cfg == NULL) {
+        fprintf(stderr, "liaisonctl: %s\n", err);
+        return NULL;
+    }
+    link_t *l = link_open(cfg, client, CTL_CONNECT_MS, err, sizeof err);
+    if (l == NULL)
+        fprintf(stderr, "liaisonctl: %s\n", err);
+    client_config_free(&cfg);
+    return l;
+}
 
 static void usage(FILE *out)
 {

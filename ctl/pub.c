@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_config.h"
 #include "ctl.h"
 #include "json.h"
 #include "link.h"
@@ -124,17 +123,11 @@ int ctl_pub(const char *config, int argc, char **argv)
         fprintf(stderr, "usage: liaisonctl -c agent.cfg pub [FILE|-]\n");
         return CTL_USAGE;
     }
-    char err[512];
     int status = CTL_FAIL;
     struct item *items = NULL;
     size_t n = 0, len = 0;
     link_t *l = NULL;
     char *buf = NULL;
-    client_config_t *cfg = client_config_load(config, err, sizeof err);
-    if (cfg == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
-        return CTL_FAIL;
-    }
     FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (f == NULL) {
         perror(file);
@@ -153,11 +146,8 @@ int ctl_pub(const char *config, int argc, char **argv)
         fprintf(stderr, "liaisonctl: %s: no message to publish\n", file);
         goto leave;
     }
-    l = link_open(cfg, "liaisonctl pub", CTL_CONNECT_MS, err, sizeof err);
-    if (l == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
+    if ((l = ctl_connect(config, "liaisonctl pub")) == NULL)
         goto leave;
-    }
     for (size_t i = 0; i < n; i++)
         ensure_msg_id(items[i].m, link_agent(l), i);
     size_t sent = 0, done = 0, printed = 0, refused = 0;
@@ -208,6 +198,5 @@ leave:
     link_close(&l);
     free_items(items, n);
     free(buf);
-    client_config_free(&cfg);
     return status;
 }

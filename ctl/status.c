@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_config.h"
 #include "ctl.h"
 #include "util.h"
 
@@ -20,39 +19,25 @@ int status_fetch(link_t *l, const char *what, char **json, char *err, size_t err
 {
     Liaison__Envelope env;
     Liaison__StatusRequest req = LIAISON__STATUS_REQUEST__INIT;
-    uint64_t corr = link_next_corr(l);
-    wire_envelope_init(&env, corr);
+    wire_envelope_init(&env, 0);
     req.what = (char *)(uintptr_t)what;
     env.kind_case = LIAISON__ENVELOPE__KIND_STATUS_REQUEST;
     env.status_request = &req;
-    if (link_send(l, &env) != 0) {
-        snprintf(err, errlen, "cannot send the request to the broker");
+    Liaison__Envelope *r = link_call(l, &env, CTL_CONNECT_MS, err, errlen);
+    if (r == NULL)
         return -1;
+    int rc = -1;
+    if (r->kind_case == LIAISON__ENVELOPE__KIND_STATUS_REPLY) {
+        *json = xstrdup(r->status_reply->json);
+        rc = 0;
+    } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
+        snprintf(err, errlen, "%s refused: %s: %s", what, wire_error_name(r->error->code),
+                 r->error->message);
+    } else {
+        snprintf(err, errlen, "unexpected answer to %s", what);
     }
-    for (;;) {
-        int timed_out;
-        Liaison__Envelope *r = link_recv(l, CTL_CONNECT_MS, &timed_out);
-        if (r == NULL && timed_out) {
-            snprintf(err, errlen, "no answer from the broker to %s", what);
-            return -1;
-        }
-        if (r == NULL || r->corr_id != corr) {
-            wire_envelope_free(&r); /* heartbeats, or an answer to an earlier request */
-            continue;
-        }
-        int rc = -1;
-        if (r->kind_case == LIAISON__ENVELOPE__KIND_STATUS_REPLY) {
-            *json = xstrdup(r->status_reply->json);
-            rc = 0;
-        } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
-            snprintf(err, errlen, "%s refused: %s: %s", what, wire_error_name(r->error->code),
-                     r->error->message);
-        } else {
-            snprintf(err, errlen, "unexpected answer to %s", what);
-        }
-        wire_envelope_free(&r);
-        return rc;
-    }
+    wire_envelope_free(&r);
+    return rc;
 }
 
 /* ---- reading the JSON -------------------------------------------------------- */
@@ -377,15 +362,11 @@ static int view(const char *config, const char *kind, int argc, char **argv)
     char *text = NULL;
     json_doc_t *doc = NULL;
     link_t *l = NULL;
-    client_config_t *cfg = client_config_load(config, err, sizeof err);
-    if (cfg == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
-        return CTL_FAIL;
-    }
     char client[48];
     snprintf(client, sizeof client, "liaisonctl %s", kind);
-    if ((l = link_open(cfg, client, CTL_CONNECT_MS, err, sizeof err)) == NULL ||
-        status_fetch(l, what, &text, err, sizeof err) != 0) {
+    if ((l = ctl_connect(config, client)) == NULL)
+        goto leave;
+    if (status_fetch(l, what, &text, err, sizeof err) != 0) {
         fprintf(stderr, "liaisonctl: %s\n", err);
         goto leave;
     }
@@ -403,7 +384,6 @@ leave:
     json_doc_free(&doc);
     free(text);
     link_close(&l);
-    client_config_free(&cfg);
     return status;
 usage:
     fprintf(stderr, "usage: liaisonctl -c ops.cfg %s [--json]%s\n", kind,

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "client_config.h"
 #include "ctl.h"
 #include "json.h"
 #include "link.h"
@@ -50,8 +49,8 @@ static int subscribe(link_t *l, const char *pattern, const char *durable,
     Liaison__Envelope env;
     Liaison__Subscribe req = LIAISON__SUBSCRIBE__INIT;
     Liaison__Replay rep = LIAISON__REPLAY__INIT;
-    uint64_t corr = link_next_corr(l);
-    wire_envelope_init(&env, corr);
+    char err[256];
+    wire_envelope_init(&env, 0);
     if (from->seq || from->since_us) {
         rep.sub_id = SUB_ID;
         rep.pattern = (char *)(uintptr_t)pattern;
@@ -66,30 +65,21 @@ static int subscribe(link_t *l, const char *pattern, const char *durable,
         env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
         env.subscribe = &req;
     }
-    if (link_send(l, &env) != 0)
+    Liaison__Envelope *r = link_call(l, &env, CTL_CONNECT_MS, err, sizeof err);
+    if (r == NULL) {
+        fprintf(stderr, "liaisonctl: %s\n", err);
         return -1;
-    for (;;) {
-        int timed_out;
-        Liaison__Envelope *r = link_recv(l, CTL_CONNECT_MS, &timed_out);
-        if (r == NULL && timed_out) {
-            fprintf(stderr, "liaisonctl: no answer to Subscribe\n");
-            return -1;
-        }
-        if (r == NULL || r->corr_id != corr) {
-            wire_envelope_free(&r);
-            continue;
-        }
-        int rc = -1;
-        if (r->kind_case == LIAISON__ENVELOPE__KIND_SUB_ACK) {
-            *start = r->sub_ack->start_seq;
-            rc = 0;
-        } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
-            fprintf(stderr, "liaisonctl: subscription refused: %s: %s\n",
-                    wire_error_name(r->error->code), r->error->message);
-        }
-        wire_envelope_free(&r);
-        return rc;
     }
+    int rc = -1;
+    if (r->kind_case == LIAISON__ENVELOPE__KIND_SUB_ACK) {
+        *start = r->sub_ack->start_seq;
+        rc = 0;
+    } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
+        fprintf(stderr, "liaisonctl: subscription refused: %s: %s\n",
+                wire_error_name(r->error->code), r->error->message);
+    }
+    wire_envelope_free(&r);
+    return rc;
 }
 
 int ctl_sub(const char *config, int argc, char **argv)
@@ -125,24 +115,15 @@ int ctl_sub(const char *config, int argc, char **argv)
                         "[--timeout S]\n");
         return CTL_USAGE;
     }
-    char err[512];
     int status = CTL_FAIL;
     link_t *l = NULL;
-    client_config_t *cfg = client_config_load(config, err, sizeof err);
-    if (cfg == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
-        return CTL_FAIL;
-    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    l = link_open(cfg, "liaisonctl sub", CTL_CONNECT_MS, err, sizeof err);
-    if (l == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
+    if ((l = ctl_connect(config, "liaisonctl sub")) == NULL)
         goto leave;
-    }
     uint64_t start = 0;
     if (subscribe(l, pattern, durable, &from, &start) != 0)
         goto leave;
@@ -194,6 +175,5 @@ int ctl_sub(const char *config, int argc, char **argv)
     status = CTL_OK;
 leave:
     link_close(&l);
-    client_config_free(&cfg);
     return status;
 }

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client_config.h"
 #include "ctl.h"
 #include "status.h"
 #include "util.h"
@@ -107,15 +106,8 @@ int ctl_watch(const char *config, int argc, char **argv)
     char err[512];
     int status = CTL_FAIL;
     link_t *l = NULL;
-    client_config_t *cfg = client_config_load(config, err, sizeof err);
-    if (cfg == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
-        return CTL_FAIL;
-    }
-    if ((l = link_open(cfg, "liaisonctl watch", CTL_CONNECT_MS, err, sizeof err)) == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
+    if ((l = ctl_connect(config, "liaisonctl watch")) == NULL)
         goto leave;
-    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -135,7 +127,6 @@ int ctl_watch(const char *config, int argc, char **argv)
     status = CTL_OK;
 leave:
     link_close(&l);
-    client_config_free(&cfg);
     return status;
 usage:
     fprintf(stderr, "usage: liaisonctl -c ops.cfg watch [--interval S] [--count N] [--json]\n");
