@@ -32,9 +32,9 @@
 #define FRAMES_PER_PASS 1024
 /* The broker is taken as gone after this many heartbeat intervals of
  * silence (it answers each of ours, so silence means it is away). */
-#define SILENT_BEATS 3
+#define SILENT_BEATS   3
 #define SPOOL_RETRY_MS 1000
-#define DAY_MS (24LL * 3600 * 1000)
+#define DAY_MS         (24LL * 3600 * 1000)
 
 static volatile sig_atomic_t got_term, got_hup;
 static int sig_wfd = -1;
@@ -104,8 +104,7 @@ static void drain_pipe(int fd)
 static void try_connect(agent_t *a)
 {
     char err[512];
-    a->link = link_open(a->cfg, "liaison-agent " AGENT_VERSION, AGENT_CONNECT_MS, err,
-                        sizeof err);
+    a->link = link_open(a->cfg, "liaison-agent " AGENT_VERSION, AGENT_CONNECT_MS, err, sizeof err);
     int64_t now = util_mono_ms();
     if (a->link == NULL) {
         int64_t delay = backoff_next(&a->reconnect);
@@ -155,8 +154,8 @@ static int connection_error(agent_t *a, const Liaison__Error *e)
         return 1;
     case LIAISON__ERROR_CODE__BAD_VERSION:
     case LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED:
-        snprintf(why, sizeof why, "the broker refused this agent: %s: %s",
-                 wire_error_name(e->code), e->message ? e->message : "");
+        snprintf(why, sizeof why, "the broker refused this agent: %s: %s", wire_error_name(e->code),
+                 e->message ? e->message : "");
         drop_link(a, why);
         return 1;
     default:
@@ -392,7 +391,8 @@ int agent_run(client_config_t *cfg)
         log_error("event=startup_failed reason=\"%s\"", err);
         goto err1;
     }
-    if (cfg->spool && cfg->spool[0] && (a.spool = spool_open(cfg->spool, err, sizeof err)) == NULL) {
+    if (cfg->spool && cfg->spool[0] &&
+        (a.spool = spool_open(cfg->spool, err, sizeof err)) == NULL) {
         log_error("event=startup_failed reason=\"%s\"", err);
         goto err2;
     }

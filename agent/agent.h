@@ -18,7 +18,7 @@
 #define AGENT_SEND_TIMEOUT_MS 2000
 /* Reconnect backoff: first delay, doubling to the cap, with jitter. */
 #define AGENT_RECONNECT_BASE_MS 250
-#define AGENT_RECONNECT_CAP_MS 30000
+#define AGENT_RECONNECT_CAP_MS  30000
 /* On SIGTERM: how long to wait for PubAcks in flight and sink commands. */
 #define AGENT_DRAIN_MS 10000
 /* Spool files taken into the outbox per commit. */

@@ -10,12 +10,11 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: liaison-agent -c agent.cfg [--check-config]\n"
-            "  -c FILE          the agent configuration (libconfig syntax)\n"
-            "  --check-config   validate FILE, name the bad line or key, and exit\n"
-            "signals: SIGHUP reloads subscriptions; SIGTERM or SIGINT drains and stops\n"
-            "exit status: 0 done, 1 failed, 2 bad usage\n");
+    fprintf(out, "usage: liaison-agent -c agent.cfg [--check-config]\n"
+                 "  -c FILE          the agent configuration (libconfig syntax)\n"
+                 "  --check-config   validate FILE, name the bad line or key, and exit\n"
+                 "signals: SIGHUP reloads subscriptions; SIGTERM or SIGINT drains and stops\n"
+                 "exit status: 0 done, 1 failed, 2 bad usage\n");
 }
 
 static void summary(const client_config_t *cfg)

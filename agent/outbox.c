@@ -19,8 +19,8 @@
 #include "util.h"
 
 #define SCHEMA_VERSION 1u
-#define ENTRY_VERSION 1u
-#define NAME_MAX_LEN 256 /* subscription names are at most 64; keys stay small */
+#define ENTRY_VERSION  1u
+#define NAME_MAX_LEN   256 /* subscription names are at most 64; keys stay small */
 
 struct outbox {
     MDB_env *env;
@@ -112,8 +112,8 @@ static int init_dbs(outbox_t *o, char *err, size_t errlen)
         uint32_t ver = 0;
         memcpy(&ver, v.mv_data, v.mv_size < sizeof ver ? v.mv_size : sizeof ver);
         if (ver > SCHEMA_VERSION) {
-            snprintf(err, errlen, "outbox: schema version %u is newer than this agent's %u",
-                     ver, SCHEMA_VERSION);
+            snprintf(err, errlen, "outbox: schema version %u is newer than this agent's %u", ver,
+                     SCHEMA_VERSION);
             mdb_txn_abort(txn);
             return -1;
         }
@@ -233,8 +233,7 @@ void outbox_abort(outbox_t *o)
     o->txn = NULL;
 }
 
-int outbox_add(outbox_t *o, const Liaison__Intel *m, const uint8_t digest[32],
-               const char *source)
+int outbox_add(outbox_t *o, const Liaison__Intel *m, const uint8_t digest[32], const char *source)
 {
     uint8_t key[8], idval[48];
     uint8_t *val = NULL;
@@ -376,8 +375,7 @@ int outbox_next(outbox_t *o, uint64_t after, outbox_entry_t *e)
             return out;
         /* Only a damaged file or a downgrade can get here; keeping the entry
          * would block everything behind it for ever. */
-        log_error("event=outbox_entry_undecodable id=%llu action=removed",
-                  (unsigned long long)bad);
+        log_error("event=outbox_entry_undecodable id=%llu action=removed", (unsigned long long)bad);
         outbox_entry_clear(e);
         if (outbox_remove(o, &bad, 1) != OUTBOX_OK)
             return OUTBOX_ERR;
@@ -551,8 +549,7 @@ static int count_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen,
 }
 
 /* Deletes the oldest records of sub until `drop` are gone. */
-static int drop_oldest(MDB_txn *txn, MDB_dbi dbi, const uint8_t *ckey, size_t clen,
-                       uint64_t drop)
+static int drop_oldest(MDB_txn *txn, MDB_dbi dbi, const uint8_t *ckey, size_t clen, uint64_t drop)
 {
     MDB_cursor *cur = NULL;
     MDB_val k = {.mv_size = clen, .mv_data = (void *)(uintptr_t)ckey}, v;

@@ -22,10 +22,10 @@ typedef struct outbox outbox_t;
 
 enum outbox_rc {
     OUTBOX_OK = 0,
-    OUTBOX_ERR = -1,      /* I/O or internal error: the transaction is abandoned */
-    OUTBOX_FULL = -2,     /* the map is full: nothing in the transaction is kept */
-    OUTBOX_KNOWN = 1,     /* this msg_id was taken before, with the same digest */
-    OUTBOX_CONFLICT = 2,  /* this msg_id was taken before for different content */
+    OUTBOX_ERR = -1,     /* I/O or internal error: the transaction is abandoned */
+    OUTBOX_FULL = -2,    /* the map is full: nothing in the transaction is kept */
+    OUTBOX_KNOWN = 1,    /* this msg_id was taken before, with the same digest */
+    OUTBOX_CONFLICT = 2, /* this msg_id was taken before for different content */
     OUTBOX_NOTFOUND = 3,
 };
 
@@ -51,16 +51,15 @@ void outbox_close(outbox_t **o);
  * usable), or ERR / FULL (the transaction is abandoned: do not commit).
  * commit returns OK after the data is synced to disk, or ERR / FULL. */
 int outbox_begin(outbox_t *o);
-int outbox_add(outbox_t *o, const Liaison__Intel *m, const uint8_t digest[32],
-               const char *source);
+int outbox_add(outbox_t *o, const Liaison__Intel *m, const uint8_t digest[32], const char *source);
 int outbox_commit(outbox_t *o);
 void outbox_abort(outbox_t *o);
 
 /* ---- sending, in order ------------------------------------------------------ */
 typedef struct outbox_entry {
-    uint64_t id;          /* local order, increasing */
-    Liaison__Intel *m;    /* caller owns; wire_intel_free */
-    char *source;         /* caller owns; free(); "" when not from a spool file */
+    uint64_t id;       /* local order, increasing */
+    Liaison__Intel *m; /* caller owns; wire_intel_free */
+    char *source;      /* caller owns; free(); "" when not from a spool file */
 } outbox_entry_t;
 
 /* The first entry with id > after: OK (fills e), NOTFOUND, or ERR. An

@@ -15,7 +15,7 @@
 /* A broker that cannot store (full map, failing disk) is asked again after
  * this backoff, starting at the first message it has not acked. */
 #define PAUSE_BASE_MS 1000
-#define PAUSE_CAP_MS 30000
+#define PAUSE_CAP_MS  30000
 
 struct flight {
     uint64_t corr;

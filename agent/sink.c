@@ -50,8 +50,7 @@ sink_t *sink_new(const char *spec, const char *sub, char *err, size_t errlen)
         s->kind = KIND_DIR;
         s->arg = xstrdup(spec + 4);
         if (util_mkdirs(s->arg) != 0) {
-            snprintf(err, errlen, "sink %s: cannot create %s: %s", spec, s->arg,
-                     strerror(errno));
+            snprintf(err, errlen, "sink %s: cannot create %s: %s", spec, s->arg, strerror(errno));
             goto fail;
         }
     } else if (strncmp(spec, "exec:", 5) == 0 && spec[5] != '\0') {

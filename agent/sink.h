@@ -22,9 +22,9 @@
 typedef struct sink sink_t;
 
 enum sink_rc {
-    SINK_DONE = 0,     /* the sink has it durably */
-    SINK_FAILED = -1,  /* it does not; why says so */
-    SINK_RUNNING = 1,  /* exec: the command is still running; ask sink_poll */
+    SINK_DONE = 0,    /* the sink has it durably */
+    SINK_FAILED = -1, /* it does not; why says so */
+    SINK_RUNNING = 1, /* exec: the command is still running; ask sink_poll */
 };
 
 /* An exec command that runs longer than this is killed and counts as failed. */

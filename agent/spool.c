@@ -23,23 +23,23 @@
 #define WATCH_MASK                                                                                 \
     (IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
 #define REWATCH_MS 5000
-#define PATH_LEN 4352
+#define PATH_LEN   4352
 
 struct spool {
     char *dir, *done, *rejected;
-    int ifd;         /* inotify descriptor */
-    int wd;          /* watch on dir, or -1 when lost */
-    int rescan;      /* a full scan is due */
+    int ifd;          /* inotify descriptor */
+    int wd;           /* watch on dir, or -1 when lost */
+    int rescan;       /* a full scan is due */
     int64_t retry_ms; /* when to try watching again */
-    char **names;    /* files waiting, in the order to take them; owned */
+    char **names;     /* files waiting, in the order to take them; owned */
     size_t n, cap;
 };
 
 /* One file of a batch in spool_take. */
 struct item {
-    const char *name;     /* borrowed from the waiting list */
-    size_t size;          /* bytes read */
-    Liaison__Intel *m;    /* owned */
+    const char *name;  /* borrowed from the waiting list */
+    size_t size;       /* bytes read */
+    Liaison__Intel *m; /* owned */
     uint8_t digest[32];
     char done_name[300];
     enum { ITEM_GONE, ITEM_REJECTED, ITEM_VALID, ITEM_TAKEN, ITEM_KNOWN } state;
@@ -390,8 +390,9 @@ static void prepare(spool_t *s, struct item *it)
             break;
         len += (size_t)r;
         if (len > (size_t)st.st_size) {
-            snprintf(why, sizeof why, "file grew while being read: write it under another name, "
-                                      "then rename it into the spool");
+            snprintf(why, sizeof why,
+                     "file grew while being read: write it under another name, "
+                     "then rename it into the spool");
             goto rejected;
         }
     }
@@ -473,8 +474,7 @@ int spool_take(spool_t *s, outbox_t *o, size_t max)
                 continue;
             /* The done/ name is chosen before the commit and stored with the
              * entry, so a later refusal by the broker finds the file. */
-            unique_name(s->done, it->name, 0, taken, n_taken, it->done_name,
-                        sizeof it->done_name);
+            unique_name(s->done, it->name, 0, taken, n_taken, it->done_name, sizeof it->done_name);
             int rc = outbox_add(o, it->m, it->digest, it->done_name);
             if (rc == OUTBOX_OK) {
                 it->state = ITEM_TAKEN;
@@ -485,7 +485,8 @@ int spool_take(spool_t *s, outbox_t *o, size_t max)
             } else if (rc == OUTBOX_CONFLICT) {
                 char why[LABEL_MAX_TEXT + 128];
                 snprintf(why, sizeof why,
-                         "msg_id \"%.200s\" was already used for a different message", it->m->msg_id);
+                         "msg_id \"%.200s\" was already used for a different message",
+                         it->m->msg_id);
                 it->state = ITEM_REJECTED;
                 reject(s, s->dir, it->name, "liaison-agent", why);
             } else {

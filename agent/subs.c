@@ -45,8 +45,8 @@ struct sub {
     char *name, *pattern, *durable;
     sink_t *sink;
     enum sub_state state;
-    uint32_t id;   /* sub_id on the current connection */
-    uint64_t corr; /* of its Subscribe */
+    uint32_t id;    /* sub_id on the current connection */
+    uint64_t corr;  /* of its Subscribe */
     struct held *q; /* waiting, ascending seq */
     size_t n, cap;
     struct held run; /* in a running sink command */
@@ -250,8 +250,8 @@ static void on_deliver(subs_t *s, link_t *l, const Liaison__Deliver *d)
     if (outbox_written_has(s->store, sub->name, seq) == 1) {
         /* Written before (the Ack was lost, or the agent died before
          * sending it): ack again, write nothing. */
-        log_info("event=delivery_already_written sub=%s seq=%llu attempt=%u action=acked", sub->name,
-                 (unsigned long long)seq, d->attempt);
+        log_info("event=delivery_already_written sub=%s seq=%llu attempt=%u action=acked",
+                 sub->name, (unsigned long long)seq, d->attempt);
         send_ack(l, sub->id, &seq, 1);
         return;
     }
@@ -317,7 +317,8 @@ int subs_on_frame(subs_t *s, link_t *l, const Liaison__Envelope *env)
         log_error("event=subscription_refused sub=%s pattern=%s durable=%s code=%s reason=\"%s\" "
                   "action=\"tried again on the next connection or SIGHUP\"",
                   sub->name, sub->pattern, sub->durable[0] ? sub->durable : "-",
-                  wire_error_name(env->error->code), env->error->message ? env->error->message : "");
+                  wire_error_name(env->error->code),
+                  env->error->message ? env->error->message : "");
         return 1;
     default:
         return 0;
@@ -385,11 +386,10 @@ static void failed(subs_t *s, struct sub *sub, link_t *l, struct held *h, const 
                    int64_t now)
 {
     int64_t delay = backoff_next(&sub->retry);
-    int nack = h->conn == s->conn && s->conn != 0 && l != NULL && sub->state == SUB_ACTIVE &&
-               !sub->gone;
+    int nack =
+        h->conn == s->conn && s->conn != 0 && l != NULL && sub->state == SUB_ACTIVE && !sub->gone;
     log_warn("event=sink_failed sub=%s seq=%llu reason=\"%s\" action=%s retry_in_ms=%lld",
-             sub->name, (unsigned long long)h->seq, why, nack ? "nack" : "none",
-             (long long)delay);
+             sub->name, (unsigned long long)h->seq, why, nack ? "nack" : "none", (long long)delay);
     /* The Nack gives the message back to the broker, which counts the
      * attempt and sends it again; holding the subscription until the retry
      * time keeps a failing sink from spinning and keeps the order. */
@@ -412,8 +412,8 @@ static int64_t run_one(subs_t *s, struct sub *sub, link_t *l, int64_t now)
         else
             failed(s, sub, l, &sub->run, why, now);
     }
-    for (int budget = RUN_BUDGET; budget > 0 && !s->stopped && sub->run.json == NULL &&
-                                  sub->n > 0 && now >= sub->retry_at;
+    for (int budget = RUN_BUDGET;
+         budget > 0 && !s->stopped && sub->run.json == NULL && sub->n > 0 && now >= sub->retry_at;
          budget--) {
         struct held h = sub->q[0];
         memmove(&sub->q[0], &sub->q[1], (sub->n - 1) * sizeof *sub->q);
@@ -426,8 +426,8 @@ static int64_t run_one(subs_t *s, struct sub *sub, link_t *l, int64_t now)
             held_free(&h);
             continue;
         }
-        sink_item_t item = {.seq = h.seq, .topic = h.topic, .msg_id = h.msg_id,
-                            .notice = h.notice, .json = h.json};
+        sink_item_t item = {
+            .seq = h.seq, .topic = h.topic, .msg_id = h.msg_id, .notice = h.notice, .json = h.json};
         int rc = sink_put(sub->sink, &item, why, sizeof why);
         if (rc == SINK_DONE) {
             wrote(sub, &h);

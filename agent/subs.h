@@ -25,7 +25,7 @@
 #define SUBS_CREDIT 32
 /* Sink retries: the first after this, doubling up to the cap. */
 #define SUBS_RETRY_BASE_MS 1000
-#define SUBS_RETRY_CAP_MS 30000
+#define SUBS_RETRY_CAP_MS  30000
 
 typedef struct subs subs_t;
 

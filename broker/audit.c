@@ -15,10 +15,10 @@
 #include "log.h"
 #include "util.h"
 
-#define HASH_LEN 32
-#define AGG_SLOTS 256
+#define HASH_LEN      32
+#define AGG_SLOTS     256
 #define AGG_WINDOW_MS 60000
-#define QUERY_MAX 1000
+#define QUERY_MAX     1000
 
 struct agg {
     char actor[96], action[32], reason[64];
@@ -86,8 +86,8 @@ static void sync_head(audit_t *a)
         log_error("event=audit_head_unreadable");
 }
 
-audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned every_s,
-                    char *err, size_t errlen)
+audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned every_s, char *err,
+                    size_t errlen)
 {
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
@@ -114,7 +114,7 @@ void audit_close(audit_t **ap)
 {
     if (ap == NULL || *ap == NULL)
         return;
-    sodium_memzero((*ap)->sk, sizeof (*ap)->sk);
+    sodium_memzero((*ap)->sk, sizeof(*ap)->sk);
     free(*ap);
     *ap = NULL;
 }
@@ -226,8 +226,8 @@ static void flush_aggregates(audit_t *a, int64_t now_ms)
         if (!g->used || now_ms - g->start_ms < AGG_WINDOW_MS)
             continue;
         if (g->count > 0) {
-            struct audit_event ev = {.actor = g->actor, .action = g->action,
-                                     .outcome = "refused", .reason = g->reason};
+            struct audit_event ev = {
+                .actor = g->actor, .action = g->action, .outcome = "refused", .reason = g->reason};
             if (append(a, &ev, g->count) != STORE_OK)
                 return; /* kept: retried on the next tick */
         }
@@ -309,8 +309,8 @@ static int matches(const Liaison__AuditRecord *r, const Liaison__AuditRequest *q
     return 1;
 }
 
-int audit_query(store_t *st, const Liaison__AuditRequest *q, Liaison__AuditRecord ***out,
-                size_t *n, int *more)
+int audit_query(store_t *st, const Liaison__AuditRequest *q, Liaison__AuditRecord ***out, size_t *n,
+                int *more)
 {
     size_t limit = q->limit == 0 || q->limit > QUERY_MAX ? QUERY_MAX : q->limit;
     *out = xcalloc(limit, sizeof **out);
@@ -421,8 +421,7 @@ int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *rep)
     /* 2. Checkpoints: each names a record that exists and hashes to the
      * signed head — so a truncated or rewritten tail shows. */
     uint64_t key = 0;
-    while ((rc = store_read_seek(r, STORE_DB_CHECKPOINTS, key, 0, &seq, &data, &len)) ==
-           STORE_OK) {
+    while ((rc = store_read_seek(r, STORE_DB_CHECKPOINTS, key, 0, &seq, &data, &len)) == STORE_OK) {
         Liaison__AuditCheckpoint *c = wire_checkpoint_decode(data, len);
         if (c == NULL)
             BROKEN(seq, "checkpoint at record %llu is unreadable", (unsigned long long)seq);

@@ -32,8 +32,8 @@ struct audit_event {
 /* Opens the trail on st, continuing its chain. seed (32 bytes, or NULL
  * for unsigned checkpoints) signs a checkpoint every `every` records or
  * `every_s` seconds with new records. NULL with err on failure. */
-audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned every_s,
-                    char *err, size_t errlen);
+audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned every_s, char *err,
+                    size_t errlen);
 void audit_close(audit_t **a);
 /* Changes the checkpoint spacing (reload). */
 void audit_set_spacing(audit_t *a, unsigned every, unsigned every_s);

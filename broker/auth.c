@@ -15,7 +15,7 @@
 #include "util.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define ZAP_FRAMES 7 /* version, request id, domain, address, identity, mechanism, key */
+#define ZAP_FRAMES   7 /* version, request id, domain, address, identity, mechanism, key */
 
 struct auth {
     void *sock;
@@ -143,7 +143,8 @@ static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit)
         log_warn("event=auth_refused reason=\"%s\" key=%s peer=%s", text, z85[0] ? z85 : "-",
                  addr[0] ? addr : "-");
         struct audit_event ev = {.actor = user[0] ? user : (z85[0] ? z85 : "-"),
-                                 .action = "authenticate", .outcome = "refused",
+                                 .action = "authenticate",
+                                 .outcome = "refused",
                                  .reason = text};
         audit_append_repeatable(audit, &ev, util_mono_ms());
         result = 1;

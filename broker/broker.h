@@ -30,7 +30,7 @@ struct pending {
     Liaison__Intel *intel; /* owned, decoded form for routing decisions */
     uint8_t *packed;       /* owned, the stored bytes */
     size_t packed_len;
-    uint8_t digest[32];    /* SHA-256 of packed, for the audit */
+    uint8_t digest[32]; /* SHA-256 of packed, for the audit */
 };
 
 /* A frame planned in this pass, sent only after the batch holding its
@@ -40,8 +40,8 @@ struct outframe {
     size_t rid_len;
     uint32_t sub_id;
     uint64_t seq;
-    int first;        /* first delivery (else a redelivery) */
-    size_t off, len;  /* in broker.outbuf */
+    int first;       /* first delivery (else a redelivery) */
+    size_t off, len; /* in broker.outbuf */
 };
 
 /* A repeated publish: answered with the original's sequence once the pass
@@ -60,22 +60,22 @@ struct broker_stats {
 };
 
 typedef struct broker {
-    config_t *cfg;        /* owned; replaced whole on reload */
+    config_t *cfg; /* owned; replaced whole on reload */
     void *ctx;
-    void *router;         /* the CURVE ROUTER socket */
+    void *router; /* the CURVE ROUTER socket */
     auth_t *auth;
     store_t *store;
     sessions_t *sessions;
     struct pending *batch; /* publishes in the open store batch; owned */
     size_t n_batch, cap_batch;
-    uint64_t batch_first;  /* seq of batch[0] after commit; 0 when empty */
-    struct dup_ack *dups;  /* owned */
+    uint64_t batch_first; /* seq of batch[0] after commit; 0 when empty */
+    struct dup_ack *dups; /* owned */
     size_t n_dups, cap_dups;
-    uint8_t *scratch;      /* frame buffer for replies; owned */
+    uint8_t *scratch; /* frame buffer for replies; owned */
     size_t scratch_len;
-    struct outframe *out;  /* deliveries planned this pass; owned */
+    struct outframe *out; /* deliveries planned this pass; owned */
     size_t n_out, cap_out;
-    uint8_t *outbuf;       /* their bytes; owned */
+    uint8_t *outbuf; /* their bytes; owned */
     size_t outbuf_len, outbuf_cap;
     audit_t *audit;
     retention_t *retention;

@@ -19,25 +19,25 @@ enum config_role {
 };
 
 typedef struct config_agent {
-    char *name;      /* [a-z0-9-], unique; the CURVE User-Id */
-    char *agency;    /* display name, e.g. "Humberside Police" */
-    char *type;      /* police, rocu, marsoc, prison, probation, nca */
-    char *region;    /* lower-case word, e.g. "yorkshire", "national" */
+    char *name;   /* [a-z0-9-], unique; the CURVE User-Id */
+    char *agency; /* display name, e.g. "Humberside Police" */
+    char *type;   /* police, rocu, marsoc, prison, probation, nca */
+    char *region; /* lower-case word, e.g. "yorkshire", "national" */
     uint8_t public_key[32];
-    int clearance;   /* Liaison__Classification, OFFICIAL..TOP_SECRET */
-    char **caveats;  /* upper-case words held */
+    int clearance;  /* Liaison__Classification, OFFICIAL..TOP_SECRET */
+    char **caveats; /* upper-case words held */
     size_t n_caveats;
-    unsigned roles;  /* enum config_role bits */
-    char **publish;  /* topic patterns it may publish to */
+    unsigned roles; /* enum config_role bits */
+    char **publish; /* topic patterns it may publish to */
     size_t n_publish;
     char **subscribe; /* topic patterns it may subscribe to */
     size_t n_subscribe;
-    int revoked;       /* refused at the handshake and for every frame */
-    char *valid_from;  /* "YYYY-MM-DD" or RFC 3339, "" = no bound */
+    int revoked;      /* refused at the handshake and for every frame */
+    char *valid_from; /* "YYYY-MM-DD" or RFC 3339, "" = no bound */
     char *valid_to;
     int64_t valid_from_us; /* parsed; INT64_MIN / INT64_MAX when unbounded */
     int64_t valid_to_us;
-    char *contact;     /* who to ask about its messages, shown in notices */
+    char *contact; /* who to ask about its messages, shown in notices */
 } config_agent_t;
 
 /* One retention rule; the first rule whose pattern matches a message's
@@ -50,15 +50,15 @@ typedef struct config_retention {
 } config_retention_t;
 
 typedef struct config {
-    char *path;            /* the file it was loaded from */
+    char *path; /* the file it was loaded from */
     /* broker group */
-    char *listen;          /* ZeroMQ endpoint, default "tcp://127.0.0.1:7400" */
+    char *listen; /* ZeroMQ endpoint, default "tcp://127.0.0.1:7400" */
     uint8_t secret_key[32];
-    uint8_t public_key[32]; /* derived from secret_key */
-    char *data_dir;        /* relative paths resolved against the config's dir */
-    unsigned map_size_mb;  /* LMDB map size, default 1024 */
-    char *metrics;         /* "host:port" or "" (disabled), default "127.0.0.1:9740" */
-    char *metrics_token;   /* bearer token required by the metrics endpoint, "" = none */
+    uint8_t public_key[32];      /* derived from secret_key */
+    char *data_dir;              /* relative paths resolved against the config's dir */
+    unsigned map_size_mb;        /* LMDB map size, default 1024 */
+    char *metrics;               /* "host:port" or "" (disabled), default "127.0.0.1:9740" */
+    char *metrics_token;         /* bearer token required by the metrics endpoint, "" = none */
     unsigned max_frame_bytes;    /* default 1 MiB */
     unsigned max_topic_len;      /* default 255 */
     unsigned max_subs_per_agent; /* default 64 */
@@ -67,14 +67,14 @@ typedef struct config {
     unsigned ack_timeout_ms;     /* unacked delivery is redelivered after this, default 30000 */
     unsigned max_deliver;        /* deliveries before dead-lettering, default 5 */
     unsigned dedup_window_s;     /* publish dedup by (origin, msg_id), default 7 days */
-    char *log_level;       /* "debug", "info", "warn", "error"; default "info" */
-    char **notices;        /* topic patterns where sanitised notices are sent */
+    char *log_level;             /* "debug", "info", "warn", "error"; default "info" */
+    char **notices;              /* topic patterns where sanitised notices are sent */
     size_t n_notices;
-    char *audit_key;       /* Ed25519 seed file signing audit checkpoints; "" = unsigned */
+    char *audit_key; /* Ed25519 seed file signing audit checkpoints; "" = unsigned */
     uint8_t audit_seed[32];
     unsigned audit_checkpoint_records; /* checkpoint after this many records, default 1000 */
     unsigned audit_checkpoint_s;       /* or this many seconds, default 300 */
-    unsigned purge_after_review;  /* bool: erase messages past their review_at date, default 1 */
+    unsigned purge_after_review;   /* bool: erase messages past their review_at date, default 1 */
     unsigned retention_interval_s; /* how often a bounded purge pass runs, default 60 */
     config_retention_t *retention; /* retention list, in order */
     size_t n_retention;

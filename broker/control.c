@@ -20,19 +20,19 @@
 /* Rates are over the last minute; samples are taken once a tick, and a few
  * extra ticks come before reaps, so the ring holds well over a minute. */
 #define RATE_WINDOW_MS 60000
-#define RING 160
+#define RING           160
 /* `topics` reads stored messages in the loop thread: at most this many per
  * request (the view says when it stopped short), and a result that cost a
  * long scan is reused for a while so a watching screen does not repeat it. */
-#define TOPICS_SCAN_MAX 50000
-#define TOPICS_CACHE_MS 10000
+#define TOPICS_SCAN_MAX       50000
+#define TOPICS_CACHE_MS       10000
 #define TOPICS_CACHE_MIN_SCAN 10000
-#define TOPICS_MAX_PREFIXES 4096
-#define TOPICS_MAX_DEPTH 8
+#define TOPICS_MAX_PREFIXES   4096
+#define TOPICS_MAX_DEPTH      8
 
 /* An agent seen since the broker started. */
 struct agent_hist {
-    char *name; /* owned */
+    char *name;                          /* owned */
     uint64_t in, out, refused, withheld; /* from its connections that have gone */
     int64_t last_seen_us;
 };
@@ -500,10 +500,11 @@ static json_doc_t *status_doc(broker_t *b, const struct control_model *m)
     set_u64(o, "messages", m->store.messages);
     set_u64(o, "store_used_bytes", m->store.used_bytes);
     set_u64(o, "store_map_bytes", m->store.map_bytes);
-    json_doc_set_real(o, "store_used_ratio",
-                      m->store.map_bytes ? round2((double)m->store.used_bytes * 100.0 /
-                                                  (double)m->store.map_bytes) / 100.0
-                                         : 0.0);
+    json_doc_set_real(
+        o, "store_used_ratio",
+        m->store.map_bytes
+            ? round2((double)m->store.used_bytes * 100.0 / (double)m->store.map_bytes) / 100.0
+            : 0.0);
     set_u64(o, "agents_configured", b->cfg->n_agents);
     set_u64(o, "agents_connected", m->agents_connected);
     set_u64(o, "sessions", sessions_count(b->sessions));

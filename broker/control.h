@@ -49,18 +49,18 @@ struct control_agent {
     int64_t since_us;           /* earliest live connection; 0 when not connected */
     int64_t last_seen_us;       /* 0 when not seen since the broker started */
     /* Since the broker started, across connections: */
-    uint64_t in;                /* publishes accepted */
-    uint64_t out;               /* deliveries and notices sent (redeliveries too) */
+    uint64_t in;  /* publishes accepted */
+    uint64_t out; /* deliveries and notices sent (redeliveries too) */
     uint64_t publish_refused;
-    uint64_t withheld;          /* deliveries refused by the rule */
-    size_t subs;                /* live subscriptions */
+    uint64_t withheld; /* deliveries refused by the rule */
+    size_t subs;       /* live subscriptions */
 };
 
 struct control_sub {
-    const char *agent;      /* borrowed */
-    uint32_t id;            /* the client's id; 0 for a durable whose agent is away */
-    const char *pattern;    /* borrowed */
-    const char *durable;    /* the name after "agent/", or NULL; borrowed */
+    const char *agent;   /* borrowed */
+    uint32_t id;         /* the client's id; 0 for a durable whose agent is away */
+    const char *pattern; /* borrowed */
+    const char *durable; /* the name after "agent/", or NULL; borrowed */
     int connected;
     uint32_t window, in_flight;
     /* Messages stored after the subscription's position that it has not
@@ -68,19 +68,19 @@ struct control_sub {
      * subscription when it has credit), plus its unacked deliveries. An
      * upper bound of what it will receive: cheap enough for every tick. */
     uint64_t backlog;
-    uint64_t oldest_seq;    /* oldest unacked delivery, 0 when none */
-    int64_t oldest_us;      /* that message's receive time, 0 when unknown */
+    uint64_t oldest_seq; /* oldest unacked delivery, 0 when none */
+    int64_t oldest_us;   /* that message's receive time, 0 when unknown */
     uint64_t delivered, acked, redelivered, dead_lettered, withheld;
 };
 
 struct control_model {
     int64_t now_us;
-    struct store_stat store; /* zero when the store could not be read */
+    struct store_stat store;      /* zero when the store could not be read */
     struct control_agent *agents; /* owned array */
     size_t n_agents, agents_connected;
-    struct control_sub *subs;     /* owned array */
+    struct control_sub *subs; /* owned array */
     size_t n_subs;
-    uint64_t backlog;             /* sum over subscriptions */
+    uint64_t backlog;                 /* sum over subscriptions */
     const struct control_sub *oldest; /* the oldest unacked delivery, or NULL */
     /* Per second over the last minute (or since start, if shorter). */
     double window_s, publish_rate, delivery_rate, refusal_rate, notice_rate;

@@ -124,7 +124,9 @@ static int pattern_allowed(broker_t *b, session_t *s, uint64_t corr, const char 
     }
     enum policy_rule rule = policy_may_subscribe(s->conf, pattern, s->n_subs,
                                                  b->cfg->max_subs_per_agent, util_now_us());
-    struct audit_event ev = {.actor = s->agent, .action = "subscribe", .topic = pattern,
+    struct audit_event ev = {.actor = s->agent,
+                             .action = "subscribe",
+                             .topic = pattern,
                              .outcome = rule == POLICY_ALLOW ? "ok" : "refused",
                              .reason = rule == POLICY_ALLOW ? NULL : policy_rule_name(rule)};
     audit_append_repeatable(b->audit, &ev, util_mono_ms());
@@ -222,8 +224,8 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
              (unsigned long long)start);
     char detail[64];
     snprintf(detail, sizeof detail, "from seq %llu", (unsigned long long)start);
-    struct audit_event ev = {.actor = s->agent, .action = "replay", .outcome = "ok",
-                             .reason = detail, .topic = pattern};
+    struct audit_event ev = {
+        .actor = s->agent, .action = "replay", .outcome = "ok", .reason = detail, .topic = pattern};
     audit_append(b->audit, &ev);
     subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start);
 }
@@ -273,8 +275,10 @@ static void on_credit(broker_t *b, session_t *s, uint64_t corr, const Liaison__C
  * screen does not flood the trail. */
 static void audit_consult(broker_t *b, session_t *s, const char *action, const char *reason)
 {
-    struct audit_event ev = {.actor = s->agent, .action = action,
-                             .outcome = reason ? "refused" : "ok", .reason = reason};
+    struct audit_event ev = {.actor = s->agent,
+                             .action = action,
+                             .outcome = reason ? "refused" : "ok",
+                             .reason = reason};
     audit_append_repeatable(b->audit, &ev, util_mono_ms());
 }
 
@@ -443,13 +447,15 @@ static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
                      "cannot change the dead letters");
         return;
     }
-    struct audit_event ev = {.actor = s->agent, .action = discard ? "dead_letter_discard"
-                                                                  : "dead_letter_requeue",
-                             .recipient = r->durable, .outcome = "ok", .msg_seq = r->seq};
+    struct audit_event ev = {.actor = s->agent,
+                             .action = discard ? "dead_letter_discard" : "dead_letter_requeue",
+                             .recipient = r->durable,
+                             .outcome = "ok",
+                             .msg_seq = r->seq};
     audit_append(b->audit, &ev);
     log_info("event=dead_letter_%s agent=%s seq=%llu durable=%s", action, s->agent,
              (unsigned long long)r->seq, r->durable);
-    reply_json(b, s, corr, (char *)(uintptr_t)"{\"ok\":true}");
+    reply_json(b, s, corr, (char *)(uintptr_t) "{\"ok\":true}");
 }
 
 static void on_heartbeat(broker_t *b, session_t *s, uint64_t corr)
@@ -495,8 +501,7 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
     }
     session_t *s = session_for(b, rid, rid_len, user_id);
     if (s == NULL) {
-        log_warn("event=frame_dropped agent=%.64s reason=\"routing id or name too long\"",
-                 user_id);
+        log_warn("event=frame_dropped agent=%.64s reason=\"routing id or name too long\"", user_id);
         return;
     }
     s->last_seen_ms = util_mono_ms();

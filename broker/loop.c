@@ -118,8 +118,11 @@ static void reap(broker_t *b, int64_t now_ms)
 static void audit_broker(broker_t *b, const char *action, const char *actor, const char *outcome,
                          const char *reason)
 {
-    struct audit_event ev = {.actor = "broker", .action = action, .recipient = actor,
-                             .outcome = outcome, .reason = reason};
+    struct audit_event ev = {.actor = "broker",
+                             .action = action,
+                             .recipient = actor,
+                             .outcome = outcome,
+                             .reason = reason};
     audit_append(b->audit, &ev);
 }
 
@@ -192,12 +195,12 @@ static void retain(broker_t *b, int64_t now_ms)
 static void before_sleep(broker_t *b)
 {
     int64_t now = util_mono_ms();
-    router_plan(b);         /* 1. decide deliveries, audit them */
-    retain(b, now);         /* 2. bounded erasure by the retention rules */
+    router_plan(b);            /* 1. decide deliveries, audit them */
+    retain(b, now);            /* 2. bounded erasure by the retention rules */
     audit_tick(b->audit, now); /* 3. aggregates, checkpoint */
     uint64_t commits = b->stats.commits;
     double t0 = metrics_clock();
-    router_commit(b);       /* 4. one fsync, then PubAcks and Delivers */
+    router_commit(b); /* 4. one fsync, then PubAcks and Delivers */
     if (b->stats.commits != commits)
         metrics_observe_commit(b->metrics, metrics_clock() - t0);
 }
@@ -249,8 +252,8 @@ int loop_run(config_t *cfg)
     b.sessions = sessions_new();
     char pub[41];
     keys_z85(cfg->public_key, pub);
-    log_info("event=listening endpoint=%s broker_key=%s last_seq=%llu agents=%zu", cfg->listen,
-             pub, (unsigned long long)store_last_seq(b.store), cfg->n_agents);
+    log_info("event=listening endpoint=%s broker_key=%s last_seq=%llu agents=%zu", cfg->listen, pub,
+             (unsigned long long)store_last_seq(b.store), cfg->n_agents);
 
     int64_t next_timer = util_mono_ms() + b.cfg->heartbeat_ms;
     int64_t next_tick = util_mono_ms(); /* operator views: a first snapshot at once */

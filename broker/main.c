@@ -68,8 +68,9 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 0;
     }
-    log_set_level(log_level_parse(cfg->log_level) < 0 ? LOG_INFO
-                                                      : (enum log_level)log_level_parse(cfg->log_level));
+    log_set_level(log_level_parse(cfg->log_level) < 0
+                      ? LOG_INFO
+                      : (enum log_level)log_level_parse(cfg->log_level));
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;

@@ -148,7 +148,8 @@ static int authorized(const metrics_t *m, struct MHD_Connection *c)
 {
     if (!m->has_token)
         return 1;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth == NULL)
         return 0;
     if (strncasecmp(auth, "Bearer ", 7) == 0)
@@ -157,8 +158,8 @@ static int authorized(const metrics_t *m, struct MHD_Connection *c)
         /* Basic auth, for browsers: any user name, the token as password. */
         char plain[512];
         size_t n = 0;
-        if (sodium_base642bin((uint8_t *)plain, sizeof plain - 1, auth + 6, strlen(auth + 6),
-                              NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+        if (sodium_base642bin((uint8_t *)plain, sizeof plain - 1, auth + 6, strlen(auth + 6), NULL,
+                              &n, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
             return 0;
         plain[n] = '\0';
         const char *colon = memchr(plain, ':', n);
@@ -186,8 +187,8 @@ static void common_headers(struct MHD_Response *r, const char *type)
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+                                                             MHD_RESPMEM_PERSISTENT);
     if (r == NULL)
         return MHD_NO;
     common_headers(r, "text/plain; charset=utf-8");
@@ -217,9 +218,8 @@ static enum MHD_Result reply_blob(struct MHD_Connection *c, struct blob *b, cons
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     metrics_t *m = cls;
     (void)version, (void)upload_data, (void)req_cls;
@@ -245,8 +245,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct blob *b = snapshot_ref(m, page);
     if (b == NULL)
         return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no snapshot yet\n");
-    return reply_blob(c, b,
-                      page ? "application/json" : "text/plain; version=0.0.4; charset=utf-8");
+    return reply_blob(c, b, page ? "application/json" : "text/plain; version=0.0.4; charset=utf-8");
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap)
@@ -362,8 +361,7 @@ static void family(struct buf *b, const char *name, const char *type, const char
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void scalar(struct buf *b, const char *name, const char *type, const char *help,
-                   double v)
+static void scalar(struct buf *b, const char *name, const char *type, const char *help, double v)
 {
     family(b, name, type, help);
     put(b, "%s %.17g\n", name, v);
@@ -384,8 +382,7 @@ static void sub_label(char *out, size_t n, const struct control_sub *s)
 struct sub_series {
     const char *agent;
     char label[160];
-    double connected, backlog, in_flight, oldest_age, delivered, acked, redelivered, dead,
-        withheld;
+    double connected, backlog, in_flight, oldest_age, delivered, acked, redelivered, dead, withheld;
     int has_age;
 };
 
@@ -424,27 +421,27 @@ static size_t sub_series(const struct control_model *m, struct sub_series *out)
     return n;
 }
 
-#define SUB_FAMILY(FIELD, NAME, TYPE, HELP)                                                    \
-    do {                                                                                       \
-        family(&b, NAME, TYPE, HELP);                                                          \
-        for (size_t i = 0; i < n_series; i++) {                                                \
-            put(&b, "%s{", NAME);                                                              \
-            put_label(&b, "agent", series[i].agent);                                           \
-            put(&b, ",");                                                                      \
-            put_label(&b, "subscription", series[i].label);                                    \
-            put(&b, "} %.17g\n", series[i].FIELD);                                             \
-        }                                                                                      \
+#define SUB_FAMILY(FIELD, NAME, TYPE, HELP)                                                        \
+    do {                                                                                           \
+        family(&b, NAME, TYPE, HELP);                                                              \
+        for (size_t i = 0; i < n_series; i++) {                                                    \
+            put(&b, "%s{", NAME);                                                                  \
+            put_label(&b, "agent", series[i].agent);                                               \
+            put(&b, ",");                                                                          \
+            put_label(&b, "subscription", series[i].label);                                        \
+            put(&b, "} %.17g\n", series[i].FIELD);                                                 \
+        }                                                                                          \
     } while (0)
 
-#define AGENT_FAMILY(EXPR, NAME, TYPE, HELP)                                                   \
-    do {                                                                                       \
-        family(&b, NAME, TYPE, HELP);                                                          \
-        for (size_t i = 0; i < model->n_agents; i++) {                                         \
-            const struct control_agent *a = &model->agents[i];                                 \
-            put(&b, "%s{", NAME);                                                              \
-            put_label(&b, "agent", a->name);                                                   \
-            put(&b, "} %.17g\n", (double)(EXPR));                                              \
-        }                                                                                      \
+#define AGENT_FAMILY(EXPR, NAME, TYPE, HELP)                                                       \
+    do {                                                                                           \
+        family(&b, NAME, TYPE, HELP);                                                              \
+        for (size_t i = 0; i < model->n_agents; i++) {                                             \
+            const struct control_agent *a = &model->agents[i];                                     \
+            put(&b, "%s{", NAME);                                                                  \
+            put_label(&b, "agent", a->name);                                                       \
+            put(&b, "} %.17g\n", (double)(EXPR));                                                  \
+        }                                                                                          \
     } while (0)
 
 static char *render(metrics_t *m, broker_t *br, const struct control_model *model, size_t *len)
@@ -471,8 +468,7 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
            "(sanitised), withheld (refused by the rule).");
     put(&b, "liaison_deliveries_total{outcome=\"delivered\"} %llu\n",
         (unsigned long long)st->deliveries);
-    put(&b, "liaison_deliveries_total{outcome=\"notice\"} %llu\n",
-        (unsigned long long)st->notices);
+    put(&b, "liaison_deliveries_total{outcome=\"notice\"} %llu\n", (unsigned long long)st->notices);
     put(&b, "liaison_deliveries_total{outcome=\"withheld\"} %llu\n",
         (unsigned long long)st->delivery_refused);
     scalar(&b, "liaison_redeliveries_total", "counter", "Deliveries sent again after no ack.",
@@ -494,8 +490,7 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
         put(&b, "liaison_commit_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
             (unsigned long long)cum);
     }
-    put(&b, "liaison_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-        (unsigned long long)m->n);
+    put(&b, "liaison_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)m->n);
     put(&b, "liaison_commit_duration_seconds_sum %.9f\n", m->sum);
     put(&b, "liaison_commit_duration_seconds_count %llu\n", (unsigned long long)m->n);
 
@@ -569,8 +564,7 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
     return b.p;
 }
 
-void metrics_publish(metrics_t *m, broker_t *b, const struct control_model *model,
-                     char *page_json)
+void metrics_publish(metrics_t *m, broker_t *b, const struct control_model *model, char *page_json)
 {
     size_t len;
     char *text = render(m, b, model, &len);

@@ -11,12 +11,18 @@
 #include "util.h"
 
 static const char *rule_names[] = {
-    [POLICY_ALLOW] = "allow",           [POLICY_NO_AGENT] = "agent",
-    [POLICY_REVOKED] = "revoked",       [POLICY_NOT_VALID] = "validity",
-    [POLICY_ROLE] = "role",             [POLICY_TOPIC] = "topic",
-    [POLICY_CLEARANCE] = "clearance",   [POLICY_CAVEAT] = "caveat",
-    [POLICY_RELEASE_TO] = "release_to", [POLICY_EXPIRED] = "expired",
-    [POLICY_EMBARGO] = "embargo",       [POLICY_SUB_LIMIT] = "subscription_limit",
+    [POLICY_ALLOW] = "allow",
+    [POLICY_NO_AGENT] = "agent",
+    [POLICY_REVOKED] = "revoked",
+    [POLICY_NOT_VALID] = "validity",
+    [POLICY_ROLE] = "role",
+    [POLICY_TOPIC] = "topic",
+    [POLICY_CLEARANCE] = "clearance",
+    [POLICY_CAVEAT] = "caveat",
+    [POLICY_RELEASE_TO] = "release_to",
+    [POLICY_EXPIRED] = "expired",
+    [POLICY_EMBARGO] = "embargo",
+    [POLICY_SUB_LIMIT] = "subscription_limit",
 };
 
 const char *policy_rule_name(enum policy_rule rule)
@@ -133,8 +139,8 @@ enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Inte
     return POLICY_ALLOW;
 }
 
-enum policy_rule policy_may_subscribe(const config_agent_t *a, const char *pattern,
-                                      size_t n_subs, size_t max_subs, int64_t now_us)
+enum policy_rule policy_may_subscribe(const config_agent_t *a, const char *pattern, size_t n_subs,
+                                      size_t max_subs, int64_t now_us)
 {
     enum policy_rule r = policy_may_connect(a, now_us);
     if (r != POLICY_ALLOW)
@@ -166,8 +172,7 @@ static struct policy_verdict verdict(enum policy_action action, enum policy_rule
 }
 
 struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *a,
-                                     const char *pattern, const Liaison__Intel *m,
-                                     int64_t now_us)
+                                     const char *pattern, const Liaison__Intel *m, int64_t now_us)
 {
     enum policy_rule r = policy_may_connect(a, now_us);
     if (r != POLICY_ALLOW)

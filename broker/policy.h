@@ -57,8 +57,8 @@ enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Inte
 /* May `a` hold a subscription to pattern, given it already holds n_subs?
  * Connect rules, receiver role, pattern within a subscribe permission, under
  * the limit. */
-enum policy_rule policy_may_subscribe(const config_agent_t *a, const char *pattern,
-                                      size_t n_subs, size_t max_subs, int64_t now_us);
+enum policy_rule policy_may_subscribe(const config_agent_t *a, const char *pattern, size_t n_subs,
+                                      size_t max_subs, int64_t now_us);
 
 /* May `a` use an operator or auditor request? Connect rules and the role
  * (ROLE_OPERATOR or ROLE_AUDITOR). */
@@ -71,7 +71,6 @@ enum policy_rule policy_may_request(const config_agent_t *a, unsigned role, int6
  * (DEFER); clearance >= classification and every caveat held — where only
  * those two fail and cfg enables notices for the topic, NOTICE. */
 struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *a,
-                                     const char *pattern, const Liaison__Intel *m,
-                                     int64_t now_us);
+                                     const char *pattern, const Liaison__Intel *m, int64_t now_us);
 
 #endif

@@ -14,8 +14,8 @@
 #include "topic.h"
 #include "util.h"
 
-#define SCAN_BUDGET 20000 /* messages read per pass */
-#define ERASE_BUDGET 2000 /* messages erased per pass */
+#define SCAN_BUDGET  20000 /* messages read per pass */
+#define ERASE_BUDGET 2000  /* messages erased per pass */
 
 struct rule_state {
     uint64_t count, bytes;
@@ -115,8 +115,7 @@ static int over(const struct rule_state *s, const config_retention_t *rule)
 }
 
 /* Why m must go by age or review date, or NULL. */
-static const char *expired(const config_t *cfg, const Liaison__Intel *m, int rule,
-                           int64_t now_us)
+static const char *expired(const config_t *cfg, const Liaison__Intel *m, int rule, int64_t now_us)
 {
     if (rule >= 0 && cfg->retention[rule].max_age_days &&
         now_us - m->received_at_us > (int64_t)cfg->retention[rule].max_age_days * 86400000000LL)
@@ -142,8 +141,12 @@ static int erase(retention_t *r, store_t *st, const config_t *cfg, audit_t *audi
         return rc;
     uint8_t digest[32];
     audit_digest(data, len, digest);
-    struct audit_event ev = {.actor = "broker", .action = "erase", .outcome = "ok",
-                             .reason = why, .topic = m->topic, .msg_seq = m->seq,
+    struct audit_event ev = {.actor = "broker",
+                             .action = "erase",
+                             .outcome = "ok",
+                             .reason = why,
+                             .topic = m->topic,
+                             .msg_seq = m->seq,
                              .digest = digest};
     if ((rc = audit_append(audit, &ev)) != STORE_OK)
         return rc;
@@ -155,8 +158,7 @@ static int erase(retention_t *r, store_t *st, const config_t *cfg, audit_t *audi
     return STORE_OK;
 }
 
-int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit,
-                   int64_t now_us)
+int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit, int64_t now_us)
 {
     if ((r->stale || r->n_rules != cfg->n_retention) && retention_recount(r, st, cfg) != 0)
         return 0;
@@ -176,10 +178,10 @@ int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *au
             s->pos = seq + 1;
             Liaison__Intel *m = wire_intel_decode(data, len);
             if (m && rule_of(cfg, m->topic) == (int)i) {
-                const char *why = cfg->retention[i].max_messages &&
-                                          s->count > cfg->retention[i].max_messages
-                                      ? "max_messages"
-                                      : "max_mb";
+                const char *why =
+                    cfg->retention[i].max_messages && s->count > cfg->retention[i].max_messages
+                        ? "max_messages"
+                        : "max_mb";
                 if (erase(r, st, cfg, audit, m, data, len, why) != STORE_OK)
                     failed = 1;
                 else

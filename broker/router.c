@@ -25,7 +25,7 @@
 
 /* How many stored messages one subscription may examine per loop pass, so
  * a subscriber far behind cannot hold up everyone else. */
-#define PUMP_BUDGET 4096
+#define PUMP_BUDGET       4096
 #define FETCH_UNDECODABLE 2
 
 /* ---- the batch ----------------------------------------------------------- */
@@ -168,9 +168,13 @@ void router_batch_lost(broker_t *b, int rc)
 static void audit_publish(broker_t *b, session_t *s, const Liaison__Intel *m, uint64_t seq,
                           const uint8_t *digest, const char *reason)
 {
-    struct audit_event ev = {.actor = s->agent, .action = "publish",
-                             .outcome = reason ? "refused" : "ok", .reason = reason,
-                             .topic = m ? m->topic : NULL, .msg_seq = seq, .digest = digest};
+    struct audit_event ev = {.actor = s->agent,
+                             .action = "publish",
+                             .outcome = reason ? "refused" : "ok",
+                             .reason = reason,
+                             .topic = m ? m->topic : NULL,
+                             .msg_seq = seq,
+                             .digest = digest};
     if (reason)
         audit_append_repeatable(b->audit, &ev, util_mono_ms());
     else
@@ -349,8 +353,7 @@ static uint8_t *outbuf_reserve(broker_t *b, size_t n)
     return b->outbuf + b->outbuf_len;
 }
 
-static void queue_frame(broker_t *b, session_t *s, sub_t *sub, uint64_t seq, int first,
-                        size_t len)
+static void queue_frame(broker_t *b, session_t *s, sub_t *sub, uint64_t seq, int first, size_t len)
 {
     if (b->n_out == b->cap_out) {
         b->cap_out = b->cap_out ? b->cap_out * 2 : 1024;
@@ -403,8 +406,8 @@ enum plan { PLAN_WITHHELD = 0, PLAN_QUEUED = 1, PLAN_DEFERRED = 2, PLAN_FAILED =
 
 /* Decides one message for one subscription, appends the audit record of
  * the decision and queues the frame. */
-static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *ref,
-                          uint64_t seq, uint32_t attempt, int64_t now_us, int64_t *until_us)
+static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *ref, uint64_t seq,
+                          uint32_t attempt, int64_t now_us, int64_t *until_us)
 {
     const Liaison__Intel *m = ref->m;
     /* A topic the subscription does not ask for is not a refusal; only
@@ -412,8 +415,11 @@ static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *
     if (!topic_match(sub->pattern, m->topic))
         return PLAN_WITHHELD;
     struct policy_verdict v = policy_receive(b->cfg, s->conf, sub->pattern, m, now_us);
-    struct audit_event ev = {.actor = s->agent, .recipient = s->agent, .topic = m->topic,
-                             .msg_seq = seq, .outcome = "ok"};
+    struct audit_event ev = {.actor = s->agent,
+                             .recipient = s->agent,
+                             .topic = m->topic,
+                             .msg_seq = seq,
+                             .outcome = "ok"};
     if (v.action == POLICY_DEFER) {
         *until_us = v.until_us;
         return PLAN_DEFERRED;
@@ -462,8 +468,12 @@ static void dead_letter(broker_t *b, session_t *s, sub_t *sub, uint64_t seq, con
     b->stats.dead_letters++;
     log_warn("event=dead_letter agent=%s sub=%u seq=%llu reason=\"%s\"", s->agent, sub->id,
              (unsigned long long)seq, why);
-    struct audit_event ev = {.actor = "broker", .action = "dead_letter", .recipient = s->agent,
-                             .outcome = "refused", .reason = why, .msg_seq = seq};
+    struct audit_event ev = {.actor = "broker",
+                             .action = "dead_letter",
+                             .recipient = s->agent,
+                             .outcome = "refused",
+                             .reason = why,
+                             .msg_seq = seq};
     audit_append(b->audit, &ev);
     if (sub->durable)
         store_deadletter_put(b->store, seq, sub->durable, why);

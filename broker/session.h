@@ -13,7 +13,7 @@
 
 #include "config.h"
 
-#define SESSION_RID_MAX 256
+#define SESSION_RID_MAX   256
 #define SESSION_AGENT_MAX 128
 
 /* One delivery sent and not yet acked. */
@@ -24,11 +24,11 @@ struct inflight {
 };
 
 typedef struct sub {
-    uint32_t id;       /* chosen by the client */
-    char *pattern;     /* owned */
-    char *durable;     /* owned "agent/name" for a durable subscription, else NULL */
-    uint32_t window;   /* max unacked deliveries */
-    uint64_t next_seq; /* next stored sequence to consider */
+    uint32_t id;               /* chosen by the client */
+    char *pattern;             /* owned */
+    char *durable;             /* owned "agent/name" for a durable subscription, else NULL */
+    uint32_t window;           /* max unacked deliveries */
+    uint64_t next_seq;         /* next stored sequence to consider */
     struct inflight *inflight; /* unacked deliveries in sequence order; owned */
     uint32_t n_inflight;
     uint64_t floor_written; /* acked floor last written to the store */
@@ -39,14 +39,14 @@ typedef struct session {
     uint8_t rid[SESSION_RID_MAX]; /* ROUTER routing id; addressing only, never identity */
     size_t rid_len;
     char agent[SESSION_AGENT_MAX]; /* User-Id from the ZAP handler */
-    const config_agent_t *conf;   /* borrowed from the current config; NULL if removed */
+    const config_agent_t *conf;    /* borrowed from the current config; NULL if removed */
     int welcomed;
-    int dead;                     /* unroutable or timed out: reaped before sleep */
+    int dead; /* unroutable or timed out: reaped before sleep */
     int64_t last_seen_ms;
-    sub_t *subs;                  /* owned array */
+    sub_t *subs; /* owned array */
     size_t n_subs;
     uint64_t published, delivered;
-    struct session *hnext;        /* hash chain */
+    struct session *hnext; /* hash chain */
     /* For operators (broker/control.c): when this connection was first
      * heard (wall clock), and its publishes refused. */
     int64_t connected_us;

@@ -18,17 +18,17 @@
 
 struct store {
     MDB_env *env;
-    MDB_dbi messages; /* seq (8 bytes big-endian) -> packed Intel */
-    MDB_dbi meta;     /* "schema" -> uint32 */
-    MDB_dbi times;    /* time_us (8, BE) + seq (8, BE) -> empty */
-    MDB_dbi dedup;    /* origin 0x1f msg_id -> seq (8) + time_us (8) */
-    MDB_dbi cursors;  /* "agent/durable" -> acked floor (8) + pattern */
-    MDB_dbi dead;     /* seq (8, BE) + name -> reason */
-    MDB_dbi audit;    /* audit seq (8, BE) -> packed AuditRecord */
+    MDB_dbi messages;    /* seq (8 bytes big-endian) -> packed Intel */
+    MDB_dbi meta;        /* "schema" -> uint32 */
+    MDB_dbi times;       /* time_us (8, BE) + seq (8, BE) -> empty */
+    MDB_dbi dedup;       /* origin 0x1f msg_id -> seq (8) + time_us (8) */
+    MDB_dbi cursors;     /* "agent/durable" -> acked floor (8) + pattern */
+    MDB_dbi dead;        /* seq (8, BE) + name -> reason */
+    MDB_dbi audit;       /* audit seq (8, BE) -> packed AuditRecord */
     MDB_dbi checkpoints; /* audit seq (8, BE) -> packed AuditCheckpoint */
     int readonly;
     uint64_t batch_id, committed_id;
-    MDB_txn *batch;   /* open write transaction, or NULL */
+    MDB_txn *batch; /* open write transaction, or NULL */
     uint64_t last_seq;
     uint64_t next_seq;
     int failure; /* why the last batch was abandoned */
@@ -582,10 +582,10 @@ int store_checkpoint_put(store_t *s, uint64_t aseq, const void *data, size_t len
     return put_seq(s, s->checkpoints, aseq, data, len, "put checkpoint");
 }
 
-int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backward,
-                    uint64_t *found, const void **data, size_t *len)
+int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backward, uint64_t *found,
+                    const void **data, size_t *len)
 {
-    MDB_dbi dbi = db == STORE_DB_AUDIT ? r->s->audit
+    MDB_dbi dbi = db == STORE_DB_AUDIT         ? r->s->audit
                   : db == STORE_DB_CHECKPOINTS ? r->s->checkpoints
                                                : r->s->messages;
     int rc = 0;
@@ -647,8 +647,7 @@ int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len
     return STORE_OK;
 }
 
-int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **data,
-                    size_t *len)
+int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **data, size_t *len)
 {
     uint8_t kb[8];
     seq_key(from, kb);

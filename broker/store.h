@@ -24,8 +24,8 @@ enum store_rc {
 };
 
 struct store_stat {
-    uint64_t first_seq;  /* 0 when empty */
-    uint64_t last_seq;   /* 0 when empty */
+    uint64_t first_seq; /* 0 when empty */
+    uint64_t last_seq;  /* 0 when empty */
     uint64_t messages;
     uint64_t map_bytes;  /* configured map size */
     uint64_t used_bytes; /* pages in use * page size */
@@ -125,15 +125,14 @@ void store_read_end(store_read_t **r);
 /* The message at seq: STORE_OK, STORE_NOTFOUND, or STORE_ERR. */
 int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len);
 /* The first message with sequence >= from: STORE_OK (sets *seq), STORE_NOTFOUND. */
-int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **data,
-                    size_t *len);
+int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **data, size_t *len);
 
 /* Seeks in one of the sequence-keyed databases: forward finds the first
  * key >= key, backward the last key <= key. STORE_OK (sets *found, *data,
  * *len — valid until store_read_end), STORE_NOTFOUND or STORE_ERR. */
 enum store_db { STORE_DB_MESSAGES, STORE_DB_AUDIT, STORE_DB_CHECKPOINTS };
-int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backward,
-                    uint64_t *found, const void **data, size_t *len);
+int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backward, uint64_t *found,
+                    const void **data, size_t *len);
 
 /* Counts and sizes, for status and metrics. Returns STORE_OK or STORE_ERR. */
 int store_stat(store_t *s, struct store_stat *st);

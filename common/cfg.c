@@ -132,8 +132,8 @@ static const char *node_file(const cfg_t *c, const cfg_node_t *node)
     return f ? f : c->path;
 }
 
-static int vfail(const cfg_t *c, const cfg_node_t *node, const char *key, char *err,
-                 size_t errlen, const char *fmt, va_list ap)
+static int vfail(const cfg_t *c, const cfg_node_t *node, const char *key, char *err, size_t errlen,
+                 const char *fmt, va_list ap)
 {
     char why[512];
     vsnprintf(why, sizeof why, fmt, ap);
@@ -217,9 +217,8 @@ static const cfg_key_t *find_row(const cfg_key_t *table, size_t n, const char *n
 
 /* Runs a row's check on one value, naming node (or, for a default, the
  * group it would have been in). */
-static int run_check(const cfg_t *c, const cfg_node_t *node, const char *key,
-                     const cfg_key_t *row, const char *value, void *obj, void *ctx, char *err,
-                     size_t errlen)
+static int run_check(const cfg_t *c, const cfg_node_t *node, const char *key, const cfg_key_t *row,
+                     const char *value, void *obj, void *ctx, char *err, size_t errlen)
 {
     char why[512];
     if (row->check == NULL)
@@ -320,8 +319,8 @@ static int parse_value(const cfg_t *c, const cfg_node_t *node, const char *key,
             break;
         long long v = config_setting_get_int64(s);
         if (v < (long long)row->min || v > (long long)row->max)
-            return cfg_fail(c, node, key, err, errlen, "%lld is out of range %u..%u", v,
-                            row->min, row->max);
+            return cfg_fail(c, node, key, err, errlen, "%lld is out of range %u..%u", v, row->min,
+                            row->max);
         if (row->offset != CFG_NOFIELD)
             *(unsigned *)field(obj, row->offset) = (unsigned)v;
         return 0;
@@ -457,8 +456,8 @@ void cfg_print_strlist(FILE *out, const char *const *list, size_t n)
     fputs(" ]", out);
 }
 
-void cfg_print_fields(FILE *out, const cfg_key_t *table, size_t n, const void *obj,
-                      const void *ctx, int indent)
+void cfg_print_fields(FILE *out, const cfg_key_t *table, size_t n, const void *obj, const void *ctx,
+                      int indent)
 {
     for (size_t i = 0; i < n; i++) {
         const cfg_key_t *row = &table[i];

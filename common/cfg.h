@@ -35,7 +35,7 @@ enum cfg_type {
 };
 
 /* Row flags. */
-#define CFG_REQUIRED 0x1u   /* absent is an error; otherwise the default applies */
+#define CFG_REQUIRED   0x1u /* absent is an error; otherwise the default applies */
 #define CFG_RELOADABLE 0x2u /* SIGHUP applies a change; others need a restart */
 
 /* A row that stores nothing itself: its value only goes to `check`, which
@@ -56,15 +56,15 @@ typedef void (*cfg_print_fn)(FILE *out, const void *obj, const void *ctx);
 typedef struct cfg_key {
     const char *name;
     enum cfg_type type;
-    unsigned flags;       /* CFG_REQUIRED, CFG_RELOADABLE */
-    size_t offset;        /* of the field in obj (offsetof), or CFG_NOFIELD */
-    size_t count_offset;  /* CFG_STRLIST: offset of its size_t count */
-    const char *def;      /* CFG_STRING default when absent (NULL: "") */
-    unsigned def_uint;    /* CFG_UINT / CFG_BOOL default when absent */
-    unsigned min, max;    /* CFG_UINT limits, inclusive */
-    cfg_check_fn check;   /* optional */
-    cfg_print_fn print;   /* optional */
-    const char *help;     /* one line, for the reader of the table */
+    unsigned flags;      /* CFG_REQUIRED, CFG_RELOADABLE */
+    size_t offset;       /* of the field in obj (offsetof), or CFG_NOFIELD */
+    size_t count_offset; /* CFG_STRLIST: offset of its size_t count */
+    const char *def;     /* CFG_STRING default when absent (NULL: "") */
+    unsigned def_uint;   /* CFG_UINT / CFG_BOOL default when absent */
+    unsigned min, max;   /* CFG_UINT limits, inclusive */
+    cfg_check_fn check;  /* optional */
+    cfg_print_fn print;  /* optional */
+    const char *help;    /* one line, for the reader of the table */
 } cfg_key_t;
 
 /* Reads and parses path (with @include relative to its directory). Returns
@@ -110,8 +110,8 @@ int cfg_fail(const cfg_t *c, const cfg_node_t *node, const char *key, char *err,
 /* --print-config: writes each row as `name = value;` on its own line,
  * indented, in libconfig syntax; rows that need a restart are marked with a
  * comment. */
-void cfg_print_fields(FILE *out, const cfg_key_t *table, size_t n, const void *obj,
-                      const void *ctx, int indent);
+void cfg_print_fields(FILE *out, const cfg_key_t *table, size_t n, const void *obj, const void *ctx,
+                      int indent);
 /* A quoted, escaped libconfig string. */
 void cfg_print_string(FILE *out, const char *s);
 /* [ "a", "b" ] */

@@ -87,24 +87,51 @@ static int check_log_level(const char *v, void *obj, void *ctx, char *why, size_
 }
 
 static const cfg_key_t agent_rows[] = {
-    {.name = "name", .type = CFG_STRING, .flags = CFG_REQUIRED,
-     .offset = offsetof(client_config_t, name), .check = check_name,
+    {.name = "name",
+     .type = CFG_STRING,
+     .flags = CFG_REQUIRED,
+     .offset = offsetof(client_config_t, name),
+     .check = check_name,
      .help = "this agent's name in broker.cfg (informational: the key decides)"},
-    {.name = "broker", .type = CFG_STRING, .offset = offsetof(client_config_t, broker),
-     .def = "tcp://127.0.0.1:7400", .check = check_endpoint, .help = "broker endpoint"},
-    {.name = "broker_public_key", .type = CFG_STRING, .flags = CFG_REQUIRED,
-     .offset = CFG_NOFIELD, .check = check_broker_key,
+    {.name = "broker",
+     .type = CFG_STRING,
+     .offset = offsetof(client_config_t, broker),
+     .def = "tcp://127.0.0.1:7400",
+     .check = check_endpoint,
+     .help = "broker endpoint"},
+    {.name = "broker_public_key",
+     .type = CFG_STRING,
+     .flags = CFG_REQUIRED,
+     .offset = CFG_NOFIELD,
+     .check = check_broker_key,
      .help = "path to broker.pub, or 40 Z85 characters inline"},
-    {.name = "secret_key", .type = CFG_STRING, .flags = CFG_REQUIRED, .offset = CFG_NOFIELD,
-     .check = check_secret_key, .help = "file with this agent's Z85 secret key"},
-    {.name = "data_dir", .type = CFG_STRING, .offset = offsetof(client_config_t, data_dir),
+    {.name = "secret_key",
+     .type = CFG_STRING,
+     .flags = CFG_REQUIRED,
+     .offset = CFG_NOFIELD,
+     .check = check_secret_key,
+     .help = "file with this agent's Z85 secret key"},
+    {.name = "data_dir",
+     .type = CFG_STRING,
+     .offset = offsetof(client_config_t, data_dir),
      .help = "outbox and cursors; default data/NAME"},
-    {.name = "spool", .type = CFG_STRING, .offset = offsetof(client_config_t, spool),
+    {.name = "spool",
+     .type = CFG_STRING,
+     .offset = offsetof(client_config_t, spool),
      .help = "directory whose JSON files are published; \"\" for none"},
-    {.name = "heartbeat_ms", .type = CFG_UINT, .offset = offsetof(client_config_t, heartbeat_ms),
-     .def_uint = 5000, .min = 100, .max = 600000, .help = "heartbeat interval"},
-    {.name = "log_level", .type = CFG_STRING, .offset = offsetof(client_config_t, log_level),
-     .def = "info", .check = check_log_level, .help = "debug, info, warn, error"},
+    {.name = "heartbeat_ms",
+     .type = CFG_UINT,
+     .offset = offsetof(client_config_t, heartbeat_ms),
+     .def_uint = 5000,
+     .min = 100,
+     .max = 600000,
+     .help = "heartbeat interval"},
+    {.name = "log_level",
+     .type = CFG_STRING,
+     .offset = offsetof(client_config_t, log_level),
+     .def = "info",
+     .check = check_log_level,
+     .help = "debug, info, warn, error"},
 };
 
 /* ---- subscriptions ------------------------------------------------------ */
@@ -136,8 +163,7 @@ static int check_sink(const char *v, void *obj, void *ctx, char *why, size_t why
     if (strcmp(v, "stdout") == 0 || (strncmp(v, "dir:", 4) == 0 && v[4] != '\0') ||
         (strncmp(v, "exec:", 5) == 0 && v[5] != '\0'))
         return 0;
-    snprintf(why, whylen, "\"%s\" is not a sink (\"stdout\", \"dir:PATH\" or \"exec:COMMAND\")",
-             v);
+    snprintf(why, whylen, "\"%s\" is not a sink (\"stdout\", \"dir:PATH\" or \"exec:COMMAND\")", v);
     return -1;
 }
 
@@ -151,18 +177,31 @@ static int check_durable(const char *v, void *obj, void *ctx, char *why, size_t 
 }
 
 static const cfg_key_t sub_rows[] = {
-    {.name = "name", .type = CFG_STRING, .flags = CFG_REQUIRED,
-     .offset = offsetof(client_sub_t, name), .check = check_sub_name,
+    {.name = "name",
+     .type = CFG_STRING,
+     .flags = CFG_REQUIRED,
+     .offset = offsetof(client_sub_t, name),
+     .check = check_sub_name,
      .help = "unique within the file"},
-    {.name = "pattern", .type = CFG_STRING, .flags = CFG_REQUIRED,
-     .offset = offsetof(client_sub_t, pattern), .check = check_pattern,
+    {.name = "pattern",
+     .type = CFG_STRING,
+     .flags = CFG_REQUIRED,
+     .offset = offsetof(client_sub_t, pattern),
+     .check = check_pattern,
      .help = "topic pattern, within the agent's subscribe permissions"},
-    {.name = "sink", .type = CFG_STRING, .offset = offsetof(client_sub_t, sink),
-     .def = "stdout", .check = check_sink, .help = "stdout, dir:PATH or exec:COMMAND"},
+    {.name = "sink",
+     .type = CFG_STRING,
+     .offset = offsetof(client_sub_t, sink),
+     .def = "stdout",
+     .check = check_sink,
+     .help = "stdout, dir:PATH or exec:COMMAND"},
     /* No .def: its default is the name, filled in after the row is read;
      * an explicit "" asks for a non-durable subscription. */
-    {.name = "durable", .type = CFG_STRING, .offset = offsetof(client_sub_t, durable),
-     .check = check_durable, .help = "durable subscription name; default the name"},
+    {.name = "durable",
+     .type = CFG_STRING,
+     .offset = offsetof(client_sub_t, durable),
+     .check = check_durable,
+     .help = "durable subscription name; default the name"},
 };
 
 static const cfg_key_t root_rows[] = {
@@ -198,8 +237,7 @@ static int load_subs(const cfg_t *c, const cfg_node_t *list, client_config_t *cf
         snprintf(where, sizeof where, "subscriptions[%zu]", i);
         cfg->n_subs = i + 1; /* counted first, so a half-read one is freed */
         if (!cfg_is_group(node))
-            return cfg_fail(c, node, where, err, errlen,
-                            "expected a group { } for a subscription");
+            return cfg_fail(c, node, where, err, errlen, "expected a group { } for a subscription");
         if (cfg_parse(c, node, where, sub_rows, UTIL_LEN(sub_rows), s, lc, err, errlen) != 0)
             return -1;
         if (cfg_member(node, "durable") == NULL) {
@@ -216,8 +254,7 @@ static int load_subs(const cfg_t *c, const cfg_node_t *list, client_config_t *cf
              * other's messages. */
             if (s->durable[0] != '\0' && strcmp(s->durable, cfg->subs[j].durable) == 0) {
                 snprintf(key, sizeof key, "%s.durable", where);
-                return cfg_fail(c, cfg_member(node, "durable") ? cfg_member(node, "durable")
-                                                               : node,
+                return cfg_fail(c, cfg_member(node, "durable") ? cfg_member(node, "durable") : node,
                                 key, err, errlen, "durable name \"%s\" used twice", s->durable);
             }
         }
@@ -252,8 +289,7 @@ client_config_t *client_config_load(const char *path, char *err, size_t errlen)
     const cfg_node_t *agent = cfg_member(root, "agent");
     if (cfg_parse(c, root, "", root_rows, UTIL_LEN(root_rows), cfg, &lc, err, errlen) != 0)
         goto fail;
-    if (cfg_parse(c, agent, "agent", agent_rows, UTIL_LEN(agent_rows), cfg, &lc, err, errlen) !=
-        0)
+    if (cfg_parse(c, agent, "agent", agent_rows, UTIL_LEN(agent_rows), cfg, &lc, err, errlen) != 0)
         goto fail;
     if (cfg_member(agent, "data_dir") == NULL) {
         snprintf(buf, sizeof buf, "data/%s", cfg->name);

@@ -9,23 +9,23 @@
 #include <stdint.h>
 
 typedef struct client_sub {
-    char *name;     /* unique within the file */
-    char *pattern;  /* valid topic pattern */
-    char *sink;     /* "dir:PATH", "stdout" or "exec:COMMAND"; default "stdout" */
-    char *durable;  /* durable subscription name, "" for none; default = name */
+    char *name;    /* unique within the file */
+    char *pattern; /* valid topic pattern */
+    char *sink;    /* "dir:PATH", "stdout" or "exec:COMMAND"; default "stdout" */
+    char *durable; /* durable subscription name, "" for none; default = name */
 } client_sub_t;
 
 typedef struct client_config {
     char *path;
-    char *name;                  /* the agent name (informational: the key decides) */
-    char *broker;                /* ZeroMQ endpoint, default "tcp://127.0.0.1:7400" */
+    char *name;   /* the agent name (informational: the key decides) */
+    char *broker; /* ZeroMQ endpoint, default "tcp://127.0.0.1:7400" */
     uint8_t broker_public_key[32];
     uint8_t secret_key[32];
-    uint8_t public_key[32];      /* derived from secret_key */
-    char *data_dir;              /* resolved against the config's dir; default "data/NAME" */
-    char *spool;                 /* "" when not set */
-    unsigned heartbeat_ms;       /* default 5000 */
-    char *log_level;             /* default "info" */
+    uint8_t public_key[32]; /* derived from secret_key */
+    char *data_dir;         /* resolved against the config's dir; default "data/NAME" */
+    char *spool;            /* "" when not set */
+    unsigned heartbeat_ms;  /* default 5000 */
+    char *log_level;        /* default "info" */
     client_sub_t *subs;
     size_t n_subs;
 } client_config_t;

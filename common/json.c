@@ -182,8 +182,7 @@ static int take_text(char **slot, const char *key, json_t *v, char *err, size_t 
 
 /* An array of strings into a malloc'd array of malloc'd strings. Emptiness
  * and the format of each word are label_validate's business. */
-static int take_words(char ***arr, size_t *n, const char *key, json_t *v, char *err,
-                      size_t errlen)
+static int take_words(char ***arr, size_t *n, const char *key, json_t *v, char *err, size_t errlen)
 {
     if (!json_is_array(v)) {
         snprintf(err, errlen, "\"%s\" must be an array of strings", key);
@@ -233,8 +232,7 @@ static int set_msg_id(Liaison__Intel *m, const char *key, json_t *v, char *err, 
     return take_text(&m->msg_id, key, v, err, errlen);
 }
 
-static int set_content_type(Liaison__Intel *m, const char *key, json_t *v, char *err,
-                            size_t errlen)
+static int set_content_type(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
 {
     return take_text(&m->content_type, key, v, err, errlen);
 }
@@ -281,8 +279,7 @@ static int set_handling(Liaison__Intel *m, const char *key, json_t *v, char *err
     return 0;
 }
 
-static int set_conditions(Liaison__Intel *m, const char *key, json_t *v, char *err,
-                          size_t errlen)
+static int set_conditions(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
 {
     return take_text(&m->label->conditions, key, v, err, errlen);
 }
@@ -298,8 +295,7 @@ static int set_no_onward_sharing(Liaison__Intel *m, const char *key, json_t *v, 
     return 0;
 }
 
-static int set_sanitisation(Liaison__Intel *m, const char *key, json_t *v, char *err,
-                            size_t errlen)
+static int set_sanitisation(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
 {
     int e;
     if (take_enum(&e, label_sanitisation_parse, key, v, err, errlen) != 0)
@@ -308,8 +304,7 @@ static int set_sanitisation(Liaison__Intel *m, const char *key, json_t *v, char 
     return 0;
 }
 
-static int set_release_to(Liaison__Intel *m, const char *key, json_t *v, char *err,
-                          size_t errlen)
+static int set_release_to(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
 {
     return take_words(&m->label->release_to, &m->label->n_release_to, key, v, err, errlen);
 }
@@ -323,8 +318,7 @@ static int set_risk(Liaison__Intel *m, const char *key, json_t *v, char *err, si
     return 0;
 }
 
-static int set_risk_basis(Liaison__Intel *m, const char *key, json_t *v, char *err,
-                          size_t errlen)
+static int set_risk_basis(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
 {
     return take_text(&m->label->risk_basis, key, v, err, errlen);
 }
@@ -341,8 +335,7 @@ static int set_subjects(Liaison__Intel *m, const char *key, json_t *v, char *err
 
 /* A date, not a time: util_parse_time also takes RFC 3339 times, and the
  * MoPI review date is a day. */
-static int set_review_at(Liaison__Intel *m, const char *key, json_t *v, char *err,
-                         size_t errlen)
+static int set_review_at(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
 {
     int64_t us;
     if (want_string(key, v, err, errlen) != 0)
@@ -381,8 +374,7 @@ static int set_embargo_until(Liaison__Intel *m, const char *key, json_t *v, char
     return take_time(&m->label->embargo_until, key, v, err, errlen);
 }
 
-static int set_expires_at(Liaison__Intel *m, const char *key, json_t *v, char *err,
-                          size_t errlen)
+static int set_expires_at(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
 {
     return take_time(&m->label->expires_at, key, v, err, errlen);
 }
@@ -404,8 +396,7 @@ static int set_body(Liaison__Intel *m, const char *key, json_t *v, char *err, si
     return 0;
 }
 
-static int set_body_base64(Liaison__Intel *m, const char *key, json_t *v, char *err,
-                           size_t errlen)
+static int set_body_base64(Liaison__Intel *m, const char *key, json_t *v, char *err, size_t errlen)
 {
     if (want_string(key, v, err, errlen) != 0)
         return -1;
@@ -507,8 +498,8 @@ Liaison__Intel *json_to_intel(const char *buf, size_t len, size_t *consumed, cha
      * stops at the closing brace and reports how far it got, which is what
      * lets a caller walk JSON lines or concatenated objects. DECODE_ANY lets
      * a scalar root through to be named "not an object" below. */
-    root = json_loadb(buf, len,
-                      JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    root = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                      &jerr);
     if (root == NULL) {
         /* jansson ends its reason with "near '<token>'", and the token can
          * be a slice of the body or a subject: intelligence that must not

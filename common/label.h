@@ -11,11 +11,11 @@
 #include "wire.h"
 
 /* Limits on a label; a message over them is refused with TOO_LARGE. */
-#define LABEL_MAX_CAVEATS 32
+#define LABEL_MAX_CAVEATS    32
 #define LABEL_MAX_RELEASE_TO 64
-#define LABEL_MAX_SUBJECTS 256
-#define LABEL_MAX_WORD 64        /* caveat, release_to entry, subject */
-#define LABEL_MAX_TEXT 1024      /* conditions, risk basis/ref, msg_id, content type */
+#define LABEL_MAX_SUBJECTS   256
+#define LABEL_MAX_WORD       64   /* caveat, release_to entry, subject */
+#define LABEL_MAX_TEXT       1024 /* conditions, risk basis/ref, msg_id, content type */
 
 /* Classification: "OFFICIAL", "OFFICIAL-SENSITIVE", "SECRET", "TOP-SECRET"
  * (also "TOP SECRET"). Parse returns the enum value, or -1 if unknown.

@@ -23,8 +23,8 @@ struct link {
     uint32_t heartbeat_ms;
     uint32_t max_frame;
     int64_t last_send_ms;
-    int lost;        /* the connection dropped or closed: this link is finished */
-    int auth_status; /* ZAP status of a refused handshake, else 0 */
+    int lost;         /* the connection dropped or closed: this link is finished */
+    int auth_status;  /* ZAP status of a refused handshake, else 0 */
     int proto_failed; /* the CURVE handshake failed (wrong broker key?) */
 };
 
@@ -272,8 +272,7 @@ link_t *link_open(const client_config_t *cfg, const char *client_name, int timeo
             goto fail;
         }
         if (l->lost) {
-            snprintf(err, errlen, "the broker at %s is not reachable (not running?)",
-                     cfg->broker);
+            snprintf(err, errlen, "the broker at %s is not reachable (not running?)", cfg->broker);
             goto fail;
         }
         int to;

@@ -7,8 +7,8 @@
 
 #include "link.h"
 
-#define CTL_OK 0
-#define CTL_FAIL 1
+#define CTL_OK    0
+#define CTL_FAIL  1
 #define CTL_USAGE 2
 
 /* How long to wait for the broker's Welcome, and for each answer. */

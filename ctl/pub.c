@@ -12,7 +12,7 @@
 #include "link.h"
 #include "util.h"
 
-#define WINDOW 256
+#define WINDOW        256
 #define PUB_MAX_INPUT (256u << 20)
 
 enum { PENDING = 0, ACKED, REFUSED };
@@ -53,8 +53,7 @@ static size_t line_of(const char *buf, size_t off)
 }
 
 /* Parses every object; on the first bad one reports it and returns -1. */
-static int parse_all(const char *name, const char *buf, size_t len, struct item **items,
-                     size_t *n)
+static int parse_all(const char *name, const char *buf, size_t len, struct item **items, size_t *n)
 {
     size_t off = 0, cap = 0;
     char err[512];
@@ -159,8 +158,10 @@ int ctl_pub(const char *config, int argc, char **argv)
         Liaison__Envelope *r = link_recv(l, 30000, &timed_out);
         if (r == NULL) {
             if (timed_out) {
-                fprintf(stderr, "liaisonctl: no answer from the broker for 30 s; %zu of %zu "
-                                "messages acknowledged\n", done, n);
+                fprintf(stderr,
+                        "liaisonctl: no answer from the broker for 30 s; %zu of %zu "
+                        "messages acknowledged\n",
+                        done, n);
                 goto leave;
             }
             continue;

@@ -300,8 +300,8 @@ static void print_topics(const json_doc_t *d, FILE *out)
             if (num(r, "max_age_days") > 0)
                 l += (size_t)snprintf(lim + l, sizeof lim - l, " %.0fd", num(r, "max_age_days"));
             if (num(r, "max_messages") > 0 && l < sizeof lim)
-                l += (size_t)snprintf(lim + l, sizeof lim - l, " %.0f msgs",
-                                      num(r, "max_messages"));
+                l +=
+                    (size_t)snprintf(lim + l, sizeof lim - l, " %.0f msgs", num(r, "max_messages"));
             if (num(r, "max_mb") > 0 && l < sizeof lim)
                 snprintf(lim + l, sizeof lim - l, " %.0f MiB", num(r, "max_mb"));
             used += (size_t)snprintf(ret + used, sizeof ret - used, "%s%s:%s", k ? "; " : "",
@@ -346,8 +346,7 @@ static int view(const char *config, const char *kind, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
-        } else if (strcmp(kind, "topics") == 0 && strcmp(argv[i], "--depth") == 0 &&
-                   i + 1 < argc) {
+        } else if (strcmp(kind, "topics") == 0 && strcmp(argv[i], "--depth") == 0 && i + 1 < argc) {
             char *end;
             long d = strtol(argv[++i], &end, 10);
             if (*end != '\0' || d < 1 || d > 8)

@@ -43,8 +43,8 @@ struct from {
     int64_t since_us;
 };
 
-static int subscribe(link_t *l, const char *pattern, const char *durable,
-                     const struct from *from, uint64_t *start)
+static int subscribe(link_t *l, const char *pattern, const char *durable, const struct from *from,
+                     uint64_t *start)
 {
     Liaison__Envelope env;
     Liaison__Subscribe req = LIAISON__SUBSCRIBE__INIT;

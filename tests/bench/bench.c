@@ -36,17 +36,17 @@
 #include "util.h"
 #include "wire.h"
 
-#define BODY_LEN 200
-#define SUB_ID 1
+#define BODY_LEN  200
+#define SUB_ID    1
 #define ACK_BATCH 100
 /* Acks older than this go out even when the batch is not full, so a slow
  * trickle of deliveries never sits unacked against the credit window. */
 #define ACK_FLUSH_NS 2000000
 /* Publish corr_ids start here, far above the few the link used for Hello,
  * so PubAck's corr_id maps straight back to a message index. */
-#define CORR_BASE (UINT64_C(1) << 32)
-#define CONNECT_MS 5000
-#define RAW_RUNS 3
+#define CORR_BASE       (UINT64_C(1) << 32)
+#define CONNECT_MS      5000
+#define RAW_RUNS        3
 #define SEND_TIMEOUT_MS 5000
 /* What the body starts with, so a subscriber (possibly another process:
  * CLOCK_MONOTONIC is machine-wide) can time publish->deliver. */
@@ -106,9 +106,9 @@ static void *raw_receiver(void *arg)
             r->failed = 1;
             break;
         }
-        if (i == 0 && (zmq_send(r->router, zmq_msg_data(&rid), zmq_msg_size(&rid),
-                                ZMQ_SNDMORE) < 0 ||
-                       zmq_send(r->router, "go", 2, 0) < 0)) {
+        if (i == 0 &&
+            (zmq_send(r->router, zmq_msg_data(&rid), zmq_msg_size(&rid), ZMQ_SNDMORE) < 0 ||
+             zmq_send(r->router, "go", 2, 0) < 0)) {
             fprintf(stderr, "bench: raw receiver cannot answer: %s\n", zmq_strerror(errno));
             r->failed = 1;
             break;
@@ -239,18 +239,18 @@ struct phase {
     uint32_t id;
     long n;
     long window;
-    long rate;               /* offered msgs/s; 0 = as fast as the window allows */
+    long rate; /* offered msgs/s; 0 = as fast as the window allows */
     long credit;
     int64_t stall_ns;
     const client_config_t *sub_cfg;
-    int64_t *sent_ns;        /* [n] when each Publish was sent */
-    int64_t *puback_lat;     /* [n] publish->PubAck, 0 until acked */
-    int64_t *deliver_lat;    /* [n] publish->Deliver, 0 until delivered (subscriber thread) */
+    int64_t *sent_ns;     /* [n] when each Publish was sent */
+    int64_t *puback_lat;  /* [n] publish->PubAck, 0 until acked */
+    int64_t *deliver_lat; /* [n] publish->Deliver, 0 until delivered (subscriber thread) */
     int64_t first_send, last_puback, last_deliver;
     long delivered, duplicates;
-    atomic_int sub_state;    /* 0 starting, 1 subscribed, -1 failed or finished badly */
-    atomic_int stop;         /* the publisher gave up: the subscriber must too */
-    long broker_pid;         /* for its CPU time; 0 = unknown */
+    atomic_int sub_state; /* 0 starting, 1 subscribed, -1 failed or finished badly */
+    atomic_int stop;      /* the publisher gave up: the subscriber must too */
+    long broker_pid;      /* for its CPU time; 0 = unknown */
 };
 
 static void set_send_timeout(link_t *l)
@@ -427,7 +427,8 @@ leave:
 
 /* The labelled message every publish carries, filled once; per message only
  * msg_id and the body's head change. Points at caller-owned storage. */
-struct template {
+struct template
+{
     Liaison__Envelope env;
     Liaison__Publish pub;
     Liaison__Intel intel;
@@ -855,18 +856,28 @@ int main(int argc, char **argv)
     }
 
     printf("broker, 1 publisher -> 1 subscriber, as fast as the window allows:\n");
-    struct phase full = {.id = 1, .n = n, .window = window, .credit = credit,
-                         .stall_ns = stall_ns, .sub_cfg = sub, .broker_pid = broker_pid};
+    struct phase full = {.id = 1,
+                         .n = n,
+                         .window = window,
+                         .credit = credit,
+                         .stall_ns = stall_ns,
+                         .sub_cfg = sub,
+                         .broker_pid = broker_pid};
     double e2e = run_phase(&full, pub, ops);
     if (e2e < 0)
         goto leave;
 
     if (paced_s > 0) {
         long pn = paced_rate * paced_s;
-        printf("broker, paced: %ld msgs/s offered for %ld s (%ld messages):\n", paced_rate,
-               paced_s, pn);
-        struct phase paced = {.id = 2, .n = pn, .window = window, .rate = paced_rate,
-                              .credit = credit, .stall_ns = stall_ns, .sub_cfg = sub,
+        printf("broker, paced: %ld msgs/s offered for %ld s (%ld messages):\n", paced_rate, paced_s,
+               pn);
+        struct phase paced = {.id = 2,
+                              .n = pn,
+                              .window = window,
+                              .rate = paced_rate,
+                              .credit = credit,
+                              .stall_ns = stall_ns,
+                              .sub_cfg = sub,
                               .broker_pid = broker_pid};
         double achieved = run_phase(&paced, pub, ops);
         if (achieved < 0)

@@ -39,7 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 #define check(ok)                                                                                  \
     do {                                                                                           \
         if (!(ok)) {                                                                               \
-            fprintf(stderr, "fuzz_envelope.c:%d: invariant failed: %s\n", __LINE__, #ok);         \
+            fprintf(stderr, "fuzz_envelope.c:%d: invariant failed: %s\n", __LINE__, #ok);          \
             abort();                                                                               \
         }                                                                                          \
     } while (0)

@@ -191,8 +191,7 @@ static void agent_refuses(const char *text, const char *key, const char *at)
     assert_names(err, "agent.cfg", text, key, at);
 }
 
-static void agent_refuses_edit(const char *from, const char *to, const char *key,
-                               const char *at)
+static void agent_refuses_edit(const char *from, const char *to, const char *key, const char *at)
 {
     char *text = edit(design_agent_cfg, from, to);
     agent_refuses(text, key, at);
@@ -321,12 +320,10 @@ static void test_config_refuses_wrong_type(void **state)
 static void test_config_refuses_value_out_of_range(void **state)
 {
     (void)state;
-    refuses_edit("map_size_mb = 1024;", "map_size_mb = 0;", "broker.map_size_mb",
-                 "map_size_mb");
+    refuses_edit("map_size_mb = 1024;", "map_size_mb = 0;", "broker.map_size_mb", "map_size_mb");
     refuses_edit("map_size_mb = 1024;", "map_size_mb = 1048577;", "broker.map_size_mb",
                  "map_size_mb");
-    refuses_edit("map_size_mb = 1024;", "map_size_mb = -1;", "broker.map_size_mb",
-                 "map_size_mb");
+    refuses_edit("map_size_mb = 1024;", "map_size_mb = -1;", "broker.map_size_mb", "map_size_mb");
     refuses_edit("map_size_mb = 1024;", "map_size_mb = 99999999999L;", "broker.map_size_mb",
                  "map_size_mb");
     refuses_edit("map_size_mb = 1024;", "map_size_mb = 1024;\n  heartbeat_ms = 99;",
@@ -639,13 +636,23 @@ static void test_config_print_shows_every_key_and_never_the_secret(void **state)
     config_print(cfg, out);
     fclose(out);
 
-    const char *keys[] = {"listen =", "data_dir =", "map_size_mb = 1024;", "metrics =",
-                          "max_frame_bytes = 1048576;", "max_topic_len = 255;",
-                          "max_subs_per_agent = 64;", "credit_window = 256;",
-                          "heartbeat_ms = 5000;", "log_level = \"info\";", "secret_key",
-                          "name = \"ops\";", "clearance = \"SECRET\";",
-                          "roles = [ \"publisher\", \"receiver\" ];", "caveats = [ ];",
-                          pub_of("ops"), pub_of("broker")};
+    const char *keys[] = {"listen =",
+                          "data_dir =",
+                          "map_size_mb = 1024;",
+                          "metrics =",
+                          "max_frame_bytes = 1048576;",
+                          "max_topic_len = 255;",
+                          "max_subs_per_agent = 64;",
+                          "credit_window = 256;",
+                          "heartbeat_ms = 5000;",
+                          "log_level = \"info\";",
+                          "secret_key",
+                          "name = \"ops\";",
+                          "clearance = \"SECRET\";",
+                          "roles = [ \"publisher\", \"receiver\" ];",
+                          "caveats = [ ];",
+                          pub_of("ops"),
+                          pub_of("broker")};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strstr(buf, keys[i]) == NULL)
             fail_msg("\"%s\" missing from:\n%s", keys[i], buf);
@@ -804,8 +811,7 @@ static void test_client_config_refuses_missing_or_bad_keys(void **state)
     (void)state;
     agent_refuses_edit("keys/humberside-police.key", "keys/nobody.key", "agent.secret_key",
                        "nobody");
-    agent_refuses_edit("keys/broker.pub", "keys/nobody.pub", "agent.broker_public_key",
-                       "nobody");
+    agent_refuses_edit("keys/broker.pub", "keys/nobody.pub", "agent.broker_public_key", "nobody");
     agent_refuses_edit("  secret_key        = \"keys/humberside-police.key\";\n", "",
                        "agent.secret_key", NULL);
 }

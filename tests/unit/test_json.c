@@ -233,8 +233,9 @@ static void test_json_notice_omits_body_subjects_caveats_grading(void **state)
                               "\"origin\":{\"agent\":\"hmp-hull\",\"agency\":\"HMP Hull\","
                               "\"type\":\"prison\",\"region\":\"yorkshire\"},"
                               "\"received_at\":\"2026-11-25T12:10:08.123456Z\",\"notice\":true}");
-    const char *never[] = {"body", "caf", "subjects", "A9999ZZ", "caveats", "NIGHTJAR", "grading",
-                           "3E", "conditions", "court", "sanitisation", "risk_basis", "band"};
+    const char *never[] = {"body",         "caf",        "subjects", "A9999ZZ",    "caveats",
+                           "NIGHTJAR",     "grading",    "3E",       "conditions", "court",
+                           "sanitisation", "risk_basis", "band"};
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
         assert_null(strstr(line, never[i]));
 
@@ -491,8 +492,8 @@ static void test_json_rejects_bad_grading(void **state)
 static void test_json_rejects_malformed_review_date(void **state)
 {
     (void)state;
-    const char *bad[] = {"2027-13-01", "2027-02-30", "25/11/2027", "2027-11-25T00:00:00Z",
-                         "2027-1-25", "tomorrow"};
+    const char *bad[] = {"2027-13-01",           "2027-02-30", "25/11/2027",
+                         "2027-11-25T00:00:00Z", "2027-1-25",  "tomorrow"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char doc[64], want[128];
         snprintf(doc, sizeof doc, "{\"review_at\":\"%s\"}", bad[i]);
@@ -706,8 +707,7 @@ static void test_json_renders_bad_utf8_from_the_wire_without_failing(void **stat
     m->label->subjects[0] = strdup("\xc3(");
 
     char *line = json_from_intel(m, 0);
-    assert_string_equal(line,
-                        "{\"topic\":\"a.b\xef\xbf\xbd\",\"subjects\":[\"\xef\xbf\xbd(\"]}");
+    assert_string_equal(line, "{\"topic\":\"a.b\xef\xbf\xbd\",\"subjects\":[\"\xef\xbf\xbd(\"]}");
     Liaison__Intel *back = parse(line, err, sizeof err);
     assert_non_null(back);
 

@@ -39,9 +39,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    static const char *names[] = {"alice.pub", "alice.key", "bob.pub", "bob.key",
-                                  "garbage.pub", "empty.pub", "long.pub", "sub/carol.pub",
-                                  "sub/carol.key", "eve.pub", "eve.key", "crlf.key"};
+    static const char *names[] = {"alice.pub",     "alice.key", "bob.pub",  "bob.key",
+                                  "garbage.pub",   "empty.pub", "long.pub", "sub/carol.pub",
+                                  "sub/carol.key", "eve.pub",   "eve.key",  "crlf.key"};
     char path[256];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", f->dir, names[i]);

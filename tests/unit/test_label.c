@@ -107,15 +107,21 @@ static void test_label_classification_parses_every_name(void **state)
     assert_int_equal(label_classification_parse("OFFICIAL-SENSITIVE"),
                      LIAISON__CLASSIFICATION__OFFICIAL_SENSITIVE);
     assert_int_equal(label_classification_parse("SECRET"), LIAISON__CLASSIFICATION__SECRET);
-    assert_int_equal(label_classification_parse("TOP-SECRET"),
-                     LIAISON__CLASSIFICATION__TOP_SECRET);
-    assert_int_equal(label_classification_parse("TOP SECRET"),
-                     LIAISON__CLASSIFICATION__TOP_SECRET);
+    assert_int_equal(label_classification_parse("TOP-SECRET"), LIAISON__CLASSIFICATION__TOP_SECRET);
+    assert_int_equal(label_classification_parse("TOP SECRET"), LIAISON__CLASSIFICATION__TOP_SECRET);
 
-    const char *bad[] = {"",           "official",           "Secret",
-                         "UNSPECIFIED", "RESTRICTED",         "TOP  SECRET",
-                         "TOP_SECRET", "SECRET ",            " SECRET",
-                         "TOPSECRET",  "OFFICIAL SENSITIVE", "OFFICIAL-SENSITIVE-X",
+    const char *bad[] = {"",
+                         "official",
+                         "Secret",
+                         "UNSPECIFIED",
+                         "RESTRICTED",
+                         "TOP  SECRET",
+                         "TOP_SECRET",
+                         "SECRET ",
+                         " SECRET",
+                         "TOPSECRET",
+                         "OFFICIAL SENSITIVE",
+                         "OFFICIAL-SENSITIVE-X",
                          "CONFIDENTIAL"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (label_classification_parse(bad[i]) != -1)
@@ -172,8 +178,8 @@ static void test_label_grading_parses_every_3x5_code(void **state)
 static void test_label_grading_refuses_out_of_range_codes(void **state)
 {
     (void)state;
-    const char *bad[] = {"0A", "4A", "9C", "1F", "3Z", "1a", "2b", "12B", "2BB", "B2",
-                         "2",  "B",  "",   " 2B", "2B ", "2-B", "-1A", "\x32\x40"};
+    const char *bad[] = {"0A", "4A", "9C", "1F", "3Z",  "1a",  "2b",  "12B", "2BB",
+                         "B2", "2",  "B",  "",   " 2B", "2B ", "2-B", "-1A", "\x32\x40"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         unsigned source = 0;
         char intel = 0;
@@ -237,7 +243,7 @@ static void test_label_caveat_must_be_an_upper_case_word(void **state)
         if (label_caveat_valid(good[i]) != 0)
             fail_msg("caveat \"%s\" was refused", good[i]);
     }
-    const char *bad[] = {"",  "uk-eyes-only", "Op-Nightjar", "-A",  "A-",  "_A",  "A_",
+    const char *bad[] = {"",  "uk-eyes-only", "Op-Nightjar", "-A",  "A-",  "_A",       "A_",
                          "-", "A B",          "A.B",         "A:B", "A/B", "\xc3\x89", "A\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (label_caveat_valid(bad[i]) != -1)
@@ -256,17 +262,18 @@ static void test_label_caveat_must_be_an_upper_case_word(void **state)
 static void test_label_release_to_names_agency_type_or_region(void **state)
 {
     (void)state;
-    const char *good[] = {"agency:humberside-police", "type:rocu", "type:police",
-                          "region:yorkshire", "region:national", "agency:hmp_hull2"};
+    const char *good[] = {"agency:humberside-police", "type:rocu",       "type:police",
+                          "region:yorkshire",         "region:national", "agency:hmp_hull2"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         if (label_release_to_valid(good[i]) != 0)
             fail_msg("release_to \"%s\" was refused", good[i]);
     }
-    const char *bad[] = {"",          "rocu",       "agency:",    "type:",
-                         "region:",   "type:ROCU",  "Agency:x",   "AGENCY:x",
-                         "agency: x", "agency:x y", "force:x",    "agency",
-                         "typerocu",  "agency:a:b", "agency:a.b", ":rocu",
-                         "type:rocu ", "region:North Yorkshire"};
+    const char *bad[] = {"",           "rocu",       "agency:",
+                         "type:",      "region:",    "type:ROCU",
+                         "Agency:x",   "AGENCY:x",   "agency: x",
+                         "agency:x y", "force:x",    "agency",
+                         "typerocu",   "agency:a:b", "agency:a.b",
+                         ":rocu",      "type:rocu ", "region:North Yorkshire"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (label_release_to_valid(bad[i]) != -1)
             fail_msg("release_to \"%s\" was accepted", bad[i]);
@@ -335,8 +342,7 @@ static void test_label_validate_refuses_bad_classification(void **state)
         assert_int_equal(validate(m), LIAISON__ERROR_CODE__BAD_CLASSIFICATION);
         wire_intel_free(&m);
     }
-    for (int c = LIAISON__CLASSIFICATION__OFFICIAL; c <= LIAISON__CLASSIFICATION__TOP_SECRET;
-         c++) {
+    for (int c = LIAISON__CLASSIFICATION__OFFICIAL; c <= LIAISON__CLASSIFICATION__TOP_SECRET; c++) {
         Liaison__Intel *m = good_intel();
         m->label->classification = (Liaison__Classification)c;
         assert_int_equal(validate(m), LIAISON__ERROR_CODE__ERROR_NONE);
@@ -581,9 +587,9 @@ static void test_label_validate_refuses_bad_subject_without_quoting_it(void **st
 static void test_label_validate_refuses_bad_review_date(void **state)
 {
     (void)state;
-    const char *bad[] = {"2027-13-01", "2027-02-30", "2027-00-10", "25/11/2027",
-                         "2027-11-25T00:00:00Z", "2027-1-25", "tomorrow", "2027-11-2x",
-                         "1969-12-31"};
+    const char *bad[] = {"2027-13-01", "2027-02-30",           "2027-00-10",
+                         "25/11/2027", "2027-11-25T00:00:00Z", "2027-1-25",
+                         "tomorrow",   "2027-11-2x",           "1969-12-31"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Liaison__Intel *m = good_intel();
         set_str(&m->label->review_at, bad[i]);
@@ -607,15 +613,15 @@ static void test_label_validate_refuses_bad_embargo_or_expiry_time(void **state)
     (void)state;
     const char *good[] = {"", "2027-11-25", "2027-11-25T09:30:00Z", "2027-11-25T09:30:00.5Z",
                           "2027-11-25T09:30:00.123456Z"};
-    const char *bad[] = {"tomorrow", "2027-11-25T09:30:00", "2027-11-25T25:00:00Z",
-                         "2027-11-25T09:30:00+01:00", "2027-02-30", "25/11/2027", "2027-11-25T"};
+    const char *bad[] = {
+        "tomorrow",   "2027-11-25T09:30:00", "2027-11-25T25:00:00Z", "2027-11-25T09:30:00+01:00",
+        "2027-02-30", "25/11/2027",          "2027-11-25T"};
     for (int field = 0; field < 2; field++) {
         for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
             Liaison__Intel *m = good_intel();
             set_str(field ? &m->label->expires_at : &m->label->embargo_until, good[i]);
             if (validate(m) != LIAISON__ERROR_CODE__ERROR_NONE)
-                fail_msg("%s \"%s\" was refused", field ? "expires_at" : "embargo_until",
-                         good[i]);
+                fail_msg("%s \"%s\" was refused", field ? "expires_at" : "embargo_until", good[i]);
             wire_intel_free(&m);
         }
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

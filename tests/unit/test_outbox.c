@@ -29,7 +29,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/liaison-outbox.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof dir, "%s/liaison-outbox.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     return mkdtemp(dir) ? 0 : -1;
 }
 
@@ -339,8 +340,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_records_written_sequences_per_subscription,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_outbox_keeps_only_the_newest_written_sequences,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_keeps_only_the_newest_written_sequences, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_outbox_forgets_written_sequences_a_reset_broker_will_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_ids_keep_increasing_after_it_empties, setup,

@@ -21,12 +21,12 @@
 #include "wire.h"
 
 /* 2026-11-19T14:13:20Z: "now" for every decision here. */
-#define NOW INT64_C(1795097600000000)
+#define NOW  INT64_C(1795097600000000)
 #define HOUR INT64_C(3600000000)
 
-#define OFFICIAL LIAISON__CLASSIFICATION__OFFICIAL
-#define OSENS LIAISON__CLASSIFICATION__OFFICIAL_SENSITIVE
-#define SECRET LIAISON__CLASSIFICATION__SECRET
+#define OFFICIAL  LIAISON__CLASSIFICATION__OFFICIAL
+#define OSENS     LIAISON__CLASSIFICATION__OFFICIAL_SENSITIVE
+#define SECRET    LIAISON__CLASSIFICATION__SECRET
 #define TOPSECRET LIAISON__CLASSIFICATION__TOP_SECRET
 
 /* ---- agents as broker.cfg in DESIGN.md describes them ---------------------- */
@@ -102,8 +102,7 @@ static Liaison__Intel *msg(const char *topic, int classification, const char *co
         push_str(&m->label->caveats, &m->label->n_caveats, caveats[i]);
     for (size_t i = 0; release_to && release_to[i]; i++)
         push_str(&m->label->release_to, &m->label->n_release_to, release_to[i]);
-    m->label->handling =
-        release_to ? LIAISON__HANDLING__HANDLING_C : LIAISON__HANDLING__HANDLING_P;
+    m->label->handling = release_to ? LIAISON__HANDLING__HANDLING_C : LIAISON__HANDLING__HANDLING_P;
     return m;
 }
 
@@ -111,7 +110,7 @@ static Liaison__Intel *msg(const char *topic, int classification, const char *co
     do {                                                                                           \
         enum policy_rule got_ = (got), want_ = (want);                                             \
         if (got_ != want_)                                                                         \
-            fail_msg("%s: rule %s, want %s", #got, policy_rule_name(got_),                        \
+            fail_msg("%s: rule %s, want %s", #got, policy_rule_name(got_),                         \
                      policy_rule_name(want_));                                                     \
     } while (0)
 
@@ -134,7 +133,7 @@ static const char *action_name(enum policy_action a)
     do {                                                                                           \
         struct policy_verdict v_ = (v);                                                            \
         if (v_.action != (want_action) || v_.rule != (want_rule))                                  \
-            fail_msg("%s: %s/%s, want %s/%s", #v, action_name(v_.action),                         \
+            fail_msg("%s: %s/%s, want %s/%s", #v, action_name(v_.action),                          \
                      policy_rule_name(v_.rule), action_name(want_action),                          \
                      policy_rule_name(want_rule));                                                 \
     } while (0)
@@ -584,8 +583,7 @@ static void test_policy_release_to_names_receiver_by_agency_type_or_region(void 
     };
     config_agent_t a = humberside();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        Liaison__Intel *m =
-            msg("alert.yorkshire.hmp-hull.x", OFFICIAL, NULL, cases[i].release_to);
+        Liaison__Intel *m = msg("alert.yorkshire.hmp-hull.x", OFFICIAL, NULL, cases[i].release_to);
         struct policy_verdict v = receive(&a, "alert.yorkshire.>", m);
         if (v.rule != cases[i].want)
             fail_msg("release_to case %zu (%s...): rule %s, want %s", i, cases[i].release_to[0],
@@ -649,8 +647,7 @@ static void test_policy_withholds_expired_message(void **state)
         struct policy_verdict v = receive(&a, "alert.yorkshire.>", m);
         if (v.action != cases[i].want)
             fail_msg("expires_at \"%s\": %s/%s, want %s", cases[i].expires_at,
-                     action_name(v.action), policy_rule_name(v.rule),
-                     action_name(cases[i].want));
+                     action_name(v.action), policy_rule_name(v.rule), action_name(cases[i].want));
         if (v.action == POLICY_WITHHOLD)
             assert_rule(v.rule, POLICY_EXPIRED);
         wire_intel_free(&m);
@@ -735,16 +732,14 @@ static void test_policy_sends_notice_only_when_refused_on_clearance_or_caveat(vo
     wire_intel_free(&m);
     m = msg("alert.yorkshire.hmp-hull.x", SECRET, NULL, NULL);
     set_str(&m->label->expires_at, "2020-01-01");
-    assert_verdict(policy_receive(&cfg, &unit, "alert.>", m, NOW), POLICY_WITHHOLD,
-                   POLICY_EXPIRED);
+    assert_verdict(policy_receive(&cfg, &unit, "alert.>", m, NOW), POLICY_WITHHOLD, POLICY_EXPIRED);
     assert_verdict(policy_receive(&cfg, &unit, "national.>", m, NOW), POLICY_WITHHOLD,
                    POLICY_TOPIC);
     unit.roles = ROLE_PUBLISHER;
     assert_verdict(policy_receive(&cfg, &unit, "alert.>", m, NOW), POLICY_WITHHOLD, POLICY_ROLE);
     unit = rocu();
     unit.revoked = 1;
-    assert_verdict(policy_receive(&cfg, &unit, "alert.>", m, NOW), POLICY_WITHHOLD,
-                   POLICY_REVOKED);
+    assert_verdict(policy_receive(&cfg, &unit, "alert.>", m, NOW), POLICY_WITHHOLD, POLICY_REVOKED);
     wire_intel_free(&m);
 
     /* A cleared receiver gets the message itself. */

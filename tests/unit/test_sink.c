@@ -33,7 +33,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/liaison-sink.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof dir, "%s/liaison-sink.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     return mkdtemp(dir) ? 0 : -1;
 }
 
@@ -92,8 +93,8 @@ static int finish(sink_t *s, char *why, size_t whylen)
     return SINK_FAILED;
 }
 
-static const sink_item_t item = {.seq = 42, .topic = "alert.y.x", .msg_id = "hull-42",
-                                 .notice = 0, .json = line};
+static const sink_item_t item = {
+    .seq = 42, .topic = "alert.y.x", .msg_id = "hull-42", .notice = 0, .json = line};
 
 /* ---- tests ------------------------------------------------------------------ */
 
@@ -263,20 +264,18 @@ static void test_sink_refuses_an_unknown_spec(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sink_dir_writes_one_complete_file_per_sequence,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_dir_writes_one_complete_file_per_sequence, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sink_dir_that_disappears_fails_and_then_recovers,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_dir_that_is_not_writable_fails_with_the_reason,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_sink_exec_gets_the_message_on_stdin_and_its_environment, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sink_exec_non_zero_exit_is_a_failure, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sink_exec_non_zero_exit_is_a_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_exec_killed_command_is_a_failure, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_sink_exec_cancel_kills_the_command, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sink_exec_cancel_kills_the_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_stdout_writes_json_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_refuses_an_unknown_spec, setup, teardown),
     };

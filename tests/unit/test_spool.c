@@ -40,7 +40,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/liaison-spool.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof dir, "%s/liaison-spool.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (mkdtemp(dir) == NULL)
         return -1;
     snprintf(spool_dir, sizeof spool_dir, "%s/spool", dir);
@@ -179,8 +180,9 @@ static void test_spool_keeps_the_msg_id_the_agency_gave(void **state)
 {
     (void)state;
     make_spool();
-    put_text("a.json", "{\"topic\":\"alert.y.z\",\"msg_id\":\"hull-2026-000123\",\"classification\":"
-                       "\"OFFICIAL\",\"grading\":\"1A\",\"handling\":\"P\",\"risk\":\"LOW\"}");
+    put_text("a.json",
+             "{\"topic\":\"alert.y.z\",\"msg_id\":\"hull-2026-000123\",\"classification\":"
+             "\"OFFICIAL\",\"grading\":\"1A\",\"handling\":\"P\",\"risk\":\"LOW\"}");
     outbox_t *o = outbox_ok(16);
     spool_t *s = spool_ok();
     assert_int_equal(spool_take(s, o, 16), 1);
@@ -377,10 +379,11 @@ static void test_spool_leaves_files_waiting_when_the_outbox_is_full(void **state
     assert_non_null(text);
     make_spool();
     for (int i = 0; i < 3; i++) {
-        int n = snprintf(text, 256,
-                         "{\"topic\":\"alert.y.z\",\"classification\":\"OFFICIAL\",\"grading\":"
-                         "\"2B\",\"handling\":\"P\",\"risk\":\"LOW\",\"msg_id\":\"big-%d\",\"body\":\"",
-                         i);
+        int n =
+            snprintf(text, 256,
+                     "{\"topic\":\"alert.y.z\",\"classification\":\"OFFICIAL\",\"grading\":"
+                     "\"2B\",\"handling\":\"P\",\"risk\":\"LOW\",\"msg_id\":\"big-%d\",\"body\":\"",
+                     i);
         memset(text + n, 'x', body);
         strcpy(text + n + body, "\"}");
         snprintf(name, sizeof name, "big-%d.json", i);
@@ -415,8 +418,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool_rejects_an_oversized_file_unread, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_spool_rejects_text_that_is_not_utf8, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_spool_rejects_text_that_is_not_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_rejects_a_label_that_does_not_validate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool_rejects_an_unknown_key, setup, teardown),
@@ -425,8 +427,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spool_rejects_an_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_takes_a_file_found_again_after_a_crash_only_once,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spool_rejects_a_msg_id_reused_for_other_content,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spool_rejects_a_msg_id_reused_for_other_content, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_spool_leaves_hidden_and_other_names_alone, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool_notices_a_file_renamed_in, setup, teardown),

@@ -316,7 +316,10 @@ static void test_store_abort_leaves_nothing(void **state)
     assert_int_equal(store_batch_begin(f->s), STORE_OK);
     assert_int_equal(store_batch_begin(f->s), STORE_OK); /* already open: no-op */
     put_range(f->s, 3, 10);
-    assert_int_equal(store_batch_put(f->s, 13, 5, "x", 1, "ops\x1f" "abort-me"), STORE_OK);
+    assert_int_equal(store_batch_put(f->s, 13, 5, "x", 1,
+                                     "ops\x1f"
+                                     "abort-me"),
+                     STORE_OK);
     store_batch_abort(f->s);
     assert_false(store_batch_open(f->s));
     assert_int_equal(store_next_seq(f->s), 3);
@@ -324,7 +327,11 @@ static void test_store_abort_leaves_nothing(void **state)
     for (uint64_t seq = 3; seq <= 13; seq++)
         assert_not_stored(f->s, seq);
     uint64_t seq;
-    assert_int_equal(store_dedup_find(f->s, "ops\x1f" "abort-me", 0, &seq), STORE_NOTFOUND);
+    assert_int_equal(store_dedup_find(f->s,
+                                      "ops\x1f"
+                                      "abort-me",
+                                      0, &seq),
+                     STORE_NOTFOUND);
 
     struct store_stat st;
     assert_int_equal(store_stat(f->s, &st), STORE_OK);
@@ -417,8 +424,7 @@ static void test_store_full_map_refuses_batch_and_keeps_what_was_committed(void 
     for (int i = 0; i < 16; i++) {
         uint64_t seq = store_next_seq(f->s);
         memset(big, (int)(seq & 0xff), sizeof big);
-        assert_int_equal(store_batch_put(f->s, seq, (int64_t)seq, big, sizeof big, NULL),
-                         STORE_OK);
+        assert_int_equal(store_batch_put(f->s, seq, (int64_t)seq, big, sizeof big, NULL), STORE_OK);
     }
     assert_int_equal(store_batch_commit(f->s), STORE_OK);
     assert_int_equal(store_batch_failure(f->s), STORE_OK);
@@ -635,21 +641,19 @@ static void test_store_read_seek_finds_neighbours_both_ways(void **state)
         int rc;
         uint64_t found;
     } cases[] = {
-        {0, 0, STORE_OK, 10},          {10, 0, STORE_OK, 10},  {11, 0, STORE_OK, 20},
-        {30, 0, STORE_OK, 30},         {31, 0, STORE_NOTFOUND, 0},
-        {UINT64_MAX, 1, STORE_OK, 30}, {31, 1, STORE_OK, 30},  {30, 1, STORE_OK, 30},
-        {29, 1, STORE_OK, 20},         {10, 1, STORE_OK, 10},  {9, 1, STORE_NOTFOUND, 0},
-        {0, 1, STORE_NOTFOUND, 0},
+        {0, 0, STORE_OK, 10},  {10, 0, STORE_OK, 10},      {11, 0, STORE_OK, 20},
+        {30, 0, STORE_OK, 30}, {31, 0, STORE_NOTFOUND, 0}, {UINT64_MAX, 1, STORE_OK, 30},
+        {31, 1, STORE_OK, 30}, {30, 1, STORE_OK, 30},      {29, 1, STORE_OK, 20},
+        {10, 1, STORE_OK, 10}, {9, 1, STORE_NOTFOUND, 0},  {0, 1, STORE_NOTFOUND, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         found = 0;
-        int rc = store_read_seek(r, STORE_DB_AUDIT, cases[i].key, cases[i].backward, &found,
-                                 &data, &len);
+        int rc = store_read_seek(r, STORE_DB_AUDIT, cases[i].key, cases[i].backward, &found, &data,
+                                 &len);
         if (rc != cases[i].rc || (rc == STORE_OK && found != cases[i].found))
             fail_msg("seek %llu %s: rc %d found %llu, want rc %d found %llu",
                      (unsigned long long)cases[i].key, cases[i].backward ? "back" : "fwd", rc,
-                     (unsigned long long)found, cases[i].rc,
-                     (unsigned long long)cases[i].found);
+                     (unsigned long long)found, cases[i].rc, (unsigned long long)cases[i].found);
         if (rc == STORE_OK) {
             char want[16];
             snprintf(want, sizeof want, "rec-%llu", (unsigned long long)found);

@@ -227,11 +227,11 @@ static void test_wire_refuses_garbage_as_bad_frame(void **state)
         size_t len;
     } garbage[] = {
         {"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11}, /* endless varint */
-        {"\x00\x00", 2},                                       /* field number 0 */
-        {"\x08", 1},                                           /* tag without value */
-        {"\x62\x05\x0a", 3},                                   /* publish longer than frame */
-        {"\x62\xff\xff\xff\xff\x0f", 6},                        /* 4 GiB publish */
-        {"\x0f\x01", 2},                                       /* wire type 7 */
+        {"\x00\x00", 2},                                      /* field number 0 */
+        {"\x08", 1},                                          /* tag without value */
+        {"\x62\x05\x0a", 3},                                  /* publish longer than frame */
+        {"\x62\xff\xff\xff\xff\x0f", 6},                      /* 4 GiB publish */
+        {"\x0f\x01", 2},                                      /* wire type 7 */
         {"GET / HTTP/1.1\r\n\r\n", 18},
     };
     for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
@@ -529,11 +529,11 @@ static void test_wire_accepted_publish_repacks_to_decodable_bytes(void **state)
      * carries an unknown field numbered 0 inside the Intel, its tag written
      * as a two-byte varint (80 00); found by tests/fuzz/fuzz_envelope.c. */
     static const uint8_t frame[] = {
-        0x08, 0x01,                                /* version 1 */
-        0x62, 0x0a,                                /* publish, 10 bytes */
-        0x0a, 0x08,                                /* intel, 8 bytes */
-        0x0a, 0x03, 'a', '.', 'b',                 /* topic "a.b" */
-        0x80, 0x00, 0x05,                          /* field 0, varint 5 */
+        0x08, 0x01,                 /* version 1 */
+        0x62, 0x0a,                 /* publish, 10 bytes */
+        0x0a, 0x08,                 /* intel, 8 bytes */
+        0x0a, 0x03, 'a',  '.', 'b', /* topic "a.b" */
+        0x80, 0x00, 0x05,           /* field 0, varint 5 */
     };
     Liaison__ErrorCode code = LIAISON__ERROR_CODE__INTERNAL;
     Liaison__Envelope *env = wire_envelope_decode(frame, sizeof frame, MAX_FRAME, &code, NULL);
