@@ -138,6 +138,8 @@ test: deps
 	@$(MAKE) --no-print-directory all units tools B=build
 	@$(MAKE) --no-print-directory all units tools B=build/asan SAN=1
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@if command -v clang-format >/dev/null; then $(MAKE) --no-print-directory format-check; \
+	 else echo "format-check skipped: clang-format is not installed"; fi
 	@sh tests/run.sh
 
 asan:
@@ -188,7 +190,7 @@ FORMAT_SRC = $(sort $(wildcard broker/*.[ch] agent/*.[ch] ctl/*.[ch] common/*.[c
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:
-	clang-format --dry-run --Werror $(FORMAT_SRC)
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: clean"
 
 clean:
 	rm -rf build
