@@ -546,9 +546,7 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         }
         if (m && m->origin == NULL)
             m->origin = wire_intel_new_origin();
-        uint64_t refused = b->stats.publish_refused;
         router_publish(b, s, corr, m);
-        s->publish_refused += b->stats.publish_refused - refused; /* per agent, for operators */
         break;
     }
     case LIAISON__ENVELOPE__KIND_SUBSCRIBE:

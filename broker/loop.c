@@ -198,11 +198,7 @@ static void before_sleep(broker_t *b)
     router_plan(b);            /* 1. decide deliveries, audit them */
     retain(b, now);            /* 2. bounded erasure by the retention rules */
     audit_tick(b->audit, now); /* 3. aggregates, checkpoint */
-    uint64_t commits = b->stats.commits;
-    double t0 = metrics_clock();
-    router_commit(b); /* 4. one fsync, then PubAcks and Delivers */
-    if (b->stats.commits != commits)
-        metrics_observe_commit(b->metrics, metrics_clock() - t0);
+    router_commit(b);          /* 4. one fsync, then PubAcks and Delivers */
 }
 
 int loop_run(config_t *cfg)

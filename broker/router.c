@@ -19,6 +19,7 @@
 #include "handle.h"
 #include "label.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "topic.h"
 #include "util.h"
@@ -136,8 +137,10 @@ static void fail_batch(broker_t *b, Liaison__ErrorCode code, const char *why)
     for (size_t i = 0; i < b->n_batch; i++) {
         struct pending *p = &b->batch[i];
         session_t *s = sessions_find(b->sessions, p->rid, p->rid_len);
-        if (s)
+        if (s) {
             handle_error(b, s, p->corr_id, code, p->msg_id, why);
+            s->publish_refused++;
+        }
         b->stats.publish_refused++;
     }
     /* Duplicates of messages that were in the lost batch are lost with it;
@@ -186,6 +189,7 @@ static void refuse_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison_
 {
     const char *msg_id = (m && m->msg_id) ? m->msg_id : "";
     handle_error(b, s, corr_id, code, msg_id, why);
+    s->publish_refused++;
     b->stats.publish_refused++;
     audit_publish(b, s, m, 0, NULL, wire_error_name(code));
 }
@@ -625,9 +629,12 @@ void router_commit(broker_t *b)
     if (rc == STORE_OK && !store_batch_open(b->store) && (b->n_batch > 0 || b->n_out > 0))
         rc = store_batch_failure(b->store); /* lost earlier in this pass */
     if (rc == STORE_OK && store_batch_open(b->store)) {
+        double t0 = metrics_clock();
         rc = store_batch_commit(b->store);
-        if (rc == STORE_OK)
+        if (rc == STORE_OK) {
             b->stats.commits++;
+            metrics_observe_commit(b->metrics, metrics_clock() - t0);
+        }
     }
     if (rc != STORE_OK) {
         fail_batch(b, store_code(rc), store_why(rc));
