@@ -15,7 +15,8 @@ run() { # name command...
     name=$1
     shift
     log="build/test-logs/$(echo "$name" | tr '/ ' '__').log"
-    if "$@" >"$log" 2>&1; then
+    # A safety net, not a measure: no single test may hang the run.
+    if timeout 900 "$@" >"$log" 2>&1; then
         passed=$((passed + 1))
         echo "ok      $name"
     else
