@@ -113,8 +113,10 @@ static void subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, co
     handle_reply(b, s, &env);
 }
 
-/* Checks a pattern for Subscribe and Replay; answers the refusal itself. */
-static int pattern_allowed(broker_t *b, session_t *s, uint64_t corr, const char *pattern)
+/* Checks a Subscribe or Replay: the pattern, the policy, a free sub_id.
+ * Answers a refusal itself. */
+static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *pattern,
+                          uint32_t sub_id)
 {
     char why[160];
     if (topic_pattern_valid(pattern, b->cfg->max_topic_len) != 0) {
@@ -140,19 +142,19 @@ static int pattern_allowed(broker_t *b, session_t *s, uint64_t corr, const char 
                      NULL, why);
         return -1;
     }
+    if (session_sub_find(s, sub_id)) {
+        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
+                     "sub_id already in use on this connection");
+        return -1;
+    }
     return 0;
 }
 
 static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison__Subscribe *r)
 {
     const char *pattern = r->pattern ? r->pattern : "";
-    if (pattern_allowed(b, s, corr, pattern) != 0)
+    if (sub_request_ok(b, s, corr, pattern, r->sub_id) != 0)
         return;
-    if (session_sub_find(s, r->sub_id)) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
-                     "sub_id already in use on this connection");
-        return;
-    }
     uint64_t start = store_last_seq(b->store) + 1;
     char durable[SESSION_AGENT_MAX + 130];
     const char *dname = NULL;
@@ -195,13 +197,8 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
 static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__Replay *r)
 {
     const char *pattern = r->pattern ? r->pattern : "";
-    if (pattern_allowed(b, s, corr, pattern) != 0)
+    if (sub_request_ok(b, s, corr, pattern, r->sub_id) != 0)
         return;
-    if (session_sub_find(s, r->sub_id)) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
-                     "sub_id already in use on this connection");
-        return;
-    }
     struct store_stat st;
     if (store_stat(b->store, &st) != STORE_OK) {
         handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL, "cannot read the store");

@@ -243,8 +243,7 @@ link_t *link_open(const client_config_t *cfg, const char *client_name, int timeo
         goto fail_errno;
     l->monitor = zmq_socket(l->ctx, ZMQ_PAIR);
     int zero = 0; /* nothing of the monitor's may hold up zmq_ctx_term */
-    if (l->monitor == NULL ||
-        zmq_setsockopt(l->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+    if (l->monitor == NULL || zmq_setsockopt(l->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_connect(l->monitor, endpoint) != 0)
         goto fail_errno;
     if (zmq_connect(l->sock, cfg->broker) != 0)
