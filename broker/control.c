@@ -140,6 +140,26 @@ static struct durable_hist *durable_find(control_t *c, const char *name, int add
     return d;
 }
 
+static void durable_loaded(const char *name, uint64_t floor, const char *pattern, void *ctx)
+{
+    control_t *c = ctx;
+    const char *slash = strchr(name, '/');
+    if (slash == NULL)
+        return;
+    char agent[SESSION_AGENT_MAX];
+    snprintf(agent, sizeof agent, "%.*s", (int)(slash - name), name);
+    struct durable_hist *d = durable_find(c, name, 1);
+    free(d->pattern);
+    d->pattern = xstrdup(pattern);
+    d->agent = agent_find(c, agent);
+    d->floor = floor;
+}
+
+void control_load_durables(broker_t *b)
+{
+    store_cursors(b->store, 10000, durable_loaded, b->control);
+}
+
 static uint64_t session_withheld(const session_t *s)
 {
     uint64_t n = 0;

@@ -31,6 +31,10 @@ void control_free(control_t **c);
  * and hands a fresh snapshot to the metrics endpoint when it is serving. */
 void control_tick(broker_t *b, int64_t now_ms);
 
+/* At start: the durable subscriptions already on disk, so operators see
+ * them (and their backlog) before their agents reconnect. */
+void control_load_durables(broker_t *b);
+
 /* The view named by what, as one line of JSON (caller frees):
  *   "status" (or "" / NULL)  the broker's state, store use, totals, rates
  *   "agents"                 every configured agent, connected or not

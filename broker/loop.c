@@ -233,6 +233,7 @@ int loop_run(config_t *cfg)
     audit_broker(&b, "start", NULL, "ok", BROKER_VERSION);
     b.retention = retention_new();
     b.control = control_new();
+    control_load_durables(&b);
     b.metrics = metrics_new();
     /* The HTTP thread starts before the ROUTER binds and never touches
      * broker state: it serves the snapshots control_tick publishes. */

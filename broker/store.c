@@ -457,6 +457,37 @@ int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key
     return STORE_OK;
 }
 
+int store_cursors(store_t *s, size_t limit, store_cursor_fn fn, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->cursors, &cur);
+    for (size_t n = 0; rc == 0 && n < limit; n++) {
+        rc = mdb_cursor_get(cur, &k, &v, n == 0 ? MDB_FIRST : MDB_NEXT);
+        if (rc != 0 || v.mv_size < 8)
+            break;
+        char name[512], pattern[1100];
+        uint64_t floor;
+        memcpy(&floor, v.mv_data, 8);
+        snprintf(name, sizeof name, "%.*s", (int)k.mv_size, (const char *)k.mv_data);
+        snprintf(pattern, sizeof pattern, "%.*s", (int)(v.mv_size - 8),
+                 (const char *)v.mv_data + 8);
+        fn(name, floor, pattern, ctx);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        log_error("event=store_cursors_failed error=\"%s\"", mdb_strerror(rc));
+        return STORE_ERR;
+    }
+    return STORE_OK;
+}
+
 int store_deadletters(store_t *s, size_t limit, store_dead_fn fn, void *ctx)
 {
     MDB_txn *txn = NULL;

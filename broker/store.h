@@ -106,6 +106,12 @@ uint64_t store_committed_id(const store_t *s);
  * STORE_OK, STORE_NOTFOUND (already gone), or a failure rc. */
 int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key);
 
+/* Durable cursors: calls fn for each ("agent/durable", acked floor,
+ * pattern), at most limit. STORE_OK or STORE_ERR. */
+typedef void (*store_cursor_fn)(const char *name, uint64_t floor, const char *pattern,
+                                void *ctx);
+int store_cursors(store_t *s, size_t limit, store_cursor_fn fn, void *ctx);
+
 /* Dead letters: calls fn for each (in sequence order, at most limit);
  * removes one (STORE_OK, STORE_NOTFOUND, or a failure rc; into the batch). */
 typedef void (*store_dead_fn)(uint64_t seq, const char *durable, const char *reason, void *ctx);

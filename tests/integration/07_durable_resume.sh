@@ -2,12 +2,13 @@
 # subscriber goes away mid-stream (what it had not acked comes again, none
 # skipped) and after a broker restart (the cursor is on disk).
 . "$(dirname "$0")/lib.sh"
-keygen broker police rocu
+keygen broker police rocu ops
 broker_cfg <<EOF2
 $(agent police '"alert.>"' ''),
-$(agent rocu '' '"alert.>"' SECRET '' '"receiver"' rocu)
+$(agent rocu '' '"alert.>"' SECRET '' '"receiver"' rocu),
+$(agent ops '' '' OFFICIAL '' '"operator"' marsoc national)
 EOF2
-agent_cfg police; agent_cfg rocu
+agent_cfg police; agent_cfg rocu; agent_cfg ops
 start_broker
 seqs() { sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' "$1" | tr '\n' ' '; }
 
@@ -27,6 +28,10 @@ assert_eq "$(seqs "$T/b.out")" "3 4 " "second take"
 stop_broker
 start_broker
 for i in 7 8; do msg alert.y.n$i OFFICIAL; done | ctl police pub - >/dev/null || fail "publish after restart"
+# Operators see the durable subscription from the store while rocu is away.
+ctl ops subs --json >"$T/subs.json" || fail "subs"
+assert_contains "$T/subs.json" '"agent":"rocu","id":null,"durable":"feed","pattern":"alert.>"'
+
 ctl rocu sub 'alert.>' --durable feed --count 4 --timeout 20 >"$T/c.out" 2>/dev/null || fail "third take"
 assert_eq "$(seqs "$T/c.out")" "5 6 7 8 " "after restart"
 # A different agent cannot resume rocu's durable (names are per agent):
