@@ -108,8 +108,7 @@ int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key
 
 /* Durable cursors: calls fn for each ("agent/durable", acked floor,
  * pattern), at most limit. STORE_OK or STORE_ERR. */
-typedef void (*store_cursor_fn)(const char *name, uint64_t floor, const char *pattern,
-                                void *ctx);
+typedef void (*store_cursor_fn)(const char *name, uint64_t floor, const char *pattern, void *ctx);
 int store_cursors(store_t *s, size_t limit, store_cursor_fn fn, void *ctx);
 
 /* Dead letters: calls fn for each (in sequence order, at most limit);
