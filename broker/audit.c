@@ -32,11 +32,11 @@ struct audit {
     int signing;
     uint8_t sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];
     unsigned every, every_s;
-    /* Chain head as committed, and as extended by the open batch. */
+    /* Chain head as committed, and as extended by the batches not yet
+     * committed (the committer's and the open one). */
     uint64_t c_seq, p_seq;
     uint8_t c_hash[HASH_LEN], p_hash[HASH_LEN];
-    uint64_t p_batch; /* batch holding the pending records, 0 if none */
-    uint64_t ckpt_seq;
+    uint64_t ckpt_seq, c_ckpt_seq;
     int64_t ckpt_ms;
     struct agg aggs[AGG_SLOTS + 1]; /* the last slot is the catch-all */
 };
@@ -64,26 +64,29 @@ static int load_head(audit_t *a)
         memset(a->c_hash, 0, HASH_LEN);
     }
     if (store_read_seek(r, STORE_DB_CHECKPOINTS, UINT64_MAX, 1, &seq, &data, &len) == STORE_OK)
-        a->ckpt_seq = seq;
+        a->c_ckpt_seq = seq;
     store_read_end(&r);
     if (rc == STORE_ERR)
         return -1;
-    a->p_seq = a->c_seq;
-    memcpy(a->p_hash, a->c_hash, HASH_LEN);
-    a->p_batch = 0;
+    audit_rollback(a);
     return 0;
 }
 
-/* Once the batch that held pending records has ended, the store knows
- * whether they landed: re-read the head from it. */
-static void sync_head(audit_t *a)
+void audit_committed(audit_t *a, const batch_t *bt)
 {
-    if (a->p_batch == 0)
-        return;
-    if (store_batch_open(a->st) && store_batch_id(a->st) == a->p_batch)
-        return;
-    if (load_head(a) != 0)
-        log_error("event=audit_head_unreadable");
+    if (bt->has_audit) {
+        a->c_seq = bt->audit_seq;
+        memcpy(a->c_hash, bt->audit_hash, HASH_LEN);
+    }
+    if (bt->has_ckpt)
+        a->c_ckpt_seq = bt->ckpt_seq;
+}
+
+void audit_rollback(audit_t *a)
+{
+    a->p_seq = a->c_seq;
+    memcpy(a->p_hash, a->c_hash, HASH_LEN);
+    a->ckpt_seq = a->c_ckpt_seq;
 }
 
 audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned every_s, char *err,
@@ -130,9 +133,10 @@ static char *text(const char *s)
     return (char *)(uintptr_t)(s ? s : "");
 }
 
-static int append(audit_t *a, const struct audit_event *ev, uint32_t count)
+static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count)
 {
-    sync_head(a);
+    if (bt->failed != STORE_OK)
+        return bt->failed;
     Liaison__AuditRecord r = LIAISON__AUDIT_RECORD__INIT;
     r.seq = a->p_seq + 1;
     r.time_us = util_now_us();
@@ -154,20 +158,20 @@ static int append(audit_t *a, const struct audit_event *ev, uint32_t count)
     size_t n = wire_audit_record_size(&r);
     uint8_t *buf = n <= sizeof stackbuf ? stackbuf : xmalloc(n);
     wire_audit_record_pack(&r, buf);
-    int rc = store_audit_put(a->st, r.seq, buf, n);
-    if (rc == STORE_OK) {
-        a->p_seq = r.seq;
-        audit_digest(buf, n, a->p_hash);
-        a->p_batch = store_batch_id(a->st);
-    }
+    store_wset_audit(bt->w, r.seq, buf, n);
+    a->p_seq = r.seq;
+    audit_digest(buf, n, a->p_hash);
+    bt->audit_seq = r.seq;
+    memcpy(bt->audit_hash, a->p_hash, HASH_LEN);
+    bt->has_audit = 1;
     if (buf != stackbuf)
         free(buf);
-    return rc;
+    return STORE_OK;
 }
 
-int audit_append(audit_t *a, const struct audit_event *ev)
+int audit_append(audit_t *a, batch_t *bt, const struct audit_event *ev)
 {
-    return append(a, ev, 1);
+    return append(a, bt, ev, 1);
 }
 
 static int same(const char *field, const char *s)
@@ -180,7 +184,7 @@ static void copy(char *dst, size_t n, const char *s)
     snprintf(dst, n, "%s", s ? s : "");
 }
 
-int audit_append_repeatable(audit_t *a, const struct audit_event *ev, int64_t now_ms)
+int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *ev, int64_t now_ms)
 {
     struct agg *free_slot = NULL;
     for (int i = 0; i < AGG_SLOTS; i++) {
@@ -216,10 +220,10 @@ int audit_append_repeatable(audit_t *a, const struct audit_event *ev, int64_t no
     copy(free_slot->actor, sizeof free_slot->actor, ev->actor);
     copy(free_slot->action, sizeof free_slot->action, ev->action);
     copy(free_slot->reason, sizeof free_slot->reason, ev->reason);
-    return append(a, ev, 1);
+    return append(a, bt, ev, 1);
 }
 
-static void flush_aggregates(audit_t *a, int64_t now_ms)
+static void flush_aggregates(audit_t *a, batch_t *bt, int64_t now_ms)
 {
     for (int i = 0; i <= AGG_SLOTS; i++) {
         struct agg *g = &a->aggs[i];
@@ -228,7 +232,7 @@ static void flush_aggregates(audit_t *a, int64_t now_ms)
         if (g->count > 0) {
             struct audit_event ev = {
                 .actor = g->actor, .action = g->action, .outcome = "refused", .reason = g->reason};
-            if (append(a, &ev, g->count) != STORE_OK)
+            if (append(a, bt, &ev, g->count) != STORE_OK)
                 return; /* kept: retried on the next tick */
         }
         g->used = 0;
@@ -268,10 +272,11 @@ static int checkpoint_valid(const Liaison__AuditCheckpoint *c, const uint8_t *pu
     return crypto_sign_verify_detached(c->signature.data, msg, sizeof msg, pub) == 0;
 }
 
-void audit_tick(audit_t *a, int64_t now_ms)
+void audit_tick(audit_t *a, batch_t *bt, int64_t now_ms)
 {
-    flush_aggregates(a, now_ms);
-    sync_head(a);
+    flush_aggregates(a, bt, now_ms);
+    if (bt->failed != STORE_OK)
+        return;
     uint64_t fresh = a->p_seq - a->ckpt_seq;
     if (fresh == 0 || (fresh < a->every && now_ms - a->ckpt_ms < (int64_t)a->every_s * 1000))
         return;
@@ -285,8 +290,9 @@ void audit_tick(audit_t *a, int64_t now_ms)
     if (a->signing)
         sign_checkpoint(a, &c, sig);
     size_t n = wire_checkpoint_pack(&c, buf);
-    if (store_checkpoint_put(a->st, c.seq, buf, n) != STORE_OK)
-        return;
+    store_wset_checkpoint(bt->w, c.seq, buf, n);
+    bt->ckpt_seq = c.seq;
+    bt->has_ckpt = 1;
     a->ckpt_seq = c.seq;
     a->ckpt_ms = now_ms;
     char hex[2 * HASH_LEN + 1];

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batch.h"
 #include "store.h"
 #include "wire.h"
 
@@ -38,20 +39,27 @@ void audit_close(audit_t **a);
 /* Changes the checkpoint spacing (reload). */
 void audit_set_spacing(audit_t *a, unsigned every, unsigned every_s);
 
-/* Appends one record into the store's open batch (one is begun if needed);
- * it is on disk when that batch commits. Returns the store's rc. */
-int audit_append(audit_t *a, const struct audit_event *ev);
+/* Appends one record to the batch bt, extending the chain head held in
+ * memory; it is on disk when bt commits. STORE_OK, or bt's failure (bt
+ * has failed: nothing is added). */
+int audit_append(audit_t *a, batch_t *bt, const struct audit_event *ev);
 
 /* For events a hostile peer can repeat at will (refused handshakes and
  * publishes, status polling): the first in a minute is recorded at once,
  * identical ones (same actor, action, reason) are counted and written as one
  * record with their count when the minute ends. Memory is bounded: past
  * 256 distinct keys, further ones share one catch-all record. */
-int audit_append_repeatable(audit_t *a, const struct audit_event *ev, int64_t now_ms);
+int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *ev, int64_t now_ms);
 
 /* Before sleep: writes due aggregates and, when due, a signed checkpoint,
- * into the open batch. */
-void audit_tick(audit_t *a, int64_t now_ms);
+ * into bt. */
+void audit_tick(audit_t *a, batch_t *bt, int64_t now_ms);
+
+/* A batch committed: its records are the committed head now. */
+void audit_committed(audit_t *a, const batch_t *bt);
+/* The batches not yet committed were refused: the chain goes on from the
+ * committed head. */
+void audit_rollback(audit_t *a);
 
 /* SHA-256 of data, for audit_event.digest. */
 void audit_digest(const void *data, size_t len, uint8_t out[32]);

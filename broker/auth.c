@@ -68,7 +68,7 @@ static void send_str(void *sock, const char *s, size_t len, int more)
 
 /* Reads one ZAP request (all frames) and sends its reply. Returns 1 when
  * refused, 0 when admitted, -1 when nothing was waiting. */
-static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit)
+static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit, batch_t *bt)
 {
     zmq_msg_t frames[ZAP_FRAMES];
     int n = 0, more = 1, result = -1;
@@ -146,7 +146,7 @@ static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit)
                                  .action = "authenticate",
                                  .outcome = "refused",
                                  .reason = text};
-        audit_append_repeatable(audit, &ev, util_mono_ms());
+        audit_append_repeatable(audit, bt, &ev, util_mono_ms());
         result = 1;
     }
     for (int i = 0; i < n; i++)
@@ -154,11 +154,11 @@ static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit)
     return result;
 }
 
-int auth_handle(auth_t *a, const config_t *cfg, audit_t *audit)
+int auth_handle(auth_t *a, const config_t *cfg, audit_t *audit, batch_t *bt)
 {
     int refused = 0, rc;
     /* Bounded, so a flood of handshakes cannot starve the loop. */
-    for (int i = 0; i < 256 && (rc = handle_one(a, cfg, audit)) >= 0; i++)
+    for (int i = 0; i < 256 && (rc = handle_one(a, cfg, audit, bt)) >= 0; i++)
         refused += rc;
     return refused;
 }

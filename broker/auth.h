@@ -25,7 +25,7 @@ void *auth_socket(auth_t *a);
 /* Answers every pending ZAP request against cfg, without blocking; each
  * refusal is audited (aggregated: a refused client retries for ever).
  * Returns the number of requests refused in this call. */
-int auth_handle(auth_t *a, const config_t *cfg, audit_t *audit);
+int auth_handle(auth_t *a, const config_t *cfg, audit_t *audit, batch_t *bt);
 /* Totals since start. */
 unsigned long auth_accepted(const auth_t *a);
 unsigned long auth_refused(const auth_t *a);

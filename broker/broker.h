@@ -1,6 +1,7 @@
-/* broker.h — the state of one running broker, shared by the loop and the
- * protocol handlers: sockets, store, current config, sessions, and the
- * publishes accepted in this loop pass awaiting their group commit.
+/* broker.h — the state of one running broker, shared by the loop, the
+ * handlers and the pipeline: sockets, store, current config, sessions, the
+ * subscription index, and the two batches (the one being filled, and the
+ * one the committer thread is writing).
  * Not responsible for behaviour: each module's .h says what it does. */
 #ifndef LIAISON_BROKER_H
 #define LIAISON_BROKER_H
@@ -10,49 +11,16 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "batch.h"
 #include "auth.h"
 #include "config.h"
 #include "retention.h"
 #include "session.h"
 #include "store.h"
+#include "subindex.h"
 #include "wire.h"
 
 #define BROKER_VERSION "0.1.0"
-
-/* One publish accepted in this pass, stored in the open batch and waiting
- * for the commit before its PubAck goes out and it is fanned out. */
-struct pending {
-    uint8_t rid[SESSION_RID_MAX]; /* copied: the session may go before commit */
-    size_t rid_len;
-    uint64_t corr_id;
-    uint64_t seq;
-    char *msg_id;          /* owned */
-    Liaison__Intel *intel; /* owned, decoded form for routing decisions */
-    uint8_t *packed;       /* owned, the stored bytes */
-    size_t packed_len;
-    uint8_t digest[32]; /* SHA-256 of packed, for the audit */
-};
-
-/* A frame planned in this pass, sent only after the batch holding its
- * disclosure record commits. */
-struct outframe {
-    uint8_t rid[SESSION_RID_MAX];
-    size_t rid_len;
-    uint32_t sub_id;
-    uint64_t seq;
-    int first;       /* first delivery (else a redelivery) */
-    size_t off, len; /* in broker.outbuf */
-};
-
-/* A repeated publish: answered with the original's sequence once the pass
- * commits (the original may be in this very batch). */
-struct dup_ack {
-    uint8_t rid[SESSION_RID_MAX];
-    size_t rid_len;
-    uint64_t corr_id;
-    uint64_t seq;
-    char *msg_id; /* owned */
-};
 
 struct broker_stats {
     uint64_t publishes, publish_refused, duplicates, deliveries, notices, delivery_refused,
@@ -66,17 +34,18 @@ typedef struct broker {
     auth_t *auth;
     store_t *store;
     sessions_t *sessions;
-    struct pending *batch; /* publishes in the open store batch; owned */
-    size_t n_batch, cap_batch;
-    uint64_t batch_first; /* seq of batch[0] after commit; 0 when empty */
-    struct dup_ack *dups; /* owned */
-    size_t n_dups, cap_dups;
-    uint8_t *scratch; /* frame buffer for replies; owned */
+    subindex_t *subindex; /* every subscription by pattern */
+    batch_t *open;        /* the batch this pass fills; owned */
+    batch_t *inflight;    /* the batch being committed, or NULL; owned */
+    batch_t *spare;       /* a reset batch, reused; owned */
+    struct committer *committer;
+    store_read_t *rd;  /* this pass's snapshot of what has committed, or NULL */
+    uint64_t next_seq; /* the sequence the next accepted publish gets */
+    uint64_t planned;  /* every sequence up to here is planned for the tail subscriptions */
+    int fatal;         /* a commit failed with an I/O error: stop, exit 1 */
+    int full;          /* publishes are being refused for want of room */
+    uint8_t *scratch;  /* frame buffer for replies; owned */
     size_t scratch_len;
-    struct outframe *out; /* deliveries planned this pass; owned */
-    size_t n_out, cap_out;
-    uint8_t *outbuf; /* their bytes; owned */
-    size_t outbuf_len, outbuf_cap;
     audit_t *audit;
     retention_t *retention;
     int64_t retention_due_ms; /* next retention pass */

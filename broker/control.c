@@ -164,7 +164,7 @@ static uint64_t session_withheld(const session_t *s)
 {
     uint64_t n = 0;
     for (size_t j = 0; j < s->n_subs; j++)
-        n += s->subs[j].refused;
+        n += s->subs[j]->refused;
     return n;
 }
 
@@ -210,7 +210,7 @@ static void fold(broker_t *b, control_t *c, int64_t now_ms, int64_t now_us)
         if (seen > a->last_seen_us)
             a->last_seen_us = seen;
         for (size_t j = 0; j < s->n_subs; j++) {
-            const sub_t *sub = &s->subs[j];
+            const sub_t *sub = s->subs[j];
             if (sub->durable == NULL)
                 continue;
             struct durable_hist *d = durable_find(c, sub->durable, 1);
@@ -219,7 +219,7 @@ static void fold(broker_t *b, control_t *c, int64_t now_ms, int64_t now_us)
                 d->pattern = xstrdup(sub->pattern);
             }
             d->agent = l->agent;
-            d->floor = sub_floor(sub);
+            d->floor = sub_floor(sub, b->planned + 1);
             d->delivered = sub->delivered;
             d->acked = sub->acked;
             d->redelivered = sub->redelivered;
@@ -413,7 +413,7 @@ void control_model(broker_t *b, struct control_model *m)
     for (size_t i = 0; i < n_sessions; i++) {
         const session_t *s = sessions_at(b->sessions, i);
         for (size_t j = 0; j < s->n_subs; j++) {
-            const sub_t *sub = &s->subs[j];
+            const sub_t *sub = s->subs[j];
             struct control_sub *o = &m->subs[m->n_subs++];
             o->agent = s->agent;
             o->id = sub->id;
@@ -422,7 +422,8 @@ void control_model(broker_t *b, struct control_model *m)
             o->connected = !s->dead;
             o->window = sub->window;
             o->in_flight = sub->n_inflight;
-            o->backlog = (last >= sub->next_seq ? last - sub->next_seq + 1 : 0) + sub->n_inflight;
+            uint64_t next = sub_next(sub, b->planned + 1);
+            o->backlog = (last >= next ? last - next + 1 : 0) + sub->n_inflight;
             /* Held (embargoed) entries were never sent: not "unacked". */
             for (uint32_t k = 0; k < sub->n_inflight; k++) {
                 if (sub->inflight[k].attempts > 0) {

@@ -2,7 +2,9 @@
  * decoding, and one handler per Envelope kind. Bad input is answered with
  * an Error naming its code and logged once; nothing here trusts the routing
  * id or any name the client writes.
- * Not responsible for: the message path after acceptance (router.c). */
+ * Consultation replies (status, audit reads, dead letters) wait on the
+ * open batch with their records: none leaves before its record is on disk.
+ * Not responsible for: the message path after acceptance (ingest.c). */
 #include "handle.h"
 
 #include <stdio.h>
@@ -12,37 +14,13 @@
 #include "control.h"
 #include "log.h"
 #include "policy.h"
-#include "router.h"
+#include "fanout.h"
+#include "ingest.h"
+#include "reply.h"
 #include "topic.h"
 #include "util.h"
 
 #define MAX_WINDOW 100000u
-
-void handle_reply(broker_t *b, session_t *s, const Liaison__Envelope *env)
-{
-    size_t n = wire_envelope_size(env);
-    if (n > b->scratch_len) {
-        b->scratch = xrealloc(b->scratch, n);
-        b->scratch_len = n;
-    }
-    wire_envelope_pack(env, b->scratch);
-    if (session_send(b->router, s, b->scratch, n) == -1)
-        log_warn("event=reply_dropped agent=%s reason=\"peer queue full\"", s->agent);
-}
-
-void handle_error(broker_t *b, session_t *s, uint64_t corr_id, Liaison__ErrorCode code,
-                  const char *msg_id, const char *message)
-{
-    Liaison__Envelope env;
-    Liaison__Error err = LIAISON__ERROR__INIT;
-    wire_envelope_init(&env, corr_id);
-    err.code = code;
-    err.message = (char *)(uintptr_t)(message ? message : "");
-    err.msg_id = (char *)(uintptr_t)(msg_id ? msg_id : "");
-    env.kind_case = LIAISON__ENVELOPE__KIND_ERROR;
-    env.error = &err;
-    handle_reply(b, s, &env);
-}
 
 static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__Hello *h)
 {
@@ -59,7 +37,7 @@ static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__He
     w.last_seq = store_last_seq(b->store);
     env.kind_case = LIAISON__ENVELOPE__KIND_WELCOME;
     env.welcome = &w;
-    handle_reply(b, s, &env);
+    reply_send(b, s, &env);
 }
 
 static int durable_name_valid(const char *d)
@@ -84,9 +62,9 @@ static void detach_durable(broker_t *b, const char *durable)
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {
         session_t *o = sessions_at(b->sessions, i);
         for (size_t j = 0; j < o->n_subs; j++) {
-            if (o->subs[j].durable && strcmp(o->subs[j].durable, durable) == 0) {
+            if (o->subs[j]->durable && strcmp(o->subs[j]->durable, durable) == 0) {
                 log_info("event=durable_taken_over name=%s", durable);
-                session_sub_remove(o, o->subs[j].id);
+                fanout_sub_remove(b, o, o->subs[j]->id);
                 return;
             }
         }
@@ -100,7 +78,9 @@ static void subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, co
     uint32_t window = credit ? credit : b->cfg->credit_window;
     if (window > MAX_WINDOW)
         window = MAX_WINDOW;
-    session_sub_add(s, id, pattern, durable, window, start);
+    fanout_sub_added(b, session_sub_add(s, id, pattern, durable, window, start));
+    if (start == SUB_AT_TAIL)
+        start = b->planned + 1;
     log_info("event=subscribed agent=%s sub=%u pattern=%s durable=%s window=%u start=%llu",
              s->agent, id, pattern, durable ? durable : "-", window, (unsigned long long)start);
     Liaison__Envelope env;
@@ -110,7 +90,7 @@ static void subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, co
     ack.start_seq = start;
     env.kind_case = LIAISON__ENVELOPE__KIND_SUB_ACK;
     env.sub_ack = &ack;
-    handle_reply(b, s, &env);
+    reply_send(b, s, &env);
 }
 
 /* Checks a Subscribe or Replay: the pattern, the policy, a free sub_id.
@@ -120,8 +100,8 @@ static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *
 {
     char why[160];
     if (topic_pattern_valid(pattern, b->cfg->max_topic_len) != 0) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
-                     "pattern must be lower-case dot-separated tokens, '*' or a final '>'");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
+                    "pattern must be lower-case dot-separated tokens, '*' or a final '>'");
         return -1;
     }
     enum policy_rule rule = policy_may_subscribe(s->conf, pattern, s->n_subs,
@@ -131,20 +111,20 @@ static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *
                              .topic = pattern,
                              .outcome = rule == POLICY_ALLOW ? "ok" : "refused",
                              .reason = rule == POLICY_ALLOW ? NULL : policy_rule_name(rule)};
-    audit_append_repeatable(b->audit, &ev, util_mono_ms());
+    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
     if (rule != POLICY_ALLOW) {
         snprintf(why, sizeof why, "subscription refused by rule %s", policy_rule_name(rule));
         log_info("event=subscribe_refused agent=%s pattern=%s rule=%s", s->agent, pattern,
                  policy_rule_name(rule));
-        handle_error(b, s, corr,
-                     rule == POLICY_TOPIC ? LIAISON__ERROR_CODE__SUBSCRIBE_NOT_PERMITTED
-                                          : policy_rule_error(rule),
-                     NULL, why);
+        reply_error(b, s, corr,
+                    rule == POLICY_TOPIC ? LIAISON__ERROR_CODE__SUBSCRIBE_NOT_PERMITTED
+                                         : policy_rule_error(rule),
+                    NULL, why);
         return -1;
     }
     if (session_sub_find(s, sub_id)) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
-                     "sub_id already in use on this connection");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
+                    "sub_id already in use on this connection");
         return -1;
     }
     return 0;
@@ -155,13 +135,13 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
     const char *pattern = r->pattern ? r->pattern : "";
     if (sub_request_ok(b, s, corr, pattern, r->sub_id) != 0)
         return;
-    uint64_t start = store_last_seq(b->store) + 1;
+    uint64_t start = SUB_AT_TAIL;
     char durable[SESSION_AGENT_MAX + 130];
     const char *dname = NULL;
     if (r->durable && r->durable[0]) {
         if (durable_name_valid(r->durable) != 0) {
-            handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
-                         "durable name must be 1-128 characters of [A-Za-z0-9._-]");
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
+                        "durable name must be 1-128 characters of [A-Za-z0-9._-]");
             return;
         }
         /* Durable names are per agent: one agent can never resume another's. */
@@ -172,20 +152,18 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
         char stored[512];
         int rc = store_cursor_get(b->store, durable, &floor, stored, sizeof stored);
         if (rc == STORE_ERR) {
-            handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
-                         "cannot read the durable cursor");
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                        "cannot read the durable cursor");
             return;
         }
         if (rc == STORE_OK) {
             start = floor + 1;
-        } else if ((rc = store_cursor_put(b->store, durable, start - 1, pattern)) != STORE_OK) {
+        } else {
             /* A new durable must exist on disk from now, or messages that
              * arrive before its first ack would be skipped after a restart.
-             * It commits with this pass, before anything is delivered. */
-            router_batch_lost(b, rc);
-            handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
-                         "cannot record the durable subscription");
-            return;
+             * It commits with this pass's batch, before anything planned
+             * for it is delivered. */
+            store_wset_cursor(b->open->w, durable, b->planned, pattern);
         }
     }
     subscribed(b, s, corr, r->sub_id, pattern, dname, r->credit, start);
@@ -201,7 +179,7 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
         return;
     struct store_stat st;
     if (store_stat(b->store, &st) != STORE_OK) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL, "cannot read the store");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL, "cannot read the store");
         return;
     }
     uint64_t start = r->from_seq;
@@ -214,7 +192,7 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
         char why[160];
         snprintf(why, sizeof why, "sequence %llu is no longer stored; the oldest is %llu",
                  (unsigned long long)start, (unsigned long long)st.first_seq);
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, why);
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, why);
         return;
     }
     log_info("event=replay agent=%s pattern=%s from=%llu", s->agent, pattern,
@@ -223,7 +201,7 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
     snprintf(detail, sizeof detail, "from seq %llu", (unsigned long long)start);
     struct audit_event ev = {
         .actor = s->agent, .action = "replay", .outcome = "ok", .reason = detail, .topic = pattern};
-    audit_append(b->audit, &ev);
+    audit_append(b->audit, b->open, &ev);
     subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start);
 }
 
@@ -231,8 +209,8 @@ static sub_t *find_sub(broker_t *b, session_t *s, uint64_t corr, uint32_t id)
 {
     sub_t *sub = session_sub_find(s, id);
     if (sub == NULL)
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__UNKNOWN_SUBSCRIPTION, NULL,
-                     "no such subscription on this connection");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__UNKNOWN_SUBSCRIPTION, NULL,
+                    "no such subscription on this connection");
     return sub;
 }
 
@@ -276,7 +254,7 @@ static void audit_consult(broker_t *b, session_t *s, const char *action, const c
                              .action = action,
                              .outcome = reason ? "refused" : "ok",
                              .reason = reason};
-    audit_append_repeatable(b->audit, &ev, util_mono_ms());
+    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
 }
 
 static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__StatusRequest *q)
@@ -284,14 +262,14 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__S
     enum policy_rule rule = policy_may_request(s->conf, ROLE_OPERATOR, util_now_us());
     if (rule != POLICY_ALLOW) {
         audit_consult(b, s, "status", policy_rule_name(rule));
-        handle_error(b, s, corr, policy_rule_error(rule), NULL, "status needs the operator role");
+        reply_error(b, s, corr, policy_rule_error(rule), NULL, "status needs the operator role");
         return;
     }
     audit_consult(b, s, "status", NULL);
     char why[160];
     char *json = control_view(b, q->what, why, sizeof why);
     if (json == NULL) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL, why);
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL, why);
         return;
     }
     Liaison__Envelope env;
@@ -300,7 +278,7 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__S
     rep.json = json;
     env.kind_case = LIAISON__ENVELOPE__KIND_STATUS_REPLY;
     env.status_reply = &rep;
-    handle_reply(b, s, &env);
+    reply_later(b, s, &env);
     free(json);
 }
 
@@ -312,20 +290,20 @@ static void on_audit(broker_t *b, session_t *s, uint64_t corr, const Liaison__Au
     if (rule != POLICY_ALLOW) {
         ev.outcome = "refused";
         ev.reason = policy_rule_name(rule);
-        audit_append_repeatable(b->audit, &ev, util_mono_ms());
-        handle_error(b, s, corr, policy_rule_error(rule), NULL,
-                     "reading the audit trail needs the auditor role");
+        audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
+        reply_error(b, s, corr, policy_rule_error(rule), NULL,
+                    "reading the audit trail needs the auditor role");
         return;
     }
     Liaison__AuditRecord **recs = NULL;
     size_t n = 0;
     int more = 0;
     if (audit_query(b->store, q, &recs, &n, &more) != STORE_OK) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
-                     "cannot read the audit trail");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                    "cannot read the audit trail");
         goto leave;
     }
-    audit_append_repeatable(b->audit, &ev, util_mono_ms());
+    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
     Liaison__Envelope env;
     Liaison__AuditReply rep = LIAISON__AUDIT_REPLY__INIT;
     wire_envelope_init(&env, corr);
@@ -334,7 +312,7 @@ static void on_audit(broker_t *b, session_t *s, uint64_t corr, const Liaison__Au
     rep.more = more;
     env.kind_case = LIAISON__ENVELOPE__KIND_AUDIT_REPLY;
     env.audit_reply = &rep;
-    handle_reply(b, s, &env);
+    reply_later(b, s, &env);
 leave:
     for (size_t i = 0; i < n; i++)
         wire_audit_record_free(&recs[i]);
@@ -374,7 +352,7 @@ static void reply_json(broker_t *b, session_t *s, uint64_t corr, char *json)
     rep.json = json;
     env.kind_case = LIAISON__ENVELOPE__KIND_STATUS_REPLY;
     env.status_reply = &rep;
-    handle_reply(b, s, &env);
+    reply_later(b, s, &env);
 }
 
 /* Requeue: an attached subscription gets it back in its window at once,
@@ -386,15 +364,17 @@ static int requeue(broker_t *b, const char *durable, uint64_t seq)
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {
         session_t *o = sessions_at(b->sessions, i);
         for (size_t j = 0; j < o->n_subs; j++)
-            if (o->subs[j].durable && strcmp(o->subs[j].durable, durable) == 0)
-                sub_requeue(&o->subs[j], seq);
+            if (o->subs[j]->durable && strcmp(o->subs[j]->durable, durable) == 0)
+                sub_requeue(o->subs[j], seq);
     }
     uint64_t floor;
     char pattern[512];
     int rc = store_cursor_get(b->store, durable, &floor, pattern, sizeof pattern);
     if (rc != STORE_OK)
         return rc;
-    return floor >= seq ? store_cursor_put(b->store, durable, seq - 1, pattern) : STORE_OK;
+    if (floor >= seq)
+        store_wset_cursor(b->open->w, durable, seq - 1, pattern);
+    return STORE_OK;
 }
 
 static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
@@ -404,8 +384,8 @@ static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
     enum policy_rule rule = policy_may_request(s->conf, ROLE_OPERATOR, util_now_us());
     if (rule != POLICY_ALLOW) {
         audit_consult(b, s, "dead_letters", policy_rule_name(rule));
-        handle_error(b, s, corr, policy_rule_error(rule), NULL,
-                     "dead letters need the operator role");
+        reply_error(b, s, corr, policy_rule_error(rule), NULL,
+                    "dead letters need the operator role");
         return;
     }
     if (strcmp(action, "list") == 0) {
@@ -414,8 +394,8 @@ static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
         d.cap = d.len + 1;
         if (store_deadletters(b->store, 1000, dead_item, &d) != STORE_OK) {
             free(d.buf);
-            handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
-                         "cannot read the dead letters");
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                        "cannot read the dead letters");
             return;
         }
         d.buf = xrealloc(d.buf, d.len + 3);
@@ -427,21 +407,22 @@ static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
     }
     int discard = strcmp(action, "discard") == 0;
     if ((!discard && strcmp(action, "requeue") != 0) || r->durable == NULL || r->seq == 0) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL,
-                     "action must be list, requeue or discard, with seq and durable");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL,
+                    "action must be list, requeue or discard, with seq and durable");
         return;
     }
-    int rc = store_deadletter_del(b->store, r->seq, r->durable);
+    int rc = store_deadletter_get(b->store, r->seq, r->durable);
+    if (rc == STORE_OK)
+        store_wset_deadletter_del(b->open->w, r->seq, r->durable);
     if (rc == STORE_NOTFOUND) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, "no such dead letter");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, "no such dead letter");
         return;
     }
     if (rc == STORE_OK && !discard)
         rc = requeue(b, r->durable, r->seq);
     if (rc != STORE_OK) {
-        router_batch_lost(b, rc);
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
-                     "cannot change the dead letters");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                    "cannot change the dead letters");
         return;
     }
     struct audit_event ev = {.actor = s->agent,
@@ -449,7 +430,7 @@ static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
                              .recipient = r->durable,
                              .outcome = "ok",
                              .msg_seq = r->seq};
-    audit_append(b->audit, &ev);
+    audit_append(b->audit, b->open, &ev);
     log_info("event=dead_letter_%s agent=%s seq=%llu durable=%s", action, s->agent,
              (unsigned long long)r->seq, r->durable);
     reply_json(b, s, corr, (char *)(uintptr_t) "{\"ok\":true}");
@@ -463,7 +444,7 @@ static void on_heartbeat(broker_t *b, session_t *s, uint64_t corr)
     hb.time_us = util_now_us();
     env.kind_case = LIAISON__ENVELOPE__KIND_HEARTBEAT;
     env.heartbeat = &hb;
-    handle_reply(b, s, &env);
+    reply_send(b, s, &env);
 }
 
 /* The session for this frame. A routing id is only an address: if the
@@ -474,6 +455,7 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
     session_t *s = sessions_find(b->sessions, rid, rid_len);
     if (s && strcmp(s->agent, user) != 0) {
         log_warn("event=routing_id_reused old_agent=%s new_agent=%s", s->agent, user);
+        fanout_session_gone(b, s);
         sessions_remove(b->sessions, s);
         s = NULL;
     }
@@ -511,7 +493,7 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         snprintf(why, sizeof why, "%s (%zu bytes)", wire_error_name(code), len);
         log_warn("event=bad_frame agent=%s code=%s bytes=%zu", s->agent, wire_error_name(code),
                  len);
-        handle_error(b, s, corr, code, NULL, why);
+        reply_error(b, s, corr, code, NULL, why);
         return;
     }
     enum policy_rule allowed = policy_may_connect(s->conf, util_now_us());
@@ -521,11 +503,11 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         char why[96];
         snprintf(why, sizeof why, "agent not allowed on this broker (%s)",
                  policy_rule_name(allowed));
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED, NULL, why);
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED, NULL, why);
         goto leave;
     }
     if (!s->welcomed && env->kind_case != LIAISON__ENVELOPE__KIND_HELLO) {
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__NOT_WELCOMED, NULL, "send Hello first");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__NOT_WELCOMED, NULL, "send Hello first");
         goto leave;
     }
     switch (env->kind_case) {
@@ -536,14 +518,14 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         Liaison__Intel *m = env->publish->intel;
         env->publish->intel = NULL; /* the router owns it from here */
         if (m && m->label == NULL) {
-            handle_error(b, s, corr, LIAISON__ERROR_CODE__BAD_LABEL, m->msg_id,
-                         "message has no label");
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_LABEL, m->msg_id,
+                        "message has no label");
             wire_intel_free(&m);
             break;
         }
         if (m && m->origin == NULL)
             m->origin = wire_intel_new_origin();
-        router_publish(b, s, corr, m);
+        ingest_publish(b, s, corr, m);
         break;
     }
     case LIAISON__ENVELOPE__KIND_SUBSCRIBE:
@@ -551,7 +533,7 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         break;
     case LIAISON__ENVELOPE__KIND_UNSUBSCRIBE:
         if (find_sub(b, s, corr, env->unsubscribe->sub_id))
-            session_sub_remove(s, env->unsubscribe->sub_id);
+            fanout_sub_remove(b, s, env->unsubscribe->sub_id);
         break;
     case LIAISON__ENVELOPE__KIND_ACK:
         on_ack(b, s, corr, env->ack);
@@ -579,8 +561,8 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         break;
     default:
         /* Welcome, PubAck, SubAck, Deliver, StatusReply, Error: broker-sent. */
-        handle_error(b, s, corr, LIAISON__ERROR_CODE__UNKNOWN_KIND, NULL,
-                     "a client may not send this kind");
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__UNKNOWN_KIND, NULL,
+                    "a client may not send this kind");
         break;
     }
 leave:

@@ -1,6 +1,6 @@
 /* handle.h — one frame from a client: who sent it (User-Id only), decoding,
- * and the handler for each Envelope kind, plus the reply helpers they share.
- * Not responsible for: the message path after acceptance (router.c) or
+ * and the handler for each Envelope kind (replies are packed by reply.c).
+ * Not responsible for: the message path after acceptance (ingest.c, fanout.c) or
  * access decisions (policy.c). */
 #ifndef LIAISON_HANDLE_H
 #define LIAISON_HANDLE_H
@@ -15,11 +15,5 @@
  * Error reply and a log line. */
 void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
                   const void *data, size_t len);
-
-/* Packs and sends env to s (never blocking); a full or gone peer is logged. */
-void handle_reply(broker_t *b, session_t *s, const Liaison__Envelope *env);
-/* Sends Error{code, message} echoing corr_id. */
-void handle_error(broker_t *b, session_t *s, uint64_t corr_id, Liaison__ErrorCode code,
-                  const char *msg_id, const char *message);
 
 #endif

@@ -1,8 +1,8 @@
 /* loop.c — start-up, the five-phase loop, reload and drain.
  * Start-up order matters: the ZAP handler is bound before the CURVE ROUTER,
  * because libzmq admits everyone when no handler answers.
- * Not responsible for: what frames mean (handle.c) or the message path
- * (router.c). */
+ * Not responsible for: what frames mean (handle.c) or the write path
+ * (ingest.c, fanout.c, commit.c). */
 #include "loop.h"
 
 #include <errno.h>
@@ -18,15 +18,21 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
-#include "router.h"
+#include "commit.h"
+#include "fanout.h"
 #include "util.h"
 
 volatile sig_atomic_t loop_stop_flag;
 volatile sig_atomic_t loop_reload_flag;
 
-/* Frames read per pass before the loop commits and answers: big enough to
- * make group commits large under load, small enough to bound latency. */
+/* Frames read per pass before the loop plans and hands its batch over: big
+ * enough to make group commits large under load, small enough to bound
+ * latency. */
 #define DISPATCH_BATCH 4096
+/* Past this many publishes waiting in the open batch (the committer is
+ * slower than the clients), the loop stops reading frames until it
+ * catches up, so memory stays bounded. */
+#define OPEN_BATCH_MAX 65536
 
 static int open_router(broker_t *b, char *err, size_t errlen)
 {
@@ -105,6 +111,7 @@ static void reap(broker_t *b, int64_t now_ms)
         }
         if (s->dead) {
             log_info("event=disconnected agent=%s", s->agent);
+            fanout_session_gone(b, s);
             sessions_remove(b->sessions, s); /* swaps the last into i */
             continue;
         }
@@ -123,7 +130,7 @@ static void audit_broker(broker_t *b, const char *action, const char *actor, con
                              .recipient = actor,
                              .outcome = outcome,
                              .reason = reason};
-    audit_append(b->audit, &ev);
+    audit_append(b->audit, b->open, &ev);
 }
 
 /* Revocations and removals are audited one by one: who lost access. */
@@ -167,8 +174,7 @@ static void reload(broker_t *b)
             log_info("event=agent_disconnected agent=%s rule=%s action=\"subscriptions dropped, "
                      "every frame refused\"",
                      s->agent, policy_rule_name(r));
-            while (s->n_subs)
-                session_sub_remove(s, s->subs[0].id);
+            fanout_session_gone(b, s);
         }
     }
     config_free(&b->cfg);
@@ -176,29 +182,41 @@ static void reload(broker_t *b)
     log_info("event=reloaded agents=%zu", fresh->n_agents);
 }
 
-/* Retention runs inside the pass, before the commit, so its erasures and
- * their audit records share the pass's one fsync. */
+/* Retention runs inside the pass, so its erasures and their audit records
+ * share a batch's one fsync. It waits while erasures of an earlier pass are
+ * uncommitted: the snapshot it reads would still show those messages. */
 static void retain(broker_t *b, int64_t now_ms)
 {
-    if (now_ms < b->retention_due_ms)
+    if (now_ms < b->retention_due_ms || b->open->n_purges || (b->inflight && b->inflight->n_purges))
         return;
-    int n = retention_pass(b->retention, b->store, b->cfg, b->audit, util_now_us());
-    if (n < 0) {
-        router_batch_lost(b, store_batch_failure(b->store));
+    int n = retention_pass(b->retention, b->store, b->cfg, b->audit, b->open, util_now_us());
+    if (n < 0)
         n = 0;
-    }
     b->stats.erased += (uint64_t)n;
     /* A full pass means more is waiting: come back next pass. */
     b->retention_due_ms = n > 0 ? now_ms : now_ms + (int64_t)b->cfg->retention_interval_s * 1000;
 }
 
+/* The pass reads what has committed through one snapshot, taken after the
+ * committer's last batch was released: anything newer is in a batch. */
+static void begin_pass(broker_t *b)
+{
+    if (b->rd == NULL)
+        b->rd = store_read_begin(b->store);
+}
+
 static void before_sleep(broker_t *b)
 {
     int64_t now = util_mono_ms();
-    router_plan(b);            /* 1. decide deliveries, audit them */
-    retain(b, now);            /* 2. bounded erasure by the retention rules */
-    audit_tick(b->audit, now); /* 3. aggregates, checkpoint */
-    router_commit(b);          /* 4. one fsync, then PubAcks and Delivers */
+    begin_pass(b);
+    fanout_plan(b);                     /* 1. decide deliveries, audit them */
+    retain(b, now);                     /* 2. bounded erasure by the retention rules */
+    audit_tick(b->audit, b->open, now); /* 3. aggregates, checkpoint */
+    fanout_cursors(b, now);             /* 4. durable cursors that moved */
+    /* Readers must not outlive the pass: a long-lived snapshot would pin
+     * old pages and grow the file. */
+    store_read_end(&b->rd);
+    commit_submit(b); /* 5. to the committer, if it is idle */
 }
 
 int loop_run(config_t *cfg)
@@ -230,6 +248,15 @@ int loop_run(config_t *cfg)
     }
     if (!cfg->audit_key[0])
         log_warn("event=audit_unsigned reason=\"no audit_key: checkpoints are not signed\"");
+    b.open = batch_new();
+    b.next_seq = store_last_seq(b.store) + 1;
+    b.planned = b.next_seq - 1;
+    b.subindex = subindex_new();
+    b.committer = committer_start(b.store, err, sizeof err);
+    if (b.committer == NULL) {
+        log_error("event=startup_failed reason=\"%s\"", err);
+        goto err3;
+    }
     audit_broker(&b, "start", NULL, "ok", BROKER_VERSION);
     b.retention = retention_new();
     b.control = control_new();
@@ -254,28 +281,34 @@ int loop_run(config_t *cfg)
 
     int64_t next_timer = util_mono_ms() + b.cfg->heartbeat_ms;
     int64_t next_tick = util_mono_ms(); /* operator views: a first snapshot at once */
-    while (!loop_stop_flag) {
+    while (!loop_stop_flag && !b.fatal) {
         /* 1. timeout from the nearest timer */
         int64_t now = util_mono_ms();
         int64_t nearest = next_timer < b.retention_due_ms ? next_timer : b.retention_due_ms;
         if (next_tick < nearest)
             nearest = next_tick;
         long timeout = nearest > now ? (long)(nearest - now) : 0;
+        int reading = b.open->n_pubs < OPEN_BATCH_MAX;
         zmq_pollitem_t items[] = {
+            {NULL, committer_fd(b.committer), ZMQ_POLLIN, 0},
             {auth_socket(b.auth), 0, ZMQ_POLLIN, 0},
             {b.router, 0, ZMQ_POLLIN, 0},
         };
         /* 2. poll */
-        if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR) {
+        if (zmq_poll(items, reading ? 3 : 2, timeout) < 0 && errno != EINTR) {
             log_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
             break;
         }
-        /* 3. dispatch, each bounded */
-        if (items[0].revents & ZMQ_POLLIN)
-            auth_handle(b.auth, b.cfg, b.audit);
+        /* 3. the committer's batch ends first (its replies leave, the
+         * next batch goes to disk), then frames are read, each bounded */
+        if (items[0].revents & ZMQ_POLLIN && commit_reap(&b, 0))
+            commit_submit(&b);
+        begin_pass(&b);
         if (items[1].revents & ZMQ_POLLIN)
+            auth_handle(b.auth, b.cfg, b.audit, b.open);
+        if (reading && items[2].revents & ZMQ_POLLIN)
             dispatch(&b);
-        /* 4. before sleep: commit, answer, deliver, reap, signals */
+        /* 4. before sleep: plan, hand the batch over, signals */
         before_sleep(&b);
         if (loop_reload_flag) {
             loop_reload_flag = 0;
@@ -294,22 +327,30 @@ int loop_run(config_t *cfg)
             next_timer = now + b.cfg->heartbeat_ms;
         }
     }
-    /* Drain: what was read is committed and answered before exit. */
-    audit_broker(&b, "stop", NULL, "ok", NULL);
-    before_sleep(&b);
+    /* Drain: what was read is committed and answered before exit — unless
+     * a commit failed, when nothing more may be written. */
+    if (!b.fatal) {
+        commit_reap(&b, 1);
+        audit_broker(&b, "stop", NULL, "ok", NULL);
+        before_sleep(&b);
+        commit_drain(&b);
+    } else {
+        commit_reap(&b, 1);
+    }
     log_info("event=stopping last_seq=%llu publishes=%llu deliveries=%llu",
              (unsigned long long)store_last_seq(b.store), (unsigned long long)b.stats.publishes,
              (unsigned long long)b.stats.deliveries);
-    status = 0;
-    router_clear(&b);
-    free(b.batch);
-    free(b.dups);
-    free(b.out);
-    free(b.outbuf);
+    status = b.fatal ? 1 : 0;
     free(b.scratch);
     sessions_free(&b.sessions);
     zmq_close(b.router);
 err3:
+    committer_stop(&b.committer);
+    batch_free(&b.open);
+    batch_free(&b.inflight);
+    batch_free(&b.spare);
+    subindex_free(&b.subindex);
+    store_read_end(&b.rd);
     metrics_free(&b.metrics); /* stops the HTTP thread */
     control_free(&b.control);
     retention_free(&b.retention);

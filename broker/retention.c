@@ -128,17 +128,17 @@ static const char *expired(const config_t *cfg, const Liaison__Intel *m, int rul
 }
 
 /* Erases one message with its erasure record. Returns the store rc. */
-static int erase(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit,
+static int erase(retention_t *r, batch_t *bt, const config_t *cfg, audit_t *audit,
                  const Liaison__Intel *m, const void *data, size_t len, const char *why)
 {
     char dkey[1200] = "";
+    int rc;
+    if (bt->failed != STORE_OK)
+        return bt->failed;
     if (m->msg_id && m->msg_id[0] && m->origin)
         snprintf(dkey, sizeof dkey, "%s\x1f%s", m->origin->agent, m->msg_id);
-    int rc = store_purge(st, m->seq, m->received_at_us, dkey);
-    if (rc == STORE_NOTFOUND)
-        return STORE_OK;
-    if (rc != STORE_OK)
-        return rc;
+    store_wset_purge(bt->w, m->seq, m->received_at_us, dkey);
+    bt->n_purges++;
     uint8_t digest[32];
     audit_digest(data, len, digest);
     struct audit_event ev = {.actor = "broker",
@@ -148,7 +148,7 @@ static int erase(retention_t *r, store_t *st, const config_t *cfg, audit_t *audi
                              .topic = m->topic,
                              .msg_seq = m->seq,
                              .digest = digest};
-    if ((rc = audit_append(audit, &ev)) != STORE_OK)
+    if ((rc = audit_append(audit, bt, &ev)) != STORE_OK)
         return rc;
     int i = rule_of(cfg, m->topic);
     if (i >= 0 && (size_t)i < r->n_rules) {
@@ -158,7 +158,8 @@ static int erase(retention_t *r, store_t *st, const config_t *cfg, audit_t *audi
     return STORE_OK;
 }
 
-int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit, int64_t now_us)
+int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit, batch_t *bt,
+                   int64_t now_us)
 {
     if ((r->stale || r->n_rules != cfg->n_retention) && retention_recount(r, st, cfg) != 0)
         return 0;
@@ -182,7 +183,7 @@ int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *au
                     cfg->retention[i].max_messages && s->count > cfg->retention[i].max_messages
                         ? "max_messages"
                         : "max_mb";
-                if (erase(r, st, cfg, audit, m, data, len, why) != STORE_OK)
+                if (erase(r, bt, cfg, audit, m, data, len, why) != STORE_OK)
                     failed = 1;
                 else
                     erased++;
@@ -201,7 +202,7 @@ int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *au
         Liaison__Intel *m = wire_intel_decode(data, len);
         const char *why = m ? expired(cfg, m, rule_of(cfg, m->topic), now_us) : NULL;
         if (why) {
-            if (erase(r, st, cfg, audit, m, data, len, why) != STORE_OK)
+            if (erase(r, bt, cfg, audit, m, data, len, why) != STORE_OK)
                 failed = 1;
             else
                 erased++;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "batch.h"
 #include "config.h"
 #include "store.h"
 #include "wire.h"
@@ -29,10 +30,12 @@ void retention_invalidate(retention_t *r);
 /* A message was committed: adds it to its rule's totals. */
 void retention_note(retention_t *r, const config_t *cfg, const Liaison__Intel *m, size_t len);
 
-/* One bounded pass: erases into the open batch what the rules say must go,
- * with an audit record for each. Returns how many were erased, or -1 when
- * the batch failed (the caller refuses what was in it). */
-int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit,
+/* One bounded pass: erases into bt what the rules say must go (read from
+ * the committed store), with an audit record for each. Returns how many
+ * were erased, or -1 when bt has failed. The caller must not run a pass
+ * while erasures of an earlier one are still uncommitted: the store would
+ * still show their messages. */
+int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit, batch_t *bt,
                    int64_t now_us);
 
 #endif

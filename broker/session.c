@@ -38,12 +38,13 @@ static void sub_free(sub_t *sub)
     free(sub->pattern);
     free(sub->durable);
     free(sub->inflight);
+    free(sub);
 }
 
 static void session_destroy(session_t *s)
 {
     for (size_t i = 0; i < s->n_subs; i++)
-        sub_free(&s->subs[i]);
+        sub_free(s->subs[i]);
     free(s->subs);
     free(s);
 }
@@ -114,8 +115,8 @@ session_t *sessions_at(sessions_t *t, size_t i)
 sub_t *session_sub_find(session_t *s, uint32_t id)
 {
     for (size_t i = 0; i < s->n_subs; i++)
-        if (s->subs[i].id == id)
-            return &s->subs[i];
+        if (s->subs[i]->id == id)
+            return s->subs[i];
     return NULL;
 }
 
@@ -125,14 +126,15 @@ sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, const cha
     if (session_sub_find(s, id))
         return NULL;
     s->subs = xrealloc(s->subs, (s->n_subs + 1) * sizeof *s->subs);
-    sub_t *sub = &s->subs[s->n_subs++];
-    memset(sub, 0, sizeof *sub);
+    sub_t *sub = xcalloc(1, sizeof *sub);
+    s->subs[s->n_subs++] = sub;
+    sub->owner = s;
     sub->id = id;
     sub->pattern = xstrdup(pattern);
     sub->durable = durable ? xstrdup(durable) : NULL;
     sub->window = window ? window : 1;
     sub->next_seq = next_seq;
-    sub->floor_written = next_seq - 1;
+    sub->floor_written = next_seq == SUB_AT_TAIL ? UINT64_MAX : next_seq - 1;
     sub->inflight = xcalloc(sub->window, sizeof *sub->inflight);
     return sub;
 }
@@ -140,9 +142,9 @@ sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, const cha
 void session_sub_remove(session_t *s, uint32_t id)
 {
     for (size_t i = 0; i < s->n_subs; i++) {
-        if (s->subs[i].id != id)
+        if (s->subs[i]->id != id)
             continue;
-        sub_free(&s->subs[i]);
+        sub_free(s->subs[i]);
         s->subs[i] = s->subs[--s->n_subs];
         return;
     }
@@ -162,6 +164,7 @@ void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms)
         f->attempts = 1;
     }
     sub->delivered++;
+    sub->active = 1;
 }
 
 void sub_hold(sub_t *sub, uint64_t seq, int64_t due_ms)
@@ -213,9 +216,14 @@ struct inflight *sub_inflight(sub_t *sub, uint64_t seq)
     return NULL;
 }
 
-uint64_t sub_floor(const sub_t *sub)
+uint64_t sub_next(const sub_t *sub, uint64_t tail)
 {
-    return sub->n_inflight ? sub->inflight[0].seq - 1 : sub->next_seq - 1;
+    return sub->next_seq == SUB_AT_TAIL ? tail : sub->next_seq;
+}
+
+uint64_t sub_floor(const sub_t *sub, uint64_t tail)
+{
+    return sub->n_inflight ? sub->inflight[0].seq - 1 : sub_next(sub, tail) - 1;
 }
 
 void sub_set_window(sub_t *sub, uint32_t window)
@@ -240,6 +248,7 @@ int sub_ack(sub_t *sub, uint64_t seq)
                 (sub->n_inflight - i - 1) * sizeof *sub->inflight);
         sub->n_inflight--;
         sub->acked++;
+        sub->active = 1;
         return 0;
     }
     return -1;

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #define SESSION_RID_MAX   256
+#define SUB_AT_TAIL       0 /* sub_t.next_seq: caught up with the planned tail */
 #define SESSION_AGENT_MAX 128
 
 /* One delivery sent and not yet acked. */
@@ -24,14 +25,19 @@ struct inflight {
 };
 
 typedef struct sub {
+    struct session *owner;     /* the session it belongs to */
     uint32_t id;               /* chosen by the client */
     char *pattern;             /* owned */
     char *durable;             /* owned "agent/name" for a durable subscription, else NULL */
     uint32_t window;           /* max unacked deliveries */
-    uint64_t next_seq;         /* next stored sequence to consider */
+    uint64_t next_seq;         /* next stored sequence to consider; SUB_AT_TAIL when it has
+                                * considered everything planned so far (fanout.c then reaches
+                                * it through the subscription index, never by walking) */
     struct inflight *inflight; /* unacked deliveries in sequence order; owned */
     uint32_t n_inflight;
-    uint64_t floor_written; /* acked floor last written to the store */
+    uint64_t floor_written;   /* acked floor last written to the store */
+    int64_t floor_written_ms; /* when (monotonic) */
+    int active;               /* delivered or acked since the cursor was written */
     uint64_t delivered, acked, refused, redelivered, dead_lettered;
 } sub_t;
 
@@ -43,7 +49,8 @@ typedef struct session {
     int welcomed;
     int dead; /* unroutable or timed out: reaped before sleep */
     int64_t last_seen_ms;
-    sub_t *subs; /* owned array */
+    sub_t **subs; /* owned array of owned subscriptions (stable addresses: the
+                   * subscription index holds them) */
     size_t n_subs;
     uint64_t published, delivered;
     struct session *hnext; /* hash chain */
@@ -69,7 +76,8 @@ void sessions_remove(sessions_t *t, session_t *s);
 size_t sessions_count(const sessions_t *t);
 session_t *sessions_at(sessions_t *t, size_t i);
 
-/* Subscriptions of a session. add returns NULL if the id is taken. */
+/* Subscriptions of a session. add returns NULL if the id is taken; a
+ * next_seq of SUB_AT_TAIL starts it at the tail. Borrowed until removed. */
 sub_t *session_sub_find(session_t *s, uint32_t id);
 sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, const char *durable,
                        uint32_t window, uint64_t next_seq);
@@ -95,9 +103,12 @@ int sub_requeue(sub_t *sub, uint64_t seq);
 struct inflight *sub_inflight(sub_t *sub, uint64_t seq);
 /* Removes seq from the unacked set. Returns 0, or -1 if it was not unacked. */
 int sub_ack(sub_t *sub, uint64_t seq);
+/* The next sequence the subscription will consider, given tail, the first
+ * sequence not yet planned for anyone. */
+uint64_t sub_next(const sub_t *sub, uint64_t tail);
 /* Every sequence at or below this is acked or was never for this
  * subscription: where a durable subscription resumes after a restart. */
-uint64_t sub_floor(const sub_t *sub);
+uint64_t sub_floor(const sub_t *sub, uint64_t tail);
 /* Resizes the window (1..max); the unacked set is kept. */
 void sub_set_window(sub_t *sub, uint32_t window);
 

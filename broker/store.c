@@ -27,11 +27,9 @@ struct store {
     MDB_dbi audit;       /* audit seq (8, BE) -> packed AuditRecord */
     MDB_dbi checkpoints; /* audit seq (8, BE) -> packed AuditCheckpoint */
     int readonly;
-    uint64_t batch_id, committed_id;
-    MDB_txn *batch; /* open write transaction, or NULL */
-    uint64_t last_seq;
-    uint64_t next_seq;
-    int failure; /* why the last batch was abandoned */
+    uint64_t last_seq; /* highest committed sequence (written by the committer) */
+    uint64_t room;     /* bytes the map can still take, as of the last commit */
+    uint64_t map_bytes;
 };
 
 struct store_read {
@@ -126,13 +124,18 @@ static int store_init(store_t *s, char *err, size_t errlen)
     }
     mdb_cursor_close(cur);
     cur = NULL;
+    {
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_bytes = info.me_mapsize;
+    }
     /* Committed even when read-only: an aborted transaction would close
      * the database handles opened in it. */
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         goto fail;
     }
-    s->next_seq = s->last_seq + 1;
+    store_room_update(s);
     return 0;
 fail:
     snprintf(err, errlen, "store: %s", mdb_strerror(rc));
@@ -207,7 +210,6 @@ void store_close(store_t **sp)
     if (sp == NULL || *sp == NULL)
         return;
     store_t *s = *sp;
-    store_batch_abort(s);
     mdb_env_close(s->env);
     free(s);
     *sp = NULL;
@@ -215,174 +217,367 @@ void store_close(store_t **sp)
 
 uint64_t store_last_seq(const store_t *s)
 {
-    return s->last_seq;
+    return __atomic_load_n(&s->last_seq, __ATOMIC_ACQUIRE);
 }
 
-uint64_t store_next_seq(const store_t *s)
+/* ---- write sets ------------------------------------------------------------ */
+
+enum wop {
+    WOP_MSG,      /* messages + times (+ dedup): seq, time, a = data, b = dedup key */
+    WOP_AUDIT,    /* audit: seq, a = record */
+    WOP_CKPT,     /* checkpoints: seq, a = checkpoint */
+    WOP_CURSOR,   /* cursors: a = name, b = floor (8) + pattern */
+    WOP_DEAD,     /* deadletters: seq, a = name, b = reason */
+    WOP_DEAD_DEL, /* deadletters: seq, a = name */
+    WOP_PURGE,    /* messages + times (+ dedup): seq, time, b = dedup key */
+};
+
+struct wop_rec {
+    uint8_t op;
+    uint64_t seq;
+    int64_t time_us;
+    size_t a_off, a_len, b_off, b_len; /* in the write set's bytes */
+};
+
+struct store_wset {
+    struct wop_rec *ops;
+    size_t n, cap;
+    uint8_t *bytes;
+    size_t len, room;
+    uint64_t max_seq; /* highest message put, 0 if none */
+    size_t estimate;  /* bytes the map may need for it, over-estimated */
+};
+
+store_wset_t *store_wset_new(void)
 {
-    return s->next_seq;
+    return xcalloc(1, sizeof(store_wset_t));
 }
 
-int store_batch_open(const store_t *s)
+void store_wset_free(store_wset_t **wp)
 {
-    return s->batch != NULL;
+    if (wp == NULL || *wp == NULL)
+        return;
+    free((*wp)->ops);
+    free((*wp)->bytes);
+    free(*wp);
+    *wp = NULL;
 }
 
-int store_batch_failure(const store_t *s)
+void store_wset_clear(store_wset_t *w)
 {
-    return s->failure;
+    w->n = 0;
+    w->len = 0;
+    w->max_seq = 0;
+    w->estimate = 0;
 }
 
-int store_batch_begin(store_t *s)
+size_t store_wset_count(const store_wset_t *w)
 {
-    if (s->batch)
-        return STORE_OK;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &s->batch);
-    if (rc != 0) {
-        log_error("event=store_begin_failed error=\"%s\"", mdb_strerror(rc));
-        s->batch = NULL;
-        s->failure = STORE_ERR;
-        return STORE_ERR;
+    return w->n;
+}
+
+size_t store_wset_estimate(const store_wset_t *w)
+{
+    return w->estimate;
+}
+
+const uint8_t *store_wset_data(const store_wset_t *w, size_t off)
+{
+    return w->bytes + off;
+}
+
+/* Room for n more bytes; returns their offset. */
+static size_t wset_reserve(store_wset_t *w, size_t n)
+{
+    if (w->len + n > w->room) {
+        w->room = (w->len + n) * 2 + 4096;
+        w->bytes = xrealloc(w->bytes, w->room);
     }
-    s->failure = STORE_OK;
-    s->batch_id++;
-    return STORE_OK;
+    size_t off = w->len;
+    w->len += n;
+    return off;
 }
 
-void store_batch_abort(store_t *s)
+static size_t wset_copy(store_wset_t *w, const void *p, size_t n)
 {
-    if (s->batch) {
-        mdb_txn_abort(s->batch);
-        s->batch = NULL;
-    }
-    s->next_seq = s->last_seq + 1;
+    size_t off = wset_reserve(w, n);
+    if (n)
+        memcpy(w->bytes + off, p, n);
+    return off;
 }
 
-static int batch_failed(store_t *s, int rc, const char *what)
+/* What one record may cost the map: its node, rounded up to whole pages
+ * when it overflows a leaf, and half again for splits and branch pages. */
+static size_t record_cost(size_t klen, size_t vlen)
 {
-    store_batch_abort(s);
-    if (rc == MDB_MAP_FULL) {
-        log_warn("event=store_full op=%s", what);
-        return s->failure = STORE_FULL;
-    }
-    log_error("event=store_failed op=%s error=\"%s\"", what, mdb_strerror(rc));
-    return s->failure = STORE_ERR;
+    size_t node = klen + vlen + 16;
+    if (node > 2000)
+        node = (node + 4095) / 4096 * 4096 + 4096;
+    return node + node / 2;
 }
 
-int store_batch_put(store_t *s, uint64_t seq, int64_t time_us, const void *data, size_t len,
-                    const char *dedup_key)
+static struct wop_rec *wset_op(store_wset_t *w, enum wop op, uint64_t seq, int64_t time_us)
 {
-    if (s->batch == NULL || seq != s->next_seq) {
-        log_error("event=store_put_misuse seq=%llu next=%llu", (unsigned long long)seq,
-                  (unsigned long long)s->next_seq);
-        store_batch_abort(s);
-        return STORE_ERR;
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 256;
+        w->ops = xrealloc(w->ops, w->cap * sizeof *w->ops);
     }
-    uint8_t kb[8];
-    seq_key(seq, kb);
-    MDB_val k = {.mv_size = 8, .mv_data = kb};
-    MDB_val v = {.mv_size = len, .mv_data = (void *)(uintptr_t)data};
-    int rc = mdb_put(s->batch, s->messages, &k, &v, MDB_APPEND);
-    if (rc != 0)
-        return batch_failed(s, rc, "put");
-    uint8_t tk[16];
-    seq_key((uint64_t)time_us, tk);
-    seq_key(seq, tk + 8);
-    MDB_val tkey = {.mv_size = 16, .mv_data = tk}, empty = {.mv_size = 0, .mv_data = tk};
-    /* Wall-clock time can step back, so this is not always an append. */
-    if ((rc = mdb_put(s->batch, s->times, &tkey, &empty, 0)) != 0)
-        return batch_failed(s, rc, "put time");
-    if (dedup_key && dedup_key[0]) {
-        uint8_t dv[16];
-        memcpy(dv, &seq, 8);
-        memcpy(dv + 8, &time_us, 8);
-        MDB_val dk = {.mv_size = strlen(dedup_key), .mv_data = (void *)(uintptr_t)dedup_key};
-        MDB_val dval = {.mv_size = 16, .mv_data = dv};
-        if (dk.mv_size > 511)
-            dk.mv_size = 511; /* LMDB's key limit; msg_id is bounded well below */
-        if ((rc = mdb_put(s->batch, s->dedup, &dk, &dval, 0)) != 0)
-            return batch_failed(s, rc, "put dedup");
-    }
-    s->next_seq++;
-    return STORE_OK;
+    struct wop_rec *r = &w->ops[w->n++];
+    memset(r, 0, sizeof *r);
+    r->op = (uint8_t)op;
+    r->seq = seq;
+    r->time_us = time_us;
+    return r;
 }
 
-int store_batch_commit(store_t *s)
+size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len,
+                      const char *dedup_key)
 {
-    if (s->batch == NULL)
-        return STORE_OK;
+    struct wop_rec *r = wset_op(w, WOP_MSG, seq, time_us);
+    size_t dl = dedup_key ? strlen(dedup_key) : 0;
+    r->a_off = wset_reserve(w, len);
+    r->a_len = len;
+    r->b_off = wset_copy(w, dedup_key, dl);
+    r->b_len = dl;
+    if (seq > w->max_seq)
+        w->max_seq = seq;
+    w->estimate += record_cost(8, len) + record_cost(16, 0) + (dl ? record_cost(dl, 16) : 0);
+    return r->a_off;
+}
+
+void store_wset_audit(store_wset_t *w, uint64_t aseq, const void *data, size_t len)
+{
+    struct wop_rec *r = wset_op(w, WOP_AUDIT, aseq, 0);
+    r->a_off = wset_copy(w, data, len);
+    r->a_len = len;
+    w->estimate += record_cost(8, len);
+}
+
+void store_wset_checkpoint(store_wset_t *w, uint64_t aseq, const void *data, size_t len)
+{
+    struct wop_rec *r = wset_op(w, WOP_CKPT, aseq, 0);
+    r->a_off = wset_copy(w, data, len);
+    r->a_len = len;
+    w->estimate += record_cost(8, len);
+}
+
+void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor, const char *pattern)
+{
+    struct wop_rec *r = wset_op(w, WOP_CURSOR, 0, 0);
+    size_t nl = strlen(name), pl = strlen(pattern);
+    r->a_off = wset_copy(w, name, nl);
+    r->a_len = nl;
+    r->b_off = wset_copy(w, &acked_floor, 8);
+    wset_copy(w, pattern, pl);
+    r->b_len = 8 + pl;
+    w->estimate += record_cost(nl, 8 + pl);
+}
+
+void store_wset_deadletter(store_wset_t *w, uint64_t seq, const char *name, const char *reason)
+{
+    struct wop_rec *r = wset_op(w, WOP_DEAD, seq, 0);
+    size_t nl = strlen(name), rl = strlen(reason);
+    r->a_off = wset_copy(w, name, nl);
+    r->a_len = nl;
+    r->b_off = wset_copy(w, reason, rl);
+    r->b_len = rl;
+    w->estimate += record_cost(8 + nl, rl);
+}
+
+void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name)
+{
+    struct wop_rec *r = wset_op(w, WOP_DEAD_DEL, seq, 0);
+    size_t nl = strlen(name);
+    r->a_off = wset_copy(w, name, nl);
+    r->a_len = nl;
+    w->estimate += 4096;
+}
+
+void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *dedup_key)
+{
+    struct wop_rec *r = wset_op(w, WOP_PURGE, seq, time_us);
+    size_t dl = dedup_key ? strlen(dedup_key) : 0;
+    r->b_off = wset_copy(w, dedup_key, dl);
+    r->b_len = dl;
+    w->estimate += 4096; /* a delete may split nothing, but dirties a page */
+}
+
+/* LMDB's key limit (mdb_env_get_maxkeysize with the default build). */
+#define KEY_MAX 511
+
+static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const struct wop_rec *r)
+{
+    uint8_t kb[16];
+    uint8_t *a = w->bytes + r->a_off, *bb = w->bytes + r->b_off;
+    MDB_val k, v;
     int rc;
-    if (s->next_seq - 1 > s->last_seq) {
-        uint64_t hw = s->next_seq - 1;
-        MDB_val k = {.mv_size = 8, .mv_data = "last_seq"}, v = {.mv_size = 8, .mv_data = &hw};
-        if ((rc = mdb_put(s->batch, s->meta, &k, &v, 0)) != 0)
-            return batch_failed(s, rc, "put high-water mark");
+    switch ((enum wop)r->op) {
+    case WOP_MSG: {
+        seq_key(r->seq, kb);
+        k = (MDB_val){.mv_size = 8, .mv_data = kb};
+        v = (MDB_val){.mv_size = r->a_len, .mv_data = a};
+        if ((rc = mdb_put(txn, s->messages, &k, &v, MDB_APPEND)) != 0)
+            return rc;
+        seq_key((uint64_t)r->time_us, kb);
+        seq_key(r->seq, kb + 8);
+        k = (MDB_val){.mv_size = 16, .mv_data = kb};
+        v = (MDB_val){.mv_size = 0, .mv_data = kb};
+        /* Wall-clock time can step back, so this is not always an append. */
+        if ((rc = mdb_put(txn, s->times, &k, &v, 0)) != 0)
+            return rc;
+        if (r->b_len == 0)
+            return 0;
+        uint8_t dv[16];
+        memcpy(dv, &r->seq, 8);
+        memcpy(dv + 8, &r->time_us, 8);
+        k = (MDB_val){.mv_size = r->b_len > KEY_MAX ? KEY_MAX : r->b_len, .mv_data = bb};
+        v = (MDB_val){.mv_size = 16, .mv_data = dv};
+        return mdb_put(txn, s->dedup, &k, &v, 0);
     }
-    rc = mdb_txn_commit(s->batch);
-    s->batch = NULL; /* a failed commit has freed the transaction too */
-    if (rc != 0)
-        return batch_failed(s, rc, "commit");
-    s->last_seq = s->next_seq - 1;
-    s->committed_id = s->batch_id;
-    return STORE_OK;
-}
-
-/* Runs fn inside the open batch if there is one (so it sees uncommitted
- * writes), else inside a short read-only transaction. */
-static int with_txn(store_t *s, MDB_txn **txn, int *own)
-{
-    *own = 0;
-    if (s->batch) {
-        *txn = s->batch;
+    case WOP_AUDIT:
+    case WOP_CKPT:
+        seq_key(r->seq, kb);
+        k = (MDB_val){.mv_size = 8, .mv_data = kb};
+        v = (MDB_val){.mv_size = r->a_len, .mv_data = a};
+        return mdb_put(txn, r->op == WOP_AUDIT ? s->audit : s->checkpoints, &k, &v, 0);
+    case WOP_CURSOR:
+        k = (MDB_val){.mv_size = r->a_len, .mv_data = a};
+        v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
+        return mdb_put(txn, s->cursors, &k, &v, 0);
+    case WOP_DEAD:
+    case WOP_DEAD_DEL: {
+        uint8_t *key = xmalloc(8 + r->a_len);
+        seq_key(r->seq, key);
+        memcpy(key + 8, a, r->a_len);
+        k = (MDB_val){.mv_size = 8 + r->a_len, .mv_data = key};
+        v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
+        rc = r->op == WOP_DEAD ? mdb_put(txn, s->dead, &k, &v, 0) : mdb_del(txn, s->dead, &k, NULL);
+        free(key);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    case WOP_PURGE:
+        seq_key(r->seq, kb);
+        k = (MDB_val){.mv_size = 8, .mv_data = kb};
+        rc = mdb_del(txn, s->messages, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            return 0; /* already gone */
+        if (rc != 0)
+            return rc;
+        seq_key((uint64_t)r->time_us, kb);
+        seq_key(r->seq, kb + 8);
+        k = (MDB_val){.mv_size = 16, .mv_data = kb};
+        if ((rc = mdb_del(txn, s->times, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+            return rc;
+        if (r->b_len) {
+            k = (MDB_val){.mv_size = r->b_len > KEY_MAX ? KEY_MAX : r->b_len, .mv_data = bb};
+            if ((rc = mdb_del(txn, s->dedup, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+                return rc;
+        }
         return 0;
     }
-    *own = 1;
-    return mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    return EINVAL;
 }
 
-int store_dedup_find(store_t *s, const char *dedup_key, int64_t min_time_us, uint64_t *seq)
+/* Free pages LMDB holds for reuse, from its free-page database: each entry
+ * is a list of page numbers whose first word is their count. */
+static size_t free_pages(MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t n = 0;
+    if (mdb_cursor_open(txn, 0, &cur) != 0)
+        return 0;
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT)
+        if (v.mv_size >= sizeof(size_t))
+            n += *(const size_t *)v.mv_data;
+    mdb_cursor_close(cur);
+    return n;
+}
+
+void store_room_update(store_t *s)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    MDB_txn *txn;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0 ||
+        mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    size_t fp = free_pages(txn);
+    mdb_txn_abort(txn);
+    uint64_t used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+    uint64_t freed = (uint64_t)fp * ms.ms_psize;
+    uint64_t room = info.me_mapsize > used ? info.me_mapsize - used : 0;
+    __atomic_store_n(&s->room, room + (freed < used ? freed : 0), __ATOMIC_RELEASE);
+}
+
+uint64_t store_room(const store_t *s)
+{
+    return __atomic_load_n(&s->room, __ATOMIC_ACQUIRE);
+}
+
+uint64_t store_map_bytes(const store_t *s)
+{
+    return s->map_bytes;
+}
+
+int store_commit(store_t *s, const store_wset_t *w)
 {
     MDB_txn *txn;
-    int own;
-    int rc = with_txn(s, &txn, &own);
+    const char *what = "begin";
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0)
         goto fail;
-    MDB_val k = {.mv_size = strlen(dedup_key), .mv_data = (void *)(uintptr_t)dedup_key}, v;
-    if (k.mv_size > 511)
-        k.mv_size = 511;
-    rc = mdb_get(txn, s->dedup, &k, &v);
-    int result = STORE_NOTFOUND;
-    if (rc == 0 && v.mv_size == 16) {
-        int64_t t;
-        memcpy(&t, (const uint8_t *)v.mv_data + 8, 8);
-        if (t >= min_time_us) {
-            memcpy(seq, v.mv_data, 8);
-            result = STORE_OK;
-        }
+    what = "put";
+    for (size_t i = 0; i < w->n; i++)
+        if ((rc = apply_one(s, txn, w, &w->ops[i])) != 0)
+            goto abort;
+    if (w->max_seq > s->last_seq) {
+        /* The high-water mark: retention may erase the newest messages, and
+         * their numbers must never be given out again. */
+        uint64_t hw = w->max_seq;
+        MDB_val k = {.mv_size = 8, .mv_data = "last_seq"}, v = {.mv_size = 8, .mv_data = &hw};
+        what = "put high-water mark";
+        if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+            goto abort;
     }
-    if (own)
-        mdb_txn_abort(txn);
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    what = "commit";
+    rc = mdb_txn_commit(txn); /* frees txn whatever happens */
+    if (rc != 0)
         goto fail;
-    return result;
+    if (w->max_seq > s->last_seq)
+        __atomic_store_n(&s->last_seq, w->max_seq, __ATOMIC_RELEASE);
+    return STORE_OK;
+abort:
+    mdb_txn_abort(txn);
 fail:
-    log_error("event=store_dedup_failed error=\"%s\"", mdb_strerror(rc));
+    if (rc == MDB_MAP_FULL) {
+        log_warn("event=store_full op=%s", what);
+        return STORE_FULL;
+    }
+    log_error("event=store_failed op=%s error=\"%s\"", what, mdb_strerror(rc));
     return STORE_ERR;
 }
 
-int store_cursor_put(store_t *s, const char *name, uint64_t acked_floor, const char *pattern)
+int store_read_dedup(store_read_t *r, const char *dedup_key, int64_t min_time_us, uint64_t *seq)
 {
-    if (store_batch_begin(s) != STORE_OK)
+    size_t kl = strlen(dedup_key);
+    MDB_val k = {.mv_size = kl > KEY_MAX ? KEY_MAX : kl, .mv_data = (void *)(uintptr_t)dedup_key},
+            v;
+    int rc = mdb_get(r->txn, r->s->dedup, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOTFOUND;
+    if (rc != 0) {
+        log_error("event=store_dedup_failed error=\"%s\"", mdb_strerror(rc));
         return STORE_ERR;
-    size_t pl = strlen(pattern);
-    uint8_t *buf = xmalloc(8 + pl);
-    memcpy(buf, &acked_floor, 8);
-    memcpy(buf + 8, pattern, pl);
-    MDB_val k = {.mv_size = strlen(name), .mv_data = (void *)(uintptr_t)name};
-    MDB_val v = {.mv_size = 8 + pl, .mv_data = buf};
-    int rc = mdb_put(s->batch, s->cursors, &k, &v, 0);
-    free(buf);
-    return rc == 0 ? STORE_OK : batch_failed(s, rc, "put cursor");
+    }
+    if (v.mv_size != 16)
+        return STORE_NOTFOUND;
+    int64_t t;
+    memcpy(&t, (const uint8_t *)v.mv_data + 8, 8);
+    if (t < min_time_us)
+        return STORE_NOTFOUND;
+    memcpy(seq, v.mv_data, 8);
+    return STORE_OK;
 }
 
 int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *pattern,
@@ -411,50 +606,6 @@ int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *
 fail:
     log_error("event=store_cursor_failed name=%s error=\"%s\"", name, mdb_strerror(rc));
     return STORE_ERR;
-}
-
-int store_deadletter_put(store_t *s, uint64_t seq, const char *name, const char *reason)
-{
-    if (store_batch_begin(s) != STORE_OK)
-        return STORE_ERR;
-    size_t nl = strlen(name);
-    uint8_t *kb = xmalloc(8 + nl);
-    seq_key(seq, kb);
-    memcpy(kb + 8, name, nl);
-    MDB_val k = {.mv_size = 8 + nl, .mv_data = kb};
-    MDB_val v = {.mv_size = strlen(reason), .mv_data = (void *)(uintptr_t)reason};
-    int rc = mdb_put(s->batch, s->dead, &k, &v, 0);
-    free(kb);
-    return rc == 0 ? STORE_OK : batch_failed(s, rc, "put deadletter");
-}
-
-int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key)
-{
-    if (store_batch_begin(s) != STORE_OK)
-        return STORE_ERR;
-    uint8_t kb[16];
-    seq_key(seq, kb);
-    MDB_val k = {.mv_size = 8, .mv_data = kb};
-    int rc = mdb_del(s->batch, s->messages, &k, NULL);
-    if (rc == MDB_NOTFOUND)
-        return STORE_NOTFOUND;
-    if (rc != 0)
-        return batch_failed(s, rc, "purge");
-    seq_key((uint64_t)time_us, kb);
-    seq_key(seq, kb + 8);
-    MDB_val tk = {.mv_size = 16, .mv_data = kb};
-    rc = mdb_del(s->batch, s->times, &tk, NULL);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return batch_failed(s, rc, "purge time");
-    if (dedup_key && dedup_key[0]) {
-        MDB_val dk = {.mv_size = strlen(dedup_key), .mv_data = (void *)(uintptr_t)dedup_key};
-        if (dk.mv_size > 511)
-            dk.mv_size = 511;
-        rc = mdb_del(s->batch, s->dedup, &dk, NULL);
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            return batch_failed(s, rc, "purge dedup");
-    }
-    return STORE_OK;
 }
 
 int store_cursors(store_t *s, size_t limit, store_cursor_fn fn, void *ctx)
@@ -516,22 +667,6 @@ int store_deadletters(store_t *s, size_t limit, store_dead_fn fn, void *ctx)
     return STORE_OK;
 }
 
-int store_deadletter_del(store_t *s, uint64_t seq, const char *durable)
-{
-    if (store_batch_begin(s) != STORE_OK)
-        return STORE_ERR;
-    size_t nl = strlen(durable);
-    uint8_t *kb = xmalloc(8 + nl);
-    seq_key(seq, kb);
-    memcpy(kb + 8, durable, nl);
-    MDB_val k = {.mv_size = 8 + nl, .mv_data = kb};
-    int rc = mdb_del(s->batch, s->dead, &k, NULL);
-    free(kb);
-    if (rc == MDB_NOTFOUND)
-        return STORE_NOTFOUND;
-    return rc == 0 ? STORE_OK : batch_failed(s, rc, "del deadletter");
-}
-
 int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq)
 {
     MDB_txn *txn = NULL;
@@ -577,40 +712,6 @@ store_read_t *store_read_begin(store_t *s)
     }
     r->s = s;
     return r;
-}
-
-uint64_t store_batch_id(const store_t *s)
-{
-    return s->batch_id;
-}
-
-uint64_t store_committed_id(const store_t *s)
-{
-    return s->committed_id;
-}
-
-/* Puts a value under an 8-byte sequence key in the open batch. */
-static int put_seq(store_t *s, MDB_dbi dbi, uint64_t seq, const void *data, size_t len,
-                   const char *what)
-{
-    if (store_batch_begin(s) != STORE_OK)
-        return STORE_ERR;
-    uint8_t kb[8];
-    seq_key(seq, kb);
-    MDB_val k = {.mv_size = 8, .mv_data = kb};
-    MDB_val v = {.mv_size = len, .mv_data = (void *)(uintptr_t)data};
-    int rc = mdb_put(s->batch, dbi, &k, &v, 0);
-    return rc == 0 ? STORE_OK : batch_failed(s, rc, what);
-}
-
-int store_audit_put(store_t *s, uint64_t aseq, const void *data, size_t len)
-{
-    return put_seq(s, s->audit, aseq, data, len, "put audit");
-}
-
-int store_checkpoint_put(store_t *s, uint64_t aseq, const void *data, size_t len)
-{
-    return put_seq(s, s->checkpoints, aseq, data, len, "put checkpoint");
 }
 
 int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backward, uint64_t *found,
@@ -733,4 +834,27 @@ leave:
         return STORE_ERR;
     }
     return STORE_OK;
+}
+
+int store_deadletter_get(store_t *s, uint64_t seq, const char *durable)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        goto fail;
+    size_t nl = strlen(durable);
+    uint8_t *kb = xmalloc(8 + nl);
+    seq_key(seq, kb);
+    memcpy(kb + 8, durable, nl);
+    MDB_val k = {.mv_size = 8 + nl, .mv_data = kb}, v;
+    rc = mdb_get(txn, s->dead, &k, &v);
+    free(kb);
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOTFOUND;
+    if (rc == 0)
+        return STORE_OK;
+fail:
+    log_error("event=store_deadletter_failed error=\"%s\"", mdb_strerror(rc));
+    return STORE_ERR;
 }

@@ -3,10 +3,11 @@
  * meta database with the schema version. The only module that includes
  * lmdb.h. Every function reports LMDB failures itself (one log line).
  *
- * Writes are batched: the loop opens one batch per pass, puts every accepted
- * publish into it and commits once (group commit). A commit returns only
- * after LMDB has synced to disk, so "acked" means "on disk".
- * Not responsible for: deciding what to store (the router) or who may read
+ * Writes are batched: each loop pass records its writes in a write set
+ * (batch.c owns it) and the committer thread applies it with store_commit,
+ * which returns only after LMDB has synced to disk, so "acked" means "on
+ * disk". Reads are snapshots of what has committed.
+ * Not responsible for: deciding what to store (ingest.c) or who may read
  * it (policy.c). */
 #ifndef LIAISON_STORE_H
 #define LIAISON_STORE_H
@@ -18,8 +19,8 @@ typedef struct store store_t;
 
 enum store_rc {
     STORE_OK = 0,
-    STORE_ERR = -1,  /* I/O or internal error: the batch is not stored */
-    STORE_FULL = -2, /* the map is full: the batch is not stored, nothing else lost */
+    STORE_ERR = -1,  /* I/O or internal error: the write set is not stored */
+    STORE_FULL = -2, /* the map is full: the write set is not stored, nothing else lost */
     STORE_NOTFOUND = 1,
 };
 
@@ -51,71 +52,73 @@ store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t err
 store_t *store_open_readonly(const char *dir, char *err, size_t errlen);
 void store_close(store_t **s);
 
-/* The highest committed sequence (0 when empty) and the next sequence a put
- * in the open batch must use. */
+/* The highest committed sequence (0 when empty). Safe from any thread. */
 uint64_t store_last_seq(const store_t *s);
-uint64_t store_next_seq(const store_t *s);
 
-/* Group commit. begin opens a write transaction (no-op if one is open);
- * put appends data under seq, which must equal store_next_seq(), indexes
- * it by time_us, and records dedup_key -> seq unless dedup_key is NULL; commit
- * makes the whole batch durable. If put or commit fails, the batch is
- * abandoned: nothing in it is stored and store_next_seq() is back to
- * store_last_seq() + 1. Returns enum store_rc. */
-int store_batch_begin(store_t *s);
-int store_batch_put(store_t *s, uint64_t seq, int64_t time_us, const void *data, size_t len,
-                    const char *dedup_key);
-int store_batch_commit(store_t *s);
-void store_batch_abort(store_t *s);
-/* 1 while a batch is open. */
-int store_batch_open(const store_t *s);
-/* Why the last batch was abandoned (STORE_FULL or STORE_ERR), or STORE_OK. */
-int store_batch_failure(const store_t *s);
+/* Writes are made as a write set: the operations of one batch, recorded as
+ * plain bytes on the loop thread and applied in one LMDB write transaction
+ * by store_commit, which may run on another thread (LMDB ties a write
+ * transaction to the thread that began it, so the loop never holds one).
+ * A write set is not thread-safe: one thread at a time. */
+typedef struct store_wset store_wset_t;
+store_wset_t *store_wset_new(void);
+void store_wset_free(store_wset_t **w);
+/* Empties it for reuse (keeps its memory). */
+void store_wset_clear(store_wset_t *w);
+size_t store_wset_count(const store_wset_t *w);
+/* An over-estimate of the map bytes applying it may take. */
+size_t store_wset_estimate(const store_wset_t *w);
+/* A message of len bytes under seq (seqs must rise within and across write
+ * sets: they are appended), indexed by time_us, and dedup_key -> seq unless
+ * dedup_key is NULL. Returns the offset of len bytes the caller fills with
+ * the message (valid until the next call on w: see store_wset_data). */
+size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len,
+                      const char *dedup_key);
+/* The bytes at off, valid until the write set next grows. */
+const uint8_t *store_wset_data(const store_wset_t *w, size_t off);
+/* Audit records and checkpoints (audit.c), by audit sequence. */
+void store_wset_audit(store_wset_t *w, uint64_t aseq, const void *data, size_t len);
+void store_wset_checkpoint(store_wset_t *w, uint64_t aseq, const void *data, size_t len);
+/* A durable cursor: "agent/durable" -> acked floor and pattern. */
+void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor,
+                       const char *pattern);
+/* A dead letter set aside, or removed (removing one that is gone is fine). */
+void store_wset_deadletter(store_wset_t *w, uint64_t seq, const char *name, const char *reason);
+void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name);
+/* Erases a message (retention): its record, time entry and, when dedup_key
+ * is given, its dedup entry. Erasing one already gone is fine. */
+void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *dedup_key);
 
-/* The sequence stored under dedup_key at or after min_time_us, looking in
- * the open batch too (so a duplicate inside one pass is caught). STORE_OK
- * with *seq set, STORE_NOTFOUND, or STORE_ERR. */
-int store_dedup_find(store_t *s, const char *dedup_key, int64_t min_time_us, uint64_t *seq);
+/* Applies w in one write transaction and syncs it to disk. All or nothing:
+ * STORE_OK (on disk), STORE_FULL (the map is full: nothing of w stored,
+ * nothing else lost), or STORE_ERR (an I/O or internal error: nothing of w
+ * stored, and the caller must stop — after a failed sync the kernel may
+ * have dropped dirty pages, so a retry could report success falsely).
+ * Call from one thread at a time. */
+int store_commit(store_t *s, const store_wset_t *w);
 
-/* Durable cursors. put writes into the open batch (opening one if needed),
- * so a cursor is durable when that batch commits. get reads the committed
- * state; pattern receives the stored pattern (NUL-terminated, truncated to
- * plen). */
-int store_cursor_put(store_t *s, const char *name, uint64_t acked_floor, const char *pattern);
+/* Bytes the map can still take (unused map plus LMDB's free pages), as of
+ * the last store_room_update; any thread. update reads it from LMDB (the
+ * committer calls it after each commit). */
+uint64_t store_room(const store_t *s);
+void store_room_update(store_t *s);
+uint64_t store_map_bytes(const store_t *s);
+
+/* Durable cursors: reads the committed state; pattern receives the stored
+ * pattern (NUL-terminated, truncated to plen). */
 int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *pattern,
                      size_t plen);
-
-/* Records that seq exhausted its deliveries for a durable subscription;
- * written into the open batch. */
-int store_deadletter_put(store_t *s, uint64_t seq, const char *name, const char *reason);
-
-/* Audit trail records and checkpoints, written into the open batch (one is
- * begun if needed) so each shares the commit of the action it records. */
-int store_audit_put(store_t *s, uint64_t aseq, const void *data, size_t len);
-int store_checkpoint_put(store_t *s, uint64_t aseq, const void *data, size_t len);
-
-/* Batches are numbered: store_batch_id is the number of the open (or last
- * opened) batch, store_committed_id the last one that committed. A module
- * that keeps state about its uncommitted writes (audit.c's chain head)
- * compares them to know whether its writes landed. */
-uint64_t store_batch_id(const store_t *s);
-uint64_t store_committed_id(const store_t *s);
-
-/* Erases one message (retention): its record, its time index entry, and
- * its dedup entry when dedup_key is given; written into the open batch.
- * STORE_OK, STORE_NOTFOUND (already gone), or a failure rc. */
-int store_purge(store_t *s, uint64_t seq, int64_t time_us, const char *dedup_key);
 
 /* Durable cursors: calls fn for each ("agent/durable", acked floor,
  * pattern), at most limit. STORE_OK or STORE_ERR. */
 typedef void (*store_cursor_fn)(const char *name, uint64_t floor, const char *pattern, void *ctx);
 int store_cursors(store_t *s, size_t limit, store_cursor_fn fn, void *ctx);
 
-/* Dead letters: calls fn for each (in sequence order, at most limit);
- * removes one (STORE_OK, STORE_NOTFOUND, or a failure rc; into the batch). */
+/* Dead letters: calls fn for each (in sequence order, at most limit). */
 typedef void (*store_dead_fn)(uint64_t seq, const char *durable, const char *reason, void *ctx);
 int store_deadletters(store_t *s, size_t limit, store_dead_fn fn, void *ctx);
-int store_deadletter_del(store_t *s, uint64_t seq, const char *durable);
+/* STORE_OK if that dead letter is stored, STORE_NOTFOUND, or STORE_ERR. */
+int store_deadletter_get(store_t *s, uint64_t seq, const char *durable);
 
 /* The first sequence received at or after since_us: STORE_OK (sets *seq),
  * STORE_NOTFOUND when nothing that recent is stored. */
@@ -127,6 +130,9 @@ int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq);
 typedef struct store_read store_read_t;
 store_read_t *store_read_begin(store_t *s);
 void store_read_end(store_read_t **r);
+/* The dedup entry for dedup_key at or after min_time_us: STORE_OK with
+ * *seq set, STORE_NOTFOUND, or STORE_ERR. */
+int store_read_dedup(store_read_t *r, const char *dedup_key, int64_t min_time_us, uint64_t *seq);
 /* The message at seq: STORE_OK, STORE_NOTFOUND, or STORE_ERR. */
 int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len);
 /* The first message with sequence >= from: STORE_OK (sets *seq), STORE_NOTFOUND. */

@@ -311,19 +311,19 @@ static void test_session_floor_is_below_the_oldest_unacked(void **state)
     uint8_t rid[5];
     session_t *s = sessions_add(t, rid, rid_of(1, rid), "x");
     sub_t *sub = session_sub_add(s, 1, "a.>", "x/d", 4, 10);
-    assert_int_equal(sub_floor(sub), 9); /* nothing considered yet */
+    assert_int_equal(sub_floor(sub, 1000), 9); /* nothing considered yet */
 
     sub_sent(sub, 10, 0);
     sub_sent(sub, 12, 0); /* 11 was not for this subscription */
     sub_sent(sub, 13, 0);
     sub->next_seq = 14;
-    assert_int_equal(sub_floor(sub), 9);
+    assert_int_equal(sub_floor(sub, 1000), 9);
     assert_int_equal(sub_ack(sub, 12), 0);
-    assert_int_equal(sub_floor(sub), 9); /* 10 still unacked */
+    assert_int_equal(sub_floor(sub, 1000), 9); /* 10 still unacked */
     assert_int_equal(sub_ack(sub, 10), 0);
-    assert_int_equal(sub_floor(sub), 12);
+    assert_int_equal(sub_floor(sub, 1000), 12);
     assert_int_equal(sub_ack(sub, 13), 0);
-    assert_int_equal(sub_floor(sub), 13);
+    assert_int_equal(sub_floor(sub, 1000), 13);
     sessions_free(&t);
 }
 
@@ -382,7 +382,7 @@ static void test_session_held_message_takes_a_window_slot_until_forgotten(void *
     assert_int_equal(f->due_ms, 9000);
     assert_int_equal(sub_inflight(sub, 6)->attempts, 1);
     /* A durable resume must not skip it. */
-    assert_int_equal(sub_floor(sub), 4);
+    assert_int_equal(sub_floor(sub, 1000), 4);
 
     /* A delivery planned in a batch that did not commit is forgotten,
      * which is not an ack. */
@@ -395,7 +395,7 @@ static void test_session_held_message_takes_a_window_slot_until_forgotten(void *
     assert_int_equal(sub_inflight(sub, 5)->seq, 5);
     assert_int_equal(sub_forget(sub, 5), 0);
     assert_int_equal(sub_credit(sub), 3);
-    assert_int_equal(sub_floor(sub), 6);
+    assert_int_equal(sub_floor(sub, 1000), 6);
     sessions_free(&t);
 }
 

@@ -1,7 +1,8 @@
 /* test_store.c — the broker's store (broker/store.c) on real LMDB in a
- * temporary directory: group commit round trips, sequences across restarts,
- * reading in order, abandoned batches, a full map that loses nothing
- * already committed, counts, and the dedup, time and cursor indexes. */
+ * temporary directory: write sets committed whole, sequences across
+ * restarts, reading in order, a write set the map cannot hold that leaves
+ * nothing of itself and loses nothing committed, counts, and the dedup,
+ * time and cursor indexes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 struct fixture {
     char dir[64];
     store_t *s;
+    store_wset_t *w;
 };
 
 static int setup(void **state)
@@ -46,6 +48,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     store_close(&f->s);
+    store_wset_free(&f->w);
     int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return rc;
@@ -72,17 +75,40 @@ static size_t payload_len(uint64_t seq)
     return 1 + (size_t)(seq * 37 % 500);
 }
 
-/* Puts seq..seq+n-1 with their payloads into the open batch. */
-static void put_range(store_t *s, uint64_t first, uint64_t n)
+/* A message put into w. */
+static void put(store_wset_t *w, uint64_t seq, int64_t time_us, const void *data, size_t len,
+                const char *key)
+{
+    size_t off = store_wset_msg(w, seq, time_us, len, key);
+    if (len)
+        memcpy((void *)(uintptr_t)store_wset_data(w, off), data, len);
+}
+
+/* Puts seq..seq+n-1 with their payloads into w. */
+static void put_range(store_wset_t *w, uint64_t first, uint64_t n)
 {
     uint8_t buf[600];
     for (uint64_t seq = first; seq < first + n; seq++) {
         size_t len = payload_len(seq);
         payload(seq, buf, len);
-        int rc = store_batch_put(s, seq, (int64_t)(1000 * seq), buf, len, NULL);
-        if (rc != STORE_OK)
-            fail_msg("put %llu: rc %d", (unsigned long long)seq, rc);
+        put(w, seq, (int64_t)(1000 * seq), buf, len, NULL);
     }
+}
+
+/* A fresh write set, the fixture's. */
+static store_wset_t *wset(struct fixture *f)
+{
+    if (f->w == NULL)
+        f->w = store_wset_new();
+    store_wset_clear(f->w);
+    return f->w;
+}
+
+static void commit_range(struct fixture *f, uint64_t first, uint64_t n)
+{
+    store_wset_t *w = wset(f);
+    put_range(w, first, n);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
 }
 
 /* Checks seq is stored with its payload. */
@@ -113,26 +139,22 @@ static void assert_not_stored(store_t *s, uint64_t seq)
     store_read_end(&r);
 }
 
-static void test_store_batch_put_commit_then_get(void **state)
+static void test_store_commit_then_get(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 16);
     store_t *s = f->s;
     assert_int_equal(store_last_seq(s), 0);
-    assert_int_equal(store_next_seq(s), 1);
-
-    /* One loop pass: open a batch, put each accepted publish, commit once. */
-    assert_int_equal(store_batch_begin(s), STORE_OK);
-    assert_true(store_batch_open(s));
-    const char hello[] = "packed intel bytes";
-    assert_int_equal(store_batch_put(s, 1, 1000, hello, sizeof hello, "ops\x1fm-1"), STORE_OK);
-    assert_int_equal(store_batch_put(s, 2, 1001, "x", 1, NULL), STORE_OK);
-    assert_int_equal(store_next_seq(s), 3);
+    const char hello[] = "hello";
+    store_wset_t *w = wset(f);
+    put(w, 1, 1000, hello, sizeof hello, "ops\x1fm-1");
+    put(w, 2, 1001, "x", 1, NULL);
+    assert_int_equal(store_wset_count(w), 2);
+    assert_true(store_wset_estimate(w) > sizeof hello);
     assert_int_equal(store_last_seq(s), 0); /* not committed yet */
-    assert_int_equal(store_batch_commit(s), STORE_OK);
-    assert_false(store_batch_open(s));
+    assert_not_stored(s, 1);
+    assert_int_equal(store_commit(s, w), STORE_OK);
     assert_int_equal(store_last_seq(s), 2);
-    assert_int_equal(store_next_seq(s), 3);
 
     store_read_t *r = store_read_begin(s);
     assert_non_null(r);
@@ -149,8 +171,8 @@ static void test_store_batch_put_commit_then_get(void **state)
     store_read_end(&r);
     store_read_end(&r); /* harmless twice */
 
-    /* Committing with no batch open is a no-op. */
-    assert_int_equal(store_batch_commit(s), STORE_OK);
+    /* An empty write set commits nothing and changes nothing. */
+    assert_int_equal(store_commit(s, wset(f)), STORE_OK);
     assert_int_equal(store_last_seq(s), 2);
 }
 
@@ -158,9 +180,9 @@ static void test_store_empty_message_is_stored(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    assert_int_equal(store_batch_put(f->s, 1, 0, "", 0, NULL), STORE_OK);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    store_wset_t *w = wset(f);
+    put(w, 1, 0, "", 0, NULL);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
     store_read_t *r = store_read_begin(f->s);
     const void *data;
     size_t len = 99;
@@ -173,24 +195,23 @@ static void test_store_sequence_continues_after_reopen(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 5);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    commit_range(f, 1, 5);
     store_close(&f->s);
     assert_null(f->s);
 
     f->s = open_store(f, 16);
     assert_int_equal(store_last_seq(f->s), 5);
-    assert_int_equal(store_next_seq(f->s), 6);
     for (uint64_t seq = 1; seq <= 5; seq++)
         assert_stored(f->s, seq);
 
-    /* Old numbers are never reused. */
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    assert_int_equal(store_batch_put(f->s, 1, 0, "again", 5, NULL), STORE_ERR);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 6, 3);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    /* Old numbers are never reused: a write set naming one fails whole. */
+    store_wset_t *w = wset(f);
+    put_range(w, 6, 1);
+    put(w, 1, 0, "again", 5, NULL);
+    assert_int_equal(store_commit(f->s, w), STORE_ERR);
+    assert_not_stored(f->s, 6);
+    assert_stored(f->s, 1);
+    commit_range(f, 6, 3);
     store_close(&f->s);
 
     f->s = open_store(f, 16);
@@ -199,15 +220,27 @@ static void test_store_sequence_continues_after_reopen(void **state)
         assert_stored(f->s, seq);
 }
 
-static void test_store_uncommitted_batch_is_lost_on_close(void **state)
+static void test_store_high_water_mark_survives_erasing_the_newest(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 2);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 3, 2);
+    commit_range(f, 1, 3);
+    store_wset_t *w = wset(f);
+    store_wset_purge(w, 3, 3000, NULL);
+    store_wset_purge(w, 3, 3000, NULL); /* twice: already gone is fine */
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+    assert_not_stored(f->s, 3);
+    store_close(&f->s);
+    f->s = open_store(f, 16);
+    assert_int_equal(store_last_seq(f->s), 3); /* 3 is never given out again */
+}
+
+static void test_store_uncommitted_write_set_is_lost_on_close(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 16);
+    commit_range(f, 1, 2);
+    put_range(wset(f), 3, 2);
     store_close(&f->s); /* never acked, so never promised */
 
     f->s = open_store(f, 16);
@@ -221,11 +254,8 @@ static void test_store_read_next_walks_in_sequence_order(void **state)
     f->s = open_store(f, 16);
     /* Past 255 and 65535 would reorder if keys were not big-endian. */
     const uint64_t total = 700;
-    for (uint64_t first = 1; first <= total; first += 100) {
-        assert_int_equal(store_batch_begin(f->s), STORE_OK);
-        put_range(f->s, first, 100);
-        assert_int_equal(store_batch_commit(f->s), STORE_OK);
-    }
+    for (uint64_t first = 1; first <= total; first += 100)
+        commit_range(f, first, 100);
     assert_int_equal(store_last_seq(f->s), total);
 
     store_read_t *r = store_read_begin(f->s);
@@ -270,134 +300,69 @@ static void test_store_read_next_on_empty_store(void **state)
     store_read_end(&r);
 }
 
-static void test_store_put_with_wrong_seq_abandons_the_batch(void **state)
+static void test_store_reader_sees_only_committed_write_sets(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 3);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-
-    const uint64_t wrong[] = {3, 5, 0, 100, UINT64_MAX};
-    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
-        assert_int_equal(store_batch_begin(f->s), STORE_OK);
-        put_range(f->s, 4, 2); /* good so far: 4, 5 */
-        assert_int_equal(store_next_seq(f->s), 6);
-        assert_int_equal(store_batch_put(f->s, wrong[i], 0, "x", 1, NULL), STORE_ERR);
-        /* The whole batch is gone, including the good puts before. */
-        assert_false(store_batch_open(f->s));
-        assert_int_equal(store_next_seq(f->s), 4);
-        assert_int_equal(store_last_seq(f->s), 3);
-        assert_not_stored(f->s, 4);
-        assert_not_stored(f->s, 5);
-    }
-
-    /* A put with no batch open is refused too. */
-    assert_int_equal(store_batch_put(f->s, 4, 0, "x", 1, NULL), STORE_ERR);
-    assert_false(store_batch_open(f->s));
-
-    /* And the store carries on from last + 1. */
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 4, 2);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-    assert_int_equal(store_last_seq(f->s), 5);
-    assert_stored(f->s, 4);
-    assert_stored(f->s, 5);
-}
-
-static void test_store_abort_leaves_nothing(void **state)
-{
-    struct fixture *f = *state;
-    f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 2);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK); /* already open: no-op */
-    put_range(f->s, 3, 10);
-    assert_int_equal(store_batch_put(f->s, 13, 5, "x", 1,
-                                     "ops\x1f"
-                                     "abort-me"),
-                     STORE_OK);
-    store_batch_abort(f->s);
-    assert_false(store_batch_open(f->s));
-    assert_int_equal(store_next_seq(f->s), 3);
-    assert_int_equal(store_last_seq(f->s), 2);
-    for (uint64_t seq = 3; seq <= 13; seq++)
-        assert_not_stored(f->s, seq);
-    uint64_t seq;
-    assert_int_equal(store_dedup_find(f->s,
-                                      "ops\x1f"
-                                      "abort-me",
-                                      0, &seq),
-                     STORE_NOTFOUND);
-
-    struct store_stat st;
-    assert_int_equal(store_stat(f->s, &st), STORE_OK);
-    assert_int_equal(st.messages, 2);
-    assert_int_equal(st.last_seq, 2);
-
-    store_batch_abort(f->s); /* with nothing open: harmless */
-    assert_int_equal(store_next_seq(f->s), 3);
-}
-
-static void test_store_reader_sees_only_committed_batches(void **state)
-{
-    struct fixture *f = *state;
-    f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 1);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 2, 1);
-    /* A reader during the pass sees what was acked, not what may yet fail. */
+    commit_range(f, 1, 1);
+    /* A reader taken before a commit keeps its snapshot... */
     store_read_t *r = store_read_begin(f->s);
     assert_non_null(r);
+    commit_range(f, 2, 1);
     const void *data;
     size_t len;
     assert_int_equal(store_read_get(r, 1, &data, &len), STORE_OK);
-    assert_int_equal(store_read_get(r, 2, &data, &len), STORE_NOTFOUND);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-    /* Its snapshot does not move under it... */
     assert_int_equal(store_read_get(r, 2, &data, &len), STORE_NOTFOUND);
     store_read_end(&r);
     /* ...a new one sees the commit. */
     assert_stored(f->s, 2);
 }
 
-static void test_store_full_map_refuses_batch_and_keeps_what_was_committed(void **state)
+/* Fills a 1 MiB map by committing write sets of 8 large messages until
+ * one does not fit; returns the last committed sequence. */
+static uint64_t fill(struct fixture *f, uint8_t *big, size_t len)
+{
+    int rc = STORE_OK;
+    uint64_t next = store_last_seq(f->s) + 1, committed = store_last_seq(f->s);
+    for (int pass = 0; pass < 1000 && rc == STORE_OK; pass++) {
+        store_wset_t *w = wset(f);
+        for (int i = 0; i < 8; i++, next++) {
+            memset(big, (int)(next & 0xff), len);
+            put(w, next, (int64_t)next, big, len, NULL);
+        }
+        rc = store_commit(f->s, w);
+        if (rc == STORE_OK)
+            committed = next - 1;
+    }
+    assert_int_equal(rc, STORE_FULL);
+    return committed;
+}
+
+static void test_store_full_map_refuses_write_set_and_keeps_what_was_committed(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 1);
     uint8_t big[4000];
-    int rc = STORE_OK;
-    uint64_t committed = 0;
-    for (int pass = 0; pass < 1000 && rc == STORE_OK; pass++) {
-        assert_int_equal(store_batch_begin(f->s), STORE_OK);
-        for (int i = 0; i < 8 && rc == STORE_OK; i++) {
-            uint64_t seq = store_next_seq(f->s);
-            memset(big, (int)(seq & 0xff), sizeof big);
-            rc = store_batch_put(f->s, seq, (int64_t)seq, big, sizeof big, NULL);
-        }
-        if (rc == STORE_OK)
-            rc = store_batch_commit(f->s);
-        if (rc == STORE_OK)
-            committed = store_last_seq(f->s);
-    }
-    /* Filled, refused with the clear code, and the batch abandoned. */
-    assert_int_equal(rc, STORE_FULL);
-    assert_int_equal(store_batch_failure(f->s), STORE_FULL);
+    uint64_t committed = fill(f, big, sizeof big);
     assert_true(committed > 8);
-    assert_false(store_batch_open(f->s));
     assert_int_equal(store_last_seq(f->s), committed);
-    assert_int_equal(store_next_seq(f->s), committed + 1);
+    assert_true(store_room(f->s) < (1u << 20));
+
+    /* A message that fits, then an audit record that does not: the write
+     * set fails whole, and the message is not stored either. */
+    store_wset_t *w = wset(f);
+    put(w, committed + 1, 1, "small", 5, "ops\x1fsmall");
+    static uint8_t huge[600000];
+    store_wset_audit(w, 1, huge, sizeof huge);
+    assert_int_equal(store_commit(f->s, w), STORE_FULL);
+    assert_not_stored(f->s, committed + 1);
+    assert_int_equal(store_last_seq(f->s), committed);
+    store_read_t *r = store_read_begin(f->s);
+    uint64_t seq;
+    assert_int_equal(store_read_dedup(r, "ops\x1fsmall", 0, &seq), STORE_NOTFOUND);
 
     /* Nothing acked is lost. */
-    store_read_t *r = store_read_begin(f->s);
-    assert_non_null(r);
-    for (uint64_t seq = 1; seq <= committed; seq++) {
+    for (seq = 1; seq <= committed; seq++) {
         const void *data;
         size_t len;
         assert_int_equal(store_read_get(r, seq, &data, &len), STORE_OK);
@@ -405,9 +370,6 @@ static void test_store_full_map_refuses_batch_and_keeps_what_was_committed(void 
         memset(big, (int)(seq & 0xff), sizeof big);
         assert_memory_equal(data, big, len);
     }
-    const void *data;
-    size_t len;
-    assert_int_equal(store_read_get(r, committed + 1, &data, &len), STORE_NOTFOUND);
     store_read_end(&r);
 
     struct store_stat st;
@@ -420,22 +382,34 @@ static void test_store_full_map_refuses_batch_and_keeps_what_was_committed(void 
     store_close(&f->s);
     f->s = open_store(f, 8);
     assert_int_equal(store_last_seq(f->s), committed);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    for (int i = 0; i < 16; i++) {
-        uint64_t seq = store_next_seq(f->s);
-        memset(big, (int)(seq & 0xff), sizeof big);
-        assert_int_equal(store_batch_put(f->s, seq, (int64_t)seq, big, sizeof big, NULL), STORE_OK);
+    assert_true(store_room(f->s) > (4u << 20));
+    w = wset(f);
+    for (uint64_t s2 = committed + 1; s2 <= committed + 16; s2++) {
+        memset(big, (int)(s2 & 0xff), sizeof big);
+        put(w, s2, (int64_t)s2, big, sizeof big, NULL);
     }
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-    assert_int_equal(store_batch_failure(f->s), STORE_OK);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
     assert_int_equal(store_last_seq(f->s), committed + 16);
     assert_int_equal(store_stat(f->s, &st), STORE_OK);
     assert_int_equal(st.messages, committed + 16);
     assert_int_equal(st.map_bytes, 8u << 20);
-    r = store_read_begin(f->s);
-    assert_int_equal(store_read_get(r, 1, &data, &len), STORE_OK);
-    assert_int_equal(store_read_get(r, committed + 16, &data, &len), STORE_OK);
-    store_read_end(&r);
+}
+
+static void test_store_room_counts_pages_freed_by_erasure(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 1);
+    uint8_t big[4000];
+    uint64_t committed = fill(f, big, sizeof big);
+    store_room_update(f->s);
+    uint64_t full = store_room(f->s);
+    store_wset_t *w = wset(f);
+    for (uint64_t seq = 1; seq <= committed / 2; seq++)
+        store_wset_purge(w, seq, (int64_t)seq, NULL);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+    /* Two commits later LMDB may reuse the pages; room says so at once. */
+    store_room_update(f->s);
+    assert_true(store_room(f->s) > full + (committed / 4) * sizeof big);
 }
 
 static void test_store_stat_counts_messages_and_bytes(void **state)
@@ -452,12 +426,12 @@ static void test_store_stat_counts_messages_and_bytes(void **state)
     assert_true(st.used_bytes > 0);
     uint64_t used_empty = st.used_bytes;
 
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 300);
+    store_wset_t *w = wset(f);
+    put_range(w, 1, 300);
     /* Counts are of committed messages. */
     assert_int_equal(store_stat(f->s, &st), STORE_OK);
     assert_int_equal(st.messages, 0);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
 
     assert_int_equal(store_stat(f->s, &st), STORE_OK);
     assert_int_equal(st.first_seq, 1);
@@ -467,36 +441,46 @@ static void test_store_stat_counts_messages_and_bytes(void **state)
     assert_true(st.used_bytes <= st.map_bytes);
 }
 
-static void test_store_dedup_finds_msg_id_in_batch_and_after_commit(void **state)
+static int dedup(store_t *s, const char *key, int64_t since, uint64_t *seq)
+{
+    store_read_t *r = store_read_begin(s);
+    assert_non_null(r);
+    int rc = store_read_dedup(r, key, since, seq);
+    store_read_end(&r);
+    return rc;
+}
+
+static void test_store_dedup_finds_msg_id_after_commit(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 16);
     const char *key = "humberside-police\x1fhull-2026-000123";
     uint64_t seq = 0;
-    assert_int_equal(store_dedup_find(f->s, key, 0, &seq), STORE_NOTFOUND);
+    assert_int_equal(dedup(f->s, key, 0, &seq), STORE_NOTFOUND);
 
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    assert_int_equal(store_batch_put(f->s, 1, 5000, "a", 1, key), STORE_OK);
-    /* A duplicate later in the same pass is caught. */
-    assert_int_equal(store_dedup_find(f->s, key, 0, &seq), STORE_OK);
-    assert_int_equal(seq, 1);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    store_wset_t *w = wset(f);
+    put(w, 1, 5000, "a", 1, key);
+    assert_int_equal(dedup(f->s, key, 0, &seq), STORE_NOTFOUND); /* not yet */
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
 
     seq = 0;
-    assert_int_equal(store_dedup_find(f->s, key, 0, &seq), STORE_OK);
+    assert_int_equal(dedup(f->s, key, 0, &seq), STORE_OK);
     assert_int_equal(seq, 1);
-    assert_int_equal(store_dedup_find(f->s, key, 5000, &seq), STORE_OK);
+    assert_int_equal(dedup(f->s, key, 5000, &seq), STORE_OK);
     /* Older than the dedup window: not a duplicate any more. */
-    assert_int_equal(store_dedup_find(f->s, key, 5001, &seq), STORE_NOTFOUND);
+    assert_int_equal(dedup(f->s, key, 5001, &seq), STORE_NOTFOUND);
     /* The same msg_id from another origin is a different key. */
-    assert_int_equal(store_dedup_find(f->s, "yh-rocu\x1fhull-2026-000123", 0, &seq),
-                     STORE_NOTFOUND);
+    assert_int_equal(dedup(f->s, "yh-rocu\x1fhull-2026-000123", 0, &seq), STORE_NOTFOUND);
 
-    /* Survives a restart. */
+    /* Survives a restart, and goes with an erasure. */
     store_close(&f->s);
     f->s = open_store(f, 16);
-    assert_int_equal(store_dedup_find(f->s, key, 0, &seq), STORE_OK);
+    assert_int_equal(dedup(f->s, key, 0, &seq), STORE_OK);
     assert_int_equal(seq, 1);
+    w = wset(f);
+    store_wset_purge(w, 1, 5000, key);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+    assert_int_equal(dedup(f->s, key, 0, &seq), STORE_NOTFOUND);
 }
 
 static void test_store_seq_at_time_finds_first_message_since(void **state)
@@ -505,10 +489,7 @@ static void test_store_seq_at_time_finds_first_message_since(void **state)
     f->s = open_store(f, 16);
     uint64_t seq = 0;
     assert_int_equal(store_seq_at_time(f->s, 0, &seq), STORE_NOTFOUND);
-
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 10); /* seq n at time 1000 n */
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    commit_range(f, 1, 10); /* seq n at time 1000 n */
 
     assert_int_equal(store_seq_at_time(f->s, 0, &seq), STORE_OK);
     assert_int_equal(seq, 1);
@@ -532,19 +513,21 @@ static void test_store_cursor_round_trips_after_commit(void **state)
     assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern),
                      STORE_NOTFOUND);
 
-    assert_int_equal(store_cursor_put(f->s, "yh-rocu/inbox", 41, "alert.yorkshire.>"), STORE_OK);
-    assert_true(store_batch_open(f->s)); /* durable when the batch commits */
+    store_wset_t *w = wset(f);
+    store_wset_cursor(w, "yh-rocu/inbox", 41, "alert.yorkshire.>");
+    /* Durable when the write set commits. */
     assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern),
                      STORE_NOTFOUND);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
     assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern),
                      STORE_OK);
     assert_int_equal(floor, 41);
     assert_string_equal(pattern, "alert.yorkshire.>");
 
     /* Overwritten by a later put; a short buffer gets a terminated prefix. */
-    assert_int_equal(store_cursor_put(f->s, "yh-rocu/inbox", 90, "national.>"), STORE_OK);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    w = wset(f);
+    store_wset_cursor(w, "yh-rocu/inbox", 90, "national.>");
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
     char small[5];
     assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, small, sizeof small),
                      STORE_OK);
@@ -558,22 +541,30 @@ static void test_store_cursor_round_trips_after_commit(void **state)
     assert_int_equal(floor, 90);
     assert_string_equal(pattern, "national.>");
 
-    /* A dead letter goes into the batch and does not disturb messages. */
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 1);
-    assert_int_equal(store_deadletter_put(f->s, 1, "yh-rocu/inbox", "max_deliver"), STORE_OK);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    /* A dead letter goes into the write set and does not disturb messages;
+     * removing it (twice) leaves none. */
+    w = wset(f);
+    put_range(w, 1, 1);
+    store_wset_deadletter(w, 1, "yh-rocu/inbox", "max_deliver");
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
     assert_stored(f->s, 1);
+    assert_int_equal(store_deadletter_get(f->s, 1, "yh-rocu/inbox"), STORE_OK);
+    assert_int_equal(store_deadletter_get(f->s, 1, "yh-rocu/other"), STORE_NOTFOUND);
+    w = wset(f);
+    store_wset_deadletter_del(w, 1, "yh-rocu/inbox");
+    store_wset_deadletter_del(w, 1, "yh-rocu/inbox");
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+    assert_int_equal(store_deadletter_get(f->s, 1, "yh-rocu/inbox"), STORE_NOTFOUND);
 }
 
 static void test_store_readonly_open_reads_what_the_broker_wrote(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    put_range(f->s, 1, 20);
-    assert_int_equal(store_audit_put(f->s, 1, "audit-1", 7), STORE_OK);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    store_wset_t *w = wset(f);
+    put_range(w, 1, 20);
+    store_wset_audit(w, 1, "audit-1", 7);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
 
     /* An offline tool opens it beside the live broker. */
     char err[512] = "";
@@ -600,12 +591,9 @@ static void test_store_readonly_open_reads_what_the_broker_wrote(void **state)
     assert_int_equal(st.messages, 20);
 
     /* Writes on it fail, and the broker's store is untouched. */
-    int rc = store_batch_begin(ro);
-    if (rc == STORE_OK)
-        rc = store_batch_put(ro, 21, 0, "x", 1, NULL);
-    if (rc == STORE_OK)
-        rc = store_batch_commit(ro);
-    assert_int_not_equal(rc, STORE_OK);
+    w = wset(f);
+    put(w, 21, 0, "x", 1, NULL);
+    assert_int_not_equal(store_commit(ro, w), STORE_OK);
     store_close(&ro);
     assert_int_equal(store_last_seq(f->s), 20);
 
@@ -621,14 +609,14 @@ static void test_store_read_seek_finds_neighbours_both_ways(void **state)
 {
     struct fixture *f = *state;
     f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
+    store_wset_t *w = wset(f);
     /* Audit records 10, 20, 30. */
     for (uint64_t a = 10; a <= 30; a += 10) {
         char rec[16];
         int n = snprintf(rec, sizeof rec, "rec-%llu", (unsigned long long)a);
-        assert_int_equal(store_audit_put(f->s, a, rec, (size_t)n), STORE_OK);
+        store_wset_audit(w, a, rec, (size_t)n);
     }
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
 
     store_read_t *r = store_read_begin(f->s);
     assert_non_null(r);
@@ -669,33 +657,6 @@ static void test_store_read_seek_finds_neighbours_both_ways(void **state)
     store_read_end(&r);
 }
 
-static void test_store_batch_ids_tell_whether_writes_landed(void **state)
-{
-    struct fixture *f = *state;
-    f->s = open_store(f, 16);
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    uint64_t first = store_batch_id(f->s);
-    put_range(f->s, 1, 1);
-    assert_true(store_committed_id(f->s) != first);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-    assert_int_equal(store_committed_id(f->s), first);
-
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    uint64_t second = store_batch_id(f->s);
-    assert_true(second != first);
-    put_range(f->s, 2, 1);
-    store_batch_abort(f->s);
-    /* The aborted batch never becomes the committed one. */
-    assert_int_equal(store_committed_id(f->s), first);
-
-    assert_int_equal(store_batch_begin(f->s), STORE_OK);
-    uint64_t third = store_batch_id(f->s);
-    assert_true(third != second && third != first);
-    put_range(f->s, 2, 1);
-    assert_int_equal(store_batch_commit(f->s), STORE_OK);
-    assert_int_equal(store_committed_id(f->s), third);
-}
-
 static void test_store_open_refuses_a_file_as_directory(void **state)
 {
     struct fixture *f = *state;
@@ -713,23 +674,22 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_store_batch_put_commit_then_get),
+        T(test_store_commit_then_get),
         T(test_store_empty_message_is_stored),
         T(test_store_sequence_continues_after_reopen),
-        T(test_store_uncommitted_batch_is_lost_on_close),
+        T(test_store_high_water_mark_survives_erasing_the_newest),
+        T(test_store_uncommitted_write_set_is_lost_on_close),
         T(test_store_read_next_walks_in_sequence_order),
         T(test_store_read_next_on_empty_store),
-        T(test_store_put_with_wrong_seq_abandons_the_batch),
-        T(test_store_abort_leaves_nothing),
-        T(test_store_reader_sees_only_committed_batches),
-        T(test_store_full_map_refuses_batch_and_keeps_what_was_committed),
+        T(test_store_reader_sees_only_committed_write_sets),
+        T(test_store_full_map_refuses_write_set_and_keeps_what_was_committed),
+        T(test_store_room_counts_pages_freed_by_erasure),
         T(test_store_stat_counts_messages_and_bytes),
-        T(test_store_dedup_finds_msg_id_in_batch_and_after_commit),
+        T(test_store_dedup_finds_msg_id_after_commit),
         T(test_store_seq_at_time_finds_first_message_since),
         T(test_store_cursor_round_trips_after_commit),
         T(test_store_readonly_open_reads_what_the_broker_wrote),
         T(test_store_read_seek_finds_neighbours_both_ways),
-        T(test_store_batch_ids_tell_whether_writes_landed),
         T(test_store_open_refuses_a_file_as_directory),
     };
 #undef T

@@ -1,0 +1,99 @@
+/* batch.h — one loop pass's batch, as LMDB builds a transaction: the
+ * writes it will make (a store write set), everything that waits on them
+ * (PubAcks, duplicate acks, planned Deliver frames, consultation replies),
+ * the audit chain's head after its records, and a sticky failure: once a
+ * batch has failed it stays failed, and everything added to it is refused
+ * with it. Only commit.c ends a batch.
+ * Not responsible for: what goes in (ingest.c, fanout.c, audit.c,
+ * retention.c, the handlers) or committing it (commit.c). */
+#ifndef LIAISON_BATCH_H
+#define LIAISON_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "wire.h"
+
+/* A publish stored by the batch and waiting for its PubAck. */
+struct batch_pub {
+    uint64_t seq, corr_id;
+    size_t rid_off, rid_len;   /* in the batch's bytes */
+    size_t msg_id_off;         /* NUL-terminated, in the batch's bytes */
+    size_t dkey_off, dkey_len; /* the dedup key, in the batch's bytes (len 0: none) */
+    size_t data_off, len;      /* the stored bytes, in the write set */
+    Liaison__Intel *intel;     /* owned: decoded once, for every routing decision */
+    uint8_t digest[32];        /* of the stored bytes, for the audit */
+};
+
+/* A frame that leaves only when the batch is durable. */
+enum batch_frame_kind {
+    BATCH_DELIVER, /* a Deliver or notice: undone (redelivered later) if the batch fails */
+    BATCH_REPLY,   /* a reply whose record is in the batch: an Error instead if it fails */
+    BATCH_DUP_ACK, /* a PubAck for a repeated publish: an Error instead if it fails */
+};
+struct batch_frame {
+    uint8_t kind;
+    uint8_t first; /* BATCH_DELIVER: a first delivery (else a redelivery) */
+    uint32_t sub_id;
+    uint64_t seq, corr_id;
+    size_t rid_off, rid_len;
+    size_t off, len; /* the packed frame, in the batch's bytes */
+};
+
+typedef struct batch {
+    store_wset_t *w;        /* owned */
+    struct batch_pub *pubs; /* sequence order, contiguous from first_seq */
+    size_t n_pubs, cap_pubs;
+    uint64_t first_seq; /* of pubs[0] */
+    struct batch_frame *frames;
+    size_t n_frames, cap_frames;
+    uint8_t *bytes; /* routing ids, msg_ids, packed frames */
+    size_t len, room;
+    /* msg_id dedup keys of pubs: open addressing over indexes into pubs */
+    uint32_t *dedup;
+    size_t dedup_cap;
+    /* The audit chain after this batch's records. */
+    uint64_t audit_seq, ckpt_seq;
+    uint8_t audit_hash[32];
+    int has_audit, has_ckpt;
+    size_t n_purges;
+    int failed;      /* STORE_OK, or why it failed (STORE_FULL, STORE_ERR): sticky */
+    double commit_s; /* how long its commit took, set by the committer */
+} batch_t;
+
+batch_t *batch_new(void);
+void batch_free(batch_t **bt);
+/* Empties it for the next pass, freeing what it owned. */
+void batch_reset(batch_t *bt);
+/* 1 when nothing waits on it and it writes nothing. */
+int batch_empty(const batch_t *bt);
+/* Marks it failed (sticky). */
+void batch_fail(batch_t *bt, int rc);
+
+/* Stores a message under seq (== first_seq + n_pubs once the first is
+ * set): returns the publish's entry, whose stored bytes (len of them, at
+ * batch_pub_data) the caller packs; dedup_key may be NULL. Takes ownership
+ * of intel. The entry is valid until the next batch_add_pub. */
+struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size_t len,
+                                const char *dedup_key, const uint8_t *rid, size_t rid_len,
+                                uint64_t corr_id, const char *msg_id, Liaison__Intel *intel);
+uint8_t *batch_pub_data(batch_t *bt, const struct batch_pub *p);
+/* The publish stored under seq in this batch, or NULL. */
+struct batch_pub *batch_pub_at(batch_t *bt, uint64_t seq);
+/* The sequence of a publish in this batch under dedup_key, or 0. */
+uint64_t batch_dedup_find(const batch_t *bt, const char *dedup_key);
+/* One past the last sequence stored by this batch (first_seq when none). */
+uint64_t batch_next_seq(const batch_t *bt);
+
+/* A frame waiting on the batch: room for len bytes is returned, to fill
+ * before the next call. */
+uint8_t *batch_add_frame(batch_t *bt, enum batch_frame_kind kind, const uint8_t *rid,
+                         size_t rid_len, uint64_t corr_id, uint32_t sub_id, uint64_t seq, int first,
+                         size_t len);
+/* Shrinks the last frame to the len actually packed. */
+void batch_frame_trim(batch_t *bt, size_t len);
+const uint8_t *batch_bytes(const batch_t *bt, size_t off);
+const char *batch_msg_id(const batch_t *bt, const struct batch_pub *p);
+
+#endif

@@ -1,0 +1,295 @@
+/* commit.c — the committer thread and the end of every batch.
+ *
+ * The loop thread never holds a write transaction. It fills batch N+1
+ * (decode, validate, policy, sequence numbers, audit chain, planned frames)
+ * while this file's thread applies batch N's write set in one LMDB
+ * transaction and syncs it. The thread tells the loop by an eventfd the
+ * loop polls; only then, on the loop thread, does batch N release what
+ * waited on it. So "acked" still means on disk, and nothing a batch holds
+ * leaves before its records do.
+ *
+ * Failure: a full map refuses the batch and, since the open batch was
+ * numbered and chained on top of it, that one too; the loop's state goes
+ * back to what is committed. An I/O error is fatal: after a failed sync
+ * the kernel may have dropped the dirty pages, so nothing is retried; the
+ * broker refuses what waited and stops, and a restart recovers from disk.
+ * Not responsible for: what goes into a batch. */
+#include "commit.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "reply.h"
+#include "retention.h"
+#include "util.h"
+
+struct committer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    store_t *st;
+    batch_t *job; /* submitted, or done and not yet taken */
+    int done, rc; /* job's result, once done */
+    int stop;
+    int efd;
+};
+
+static void *committer_main(void *arg)
+{
+    committer_t *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->stop && (c->job == NULL || c->done))
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop)
+            break;
+        batch_t *bt = c->job;
+        pthread_mutex_unlock(&c->mu);
+        double t0 = metrics_clock();
+        int rc = store_wset_count(bt->w) ? store_commit(c->st, bt->w) : STORE_OK;
+        if (rc == STORE_OK && store_wset_count(bt->w))
+            store_room_update(c->st);
+        bt->commit_s = metrics_clock() - t0;
+        pthread_mutex_lock(&c->mu);
+        c->rc = rc;
+        c->done = 1;
+        uint64_t one = 1;
+        if (write(c->efd, &one, sizeof one) < 0)
+            log_error("event=committer_signal_failed error=\"%s\"", strerror(errno));
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+committer_t *committer_start(store_t *st, char *err, size_t errlen)
+{
+    committer_t *c = xcalloc(1, sizeof *c);
+    c->st = st;
+    c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->efd < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
+        snprintf(err, errlen, "cannot start the committer thread");
+        close(c->efd);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void committer_stop(committer_t **cp)
+{
+    if (cp == NULL || *cp == NULL)
+        return;
+    committer_t *c = *cp;
+    pthread_mutex_lock(&c->mu);
+    /* A batch being applied is finished first: the thread only looks at
+     * stop between batches. */
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    close(c->efd);
+    free(c);
+    *cp = NULL;
+}
+
+int committer_fd(const committer_t *c)
+{
+    return c->efd;
+}
+
+static void committer_give(committer_t *c, batch_t *bt)
+{
+    pthread_mutex_lock(&c->mu);
+    c->job = bt;
+    c->done = 0;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The finished batch and its rc, or NULL while it is still being applied. */
+static batch_t *committer_take(committer_t *c, int wait, int *rc)
+{
+    uint64_t n;
+    if (wait) {
+        struct pollfd p = {.fd = c->efd, .events = POLLIN};
+        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+            ;
+    }
+    if (read(c->efd, &n, sizeof n) < 0 && errno != EAGAIN)
+        log_error("event=committer_read_failed error=\"%s\"", strerror(errno));
+    pthread_mutex_lock(&c->mu);
+    batch_t *bt = NULL;
+    if (c->job && c->done) {
+        bt = c->job;
+        *rc = c->rc;
+        c->job = NULL;
+        c->done = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return bt;
+}
+
+void commit_submit(broker_t *b)
+{
+    if (b->inflight || b->fatal || batch_empty(b->open))
+        return;
+    b->inflight = b->open;
+    b->open = b->spare ? b->spare : batch_new();
+    b->spare = NULL;
+    committer_give(b->committer, b->inflight);
+}
+
+/* On disk now: only from here may a PubAck say so, and a Deliver or a
+ * consultation reply leave. */
+static void release(broker_t *b, batch_t *bt)
+{
+    audit_committed(b->audit, bt);
+    if (store_wset_count(bt->w)) {
+        b->stats.commits++;
+        metrics_observe_commit(b->metrics, bt->commit_s);
+    }
+    for (size_t i = 0; i < bt->n_pubs; i++) {
+        const struct batch_pub *p = &bt->pubs[i];
+        b->stats.publishes++;
+        retention_note(b->retention, b->cfg, p->intel, p->len);
+        reply_puback_to(b, batch_bytes(bt, p->rid_off), p->rid_len, p->corr_id, p->seq,
+                        batch_msg_id(bt, p), 0);
+    }
+    for (size_t i = 0; i < bt->n_frames; i++) {
+        const struct batch_frame *f = &bt->frames[i];
+        session_t *s = sessions_find(b->sessions, batch_bytes(bt, f->rid_off), f->rid_len);
+        if (s == NULL || s->dead)
+            continue; /* a delivery stays unacked: sent again from the cursor on return */
+        /* A full peer queue leaves a delivery unacked in the window; the
+         * ack timeout sends it again. */
+        session_send(b->router, s, batch_bytes(bt, f->off), f->len);
+    }
+}
+
+static void refuse(broker_t *b, batch_t *bt, Liaison__ErrorCode code, const char *why)
+{
+    for (size_t i = 0; i < bt->n_pubs; i++) {
+        const struct batch_pub *p = &bt->pubs[i];
+        session_t *s = sessions_find(b->sessions, batch_bytes(bt, p->rid_off), p->rid_len);
+        if (s) {
+            reply_error(b, s, p->corr_id, code, batch_msg_id(bt, p), why);
+            s->publish_refused++;
+        }
+        b->stats.publish_refused++;
+    }
+    for (size_t i = 0; i < bt->n_frames; i++) {
+        const struct batch_frame *f = &bt->frames[i];
+        session_t *s = sessions_find(b->sessions, batch_bytes(bt, f->rid_off), f->rid_len);
+        if (s == NULL)
+            continue;
+        if (f->kind == BATCH_DUP_ACK && f->seq <= store_last_seq(b->store)) {
+            session_send(b->router, s, batch_bytes(bt, f->off),
+                         f->len); /* its original is stored */
+            continue;
+        }
+        if (f->kind == BATCH_REPLY || f->kind == BATCH_DUP_ACK) {
+            reply_error(b, s, f->corr_id,
+                        f->kind == BATCH_REPLY ? LIAISON__ERROR_CODE__STORE_FAILED : code, NULL,
+                        f->kind == BATCH_REPLY ? "the record of this request could not be stored"
+                                               : why);
+            continue;
+        }
+        sub_t *sub = session_sub_find(s, f->sub_id);
+        if (sub == NULL)
+            continue;
+        if (f->first) {
+            sub_forget(sub, f->seq);
+            sub->delivered--;
+            if (sub->next_seq == SUB_AT_TAIL || f->seq < sub->next_seq)
+                sub->next_seq = f->seq;
+        } else {
+            struct inflight *fl = sub_inflight(sub, f->seq);
+            if (fl) {
+                fl->attempts--;
+                fl->due_ms = 0;
+            }
+        }
+    }
+    batch_reset(bt);
+}
+
+/* Both uncommitted batches are refused: everything goes on from what is
+ * on disk. */
+static void refuse_all(broker_t *b, batch_t *failed, int rc)
+{
+    Liaison__ErrorCode code =
+        rc == STORE_FULL ? LIAISON__ERROR_CODE__STORE_FULL : LIAISON__ERROR_CODE__STORE_FAILED;
+    const char *why = rc == STORE_FULL ? "store full: publish refused, nothing stored is lost"
+                                       : "store error: publish refused";
+    batch_fail(failed, rc);
+    batch_fail(b->open, rc);
+    refuse(b, failed, code, why);
+    refuse(b, b->open, code, why);
+    uint64_t next = store_last_seq(b->store) + 1;
+    b->next_seq = next;
+    b->planned = next - 1;
+    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+        session_t *s = sessions_at(b->sessions, i);
+        for (size_t j = 0; j < s->n_subs; j++) {
+            sub_t *sub = s->subs[j];
+            if (sub->next_seq != SUB_AT_TAIL && sub->next_seq > next)
+                sub->next_seq = next;
+            /* Cursor writes in the lost batches must be written again. */
+            sub->floor_written = UINT64_MAX;
+        }
+    }
+    audit_rollback(b->audit);
+    retention_invalidate(b->retention);
+}
+
+int commit_reap(broker_t *b, int wait)
+{
+    if (b->inflight == NULL)
+        return 0;
+    int rc = STORE_OK;
+    batch_t *bt = committer_take(b->committer, wait, &rc);
+    if (bt == NULL)
+        return 0;
+    b->inflight = NULL;
+    if (rc == STORE_OK) {
+        release(b, bt);
+    } else {
+        refuse_all(b, bt, rc);
+        if (rc == STORE_ERR) {
+            log_error("event=commit_failed action=\"stopping: nothing is retried after a "
+                      "failed write; a restart recovers what is on disk\"");
+            b->fatal = 1;
+        }
+    }
+    batch_reset(bt);
+    if (b->spare == NULL)
+        b->spare = bt;
+    else
+        batch_free(&bt);
+    return 1;
+}
+
+void commit_drain(broker_t *b)
+{
+    while (!b->fatal && (b->inflight || !batch_empty(b->open))) {
+        commit_submit(b);
+        commit_reap(b, 1);
+    }
+}

@@ -1,0 +1,431 @@
+/* fanout.c — plan, redeliver, notice, from batch or store.
+ *
+ * The store is the queue: a subscription is a cursor into it plus a window
+ * of unacked deliveries, so a slow subscriber costs disk, not memory. A
+ * subscription that has seen everything planned so far is "at the tail"
+ * (next_seq SUB_AT_TAIL): new messages reach it through the subscription
+ * index only, so idle subscriptions cost nothing per message. One that is
+ * behind (no credit, a replay, a durable resume) walks the store from its
+ * cursor, a bounded number of messages per pass, and rejoins the tail when
+ * it catches up.
+ * Messages still in an uncommitted batch are read from it, decoded once;
+ * older ones from the pass's snapshot, decoded once per pass through a
+ * small cache.
+ * Not responsible for: the rule (policy.c) or sending (commit.c). */
+#include "fanout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "policy.h"
+#include "topic.h"
+#include "util.h"
+
+/* How many stored messages one subscription may examine per loop pass, so
+ * a subscriber far behind cannot hold up everyone else. */
+#define PUMP_BUDGET       4096
+#define FETCH_UNDECODABLE 2
+#define CACHE_SLOTS       512 /* decoded store messages kept for one pass */
+#define CURSOR_IDLE_MS    1000
+
+/* One message as planning sees it. */
+struct msgref {
+    const Liaison__Intel *m;
+    const uint8_t *packed;
+    size_t len;
+    const uint8_t *digest; /* NULL until needed */
+    uint8_t digest_buf[32];
+};
+
+/* Store messages decoded this pass, by sequence (direct-mapped). */
+struct cache_slot {
+    uint64_t seq;
+    Liaison__Intel *m; /* owned */
+    const void *data;  /* in the pass's snapshot */
+    size_t len;
+};
+static struct cache_slot cache[CACHE_SLOTS];
+
+static void cache_clear(void)
+{
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].m)
+            wire_intel_free(&cache[i].m);
+}
+
+static int from_batch(batch_t *bt, uint64_t seq, struct msgref *ref)
+{
+    struct batch_pub *p = bt ? batch_pub_at(bt, seq) : NULL;
+    if (p == NULL)
+        return 0;
+    ref->m = p->intel;
+    ref->packed = batch_pub_data(bt, p);
+    ref->len = p->len;
+    ref->digest = p->digest;
+    return 1;
+}
+
+/* The message at *seq (exact), or the first stored at or after it: from an
+ * uncommitted batch when it is there, else from the pass's snapshot. */
+static int fetch(broker_t *b, uint64_t *seq, int exact, struct msgref *ref)
+{
+    if (from_batch(b->open, *seq, ref) || from_batch(b->inflight, *seq, ref))
+        return STORE_OK;
+    if (b->rd == NULL)
+        return STORE_ERR;
+    const void *data;
+    size_t len;
+    int rc = exact ? store_read_get(b->rd, *seq, &data, &len)
+                   : store_read_next(b->rd, *seq, seq, &data, &len);
+    if (rc == STORE_NOTFOUND && !exact && b->inflight && b->inflight->n_pubs &&
+        *seq < b->inflight->first_seq) {
+        /* Nothing more committed: the next is the first in the batches. */
+        *seq = b->inflight->first_seq;
+        return from_batch(b->inflight, *seq, ref) ? STORE_OK : STORE_NOTFOUND;
+    }
+    if (rc == STORE_NOTFOUND && !exact && b->open->n_pubs && *seq < b->open->first_seq) {
+        *seq = b->open->first_seq;
+        return from_batch(b->open, *seq, ref) ? STORE_OK : STORE_NOTFOUND;
+    }
+    if (rc != STORE_OK)
+        return rc;
+    struct cache_slot *c = &cache[*seq % CACHE_SLOTS];
+    if (c->m == NULL || c->seq != *seq) {
+        wire_intel_free(&c->m);
+        c->m = wire_intel_decode(data, len);
+        c->seq = *seq;
+    }
+    if (c->m == NULL) {
+        log_error("event=stored_message_undecodable seq=%llu", (unsigned long long)*seq);
+        return FETCH_UNDECODABLE;
+    }
+    ref->m = c->m;
+    ref->packed = data;
+    ref->len = len;
+    ref->digest = NULL;
+    return STORE_OK;
+}
+
+static const uint8_t *digest_of(struct msgref *ref)
+{
+    if (ref->digest == NULL) {
+        audit_digest(ref->packed, ref->len, ref->digest_buf);
+        ref->digest = ref->digest_buf;
+    }
+    return ref->digest;
+}
+
+/* A sanitised notice: that a message exists on this topic, its risk, who
+ * sent it, how many subjects it concerns, its reference and whom to ask.
+ * Built from scratch so nothing else of the message can leak into it. */
+static void queue_notice(broker_t *b, session_t *s, sub_t *sub, const Liaison__Intel *m,
+                         uint64_t seq, uint32_t attempt)
+{
+    Liaison__Intel n = LIAISON__INTEL__INIT;
+    Liaison__Label l = LIAISON__LABEL__INIT;
+    Liaison__Deliver d = LIAISON__DELIVER__INIT;
+    Liaison__Envelope env;
+    const config_agent_t *origin =
+        m->origin ? config_agent_by_name(b->cfg, m->origin->agent) : NULL;
+    n.topic = m->topic;
+    n.msg_id = m->msg_id;
+    n.seq = m->seq;
+    n.received_at_us = m->received_at_us;
+    n.origin = m->origin;
+    n.label = &l;
+    l.risk = m->label->risk;
+    d.sub_id = sub->id;
+    d.intel = &n;
+    d.attempt = attempt;
+    d.notice = 1;
+    d.subject_count = (uint32_t)m->label->n_subjects;
+    d.contact = (char *)(uintptr_t)(origin && origin->contact ? origin->contact : "");
+    wire_envelope_init(&env, 0);
+    env.kind_case = LIAISON__ENVELOPE__KIND_DELIVER;
+    env.deliver = &d;
+    size_t len = wire_envelope_size(&env);
+    wire_envelope_pack(&env, batch_add_frame(b->open, BATCH_DELIVER, s->rid, s->rid_len, 0, sub->id,
+                                             seq, attempt == 1, len));
+}
+
+static void queue_deliver(broker_t *b, session_t *s, sub_t *sub, const struct msgref *ref,
+                          uint64_t seq, uint32_t attempt)
+{
+    /* The packed bytes may live in the open batch's write set, which does
+     * not move while frames are added (they go to the batch's own bytes). */
+    uint8_t *out = batch_add_frame(b->open, BATCH_DELIVER, s->rid, s->rid_len, 0, sub->id, seq,
+                                   attempt == 1, wire_deliver_size(ref->len));
+    batch_frame_trim(b->open, wire_deliver_pack(sub->id, attempt, 0, ref->packed, ref->len, out));
+}
+
+enum plan { PLAN_WITHHELD = 0, PLAN_QUEUED = 1, PLAN_DEFERRED = 2, PLAN_FAILED = -1 };
+
+/* Decides one message for one subscription, appends the audit record of
+ * the decision and queues the frame. */
+static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *ref, uint64_t seq,
+                          uint32_t attempt, int64_t now_us, int64_t *until_us)
+{
+    const Liaison__Intel *m = ref->m;
+    /* A topic the subscription does not ask for is not a refusal; only
+     * what it asked for and may not see is withheld and audited. */
+    if (!topic_match(sub->pattern, m->topic))
+        return PLAN_WITHHELD;
+    struct policy_verdict v = policy_receive(b->cfg, s->conf, sub->pattern, m, now_us);
+    struct audit_event ev = {.actor = s->agent,
+                             .recipient = s->agent,
+                             .topic = m->topic,
+                             .msg_seq = seq,
+                             .outcome = "ok"};
+    if (v.action == POLICY_DEFER) {
+        *until_us = v.until_us;
+        return PLAN_DEFERRED;
+    }
+    ev.digest = digest_of(ref);
+    if (v.action == POLICY_WITHHOLD) {
+        ev.action = "withhold";
+        ev.outcome = "refused";
+        ev.reason = policy_rule_name(v.rule);
+        sub->refused++;
+        b->stats.delivery_refused++;
+        log_debug("event=delivery_withheld agent=%s seq=%llu rule=%s", s->agent,
+                  (unsigned long long)seq, ev.reason);
+        return audit_append(b->audit, b->open, &ev) == STORE_OK ? PLAN_WITHHELD : PLAN_FAILED;
+    }
+    if (v.action == POLICY_NOTICE) {
+        ev.action = "notice";
+        ev.reason = policy_rule_name(v.rule);
+    } else {
+        ev.action = attempt > 1 ? "redeliver" : "deliver";
+    }
+    /* The record first: a frame joins the batch only with its record. */
+    if (audit_append(b->audit, b->open, &ev) != STORE_OK)
+        return PLAN_FAILED;
+    if (v.action == POLICY_NOTICE) {
+        queue_notice(b, s, sub, m, seq, attempt);
+        b->stats.notices++;
+    } else {
+        queue_deliver(b, s, sub, ref, seq, attempt);
+        b->stats.deliveries++;
+    }
+    s->delivered++;
+    return PLAN_QUEUED;
+}
+
+static int64_t due_in(int64_t now_ms, int64_t now_us, int64_t until_us)
+{
+    return now_ms + (until_us - now_us) / 1000 + 1;
+}
+
+/* A message that has used up its deliveries is set aside where operators
+ * can see it, and stops blocking the subscription's window. */
+static void dead_letter(broker_t *b, session_t *s, sub_t *sub, uint64_t seq, const char *why)
+{
+    sub_forget(sub, seq);
+    sub->dead_lettered++;
+    b->stats.dead_letters++;
+    log_warn("event=dead_letter agent=%s sub=%u seq=%llu reason=\"%s\"", s->agent, sub->id,
+             (unsigned long long)seq, why);
+    struct audit_event ev = {.actor = "broker",
+                             .action = "dead_letter",
+                             .recipient = s->agent,
+                             .outcome = "refused",
+                             .reason = why,
+                             .msg_seq = seq};
+    audit_append(b->audit, b->open, &ev);
+    if (sub->durable)
+        store_wset_deadletter(b->open->w, seq, sub->durable, why);
+}
+
+/* Unacked deliveries past their due time are planned again, re-checked by
+ * the rule as configured now; after max_deliver attempts they are dead
+ * letters. Held (embargoed) ones are planned for the first time. */
+static int redeliver_due(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us)
+{
+    for (uint32_t i = 0; i < sub->n_inflight;) {
+        struct inflight *f = &sub->inflight[i];
+        if (f->due_ms > now_ms) {
+            i++;
+            continue;
+        }
+        uint64_t seq = f->seq;
+        if (f->attempts >= b->cfg->max_deliver) {
+            dead_letter(b, s, sub, seq, "max_deliver reached");
+            continue; /* entry i was removed */
+        }
+        struct msgref ref;
+        int rc = fetch(b, &seq, 1, &ref);
+        if (rc == STORE_NOTFOUND || rc == FETCH_UNDECODABLE) {
+            sub_forget(sub, seq); /* purged meanwhile (or unreadable, logged) */
+            continue;
+        }
+        if (rc != STORE_OK)
+            return -1;
+        int64_t until = 0;
+        enum plan p = plan_one(b, s, sub, &ref, seq, f->attempts + 1, now_us, &until);
+        if (p == PLAN_FAILED)
+            return -1;
+        if (p == PLAN_WITHHELD) {
+            sub_forget(sub, seq); /* no longer allowed: withheld, not retried */
+            continue;
+        }
+        if (p == PLAN_DEFERRED) {
+            f->due_ms = due_in(now_ms, now_us, until);
+        } else {
+            if (f->attempts > 0) {
+                sub->redelivered++;
+                b->stats.redeliveries++;
+            } else {
+                sub->delivered++;
+            }
+            f->attempts++;
+            f->due_ms = now_ms + (int64_t)b->cfg->ack_timeout_ms * f->attempts;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* Plans seq for sub and records what happened in its window. */
+static enum plan plan_next(broker_t *b, session_t *s, sub_t *sub, struct msgref *ref, uint64_t seq,
+                           int64_t now_ms, int64_t now_us)
+{
+    int64_t until = 0;
+    enum plan p = plan_one(b, s, sub, ref, seq, 1, now_us, &until);
+    if (p == PLAN_QUEUED)
+        sub_sent(sub, seq, now_ms + b->cfg->ack_timeout_ms);
+    else if (p == PLAN_DEFERRED)
+        sub_hold(sub, seq, due_in(now_ms, now_us, until));
+    return p;
+}
+
+/* A subscription behind the tail walks from its cursor. */
+static void walk(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us)
+{
+    uint64_t last = b->planned;
+    for (int budget = PUMP_BUDGET; budget > 0 && sub_credit(sub) > 0; budget--) {
+        if (sub->next_seq > last) {
+            sub->next_seq = SUB_AT_TAIL; /* caught up: the index reaches it now */
+            return;
+        }
+        uint64_t seq = sub->next_seq;
+        struct msgref ref;
+        int rc = fetch(b, &seq, 0, &ref);
+        if (rc == STORE_NOTFOUND || (rc == STORE_OK && seq > last)) {
+            sub->next_seq = SUB_AT_TAIL;
+            return;
+        }
+        if (rc == FETCH_UNDECODABLE) {
+            sub->next_seq = seq + 1; /* skip the unreadable record, logged */
+            continue;
+        }
+        if (rc != STORE_OK)
+            return;
+        if (plan_next(b, s, sub, &ref, seq, now_ms, now_us) == PLAN_FAILED)
+            return;
+        sub->next_seq = seq + 1;
+    }
+}
+
+struct tail_ctx {
+    broker_t *b;
+    struct msgref *ref;
+    uint64_t seq;
+    int64_t now_ms, now_us;
+};
+
+/* A new message for a subscription that matched it in the index. */
+static void on_match(void *item, void *arg)
+{
+    sub_t *sub = item;
+    struct tail_ctx *t = arg;
+    session_t *s = sub->owner;
+    if (sub->next_seq != SUB_AT_TAIL || s->dead || s->conf == NULL)
+        return; /* behind: it reaches this message by walking */
+    if (sub_credit(sub) == 0) {
+        sub->next_seq = t->seq; /* its window is full: it falls behind here */
+        return;
+    }
+    plan_next(t->b, s, sub, t->ref, t->seq, t->now_ms, t->now_us);
+}
+
+void fanout_plan(broker_t *b)
+{
+    int64_t now_ms = util_mono_ms(), now_us = util_now_us();
+    uint64_t from = b->planned + 1;
+    /* 1. Subscriptions behind, and due redeliveries, first: they are
+     * older than anything new. */
+    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+        session_t *s = sessions_at(b->sessions, i);
+        if (s->dead || s->conf == NULL)
+            continue;
+        for (size_t j = 0; j < s->n_subs; j++) {
+            sub_t *sub = s->subs[j];
+            if (sub->n_inflight && redeliver_due(b, s, sub, now_ms, now_us) < 0)
+                continue;
+            if (sub->next_seq != SUB_AT_TAIL)
+                walk(b, s, sub, now_ms, now_us);
+        }
+    }
+    /* 2. New messages, through the index: each costs its matches. */
+    for (uint64_t seq = from; seq < b->next_seq; seq++) {
+        struct msgref ref;
+        if (!from_batch(b->open, seq, &ref))
+            continue;
+        struct tail_ctx t = {b, &ref, seq, now_ms, now_us};
+        subindex_match(b->subindex, ref.m->topic, on_match, &t);
+        b->planned = seq;
+    }
+    b->planned = b->next_seq - 1;
+    cache_clear();
+}
+
+void fanout_cursors(broker_t *b, int64_t now_ms)
+{
+    uint64_t tail = b->planned + 1;
+    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+        session_t *s = sessions_at(b->sessions, i);
+        for (size_t j = 0; j < s->n_subs; j++) {
+            sub_t *sub = s->subs[j];
+            uint64_t floor = sub_floor(sub, tail);
+            if (sub->durable == NULL || floor == sub->floor_written)
+                continue;
+            /* An idle subscription's floor creeps up with traffic it does
+             * not match: writing that once a second is enough, since a
+             * stale cursor only means re-reading, never skipping. */
+            if (!sub->active && sub->floor_written != UINT64_MAX &&
+                now_ms - sub->floor_written_ms < CURSOR_IDLE_MS)
+                continue;
+            store_wset_cursor(b->open->w, sub->durable, floor, sub->pattern);
+            sub->floor_written = floor;
+            sub->floor_written_ms = now_ms;
+            sub->active = 0;
+        }
+    }
+}
+
+void fanout_sub_added(broker_t *b, sub_t *sub)
+{
+    subindex_add(b->subindex, sub->pattern, sub);
+}
+
+void fanout_sub_removing(broker_t *b, sub_t *sub)
+{
+    subindex_remove(b->subindex, sub->pattern, sub);
+}
+
+void fanout_sub_remove(broker_t *b, session_t *s, uint32_t sub_id)
+{
+    sub_t *sub = session_sub_find(s, sub_id);
+    if (sub == NULL)
+        return;
+    fanout_sub_removing(b, sub);
+    session_sub_remove(s, sub_id);
+}
+
+void fanout_session_gone(broker_t *b, session_t *s)
+{
+    while (s->n_subs)
+        fanout_sub_remove(b, s, s->subs[0]->id);
+}

@@ -1,0 +1,31 @@
+/* fanout.h — deciding, before the loop sleeps, what each subscription
+ * receives: new messages through the subscription index (a message costs
+ * what its matching subscriptions cost), subscriptions behind the tail by
+ * walking the store, redeliveries and dead letters, and the durable
+ * cursors that moved. Every decision is made by policy_receive as the
+ * configuration is now; its audit record joins the open batch and its
+ * frame waits there for the commit. The second step of the write path.
+ * Not responsible for: allow/deny (policy.c) or sending (commit.c). */
+#ifndef LIAISON_FANOUT_H
+#define LIAISON_FANOUT_H
+
+#include "broker.h"
+
+/* Plans deliveries for this pass into the open batch. Bounded per
+ * subscription per pass. */
+void fanout_plan(broker_t *b);
+
+/* Writes the durable cursors that moved into the open batch: at once when
+ * the subscription delivered or acked since the last write, else at most
+ * once a second (a cursor only ever trails the acks). */
+void fanout_cursors(broker_t *b, int64_t now_ms);
+
+/* A subscription was added or is about to be removed: keeps the index. */
+void fanout_sub_added(broker_t *b, sub_t *sub);
+void fanout_sub_removing(broker_t *b, sub_t *sub);
+/* Removes a subscription through the index (session_sub_remove after it). */
+void fanout_sub_remove(broker_t *b, session_t *s, uint32_t sub_id);
+/* Removes every subscription of a session (before it goes). */
+void fanout_session_gone(broker_t *b, session_t *s);
+
+#endif

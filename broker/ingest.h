@@ -1,0 +1,20 @@
+/* ingest.h — a publish from any source into the open batch: validate the
+ * label, check the publisher's policy, stamp origin, time and sequence,
+ * drop repeats, check the store has room, put it, and chain its collection
+ * record. The first step of the write path (then fanout.c, commit.c).
+ * Not responsible for: decoding frames (handle.c) or deciding access
+ * (policy.c, which it asks). */
+#ifndef LIAISON_INGEST_H
+#define LIAISON_INGEST_H
+
+#include "broker.h"
+
+/* Takes ownership of m. A refusal is answered at once with an Error and
+ * audited; an accepted publish is answered when its batch commits. */
+void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m);
+
+/* Bytes kept free in the map for what a full store must still record:
+ * deliveries, notices, acks (cursors), replays and erasures. */
+uint64_t ingest_reserve(const broker_t *b);
+
+#endif
