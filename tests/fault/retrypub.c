@@ -4,6 +4,9 @@
  * every message not yet PubAcked, with the same msg_id — what an agent's
  * outbox does. Each PubAck is written as "msg_id seq" to ACKED_FILE and
  * flushed, so the file is what the broker promised at any moment.
+ * With RETRYPUB_MIXED set, bodies run from 10 bytes to 60 KB (message i's
+ * length is retrypub_len(i), its bytes name i), and a STORE_FULL refusal
+ * is final: written as "msg_id FULL" and not retried.
  * usage: retrypub AGENT.cfg N ACKED_FILE [WINDOW] [TOPIC]
  * Not part of any installed program. */
 #include <stdint.h>
@@ -17,7 +20,13 @@
 #include "util.h"
 #include "wire.h"
 
-static void fill(Liaison__Intel *m, const char *topic, const char *id)
+/* Body length of message i in mixed mode: 10 B to 60 KB, spread. */
+static size_t mixed_len(size_t i)
+{
+    return 10 + (i * 7919u) % 60000u;
+}
+
+static void fill(Liaison__Intel *m, const char *topic, const char *id, size_t mixed)
 {
     m->topic = xstrdup(topic);
     m->msg_id = xstrdup(id);
@@ -27,6 +36,13 @@ static void fill(Liaison__Intel *m, const char *topic, const char *id)
     m->label->intel_grade = xstrdup("B");
     m->label->handling = LIAISON__HANDLING__HANDLING_P;
     m->label->risk = LIAISON__RISK__LOW;
+    if (mixed) {
+        m->body.data = xmalloc(mixed);
+        memset(m->body.data, 'x', mixed);
+        memcpy(m->body.data, id, strlen(id) < mixed ? strlen(id) : mixed);
+        m->body.len = mixed;
+        return;
+    }
     m->body.data = (uint8_t *)xstrdup("fault-test body: a retried publish must be stored once");
     m->body.len = strlen((char *)m->body.data);
 }
@@ -52,6 +68,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "retrypub: bad arguments\n");
         return 2;
     }
+    int mixed = getenv("RETRYPUB_MIXED") != NULL;
+    size_t refused = 0;
     uint8_t *done = xcalloc(n, 1);
     uint64_t *corr_of = xcalloc(n, sizeof *corr_of);
     size_t n_done = 0, reconnects = 0;
@@ -74,7 +92,7 @@ int main(int argc, char **argv)
                 char id[64];
                 snprintf(id, sizeof id, "fault-%zu", next);
                 Liaison__Intel *fresh = wire_intel_new();
-                fill(fresh, topic, id);
+                fill(fresh, topic, id, mixed ? mixed_len(next) : 0);
                 Liaison__Envelope env;
                 Liaison__Publish pub = LIAISON__PUBLISH__INIT;
                 wire_envelope_init(&env, base + 1 + next);
@@ -108,6 +126,14 @@ int main(int argc, char **argv)
                     fprintf(acked, "fault-%zu %llu\n", i, (unsigned long long)r->pub_ack->seq);
                     fflush(acked);
                 }
+                if (mixed && r->kind_case == LIAISON__ENVELOPE__KIND_ERROR && !done[i] &&
+                    r->error->code == LIAISON__ERROR_CODE__STORE_FULL) {
+                    done[i] = 1; /* final: the store is full */
+                    n_done++;
+                    refused++;
+                    fprintf(acked, "fault-%zu FULL\n", i);
+                    fflush(acked);
+                }
                 if (inflight)
                     inflight--;
             }
@@ -117,7 +143,8 @@ int main(int argc, char **argv)
         if (n_done < n)
             reconnects++;
     }
-    fprintf(stderr, "retrypub: %zu acked, %zu reconnects\n", n_done, reconnects);
+    fprintf(stderr, "retrypub: %zu acked, %zu refused as full, %zu reconnects\n", n_done - refused,
+            refused, reconnects);
     wire_intel_free(&m);
     fclose(acked);
     free(done);

@@ -1,0 +1,470 @@
+/* test_pipeline.c — the write path driven directly, on real LMDB in a
+ * temporary directory and a real ROUTER socket on inproc: ingest into the
+ * open batch, fanout, the committer thread, and the end of a batch.
+ * PubAcks only after the commit; a batch the map cannot hold refused whole
+ * with the publish after it in the same pass, and the sequence given again
+ * to the next stored message, never to two; a repeat answered from the
+ * uncommitted batch; a full store refusing publishes while it still
+ * delivers; and idle subscriptions never visited per message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cmocka.h>
+
+#include "audit.h"
+#include "broker.h"
+#include "commit.h"
+#include "fanout.h"
+#include "ingest.h"
+#include "keys.h"
+#include "metrics.h"
+#include "util.h"
+
+struct fixture {
+    char dir[64];
+    broker_t b;
+    void *pub, *sub; /* DEALER sockets, routing ids "pub" and "sub" */
+    session_t *ps, *ss;
+};
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void *dealer(struct fixture *f, const char *id)
+{
+    void *d = zmq_socket(f->b.ctx, ZMQ_DEALER);
+    int ms = 5000, zero = 0;
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, id, strlen(id));
+    zmq_setsockopt(d, ZMQ_RCVTIMEO, &ms, sizeof ms);
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_connect(d, "inproc://pipeline"), 0);
+    /* One frame each way makes the ROUTER know the peer. */
+    assert_int_equal(zmq_send(d, "hi", 2, 0), 2);
+    char buf[64];
+    assert_true(zmq_recv(f->b.router, buf, sizeof buf, 0) > 0);
+    assert_int_equal(zmq_recv(f->b.router, buf, sizeof buf, 0), 2);
+    return d;
+}
+
+static session_t *session(struct fixture *f, const char *name)
+{
+    session_t *s = sessions_add(f->b.sessions, (const uint8_t *)name, strlen(name), name);
+    s->conf = config_agent_by_name(f->b.cfg, name);
+    assert_non_null(s->conf);
+    s->welcomed = 1;
+    return s;
+}
+
+static int setup_map(void **state, unsigned map_mb)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char err[512], path[160], text[1024];
+    snprintf(f->dir, sizeof f->dir, "/tmp/liaison-test-pipeline-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(path, sizeof path, "%s/keys", f->dir);
+    const char *names[] = {"broker", "pub", "sub"};
+    for (int i = 0; i < 3; i++)
+        if (keys_generate(path, names[i], err, sizeof err) != 0)
+            fail_msg("keygen: %s", err);
+    snprintf(text, sizeof text,
+             "broker = { listen = \"tcp://127.0.0.1:1\"; secret_key = \"keys/broker.key\";\n"
+             "  data_dir = \"data\"; map_size_mb = %u; metrics = \"\"; };\n"
+             "agents = (\n"
+             " { name = \"pub\"; agency = \"Humberside Police\"; type = \"police\";\n"
+             "   region = \"yorkshire\"; public_key = \"keys/pub.pub\"; clearance = \"SECRET\";\n"
+             "   roles = [ \"publisher\" ]; publish = [ \"alert.>\" ]; },\n"
+             " { name = \"sub\"; agency = \"Yorkshire ROCU\"; type = \"rocu\";\n"
+             "   region = \"yorkshire\"; public_key = \"keys/sub.pub\"; clearance = \"SECRET\";\n"
+             "   roles = [ \"receiver\" ]; subscribe = [ \"alert.>\", \"idle.>\" ]; }\n"
+             ");\n",
+             map_mb);
+    snprintf(path, sizeof path, "%s/broker.cfg", f->dir);
+    write_text(path, text);
+    broker_t *b = &f->b;
+    b->cfg = config_load(path, err, sizeof err);
+    if (b->cfg == NULL)
+        fail_msg("config: %s", err);
+    b->ctx = zmq_ctx_new();
+    b->router = zmq_socket(b->ctx, ZMQ_ROUTER);
+    int one = 1;
+    zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    assert_int_equal(zmq_bind(b->router, "inproc://pipeline"), 0);
+    b->store = store_open(b->cfg->data_dir, map_mb, err, sizeof err);
+    if (b->store == NULL)
+        fail_msg("store: %s", err);
+    b->audit = audit_open(b->store, NULL, 1000, 300, err, sizeof err);
+    b->open = batch_new();
+    b->next_seq = store_last_seq(b->store) + 1;
+    b->planned = b->next_seq - 1;
+    b->subindex = subindex_new();
+    b->sessions = sessions_new();
+    b->retention = retention_new();
+    b->metrics = metrics_new();
+    b->committer = committer_start(b->store, err, sizeof err);
+    assert_non_null(b->committer);
+    f->pub = dealer(f, "pub");
+    f->sub = dealer(f, "sub");
+    f->ps = session(f, "pub");
+    f->ss = session(f, "sub");
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_map(state, 16);
+}
+
+static int setup_small(void **state)
+{
+    return setup_map(state, 2);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    commit_reap(b, 1);
+    committer_stop(&b->committer);
+    batch_free(&b->open);
+    batch_free(&b->inflight);
+    batch_free(&b->spare);
+    sessions_free(&b->sessions);
+    subindex_free(&b->subindex);
+    retention_free(&b->retention);
+    metrics_free(&b->metrics);
+    audit_close(&b->audit);
+    store_close(&b->store);
+    free(b->scratch);
+    zmq_close(f->pub);
+    zmq_close(f->sub);
+    zmq_close(b->router);
+    zmq_ctx_term(b->ctx);
+    config_free(&b->cfg);
+    int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return rc;
+}
+
+/* What one loop pass does after dispatch: plan, hand over, and (here)
+ * wait for the committer and end the batch. */
+static void pass(broker_t *b)
+{
+    b->rd = store_read_begin(b->store);
+    fanout_plan(b);
+    audit_tick(b->audit, b->open, util_mono_ms());
+    fanout_cursors(b, util_mono_ms());
+    store_read_end(&b->rd);
+    commit_submit(b);
+    commit_reap(b, 1);
+}
+
+static Liaison__Intel *message(const char *topic, const char *msg_id, size_t body_len)
+{
+    Liaison__Intel *m = wire_intel_new();
+    m->topic = xstrdup(topic);
+    m->msg_id = xstrdup(msg_id);
+    m->content_type = xstrdup("text/plain");
+    m->label->classification = LIAISON__CLASSIFICATION__OFFICIAL;
+    m->label->source_grade = 2;
+    m->label->intel_grade = xstrdup("B");
+    m->label->handling = LIAISON__HANDLING__HANDLING_P;
+    m->label->risk = LIAISON__RISK__LOW;
+    m->body.data = xmalloc(body_len ? body_len : 1);
+    memset(m->body.data, 'b', body_len);
+    m->body.len = body_len;
+    return m;
+}
+
+static void publish(struct fixture *f, uint64_t corr, const char *topic, const char *msg_id,
+                    size_t body_len)
+{
+    f->b.rd = store_read_begin(f->b.store);
+    ingest_publish(&f->b, f->ps, corr, message(topic, msg_id, body_len));
+    store_read_end(&f->b.rd);
+}
+
+/* The next frame a dealer received, decoded; NULL if none is waiting. */
+static Liaison__Envelope *frame(void *d, int wait)
+{
+    static uint8_t buf[1 << 17];
+    int n = zmq_recv(d, buf, sizeof buf, wait ? 0 : ZMQ_DONTWAIT);
+    if (n < 0)
+        return NULL;
+    Liaison__ErrorCode code;
+    Liaison__Envelope *env = wire_envelope_decode(buf, (size_t)n, sizeof buf, &code, NULL);
+    assert_non_null(env);
+    return env;
+}
+
+static uint64_t expect_puback(void *d, uint64_t corr, int duplicate)
+{
+    Liaison__Envelope *env = frame(d, 1);
+    assert_non_null(env);
+    if (env->kind_case != LIAISON__ENVELOPE__KIND_PUB_ACK)
+        fail_msg("corr %llu: kind %d, not a PubAck (%s)", (unsigned long long)corr, env->kind_case,
+                 env->kind_case == LIAISON__ENVELOPE__KIND_ERROR ? env->error->message : "");
+    assert_int_equal(env->corr_id, corr);
+    assert_int_equal(env->pub_ack->duplicate, duplicate);
+    uint64_t seq = env->pub_ack->seq;
+    wire_envelope_free(&env);
+    return seq;
+}
+
+static void expect_error(void *d, uint64_t corr, Liaison__ErrorCode code)
+{
+    Liaison__Envelope *env = frame(d, 1);
+    assert_non_null(env);
+    if (env->kind_case != LIAISON__ENVELOPE__KIND_ERROR)
+        fail_msg("corr %llu: kind %d, not an Error", (unsigned long long)corr, env->kind_case);
+    assert_int_equal(env->corr_id, corr);
+    assert_int_equal(env->error->code, code);
+    wire_envelope_free(&env);
+}
+
+/* The msg_id stored under seq, or "" if none. */
+static void stored_msg_id(broker_t *b, uint64_t seq, char *out, size_t n)
+{
+    store_read_t *r = store_read_begin(b->store);
+    const void *data;
+    size_t len;
+    out[0] = '\0';
+    if (store_read_get(r, seq, &data, &len) == STORE_OK) {
+        Liaison__Intel *m = wire_intel_decode(data, len);
+        assert_non_null(m);
+        snprintf(out, n, "%s", m->msg_id);
+        wire_intel_free(&m);
+    }
+    store_read_end(&r);
+}
+
+static void test_pipeline_acks_a_publish_only_after_its_batch_commits(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish(f, 7, "alert.yorkshire.hmp-hull.drone", "hull-1", 200);
+    assert_int_equal(b->open->n_pubs, 1);
+    assert_null(frame(f->pub, 0)); /* accepted, not yet on disk: nothing said */
+    assert_int_equal(store_last_seq(b->store), 0);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 7, 0), 1);
+    assert_int_equal(store_last_seq(b->store), 1);
+    char id[64];
+    stored_msg_id(b, 1, id, sizeof id);
+    assert_string_equal(id, "hull-1");
+    /* The chain holds the publish, on disk. */
+    struct audit_report rep;
+    assert_int_equal(audit_verify(b->store, NULL, &rep), 0);
+    assert_true(rep.records >= 1);
+}
+
+static void test_pipeline_answers_a_repeat_from_the_uncommitted_batch(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish(f, 1, "alert.y.a", "m-1", 50);
+    publish(f, 2, "alert.y.a", "m-1", 50); /* the agent re-sent before the PubAck */
+    publish(f, 3, "alert.y.a", "m-2", 50);
+    assert_int_equal(b->open->n_pubs, 2);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 1, 0), 1);
+    assert_int_equal(expect_puback(f->pub, 3, 0), 2);
+    assert_int_equal(expect_puback(f->pub, 2, 1), 1);
+    /* And from the store once committed. */
+    publish(f, 4, "alert.y.a", "m-2", 50);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 4, 1), 2);
+    assert_int_equal(store_last_seq(b->store), 2);
+}
+
+/* Fills the map behind the broker's back with one large record it does
+ * not count (a dead letter), leaving about `leave` bytes, so the room the
+ * broker measured at its last commit is wrong, as an estimate can be. */
+static void fill_behind(broker_t *b, size_t leave)
+{
+    store_room_update(b->store);
+    size_t room = store_room(b->store);
+    assert_true(room > leave + 65536);
+    size_t n = room - leave - 16384;
+    char *reason = xmalloc(n + 1);
+    memset(reason, 'r', n);
+    reason[n] = '\0';
+    store_wset_t *w = store_wset_new();
+    store_wset_deadletter(w, 1, "filler/1", reason);
+    assert_int_equal(store_commit(b->store, w), STORE_OK);
+    store_wset_free(&w);
+    free(reason);
+}
+
+static void free_filler(broker_t *b)
+{
+    store_wset_t *w = store_wset_new();
+    store_wset_deadletter_del(w, 1, "filler/1");
+    assert_int_equal(store_commit(b->store, w), STORE_OK);
+    /* LMDB reuses a freed page only once two later commits have passed
+     * (the previous snapshot stays readable): move it on. */
+    for (int i = 0; i < 2; i++) {
+        store_wset_clear(w);
+        store_wset_cursor(w, "test/tick", (uint64_t)i, "alert.>");
+        assert_int_equal(store_commit(b->store, w), STORE_OK);
+    }
+    store_wset_free(&w);
+    store_room_update(b->store);
+}
+
+static void test_pipeline_map_full_after_the_message_refuses_the_whole_pass(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish(f, 1, "alert.y.a", "before", 100);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 1, 0), 1);
+
+    fill_behind(b, 24576);
+    /* Two publishes in one pass: the first's message fits what is left of
+     * the map, the rest of the batch (its audit record, the second) does
+     * not. Neither may be acked, and neither is stored. */
+    publish(f, 2, "alert.y.a", "small", 10);
+    publish(f, 3, "alert.y.a", "second", 60000);
+    assert_int_equal(b->open->n_pubs, 2);
+    pass(b);
+    expect_error(f->pub, 2, LIAISON__ERROR_CODE__STORE_FULL);
+    expect_error(f->pub, 3, LIAISON__ERROR_CODE__STORE_FULL);
+    assert_null(frame(f->pub, 0));
+    assert_int_equal(store_last_seq(b->store), 1);
+    assert_int_equal(b->next_seq, 2);
+
+    /* Room again: the next message gets sequence 2, and 2 holds it. */
+    free_filler(b);
+    publish(f, 4, "alert.y.a", "after", 100);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 4, 0), 2);
+    char id[64];
+    stored_msg_id(b, 2, id, sizeof id);
+    assert_string_equal(id, "after");
+    stored_msg_id(b, 3, id, sizeof id);
+    assert_string_equal(id, "");
+    /* The refused batch left no hole or fork in the audit chain. */
+    struct audit_report rep;
+    assert_int_equal(audit_verify(b->store, NULL, &rep), 0);
+}
+
+static void test_pipeline_full_store_refuses_publishes_and_still_delivers(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish(f, 1, "alert.y.a", "kept", 100);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 1, 0), 1);
+    /* Fill to less than the reserve. */
+    fill_behind(b, ingest_reserve(b) / 2);
+    store_room_update(b->store);
+    assert_true(store_room(b->store) < ingest_reserve(b));
+
+    publish(f, 2, "alert.y.a", "refused", 100);
+    expect_error(f->pub, 2, LIAISON__ERROR_CODE__STORE_FULL); /* at once, by headroom */
+    assert_int_equal(b->open->n_pubs, 0);
+
+    /* A replaying receiver still gets what is stored: its disclosure
+     * record goes into the reserve. */
+    sub_t *sub = session_sub_add(f->ss, 9, "alert.>", NULL, 16, 1);
+    fanout_sub_added(b, sub);
+    pass(b);
+    Liaison__Envelope *env = frame(f->sub, 1);
+    assert_non_null(env);
+    assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+    assert_int_equal(env->deliver->intel->seq, 1);
+    assert_string_equal(env->deliver->intel->msg_id, "kept");
+    wire_envelope_free(&env);
+    assert_int_equal(sub_ack(sub, 1), 0);
+}
+
+static void test_pipeline_delivers_new_messages_through_the_index(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    /* 200 idle subscriptions on a topic no traffic matches, and one live. */
+    for (uint32_t i = 0; i < 200; i++)
+        fanout_sub_added(b, session_sub_add(f->ss, 100 + i, "idle.>", NULL, 4, SUB_AT_TAIL));
+    sub_t *live = session_sub_add(f->ss, 1, "alert.>", "sub/feed", 4, SUB_AT_TAIL);
+    fanout_sub_added(b, live);
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "n-%d", i);
+        publish(f, (uint64_t)(10 + i), "alert.y.a", id, 20);
+    }
+    pass(b);
+    for (int i = 0; i < 6; i++)
+        expect_puback(f->pub, (uint64_t)(10 + i), 0);
+    /* The live one got its window's worth, then fell behind at 5. */
+    for (uint64_t seq = 1; seq <= 4; seq++) {
+        Liaison__Envelope *env = frame(f->sub, 1);
+        assert_non_null(env);
+        assert_int_equal(env->deliver->sub_id, 1);
+        assert_int_equal(env->deliver->intel->seq, seq);
+        wire_envelope_free(&env);
+    }
+    assert_null(frame(f->sub, 0));
+    assert_int_equal(live->next_seq, 5);
+    /* Idle ones stayed at the tail, untouched. */
+    sub_t *idle = session_sub_find(f->ss, 100);
+    assert_int_equal(idle->next_seq, SUB_AT_TAIL);
+    assert_int_equal(idle->delivered, 0);
+    assert_int_equal(idle->refused, 0);
+    /* Acks let it walk the rest from the store, and rejoin the tail. */
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        assert_int_equal(sub_ack(live, seq), 0);
+    pass(b);
+    for (uint64_t seq = 5; seq <= 6; seq++) {
+        Liaison__Envelope *env = frame(f->sub, 1);
+        assert_non_null(env);
+        assert_int_equal(env->deliver->intel->seq, seq);
+        wire_envelope_free(&env);
+    }
+    assert_int_equal(live->next_seq, SUB_AT_TAIL);
+    /* Its durable cursor trails the acks. */
+    uint64_t floor = 0;
+    char pattern[64];
+    assert_int_equal(store_cursor_get(b->store, "sub/feed", &floor, pattern, sizeof pattern),
+                     STORE_OK);
+    assert_int_equal(floor, 4);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define S(name) cmocka_unit_test_setup_teardown(name, setup_small, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_pipeline_acks_a_publish_only_after_its_batch_commits),
+        T(test_pipeline_answers_a_repeat_from_the_uncommitted_batch),
+        S(test_pipeline_map_full_after_the_message_refuses_the_whole_pass),
+        S(test_pipeline_full_store_refuses_publishes_and_still_delivers),
+        T(test_pipeline_delivers_new_messages_through_the_index),
+    };
+#undef T
+#undef S
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
