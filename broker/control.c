@@ -539,6 +539,8 @@ static json_doc_t *status_doc(broker_t *b, const struct control_model *m)
     set_u64(o, "redeliveries", st->redeliveries);
     set_u64(o, "dead_letters", st->dead_letters);
     set_u64(o, "commits", st->commits);
+    set_u64(o, "commit_p50_us", (uint64_t)(metrics_commit_quantile(b->metrics, 0.5) * 1e6));
+    set_u64(o, "commit_p99_us", (uint64_t)(metrics_commit_quantile(b->metrics, 0.99) * 1e6));
     set_u64(o, "frames_bad", st->frames_bad);
     set_u64(o, "auth_refused", auth_refused(b->auth));
     set_u64(o, "backlog", m->backlog);

@@ -33,7 +33,9 @@
 /* One message as planning sees it. */
 struct msgref {
     const Liaison__Intel *m;
-    const uint8_t *packed;
+    batch_t *bt;                /* the batch holding it, or NULL (the snapshot) */
+    const struct batch_pub *p;  /* its entry there */
+    const uint8_t *packed;      /* from the snapshot; see ref_data for batches */
     size_t len;
     const uint8_t *digest; /* NULL until needed */
     uint8_t digest_buf[32];
@@ -61,10 +63,19 @@ static int from_batch(batch_t *bt, uint64_t seq, struct msgref *ref)
     if (p == NULL)
         return 0;
     ref->m = p->intel;
-    ref->packed = batch_pub_data(bt, p);
+    ref->bt = bt;
+    ref->p = p;
+    ref->packed = NULL;
     ref->len = p->len;
     ref->digest = p->digest;
     return 1;
+}
+
+/* The stored bytes. A batch's write set grows (and moves) with every
+ * record added to it, so its bytes are looked up at each use. */
+static const uint8_t *ref_data(const struct msgref *ref)
+{
+    return ref->bt ? batch_pub_data(ref->bt, ref->p) : ref->packed;
 }
 
 /* The message at *seq (exact), or the first stored at or after it: from an
@@ -102,6 +113,8 @@ static int fetch(broker_t *b, uint64_t *seq, int exact, struct msgref *ref)
         return FETCH_UNDECODABLE;
     }
     ref->m = c->m;
+    ref->bt = NULL;
+    ref->p = NULL;
     ref->packed = data;
     ref->len = len;
     ref->digest = NULL;
@@ -111,7 +124,7 @@ static int fetch(broker_t *b, uint64_t *seq, int exact, struct msgref *ref)
 static const uint8_t *digest_of(struct msgref *ref)
 {
     if (ref->digest == NULL) {
-        audit_digest(ref->packed, ref->len, ref->digest_buf);
+        audit_digest(ref_data(ref), ref->len, ref->digest_buf);
         ref->digest = ref->digest_buf;
     }
     return ref->digest;
@@ -153,11 +166,11 @@ static void queue_notice(broker_t *b, session_t *s, sub_t *sub, const Liaison__I
 static void queue_deliver(broker_t *b, session_t *s, sub_t *sub, const struct msgref *ref,
                           uint64_t seq, uint32_t attempt)
 {
-    /* The packed bytes may live in the open batch's write set, which does
-     * not move while frames are added (they go to the batch's own bytes). */
+    /* Frames go to the batch's own bytes, not its write set, so the message
+     * does not move while its frame is built. */
     uint8_t *out = batch_add_frame(b->open, BATCH_DELIVER, s->rid, s->rid_len, 0, sub->id, seq,
                                    attempt == 1, wire_deliver_size(ref->len));
-    batch_frame_trim(b->open, wire_deliver_pack(sub->id, attempt, 0, ref->packed, ref->len, out));
+    batch_frame_trim(b->open, wire_deliver_pack(sub->id, attempt, 0, ref_data(ref), ref->len, out));
 }
 
 enum plan { PLAN_WITHHELD = 0, PLAN_QUEUED = 1, PLAN_DEFERRED = 2, PLAN_FAILED = -1 };

@@ -35,6 +35,7 @@ static const char status_page[] =
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                  0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
+#define RECENT    1024
 
 /* One rendered document, shared between the current snapshot and the
  * responses still sending it; freed by whoever drops the last reference. */
@@ -54,6 +55,7 @@ struct metrics {
     uint64_t counts[N_BUCKETS + 1]; /* the last is +Inf */
     uint64_t n;
     double sum;
+    double recent[RECENT]; /* the last RECENT commit times, a ring */
 };
 
 static struct blob *blob_new(const char *data, size_t len)
@@ -117,8 +119,27 @@ void metrics_observe_commit(metrics_t *m, double seconds)
     while (i < N_BUCKETS && seconds > buckets[i])
         i++;
     m->counts[i]++;
+    m->recent[m->n % RECENT] = seconds;
     m->n++;
     m->sum += seconds;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double metrics_commit_quantile(const metrics_t *m, double q)
+{
+    if (m == NULL || m->n == 0)
+        return 0;
+    size_t n = m->n < RECENT ? (size_t)m->n : RECENT;
+    double v[RECENT];
+    memcpy(v, m->recent, n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
 }
 
 /* ---- HTTP thread --------------------------------------------------------------- */

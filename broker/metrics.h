@@ -40,6 +40,9 @@ double metrics_clock(void);
 /* One group commit took this long (the commit-latency histogram). Loop
  * thread only; m may be NULL. */
 void metrics_observe_commit(metrics_t *m, double seconds);
+/* The q-quantile (0..1) of the last 1024 commit times, in seconds; 0 when
+ * none. Loop thread only. */
+double metrics_commit_quantile(const metrics_t *m, double q);
 
 /* Loop thread: renders the Prometheus text from b and model, and makes it
  * and page_json (the "all" view; takes ownership, may be NULL) the
