@@ -1,7 +1,8 @@
 /* audit.h — the broker's tamper-evident audit trail (DESIGN.md "Audit";
  * DPA 2018 s.62 logging): append-only records in the store, each holding
- * the SHA-256 of the previous record's stored bytes, written into the same
- * store batch as the action they record, with Ed25519-signed checkpoints of
+ * the hash (BLAKE2b-256 in format 2; SHA-256 before) of the previous
+ * record's stored bytes, written into the same store batch as the action
+ * they record, with Ed25519-signed checkpoints of
  * the chain head. Also reading (tail, export) and offline verification.
  * Records never carry a body or subjects: a message is named by its
  * sequence and a digest.
@@ -61,7 +62,7 @@ void audit_committed(audit_t *a, const batch_t *bt);
  * committed head. */
 void audit_rollback(audit_t *a);
 
-/* SHA-256 of data, for audit_event.digest. */
+/* The digest of data for audit_event.digest: BLAKE2b-256 (format 2). */
 void audit_digest(const void *data, size_t len, uint8_t out[32]);
 
 /* Records in (after_seq, ...] matching the request's filters, at most limit

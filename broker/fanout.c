@@ -33,9 +33,9 @@
 /* One message as planning sees it. */
 struct msgref {
     const Liaison__Intel *m;
-    batch_t *bt;                /* the batch holding it, or NULL (the snapshot) */
-    const struct batch_pub *p;  /* its entry there */
-    const uint8_t *packed;      /* from the snapshot; see ref_data for batches */
+    batch_t *bt;               /* the batch holding it, or NULL (the snapshot) */
+    const struct batch_pub *p; /* its entry there */
+    const uint8_t *packed;     /* from the snapshot; see ref_data for batches */
     size_t len;
     const uint8_t *digest; /* NULL until needed */
     uint8_t digest_buf[32];

@@ -1,0 +1,199 @@
+/* test_audit.c — the audit chain (broker/audit.c) on real LMDB in a
+ * temporary directory: records appended through a batch verify; a trail
+ * begun in format 0 (SHA-256) by an earlier broker goes on in format 2
+ * (BLAKE2b-256) and verifies as one chain; an altered record of either
+ * format is found; a refused batch leaves no fork in the chain. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "audit.h"
+#include "batch.h"
+#include "store.h"
+
+struct fixture {
+    char dir[64];
+    store_t *s;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char err[256];
+    snprintf(f->dir, sizeof f->dir, "/tmp/liaison-test-audit-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    f->s = store_open(f->dir, 16, err, sizeof err);
+    if (f->s == NULL)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(&f->s);
+    int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return rc;
+}
+
+static void append_n(audit_t *a, store_t *s, int n, const char *action)
+{
+    batch_t *bt = batch_new();
+    uint8_t digest[32];
+    for (int i = 0; i < n; i++) {
+        audit_digest(action, strlen(action), digest);
+        struct audit_event ev = {.actor = "humberside-police",
+                                 .action = action,
+                                 .outcome = "ok",
+                                 .topic = "alert.yorkshire.a",
+                                 .msg_seq = (uint64_t)i + 1,
+                                 .digest = digest};
+        assert_int_equal(audit_append(a, bt, &ev), STORE_OK);
+    }
+    assert_int_equal(store_commit(s, bt->w), STORE_OK);
+    audit_committed(a, bt);
+    batch_free(&bt);
+}
+
+static void test_audit_records_appended_through_a_batch_verify(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    audit_t *a = audit_open(f->s, NULL, 1000, 300, err, sizeof err);
+    assert_non_null(a);
+    append_n(a, f->s, 5, "publish");
+    append_n(a, f->s, 3, "deliver");
+    struct audit_report rep;
+    assert_int_equal(audit_verify(f->s, NULL, &rep), 0);
+    assert_int_equal(rep.records, 8);
+    audit_close(&a);
+}
+
+/* Writes n records as a broker before format 2 did: SHA-256 chained, no
+ * format field. */
+static void write_format0(store_t *s, int n)
+{
+    store_wset_t *w = store_wset_new();
+    uint8_t prev[32] = {0}, buf[512];
+    for (int i = 1; i <= n; i++) {
+        Liaison__AuditRecord r = LIAISON__AUDIT_RECORD__INIT;
+        r.seq = (uint64_t)i;
+        r.time_us = i;
+        r.actor = (char *)"broker";
+        r.action = (char *)"start";
+        r.outcome = (char *)"ok";
+        r.count = 1;
+        r.prev_hash.data = prev;
+        r.prev_hash.len = 32;
+        size_t len = wire_audit_record_pack(&r, buf);
+        store_wset_audit(w, r.seq, buf, len);
+        crypto_hash_sha256(prev, buf, len);
+    }
+    assert_int_equal(store_commit(s, w), STORE_OK);
+    store_wset_free(&w);
+}
+
+static void test_audit_a_format0_trail_goes_on_in_format2_as_one_chain(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    write_format0(f->s, 4);
+    struct audit_report rep;
+    assert_int_equal(audit_verify(f->s, NULL, &rep), 0);
+    audit_t *a = audit_open(f->s, NULL, 1000, 300, err, sizeof err);
+    assert_non_null(a);
+    append_n(a, f->s, 4, "publish");
+    assert_int_equal(audit_verify(f->s, NULL, &rep), 0);
+    assert_int_equal(rep.records, 8);
+    audit_close(&a);
+
+    /* Altering one record of either format breaks the chain there. */
+    const uint64_t victims[] = {6, 2};
+    for (size_t v = 0; v < 2; v++) {
+        uint64_t victim = victims[v];
+        store_read_t *r = store_read_begin(f->s);
+        const void *data;
+        size_t len;
+        uint64_t found;
+        assert_int_equal(store_read_seek(r, STORE_DB_AUDIT, victim, 0, &found, &data, &len),
+                         STORE_OK);
+        uint8_t orig[512], buf[512];
+        memcpy(orig, data, len);
+        size_t orig_len = len;
+        Liaison__AuditRecord *rec = wire_audit_record_decode(data, len);
+        store_read_end(&r);
+        assert_non_null(rec);
+        assert_int_equal(rec->format, victim > 4 ? 2 : 0);
+        char *outcome = rec->outcome;
+        rec->outcome = (char *)"refused";
+        size_t n = wire_audit_record_pack(rec, buf);
+        rec->outcome = outcome;
+        wire_audit_record_free(&rec);
+        store_wset_t *w = store_wset_new();
+        store_wset_audit(w, victim, buf, n);
+        assert_int_equal(store_commit(f->s, w), STORE_OK);
+        assert_int_equal(audit_verify(f->s, NULL, &rep), 1);
+        assert_int_equal(rep.broken_seq, victim);
+        store_wset_clear(w);
+        store_wset_audit(w, victim, orig, orig_len);
+        assert_int_equal(store_commit(f->s, w), STORE_OK);
+        store_wset_free(&w);
+        assert_int_equal(audit_verify(f->s, NULL, &rep), 0);
+    }
+}
+
+static void test_audit_a_refused_batch_leaves_no_fork(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    audit_t *a = audit_open(f->s, NULL, 1000, 300, err, sizeof err);
+    append_n(a, f->s, 2, "publish");
+    /* Three records built, then the batch is refused: the chain goes on
+     * from the committed head. */
+    batch_t *bt = batch_new();
+    struct audit_event ev = {.actor = "x", .action = "deliver", .outcome = "ok"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(audit_append(a, bt, &ev), STORE_OK);
+    batch_fail(bt, STORE_FULL);
+    assert_int_equal(audit_append(a, bt, &ev), STORE_FULL); /* sticky */
+    batch_free(&bt);
+    audit_rollback(a);
+    append_n(a, f->s, 2, "deliver");
+    struct audit_report rep;
+    assert_int_equal(audit_verify(f->s, NULL, &rep), 0);
+    assert_int_equal(rep.records, 4);
+    assert_int_equal(rep.last_seq, 4);
+    audit_close(&a);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_audit_records_appended_through_a_batch_verify),
+        T(test_audit_a_format0_trail_goes_on_in_format2_as_one_chain),
+        T(test_audit_a_refused_batch_leaves_no_fork),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
