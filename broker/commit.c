@@ -223,7 +223,7 @@ static void refuse(broker_t *b, batch_t *bt, Liaison__ErrorCode code, const char
             struct inflight *fl = sub_inflight(sub, f->seq);
             if (fl) {
                 fl->attempts--;
-                fl->due_ms = 0;
+                sub_set_due(sub, fl, 0);
             }
         }
     }

@@ -256,9 +256,14 @@ static void dead_letter(broker_t *b, session_t *s, sub_t *sub, uint64_t seq, con
  * letters. Held (embargoed) ones are planned for the first time. */
 static int redeliver_due(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us)
 {
+    if (sub->next_due_ms > now_ms)
+        return 0; /* nothing due yet: the window is not walked */
+    int64_t next_due = INT64_MAX;
     for (uint32_t i = 0; i < sub->n_inflight;) {
         struct inflight *f = &sub->inflight[i];
         if (f->due_ms > now_ms) {
+            if (f->due_ms < next_due)
+                next_due = f->due_ms;
             i++;
             continue;
         }
@@ -295,8 +300,11 @@ static int redeliver_due(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, 
             f->attempts++;
             f->due_ms = now_ms + (int64_t)b->cfg->ack_timeout_ms * f->attempts;
         }
+        if (f->due_ms < next_due)
+            next_due = f->due_ms;
         i++;
     }
+    sub->next_due_ms = next_due;
     return 0;
 }
 

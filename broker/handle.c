@@ -232,7 +232,7 @@ static void on_nack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Nac
          * never a silent drop. */
         /* A requeue is due at once (the receiver paces its own retries,
          * and its queue keeps their order); it counts towards max_deliver. */
-        f->due_ms = 0;
+        sub_set_due(sub, f, 0);
         if (!n->requeue)
             f->attempts = b->cfg->max_deliver;
     }

@@ -37,7 +37,7 @@ static void sub_free(sub_t *sub)
 {
     free(sub->pattern);
     free(sub->durable);
-    free(sub->inflight);
+    free(sub->slots);
     free(sub);
 }
 
@@ -135,7 +135,10 @@ sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, const cha
     sub->window = window ? window : 1;
     sub->next_seq = next_seq;
     sub->floor_written = next_seq == SUB_AT_TAIL ? UINT64_MAX : next_seq - 1;
-    sub->inflight = xcalloc(sub->window, sizeof *sub->inflight);
+    sub->slots = xcalloc(sub->window, sizeof *sub->slots);
+    sub->slots_cap = sub->window;
+    sub->inflight = sub->slots;
+    sub->next_due_ms = INT64_MAX;
     return sub;
 }
 
@@ -155,65 +158,124 @@ uint32_t sub_credit(const sub_t *sub)
     return sub->window > sub->n_inflight ? sub->window - sub->n_inflight : 0;
 }
 
+/* The window is kept sorted by sequence in slots[head .. head + n): acks
+ * mostly come in send order, so taking the first moves head, not the rest
+ * (a window of 1000 used to move 16 KB per ack). Room at the end is made
+ * by sliding the live entries back to the start, amortised O(1). */
+static void room_for(sub_t *sub, uint32_t extra)
+{
+    uint32_t head = (uint32_t)(sub->inflight - sub->slots);
+    if (head + sub->n_inflight + extra <= sub->slots_cap)
+        return;
+    if (head) {
+        memmove(sub->slots, sub->inflight, sub->n_inflight * sizeof *sub->slots);
+        sub->inflight = sub->slots;
+    }
+    if (sub->n_inflight + extra > sub->slots_cap) {
+        uint32_t cap = sub->n_inflight + extra;
+        if (cap < sub->window)
+            cap = sub->window;
+        sub->slots = xrealloc(sub->slots, cap * sizeof *sub->slots);
+        sub->slots_cap = cap;
+        sub->inflight = sub->slots;
+    }
+}
+
+/* Index of the first entry with seq >= seq (binary search). */
+static uint32_t lower_bound(const sub_t *sub, uint64_t seq)
+{
+    uint32_t lo = 0, hi = sub->n_inflight;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (sub->inflight[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int find(const sub_t *sub, uint64_t seq)
+{
+    uint32_t i = lower_bound(sub, seq);
+    return i < sub->n_inflight && sub->inflight[i].seq == seq ? (int)i : -1;
+}
+
+static void remove_at(sub_t *sub, uint32_t i)
+{
+    if (i == 0) {
+        sub->inflight++;
+    } else {
+        memmove(&sub->inflight[i], &sub->inflight[i + 1],
+                (sub->n_inflight - i - 1) * sizeof *sub->inflight);
+    }
+    sub->n_inflight--;
+    if (sub->n_inflight == 0)
+        sub->inflight = sub->slots;
+}
+
+static void append(sub_t *sub, uint64_t seq, int64_t due_ms, uint32_t attempts)
+{
+    room_for(sub, 1);
+    struct inflight *f = &sub->inflight[sub->n_inflight++];
+    f->seq = seq;
+    f->due_ms = due_ms;
+    f->attempts = attempts;
+    if (due_ms < sub->next_due_ms)
+        sub->next_due_ms = due_ms;
+}
+
 void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms)
 {
-    if (sub->n_inflight < sub->window) {
-        struct inflight *f = &sub->inflight[sub->n_inflight++];
-        f->seq = seq;
-        f->due_ms = due_ms;
-        f->attempts = 1;
-    }
+    if (sub->n_inflight < sub->window)
+        append(sub, seq, due_ms, 1);
     sub->delivered++;
     sub->active = 1;
 }
 
 void sub_hold(sub_t *sub, uint64_t seq, int64_t due_ms)
 {
-    if (sub->n_inflight < sub->window) {
-        struct inflight *f = &sub->inflight[sub->n_inflight++];
-        f->seq = seq;
-        f->due_ms = due_ms;
-        f->attempts = 0;
-    }
+    if (sub->n_inflight < sub->window)
+        append(sub, seq, due_ms, 0);
+}
+
+void sub_set_due(sub_t *sub, struct inflight *f, int64_t due_ms)
+{
+    f->due_ms = due_ms;
+    if (due_ms < sub->next_due_ms)
+        sub->next_due_ms = due_ms;
 }
 
 int sub_requeue(sub_t *sub, uint64_t seq)
 {
-    uint32_t i = 0;
-    while (i < sub->n_inflight && sub->inflight[i].seq < seq)
-        i++;
+    uint32_t i = lower_bound(sub, seq);
     if (i < sub->n_inflight && sub->inflight[i].seq == seq)
         return -1;
-    if (sub->n_inflight + 1 > sub->window) /* the array holds at least `window` */
-        sub->inflight = xrealloc(sub->inflight, (sub->n_inflight + 1) * sizeof *sub->inflight);
+    /* Past the window's size if need be: credit simply stays 0 until acks
+     * bring it back. */
+    room_for(sub, 1);
     memmove(&sub->inflight[i + 1], &sub->inflight[i],
             (sub->n_inflight - i) * sizeof *sub->inflight);
     sub->inflight[i].seq = seq;
-    sub->inflight[i].due_ms = 0;
     sub->inflight[i].attempts = 0;
     sub->n_inflight++;
+    sub_set_due(sub, &sub->inflight[i], 0);
     return 0;
 }
 
 int sub_forget(sub_t *sub, uint64_t seq)
 {
-    for (uint32_t i = 0; i < sub->n_inflight; i++) {
-        if (sub->inflight[i].seq != seq)
-            continue;
-        memmove(&sub->inflight[i], &sub->inflight[i + 1],
-                (sub->n_inflight - i - 1) * sizeof *sub->inflight);
-        sub->n_inflight--;
-        return 0;
-    }
-    return -1;
+    int i = find(sub, seq);
+    if (i < 0)
+        return -1;
+    remove_at(sub, (uint32_t)i);
+    return 0;
 }
 
 struct inflight *sub_inflight(sub_t *sub, uint64_t seq)
 {
-    for (uint32_t i = 0; i < sub->n_inflight; i++)
-        if (sub->inflight[i].seq == seq)
-            return &sub->inflight[i];
-    return NULL;
+    int i = find(sub, seq);
+    return i < 0 ? NULL : &sub->inflight[i];
 }
 
 uint64_t sub_next(const sub_t *sub, uint64_t tail)
@@ -232,26 +294,22 @@ void sub_set_window(sub_t *sub, uint32_t window)
         window = 1;
     if (window < sub->n_inflight)
         window = sub->n_inflight; /* never forget what is in flight */
-    sub->inflight = xrealloc(sub->inflight, window * sizeof *sub->inflight);
     sub->window = window;
+    room_for(sub, 0);
+    if (sub->slots_cap < window) {
+        room_for(sub, window - sub->n_inflight);
+    }
 }
 
 int sub_ack(sub_t *sub, uint64_t seq)
 {
-    /* Acks come mostly in send order, so the match is usually first. */
-    for (uint32_t i = 0; i < sub->n_inflight; i++) {
-        if (sub->inflight[i].seq != seq)
-            continue;
-        if (sub->inflight[i].attempts == 0)
-            return -1; /* held, never sent: nothing to ack yet */
-        memmove(&sub->inflight[i], &sub->inflight[i + 1],
-                (sub->n_inflight - i - 1) * sizeof *sub->inflight);
-        sub->n_inflight--;
-        sub->acked++;
-        sub->active = 1;
-        return 0;
-    }
-    return -1;
+    int i = find(sub, seq);
+    if (i < 0 || sub->inflight[i].attempts == 0)
+        return -1; /* not in flight, or held and never sent: nothing to ack */
+    remove_at(sub, (uint32_t)i);
+    sub->acked++;
+    sub->active = 1;
+    return 0;
 }
 
 int session_send(void *router, session_t *s, const void *data, size_t len)

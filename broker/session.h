@@ -33,8 +33,12 @@ typedef struct sub {
     uint64_t next_seq;         /* next stored sequence to consider; SUB_AT_TAIL when it has
                                 * considered everything planned so far (fanout.c then reaches
                                 * it through the subscription index, never by walking) */
-    struct inflight *inflight; /* unacked deliveries in sequence order; owned */
+    struct inflight *inflight; /* unacked deliveries in sequence order, n_inflight of them
+                                * (points into slots) */
     uint32_t n_inflight;
+    struct inflight *slots; /* owned; slots_cap entries */
+    uint32_t slots_cap;
+    int64_t next_due_ms;      /* no entry is due before this (a lower bound) */
     uint64_t floor_written;   /* acked floor last written to the store */
     int64_t floor_written_ms; /* when (monotonic) */
     int active;               /* delivered or acked since the cursor was written */
@@ -99,7 +103,10 @@ int sub_forget(sub_t *sub, uint64_t seq);
  * at once: an operator's requeue of a dead letter.
  * Returns -1 if it is already there. */
 int sub_requeue(sub_t *sub, uint64_t seq);
-/* The unacked entry for seq, or NULL. */
+/* Sets f's due time (f in sub's window), keeping next_due_ms a bound. */
+void sub_set_due(sub_t *sub, struct inflight *f, int64_t due_ms);
+/* The unacked entry for seq, or NULL (binary search: the window is in
+ * sequence order). */
 struct inflight *sub_inflight(sub_t *sub, uint64_t seq);
 /* Removes seq from the unacked set. Returns 0, or -1 if it was not unacked. */
 int sub_ack(sub_t *sub, uint64_t seq);
