@@ -269,6 +269,10 @@ int commit_reap(broker_t *b, int wait)
         return 0;
     b->inflight = NULL;
     if (rc == STORE_OK) {
+        /* The next batch goes to disk first, so its commit overlaps the
+         * sending of this one's replies. It was numbered and chained on
+         * this one, which is now on disk. */
+        commit_submit(b);
         release(b, bt);
     } else {
         refuse_all(b, bt, rc);

@@ -405,6 +405,14 @@ void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char
 /* LMDB's key limit (mdb_env_get_maxkeysize with the default build). */
 #define KEY_MAX 511
 
+/* Keys that mostly rise are appended (no tree search, full pages); one
+ * that does not (a clock stepped back, a record rewritten) is put in place. */
+static int put_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+    int rc = mdb_put(txn, dbi, k, v, MDB_APPEND);
+    return rc == MDB_KEYEXIST ? mdb_put(txn, dbi, k, v, 0) : rc;
+}
+
 static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const struct wop_rec *r)
 {
     uint8_t kb[16];
@@ -423,7 +431,7 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         k = (MDB_val){.mv_size = 16, .mv_data = kb};
         v = (MDB_val){.mv_size = 0, .mv_data = kb};
         /* Wall-clock time can step back, so this is not always an append. */
-        if ((rc = mdb_put(txn, s->times, &k, &v, 0)) != 0)
+        if ((rc = put_append(txn, s->times, &k, &v)) != 0)
             return rc;
         if (r->b_len == 0)
             return 0;
@@ -439,7 +447,7 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         seq_key(r->seq, kb);
         k = (MDB_val){.mv_size = 8, .mv_data = kb};
         v = (MDB_val){.mv_size = r->a_len, .mv_data = a};
-        return mdb_put(txn, r->op == WOP_AUDIT ? s->audit : s->checkpoints, &k, &v, 0);
+        return put_append(txn, r->op == WOP_AUDIT ? s->audit : s->checkpoints, &k, &v);
     case WOP_CURSOR:
         k = (MDB_val){.mv_size = r->a_len, .mv_data = a};
         v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
