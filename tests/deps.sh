@@ -26,6 +26,8 @@ have_cmd make || need="$need make"
 # Prometheus exposition checker, a headless browser for the status page, and
 # systemd-analyze for the units in config/.
 have_cmd curl || need="$need curl"
+# Disk faults injected into the broker (scenario 16): libfiu's preload.
+have_cmd fiu-run || need="$need fiu-utils libfiu0"
 have_cmd promtool || need="$need prometheus"
 have_cmd chromium || need="$need chromium"
 have_cmd systemd-analyze || need="$need systemd"
