@@ -362,21 +362,31 @@ static const struct opts_flag view_flags[] = {
     [F_DEPTH] = {"depth", 0, "N", "group topics by their first N tokens, 1-8 (default 2)"},
 };
 
-#define VIEW_SPEC(name, what)                                                                      \
-    {                                                                                              \
-        .command = name, .synopsis = "[--json]",                                                   \
-        .about = what " (operator role), as a table, or JSON with --json.\n", .flags = view_flags, \
-        .n_flags = 1, .config = OPTS_CONFIG_NEEDED                                                 \
-    }
+#define VIEW_ABOUT ".\nOperator role: a table, or the broker's JSON with --json.\n"
 
 static const struct opts_spec view_specs[] = {
-    VIEW_SPEC("status", "The broker's state: store, connections, rates, totals, backlog"),
-    VIEW_SPEC("agents", "Each configured agent: connected, last seen, messages in and out"),
-    VIEW_SPEC("subs", "Each subscription: backlog, in flight, oldest unacked, redeliveries"),
+    {.command = "status",
+     .synopsis = "[--json]",
+     .about = "The broker's state: store, connections, rates, totals, backlog" VIEW_ABOUT,
+     .flags = view_flags,
+     .n_flags = 1,
+     .config = OPTS_CONFIG_NEEDED},
+    {.command = "agents",
+     .synopsis = "[--json]",
+     .about = "Each configured agent: connected, last seen, messages in and out" VIEW_ABOUT,
+     .flags = view_flags,
+     .n_flags = 1,
+     .config = OPTS_CONFIG_NEEDED},
+    {.command = "subs",
+     .synopsis = "[--json]",
+     .about = "Each subscription: backlog, in flight, oldest unacked, redeliveries" VIEW_ABOUT,
+     .flags = view_flags,
+     .n_flags = 1,
+     .config = OPTS_CONFIG_NEEDED},
     {.command = "topics",
      .synopsis = "[--depth N] [--json]",
      .about = "Messages, bytes, oldest and newest per topic prefix, and the retention rules\n"
-              "that govern them (operator role), as a table, or JSON with --json.\n",
+              "that govern them" VIEW_ABOUT,
      .flags = view_flags,
      .n_flags = 2,
      .config = OPTS_CONFIG_NEEDED},
