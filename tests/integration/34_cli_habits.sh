@@ -113,6 +113,8 @@ assert_eq "$(cat "$T/c2.out")" "seq 1 (duplicate)" "-c after the command; a repe
 assert_contains "$T/c3.out" '"messages":1'
 LIAISON_CONFIG=$T/ops.cfg "$C" status --json >"$T/c4.out" || fail "LIAISON_CONFIG"
 assert_contains "$T/c4.out" '"messages":1'
+# One release: the broker reports the version liaisonctl does.
+assert_contains "$T/c4.out" "\"version\":\"$want\""
 LIAISON_CONFIG=$T/missing.cfg "$C" -c "$T/ops.cfg" agents --json >"$T/c5.out" || fail "-c over LIAISON_CONFIG"
 LIAISON_CONFIG=$T/missing.cfg "$C" agents --json -c "$T/ops.cfg" >"$T/c6.out" || fail "-c after, over LIAISON_CONFIG"
 LIAISON_CONFIG=$T/police.cfg "$C" -c "$T/missing.cfg" status 2>"$T/c7.err" && fail "a missing -c file was ignored"
