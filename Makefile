@@ -7,7 +7,7 @@
 #   make bench      load generator: broker throughput and latency beside raw ZeroMQ
 #   make demo       a broker and four agencies on loopback: deliveries, refusals, queue state
 #   make demo-up    the same, left running for exploring
-#   make install    PREFIX=/usr/local
+#   make install    PREFIX=/usr/local (and DESTDIR): programs, man pages, bash completion
 #   make help       this list
 #
 # A variant build (ASan) is the same rules with B and SAN set; generated
@@ -181,9 +181,16 @@ demo-up: deps
 	@bash config/demo/demo.sh $(B) --up
 
 # ---- install, format, clean ----------------------------------------------------
+# The programs, their manuals (docs/man, mdoc: nothing to build) and
+# liaisonctl's bash completion.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(wildcard docs/man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(wildcard docs/man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 config/liaisonctl.bash-completion \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/liaisonctl
 
 FORMAT_SRC = $(sort $(wildcard broker/*.[ch] agent/*.[ch] ctl/*.[ch] common/*.[ch] proto/*.[ch] \
              tests/*/*.c))

@@ -1,5 +1,6 @@
 /* util.c — allocation that aborts on exhaustion, clocks, time formatting and
- * paths. Not responsible for logging or anything protocol-specific. */
+ * parsing, strict numbers, and paths.
+ * Not responsible for logging or anything protocol-specific. */
 #include "util.h"
 
 #include <errno.h>
@@ -102,7 +103,25 @@ static int days_in_month(long y, long m)
     return m == 2 ? 28 + leap : dm[m - 1];
 }
 
-int util_parse_time(const char *s, int64_t *us)
+/* Reads "Z", or with offsets allowed "+HH:MM" / "-HH:MM", which must end
+ * the string. Sets *east_s to the offset east of UTC. Returns 0 or -1. */
+static int zone(const char *p, int offsets, long *east_s)
+{
+    *east_s = 0;
+    if ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0')
+        return 0;
+    if (!offsets || (p[0] != '+' && p[0] != '-') || strlen(p) != 6 || p[3] != ':')
+        return -1;
+    long h = digits(p + 1, 2), m = digits(p + 4, 2);
+    if (h < 0 || h > 23 || m < 0 || m > 59)
+        return -1;
+    *east_s = (p[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
+    return 0;
+}
+
+/* A date, or a date and time with its zone: "Z" always, a numeric offset
+ * only when offsets is set. */
+static int parse_instant(const char *s, int offsets, int64_t *us)
 {
     if (s == NULL)
         return -1;
@@ -110,7 +129,7 @@ int util_parse_time(const char *s, int64_t *us)
     if (n < 10 || s[4] != '-' || s[7] != '-')
         return -1;
     long y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
-    long h = 0, mi = 0, se = 0, frac = 0;
+    long h = 0, mi = 0, se = 0, frac = 0, east = 0;
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
         return -1;
     const char *p = s + 10;
@@ -138,7 +157,7 @@ int util_parse_time(const char *s, int64_t *us)
             for (; nd < 6; nd++)
                 frac *= 10;
         }
-        if (!((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0'))
+        if (zone(p, offsets, &east) != 0)
             return -1;
     }
     struct tm tm = {0};
@@ -149,7 +168,91 @@ int util_parse_time(const char *s, int64_t *us)
     tm.tm_min = (int)mi;
     tm.tm_sec = (int)se;
     time_t t = timegm(&tm);
-    *us = (int64_t)t * 1000000 + frac;
+    *us = ((int64_t)t - east) * 1000000 + frac;
+    return 0;
+}
+
+int util_parse_time(const char *s, int64_t *us)
+{
+    return parse_instant(s, 0, us);
+}
+
+/* "1h30m": one or more number-and-unit pairs, as seconds. Returns 0 or -1. */
+static int parse_ago(const char *s, int64_t *secs)
+{
+    int64_t total = 0;
+    if (*s == '\0')
+        return -1;
+    while (*s != '\0') {
+        int64_t v = 0;
+        const char *start = s;
+        for (; *s >= '0' && *s <= '9'; s++) {
+            v = v * 10 + (*s - '0');
+            if (v > 100000000) /* over three years of days: a typo */
+                return -1;
+        }
+        if (s == start)
+            return -1;
+        int64_t unit = *s == 's' ? 1 : *s == 'm' ? 60 : *s == 'h' ? 3600 : *s == 'd' ? 86400 : 0;
+        if (unit == 0)
+            return -1;
+        s++;
+        total += v * unit;
+    }
+    *secs = total;
+    return 0;
+}
+
+int util_parse_since(const char *s, int64_t now_us, int64_t *us)
+{
+    int64_t ago;
+    if (s == NULL)
+        return -1;
+    if (parse_ago(s, &ago) == 0) {
+        *us = now_us - ago * 1000000;
+        return *us > 0 ? 0 : -1;
+    }
+    return parse_instant(s, 1, us);
+}
+
+int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s == NULL || *s == '\0')
+        return -1;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int util_parse_seconds(const char *s, double min, double max, double *out)
+{
+    int dots = 0, nd = 0;
+    if (s == NULL)
+        return -1;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p == '.')
+            dots++;
+        else if (*p >= '0' && *p <= '9')
+            nd++;
+        else
+            return -1;
+    }
+    if (nd == 0 || dots > 1 || nd > 12)
+        return -1;
+    double v = strtod(s, NULL);
+    if (!(v >= min && v <= max))
+        return -1;
+    *out = v;
     return 0;
 }
 

@@ -1,11 +1,16 @@
 /* util.h — small helpers every program uses: allocation that aborts on
- * exhaustion, clocks, and bounded string formatting.
+ * exhaustion, clocks, bounded string formatting, strict number and time
+ * parsing, and the release's version.
  * Not responsible for: logging (log.h), anything protocol-specific. */
 #ifndef LIAISON_UTIL_H
 #define LIAISON_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The release every program reports with --version (liaisonctl today; the
+ * broker's BROKER_VERSION and the agent's AGENT_VERSION are to follow it). */
+#define LIAISON_VERSION "0.1.0"
 
 /* Allocation: never returns NULL; out of memory aborts with a message,
  * because no caller can do anything better. Caller owns the result. */
@@ -26,6 +31,20 @@ void util_rfc3339(int64_t us, char out[32]);
 /* Parses "YYYY-MM-DD" or RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac]Z".
  * Returns 0 and sets *us, or -1 if malformed. */
 int util_parse_time(const char *s, int64_t *us);
+/* Parses a moment as people type one on a command line (--since): what
+ * util_parse_time takes, RFC 3339 with a numeric offset too
+ * ("2026-12-01T10:00:00+01:00"), or a time that long before now_us: a
+ * number and a unit s, m, h or d, one or more ("45s", "30m", "1h30m",
+ * "2d"). Labels stay with util_parse_time: a label's date is strict.
+ * Returns 0 and sets *us, or -1 if malformed. */
+int util_parse_since(const char *s, int64_t now_us, int64_t *us);
+
+/* Parses a whole decimal number within [min, max]: digits only, no sign,
+ * no spaces, nothing after. Returns 0 and sets *out, or -1. */
+int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Parses a decimal number of seconds ("2", "0.5") within [min, max]:
+ * digits with at most one '.', no sign, no exponent. Returns 0 or -1. */
+int util_parse_seconds(const char *s, double min, double max, double *out);
 
 /* Joins dir and a relative path into out; an absolute path is copied as is.
  * Returns 0, or -1 if it would not fit. */

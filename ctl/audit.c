@@ -1,6 +1,7 @@
 /* audit.c — liaisonctl audit tail | export | verify, for auditors.
  *   tail [-n N] [--actor A] [--action X]   the newest records, over the wire
- *   export [--since TIME]                  every record, as JSON lines
+ *   export [--since TIME] [--actor A] [--action X]
+ *                                          every record, as JSON lines
  *   verify --data-dir DIR [--key K.pub]    offline: re-walks the chain and
  *                                          its checkpoints from a read-only
  *                                          store, exit 1 naming the first
@@ -17,30 +18,95 @@
 #include "json.h"
 #include "keys.h"
 #include "link.h"
+#include "opts.h"
 #include "store.h"
 #include "util.h"
 
-static int usage(void)
+/* The most records one AuditRequest may ask for. */
+#define AUDIT_MAX_LIMIT 100000
+
+enum { V_DATA_DIR, V_KEY };
+
+static const struct opts_flag verify_flags[] = {
+    [V_DATA_DIR] = {"data-dir", 0, "DIR", "the broker's data_dir (or a copy of it) (required)"},
+    [V_KEY] = {"key", 0, "K.sign.pub", "check checkpoint signatures with this public key"},
+};
+
+static const struct opts_spec verify_spec = {
+    .command = "audit verify",
+    .synopsis = "--data-dir DIR [--key checkpoint.sign.pub]",
+    .about = "Re-walks the whole hash chain of the audit trail, and its signed checkpoints,\n"
+             "from a read-only opening of the store (a live broker's too). Exit 1 names the\n"
+             "first broken record. Needs no config and no broker.\n",
+    .flags = verify_flags,
+    .n_flags = UTIL_LEN(verify_flags),
+};
+
+enum { R_LIMIT, R_ACTOR, R_ACTION, R_SINCE };
+
+static const struct opts_flag remote_flags[] = {
+    [R_LIMIT] = {"lines", 'n', "N", "the newest N records (default 20)"},
+    [R_ACTOR] = {"actor", 0, "A", "only records whose actor is agent A"},
+    [R_ACTION] = {"action", 0, "X", "only records of action X (publish, deliver, ...)"},
+    [R_SINCE] = {"since", 0, "TIME",
+                 "from TIME: YYYY-MM-DD, RFC 3339 (Z or +01:00), or ago (1h, 30m, 2d)"},
+};
+
+static const struct opts_spec tail_spec = {
+    .command = "audit tail",
+    .synopsis = "[-n N] [--actor A] [--action X]",
+    .about = "The newest audit records as JSON lines (auditor role; the read is audited).\n",
+    .flags = remote_flags,
+    .n_flags = 3,
+    .config = OPTS_CONFIG_NEEDED,
+};
+
+static const struct opts_spec export_spec = {
+    .command = "audit export",
+    .synopsis = "[--since TIME] [--actor A] [--action X]",
+    .about = "Every audit record, oldest first, as JSON lines (auditor role; audited).\n",
+    .flags = remote_flags + 1,
+    .n_flags = 3,
+    .config = OPTS_CONFIG_NEEDED,
+};
+
+static void list_actions(FILE *out)
 {
-    fprintf(stderr, "usage: liaisonctl -c audit.cfg audit tail [-n N] [--actor A] [--action X]\n"
-                    "       liaisonctl -c audit.cfg audit export [--since TIME]\n"
-                    "       liaisonctl audit verify --data-dir DIR [--key checkpoint.sign.pub]\n");
-    return CTL_USAGE;
+    fputs("actions (liaisonctl audit ACTION --help describes each):\n"
+          "  tail [-n N] [--actor A] [--action X]    the newest records\n"
+          "  export [--since TIME] [--actor A] [--action X]\n"
+          "                                          every record, as JSON lines\n"
+          "  verify --data-dir DIR [--key K.sign.pub]\n"
+          "                                          check the chain offline\n",
+          out);
 }
 
-static int verify(int argc, char **argv)
+static const struct opts_spec audit_spec = {
+    .command = "audit",
+    .synopsis = "tail | export | verify [FLAGS]",
+    .about = "The audit trail, for auditors.\n",
+    .in_order = 1,
+    .more_help = list_actions,
+};
+
+static int verify(const char *config, int argc, char **argv)
 {
     const char *dir = NULL, *key = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
-            dir = argv[++i];
-        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
-            key = argv[++i];
-        else
-            return usage();
+    int k;
+    opts_t o;
+    opts_begin(&o, &verify_spec, config, argc, argv);
+    while ((k = opts_next(&o)) >= 0) {
+        if (k == V_DATA_DIR)
+            dir = o.arg;
+        else if (k == V_KEY)
+            key = o.arg;
     }
+    if (k != OPTS_END)
+        return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
     if (dir == NULL)
-        return usage();
+        return opts_bad(&o, "missing --data-dir"), CTL_USAGE;
+    if (o.n_operands > 0)
+        return opts_bad(&o, "takes no arguments (\"%.40s\")", o.operands[0]), CTL_USAGE;
     char err[512];
     uint8_t pub[32];
     if (key && keys_read_public(key, ".", pub, err, sizeof err) != 0) {
@@ -101,29 +167,37 @@ static int request(link_t *l, Liaison__AuditRequest *q, uint64_t *last, int *mor
     return rc;
 }
 
-static int remote(const char *config, const char *cmd, int argc, char **argv)
+static int remote(const char *config, int tail, int argc, char **argv)
 {
     Liaison__AuditRequest q = LIAISON__AUDIT_REQUEST__INIT;
-    int tail = strcmp(cmd, "tail") == 0;
+    const struct opts_spec *spec = tail ? &tail_spec : &export_spec;
+    int k;
+    opts_t o;
     q.newest = tail;
     q.limit = tail ? 20 : 1000;
-    for (int i = 0; i < argc; i++) {
-        if (tail && strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-            q.limit = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--actor") == 0 && i + 1 < argc)
-            q.actor = argv[++i];
-        else if (strcmp(argv[i], "--action") == 0 && i + 1 < argc)
-            q.action = argv[++i];
-        else if (!tail && strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
-            if (util_parse_time(argv[++i], &q.since_us) != 0)
-                return usage();
-        } else
-            return usage();
+    opts_begin(&o, spec, config, argc, argv);
+    /* export's table starts one row in: its indices are tail's less one. */
+    while ((k = opts_next(&o)) >= 0) {
+        int row = tail ? k : k + 1;
+        uint64_t n;
+        if (row == R_LIMIT) {
+            if (opts_u64(&o, 1, AUDIT_MAX_LIMIT, &n) != 0)
+                return CTL_USAGE;
+            q.limit = (uint32_t)n;
+        } else if (row == R_ACTOR) {
+            q.actor = (char *)(uintptr_t)o.arg;
+        } else if (row == R_ACTION) {
+            q.action = (char *)(uintptr_t)o.arg;
+        } else if (row == R_SINCE && opts_since(&o, &q.since_us) != 0) {
+            return CTL_USAGE;
+        }
     }
-    if (config == NULL)
-        return usage();
+    if (k != OPTS_END)
+        return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
+    if (o.n_operands > 0)
+        return opts_bad(&o, "takes no arguments (\"%.40s\")", o.operands[0]), CTL_USAGE;
     int status = CTL_FAIL;
-    link_t *l = ctl_connect(config, "liaisonctl audit");
+    link_t *l = ctl_connect(o.config, "liaisonctl audit");
     if (l == NULL)
         goto leave;
     uint64_t last = 0;
@@ -143,11 +217,19 @@ leave:
 
 int ctl_audit(const char *config, int argc, char **argv)
 {
-    if (argc < 1)
-        return usage();
-    if (strcmp(argv[0], "verify") == 0)
-        return verify(argc - 1, argv + 1);
-    if (strcmp(argv[0], "tail") == 0 || strcmp(argv[0], "export") == 0)
-        return remote(config, argv[0], argc - 1, argv + 1);
-    return usage();
+    int k;
+    opts_t o;
+    opts_begin(&o, &audit_spec, config, argc, argv);
+    while ((k = opts_next(&o)) >= 0)
+        ;
+    if (k != OPTS_END)
+        return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
+    if (o.n_operands == 0)
+        return opts_bad(&o, "wants an action: tail, export or verify"), CTL_USAGE;
+    const char *action = o.operands[0];
+    if (strcmp(action, "verify") == 0)
+        return verify(o.config, o.n_operands, o.operands);
+    if (strcmp(action, "tail") == 0 || strcmp(action, "export") == 0)
+        return remote(o.config, strcmp(action, "tail") == 0, o.n_operands, o.operands);
+    return opts_bad(&o, "unknown action \"%.40s\" (tail, export or verify)", action), CTL_USAGE;
 }

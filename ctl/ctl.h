@@ -1,5 +1,7 @@
 /* ctl.h — liaisonctl's commands: one function per command, each taking its
- * own arguments and the config path, returning the exit status (0 done,
+ * own arguments (argv[0] is the command's name; flags are read with
+ * ctl/opts.h) and the config path given before the command or by
+ * LIAISON_CONFIG (NULL when neither), returning the exit status (0 done,
  * 1 refused or failed with a message naming why, 2 bad usage).
  * Not responsible for: the wire (common/link.c) or JSON (common/json.c). */
 #ifndef LIAISON_CTL_H

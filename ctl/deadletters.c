@@ -1,8 +1,10 @@
 /* deadletters.c — liaisonctl -c ops.cfg deadletters [list | requeue SEQ
- * DURABLE | discard SEQ DURABLE]: messages that used up max_deliver on a
- * durable subscription, for operators to inspect, send again or drop. The
- * broker audits each action.
- * Not responsible for the rules of dead-lettering (broker/router.c). */
+ * DURABLE | discard SEQ DURABLE] [--json]: messages that used up
+ * max_deliver on a durable subscription, for operators to inspect (a table,
+ * or the broker's JSON with --json), send again or drop. The broker audits
+ * each action.
+ * Not responsible for the rules of dead-lettering (broker/router.c) or for
+ * drawing tables (status.c). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,27 +12,76 @@
 
 #include "ctl.h"
 #include "link.h"
+#include "opts.h"
+#include "status.h"
+#include "util.h"
+
+enum { F_JSON };
+
+static const struct opts_flag flags[] = {
+    [F_JSON] = {"json", 0, NULL, "the broker's JSON, one line, instead of a table"},
+};
+
+static const struct opts_spec spec = {
+    .command = "deadletters",
+    .synopsis = "[list | requeue SEQ DURABLE | discard SEQ DURABLE] [--json]",
+    .about = "Lists the messages set aside after max_deliver attempts on a durable subscription\n"
+             "(DURABLE is AGENT/NAME as listed), sends one again (requeue) or drops it\n"
+             "(discard). Operator role; the broker audits each action.\n",
+    .flags = flags,
+    .n_flags = UTIL_LEN(flags),
+    .config = OPTS_CONFIG_NEEDED,
+};
+
+/* What the broker answered, for people. */
+static int show(const Liaison__DeadLetterRequest *q, const char *json)
+{
+    char err[512];
+    if (strcmp(q->action, "list") != 0) {
+        printf("%s seq %llu of %s\n", strcmp(q->action, "requeue") == 0 ? "requeued" : "discarded",
+               (unsigned long long)q->seq, q->durable);
+        return CTL_OK;
+    }
+    json_doc_t *doc = json_doc_parse(json, err, sizeof err);
+    if (doc == NULL) {
+        fprintf(stderr, "liaisonctl: the broker's answer is not JSON: %s\n", err);
+        return CTL_FAIL;
+    }
+    status_print("deadletters", doc, stdout);
+    json_doc_free(&doc);
+    return CTL_OK;
+}
 
 int ctl_deadletters(const char *config, int argc, char **argv)
 {
     Liaison__DeadLetterRequest q = LIAISON__DEAD_LETTER_REQUEST__INIT;
-    const char *action = argc > 0 ? argv[0] : "list";
-    if (strcmp(action, "list") == 0 && argc <= 1) {
+    int json = 0, k;
+    opts_t o;
+    opts_begin(&o, &spec, config, argc, argv);
+    while ((k = opts_next(&o)) >= 0)
+        if (k == F_JSON)
+            json = 1;
+    if (k != OPTS_END)
+        return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
+    const char *action = o.n_operands > 0 ? o.operands[0] : "list";
+    if (strcmp(action, "list") == 0 && o.n_operands <= 1) {
         q.action = (char *)(uintptr_t) "list";
-    } else if ((strcmp(action, "requeue") == 0 || strcmp(action, "discard") == 0) && argc == 3 &&
-               strtoull(argv[1], NULL, 10) > 0) {
-        q.action = argv[0];
-        q.seq = strtoull(argv[1], NULL, 10);
-        q.durable = argv[2];
+    } else if (strcmp(action, "requeue") == 0 || strcmp(action, "discard") == 0) {
+        if (o.n_operands != 3)
+            return opts_bad(&o, "%s wants SEQ and DURABLE", action), CTL_USAGE;
+        if (util_parse_u64(o.operands[1], 1, UINT64_MAX, &q.seq) != 0)
+            return opts_bad(&o, "SEQ must be a sequence number, not \"%.40s\"", o.operands[1]),
+                   CTL_USAGE;
+        q.action = o.operands[0];
+        q.durable = o.operands[2];
     } else {
-        fprintf(stderr, "usage: liaisonctl -c ops.cfg deadletters [list | requeue SEQ DURABLE | "
-                        "discard SEQ DURABLE]\n");
-        return CTL_USAGE;
+        return opts_bad(&o, "unknown action \"%.40s\" (list, requeue or discard)", action),
+               CTL_USAGE;
     }
     char err[512];
     int status = CTL_FAIL;
     link_t *l = NULL;
-    if ((l = ctl_connect(config, "liaisonctl deadletters")) == NULL)
+    if ((l = ctl_connect(o.config, "liaisonctl deadletters")) == NULL)
         goto leave;
     Liaison__Envelope env;
     wire_envelope_init(&env, 0);
@@ -42,8 +93,12 @@ int ctl_deadletters(const char *config, int argc, char **argv)
         goto leave;
     }
     if (r->kind_case == LIAISON__ENVELOPE__KIND_STATUS_REPLY) {
-        printf("%s\n", r->status_reply->json);
-        status = CTL_OK;
+        if (json) {
+            printf("%s\n", r->status_reply->json);
+            status = CTL_OK;
+        } else {
+            status = show(&q, r->status_reply->json);
+        }
     } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
         fprintf(stderr, "liaisonctl: refused: %s: %s\n", wire_error_name(r->error->code),
                 r->error->message);

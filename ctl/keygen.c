@@ -6,28 +6,44 @@
 
 #include "ctl.h"
 #include "keys.h"
+#include "opts.h"
+#include "util.h"
+
+enum { F_DIR, F_SIGN };
+
+static const struct opts_flag flags[] = {
+    [F_DIR] = {"dir", 0, "D", "write the files into directory D (default: .)"},
+    [F_SIGN] = {"sign", 0, NULL, "an Ed25519 pair for audit checkpoints (NAME.sign.pub/.key)"},
+};
+
+static const struct opts_spec spec = {
+    .command = "keygen",
+    .synopsis = "NAME [--dir D] [--sign]",
+    .about = "Writes a new CURVE key pair, D/NAME.pub and D/NAME.key (mode 0600), and prints\n"
+             "their paths. Send NAME.pub to the broker's operator; NAME.key never leaves.\n",
+    .flags = flags,
+    .n_flags = UTIL_LEN(flags),
+};
 
 int ctl_keygen(const char *config, int argc, char **argv)
 {
-    (void)config;
-    const char *name = NULL, *dir = ".";
-    int sign = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
-            dir = argv[++i];
-        else if (strcmp(argv[i], "--sign") == 0)
+    const char *dir = ".";
+    int sign = 0, k;
+    opts_t o;
+    opts_begin(&o, &spec, config, argc, argv);
+    while ((k = opts_next(&o)) >= 0) {
+        if (k == F_DIR)
+            dir = o.arg;
+        else if (k == F_SIGN)
             sign = 1;
-        else if (name == NULL && argv[i][0] != '-')
-            name = argv[i];
-        else {
-            fprintf(stderr, "usage: liaisonctl keygen NAME [--dir D] [--sign]\n");
-            return CTL_USAGE;
-        }
     }
-    if (name == NULL || name[0] == '\0' || strchr(name, '/')) {
-        fprintf(stderr, "usage: liaisonctl keygen NAME [--dir D] (NAME without '/')\n");
-        return CTL_USAGE;
-    }
+    if (k != OPTS_END)
+        return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
+    if (o.n_operands != 1)
+        return opts_bad(&o, "wants one NAME"), CTL_USAGE;
+    const char *name = o.operands[0];
+    if (name[0] == '\0' || strchr(name, '/'))
+        return opts_bad(&o, "NAME must be non-empty and without '/'"), CTL_USAGE;
     char err[512];
     if ((sign ? keys_generate_signing(dir, name, err, sizeof err)
               : keys_generate(dir, name, err, sizeof err)) != 0) {

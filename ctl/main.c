@@ -1,4 +1,6 @@
-/* main.c — liaisonctl: global options, then a table of commands.
+/* main.c — liaisonctl: global flags (-c, --help, --version), then a table
+ * of commands. Each command reads its own flags (ctl/opts.c), so -c may also
+ * follow the command's name.
  * Not responsible for what each command does (ctl/<command>.c). */
 #include <stdio.h>
 #include <string.h>
@@ -6,37 +8,41 @@
 #include "client_config.h"
 #include "ctl.h"
 #include "log.h"
+#include "opts.h"
+#include "util.h"
 
 struct command {
     const char *name;
     int (*run)(const char *config, int argc, char **argv);
-    int needs_config;
     const char *usage;
 };
 
 static const struct command commands[] = {
-    {"keygen", ctl_keygen, 0,
+    {"keygen", ctl_keygen,
      "keygen NAME [--dir D] [--sign]\n"
      "                               write D/NAME.pub and D/NAME.key (--sign: Ed25519 pair)"},
-    {"pub", ctl_pub, 1, "pub [FILE|-]                 publish JSON (an object or JSON lines)"},
-    {"sub", ctl_sub, 1,
+    {"pub", ctl_pub,
+     "pub [FILE|-] [--json]        publish JSON (an object or JSON lines)\n"
+     "  pub --topic T --classification C --grading G --handling H --risk R\n"
+     "      (--body TEXT | --body-file F) [label flags]\n"
+     "                               publish one message built from flags"},
+    {"sub", ctl_sub,
      "sub PATTERN [--durable NAME | --from-seq N | --since TIME] [--count N] [--timeout S]\n"
      "                               print deliveries as JSON lines, acking each"},
-    {"status", ctl_status, 1,
+    {"status", ctl_status,
      "status [--json]              broker state: store, connections, rates (operator role)"},
-    {"agents", ctl_agents, 1,
-     "agents [--json]              each agent: connected, last seen, in/out"},
-    {"subs", ctl_subs, 1,
+    {"agents", ctl_agents, "agents [--json]              each agent: connected, last seen, in/out"},
+    {"subs", ctl_subs,
      "subs [--json]                each subscription: backlog, in flight, redeliveries"},
-    {"topics", ctl_topics, 1,
+    {"topics", ctl_topics,
      "topics [--depth N] [--json]  per topic prefix: messages, bytes, oldest, retention"},
-    {"watch", ctl_watch, 1,
+    {"watch", ctl_watch,
      "watch [--interval S] [--count N] [--json]\n"
-     "                               all of the above, refreshed in place"},
-    {"deadletters", ctl_deadletters, 1,
-     "deadletters [list | requeue SEQ DURABLE | discard SEQ DURABLE]\n"
+     "                               all of the above, refreshed in place (q quits)"},
+    {"deadletters", ctl_deadletters,
+     "deadletters [list | requeue SEQ DURABLE | discard SEQ DURABLE] [--json]\n"
      "                               messages past max_deliver (operator role)"},
-    {"audit", ctl_audit, 0,
+    {"audit", ctl_audit,
      "audit tail [-n N] [--actor A] [--action X] | export [--since TIME]\n"
      "                               the audit trail (auditor role)\n"
      "  audit verify --data-dir DIR [--key K.sign.pub]\n"
@@ -58,45 +64,55 @@ link_t *ctl_connect(const char *config, const char *client)
     return l;
 }
 
-static void usage(FILE *out)
+static void list_commands(FILE *out)
 {
-    fprintf(out, "usage: liaisonctl [-c agent.cfg] COMMAND [ARGS]\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fputs("commands (liaisonctl COMMAND --help describes each):\n", out);
+    for (size_t i = 0; i < UTIL_LEN(commands); i++)
         fprintf(out, "  %s\n", commands[i].usage);
-    fprintf(out, "exit status: 0 done, 1 refused or failed, 2 bad usage\n");
+    fputs("environment: LIAISON_CONFIG is the agent.cfg when no -c is given\n", out);
 }
+
+enum { F_VERSION };
+
+static const struct opts_flag flags[] = {
+    [F_VERSION] = {"version", 'V', NULL, "print liaisonctl's version and exit"},
+};
+
+static const struct opts_spec spec = {
+    .command = NULL,
+    .synopsis = "COMMAND [ARGS]",
+    .about = "Publishes, subscribes, shows the broker's state to operators and its audit trail\n"
+             "to auditors, as the agent whose keys the config names.\n",
+    .flags = flags,
+    .n_flags = UTIL_LEN(flags),
+    .in_order = 1,
+    .more_help = list_commands,
+};
 
 int main(int argc, char **argv)
 {
-    const char *config = NULL;
-    int i = 1;
+    opts_t o;
+    int k;
     log_set_program("liaisonctl");
     log_set_level(LOG_WARN);
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            config = argv[++i];
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
+    opts_begin(&o, &spec, NULL, argc, argv);
+    while ((k = opts_next(&o)) >= 0) {
+        if (k == F_VERSION) {
+            printf("liaisonctl %s\n", LIAISON_VERSION);
             return CTL_OK;
-        } else {
-            usage(stderr);
-            return CTL_USAGE;
         }
     }
-    if (i >= argc) {
-        usage(stderr);
+    if (k == OPTS_HELP)
+        return CTL_OK;
+    if (k == OPTS_BAD)
         return CTL_USAGE;
-    }
-    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
-        if (strcmp(argv[i], commands[k].name) != 0)
-            continue;
-        if (commands[k].needs_config && config == NULL) {
-            fprintf(stderr, "liaisonctl: %s needs -c agent.cfg\n", commands[k].name);
-            return CTL_USAGE;
-        }
-        return commands[k].run(config, argc - i - 1, argv + i + 1);
-    }
-    fprintf(stderr, "liaisonctl: unknown command \"%s\"\n", argv[i]);
-    usage(stderr);
+    if (o.n_operands == 0)
+        return opts_bad(&o, "no command given"), CTL_USAGE;
+    /* o.config is the -c given before the command, else LIAISON_CONFIG; a
+     * -c after the command's name overrides either. */
+    for (size_t i = 0; i < UTIL_LEN(commands); i++)
+        if (strcmp(o.operands[0], commands[i].name) == 0)
+            return commands[i].run(o.config, o.n_operands, o.operands);
+    opts_bad(&o, "unknown command \"%.40s\"", o.operands[0]);
     return CTL_USAGE;
 }

@@ -2,7 +2,7 @@
  * operator view from the broker (StatusRequest{what}, operator role),
  * printed as a table for people, or as the broker's JSON with --json for
  * scripts (shapes in docs/operator.md). Also the fetch and the table
- * printing that `watch` reuses.
+ * printing that `watch` and `deadletters` reuse.
  * Not responsible for: what the views hold (broker/control.c), the
  * connection (common/link.c), refreshing (watch.c). */
 #include "status.h"
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "opts.h"
 #include "util.h"
 
 int status_fetch(link_t *l, const char *what, char **json, char *err, size_t errlen)
@@ -324,6 +325,20 @@ static void print_topics(const json_doc_t *d, FILE *out)
         fprintf(out, "messages are also erased once their review_at date has passed\n");
 }
 
+static void print_deadletters(const json_doc_t *d, FILE *out)
+{
+    struct table t;
+    const json_doc_t *arr = json_doc_get(d, "dead_letters");
+    table_init(&t, ">SEQ|DURABLE|REASON");
+    for (size_t i = 0; i < json_doc_len(arr); i++) {
+        const json_doc_t *x = json_doc_at(arr, i);
+        cell(&t, "%.0f", num(x, "seq"));
+        cell(&t, "%s", str(x, "durable", "?"));
+        cell(&t, "%s", str(x, "reason", "-"));
+    }
+    table_print(&t, out, "no dead letters");
+}
+
 void status_print(const char *kind, const json_doc_t *doc, FILE *out)
 {
     if (strcmp(kind, "status") == 0)
@@ -334,28 +349,74 @@ void status_print(const char *kind, const json_doc_t *doc, FILE *out)
         print_subs(json_doc_len(doc) ? doc : json_doc_get(doc, "subscriptions"), out);
     else if (strcmp(kind, "topics") == 0)
         print_topics(doc, out);
+    else if (strcmp(kind, "deadletters") == 0)
+        print_deadletters(doc, out);
 }
 
 /* ---- the commands -------------------------------------------------------------------- */
 
+enum { F_JSON, F_DEPTH };
+
+static const struct opts_flag view_flags[] = {
+    [F_JSON] = {"json", 0, NULL, "the broker's JSON, one line (shapes in docs/operator.md)"},
+    [F_DEPTH] = {"depth", 0, "N", "group topics by their first N tokens, 1-8 (default 2)"},
+};
+
+#define VIEW_ABOUT ".\nOperator role: a table, or the broker's JSON with --json.\n"
+
+static const struct opts_spec view_specs[] = {
+    {.command = "status",
+     .synopsis = "[--json]",
+     .about = "The broker's state: store, connections, rates, totals, backlog" VIEW_ABOUT,
+     .flags = view_flags,
+     .n_flags = 1,
+     .config = OPTS_CONFIG_NEEDED},
+    {.command = "agents",
+     .synopsis = "[--json]",
+     .about = "Each configured agent: connected, last seen, messages in and out" VIEW_ABOUT,
+     .flags = view_flags,
+     .n_flags = 1,
+     .config = OPTS_CONFIG_NEEDED},
+    {.command = "subs",
+     .synopsis = "[--json]",
+     .about = "Each subscription: backlog, in flight, oldest unacked, redeliveries" VIEW_ABOUT,
+     .flags = view_flags,
+     .n_flags = 1,
+     .config = OPTS_CONFIG_NEEDED},
+    {.command = "topics",
+     .synopsis = "[--depth N] [--json]",
+     .about = "Messages, bytes, oldest and newest per topic prefix, and the retention rules\n"
+              "that govern them" VIEW_ABOUT,
+     .flags = view_flags,
+     .n_flags = 2,
+     .config = OPTS_CONFIG_NEEDED},
+};
+
 static int view(const char *config, const char *kind, int argc, char **argv)
 {
-    int json = 0;
+    int json = 0, k;
     char what[32];
+    const struct opts_spec *spec = &view_specs[0];
+    for (size_t i = 0; i < UTIL_LEN(view_specs); i++)
+        if (strcmp(view_specs[i].command, kind) == 0)
+            spec = &view_specs[i];
     snprintf(what, sizeof what, "%s", kind);
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
+    opts_t o;
+    opts_begin(&o, spec, config, argc, argv);
+    while ((k = opts_next(&o)) >= 0) {
+        uint64_t d;
+        if (k == F_JSON)
             json = 1;
-        } else if (strcmp(kind, "topics") == 0 && strcmp(argv[i], "--depth") == 0 && i + 1 < argc) {
-            char *end;
-            long d = strtol(argv[++i], &end, 10);
-            if (*end != '\0' || d < 1 || d > 8)
-                goto usage;
-            snprintf(what, sizeof what, "topics:%ld", d);
-        } else {
-            goto usage;
-        }
+        else if (k == F_DEPTH && opts_u64(&o, 1, 8, &d) != 0)
+            return CTL_USAGE;
+        else if (k == F_DEPTH)
+            snprintf(what, sizeof what, "topics:%llu", (unsigned long long)d);
     }
+    if (k != OPTS_END)
+        return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
+    if (o.n_operands > 0)
+        return opts_bad(&o, "takes no arguments (\"%.40s\")", o.operands[0]), CTL_USAGE;
+    config = o.config;
     char err[512];
     int status = CTL_FAIL;
     char *text = NULL;
@@ -384,10 +445,6 @@ leave:
     free(text);
     link_close(&l);
     return status;
-usage:
-    fprintf(stderr, "usage: liaisonctl -c ops.cfg %s [--json]%s\n", kind,
-            strcmp(kind, "topics") == 0 ? " [--depth N]" : "");
-    return CTL_USAGE;
 }
 
 int ctl_status(const char *config, int argc, char **argv)

@@ -1,5 +1,6 @@
 /* status.h — the operator views on liaisonctl's side, shared by the
- * status/agents/subs/topics commands (status.c) and watch (watch.c):
+ * status/agents/subs/topics commands (status.c), watch (watch.c) and
+ * deadletters (deadletters.c):
  * asking the broker for a view, and printing one as a table.
  * Not responsible for: building the views (broker/control.c) or the
  * connection (common/link.c). */
@@ -18,8 +19,8 @@
  * role", "no answer from the broker"). */
 int status_fetch(link_t *l, const char *what, char **json, char *err, size_t errlen);
 
-/* Prints a view as people read it. kind is "status", "agents", "subs" or
- * "topics"; doc is the broker's JSON for it (for "agents" and "subs" the
+/* Prints a view as people read it. kind is "status", "agents", "subs",
+ * "topics" or "deadletters"; doc is the broker's JSON for it (for "agents" and "subs" the
  * array itself or the object holding it). */
 void status_print(const char *kind, const json_doc_t *doc, FILE *out);
 

@@ -3,7 +3,9 @@
  * carries on live), prints each delivery as one JSON line, and acks it only
  * after the line is written and flushed. Stops after N messages (exit 0), or
  * after S seconds (exit 0 without --count; exit 1 if --count was not met).
- * Not responsible for JSON mapping (json.c) or the connection (link.c). */
+ * TIME is a date, RFC 3339 with any offset, or how long ago ("1h").
+ * Not responsible for JSON mapping (json.c), the connection (link.c) or the
+ * time formats (util.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "ctl.h"
 #include "json.h"
 #include "link.h"
+#include "opts.h"
 #include "util.h"
 
 #define SUB_ID 1
@@ -82,39 +85,66 @@ static int subscribe(link_t *l, const char *pattern, const char *durable, const 
     return rc;
 }
 
+enum { F_DURABLE, F_FROM_SEQ, F_SINCE, F_COUNT, F_TIMEOUT, F_NO_ACK };
+
+static const struct opts_flag flags[] = {
+    [F_DURABLE] = {"durable", 0, "NAME",
+                   "a durable subscription: the broker keeps its place while away"},
+    [F_FROM_SEQ] = {"from-seq", 0, "N", "replay the store from sequence N, then carry on live"},
+    [F_SINCE] = {"since", 0, "TIME",
+                 "replay from TIME: YYYY-MM-DD, RFC 3339 (Z or +01:00), or ago (1h, 30m, 2d)"},
+    [F_COUNT] = {"count", 0, "N", "stop after N messages (exit 1 if the timeout comes first)"},
+    [F_TIMEOUT] = {"timeout", 0, "S", "stop after S seconds (fractions allowed)"},
+    [F_NO_ACK] = {"no-ack", 0, NULL, "never ack (for testing consumers: all comes again)"},
+};
+
+static const struct opts_spec spec = {
+    .command = "sub",
+    .synopsis = "PATTERN [--durable NAME | --from-seq N | --since TIME] [--count N] [--timeout S]",
+    .about = "Subscribes to PATTERN (tokens, '*' for one, a final '>' for the rest) and prints\n"
+             "each delivery as a line of JSON, acking it once written. A replay (--from-seq,\n"
+             "--since) reads the store first; it is never durable.\n",
+    .flags = flags,
+    .n_flags = UTIL_LEN(flags),
+    .config = OPTS_CONFIG_NEEDED,
+};
+
 int ctl_sub(const char *config, int argc, char **argv)
 {
     const char *pattern = NULL, *durable = NULL;
-    long count = -1;
+    uint64_t count = 0; /* 0: for ever */
     double timeout = -1;
     struct from from = {0, 0};
-    int bad = 0, no_ack = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--durable") == 0 && i + 1 < argc)
-            durable = argv[++i];
-        else if (strcmp(argv[i], "--no-ack") == 0)
-            no_ack = 1; /* for testing consumers: leave everything unacked */
-        else if (strcmp(argv[i], "--from-seq") == 0 && i + 1 < argc)
-            bad |= (from.seq = strtoull(argv[++i], NULL, 10)) == 0;
-        else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
-            bad |= util_parse_time(argv[++i], &from.since_us) != 0;
-        else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
-            count = strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-            timeout = strtod(argv[++i], NULL);
-        else if (pattern == NULL && argv[i][0] != '-')
-            pattern = argv[i];
-        else
-            bad = 1;
+    int no_ack = 0, k;
+    opts_t o;
+    opts_begin(&o, &spec, config, argc, argv);
+    while ((k = opts_next(&o)) >= 0) {
+        int bad = 0;
+        if (k == F_DURABLE)
+            durable = o.arg;
+        else if (k == F_NO_ACK)
+            no_ack = 1;
+        else if (k == F_FROM_SEQ)
+            bad = opts_u64(&o, 1, UINT64_MAX, &from.seq);
+        else if (k == F_SINCE)
+            bad = opts_since(&o, &from.since_us);
+        else if (k == F_COUNT)
+            bad = opts_u64(&o, 1, UINT32_MAX, &count);
+        else if (k == F_TIMEOUT)
+            bad = opts_seconds(&o, 0, 31536000, &timeout);
+        if (bad)
+            return CTL_USAGE;
     }
+    if (k != OPTS_END)
+        return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
+    if (o.n_operands != 1)
+        return opts_bad(&o, "wants one PATTERN"), CTL_USAGE;
+    pattern = o.operands[0];
     if ((from.seq || from.since_us) && durable)
-        bad = 1; /* a replay is never durable */
-    if (pattern == NULL || count == 0 || bad) {
-        fprintf(stderr, "usage: liaisonctl -c agent.cfg sub PATTERN [--durable NAME | "
-                        "--from-seq N | --since YYYY-MM-DD[THH:MM:SSZ]] [--count N>0] "
-                        "[--timeout S]\n");
-        return CTL_USAGE;
-    }
+        return opts_bad(&o, "a replay (--from-seq, --since) is never --durable"), CTL_USAGE;
+    if (from.seq && from.since_us)
+        return opts_bad(&o, "give --from-seq or --since, not both"), CTL_USAGE;
+    config = o.config;
     int status = CTL_FAIL;
     link_t *l = NULL;
     struct sigaction sa;
@@ -130,9 +160,9 @@ int ctl_sub(const char *config, int argc, char **argv)
     /* Scripts wait for this line before publishing. */
     fprintf(stderr, "liaisonctl: subscribed %s from seq %llu\n", pattern,
             (unsigned long long)start);
-    long got = 0;
+    uint64_t got = 0;
     int64_t deadline = timeout >= 0 ? util_mono_ms() + (int64_t)(timeout * 1000) : -1;
-    while (!interrupted && (count < 0 || got < count)) {
+    while (!interrupted && (count == 0 || got < count)) {
         int wait = 500, timed_out;
         if (deadline >= 0) {
             int64_t left = deadline - util_mono_ms();
@@ -168,8 +198,9 @@ int ctl_sub(const char *config, int argc, char **argv)
         }
         wire_envelope_free(&r);
     }
-    if (count >= 0 && got < count) {
-        fprintf(stderr, "liaisonctl: stopped after %ld of %ld messages\n", got, count);
+    if (count > 0 && got < count) {
+        fprintf(stderr, "liaisonctl: stopped after %llu of %llu messages\n",
+                (unsigned long long)got, (unsigned long long)count);
         goto leave;
     }
     status = CTL_OK;

@@ -31,6 +31,10 @@ have_cmd fiu-run || need="$need fiu-utils libfiu0"
 have_cmd promtool || need="$need prometheus"
 have_cmd chromium || need="$need chromium"
 have_cmd systemd-analyze || need="$need systemd"
+# The man pages' linter (scenario 34), and `script` for a terminal to run
+# liaisonctl watch in.
+have_cmd mandoc || need="$need mandoc"
+have_cmd script || need="$need util-linux"
 # libFuzzer's runtime ships with clang's compiler-rt.
 [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
     need="$need libclang-rt-dev"

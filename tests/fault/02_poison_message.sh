@@ -21,13 +21,13 @@ msg alert.a.poison OFFICIAL | ctl police pub - >/dev/null || fail pub
 ctl rocu sub 'alert.>' --durable poison --no-ack --count 2 --timeout 20 >"$T/a.out" 2>/dev/null || fail "two deliveries"
 assert_eq "$(seqs "$T/a.out")" "1 1 " "delivered max_deliver times"
 wait_for "$T/broker.log" "event=dead_letter agent=rocu"
-ctl ops deadletters list >"$T/list.json" || fail "list"
+ctl ops deadletters list --json >"$T/list.json" || fail "list"
 assert_contains "$T/list.json" '{"seq":1,"durable":"rocu/poison","reason":"max_deliver reached"}'
 # Not for the receiver to manage.
 if ctl rocu deadletters list 2>"$T/r.err"; then fail "receiver listed dead letters"; fi
 assert_contains "$T/r.err" ROLE_MISSING
 ctl ops deadletters requeue 1 rocu/poison >/dev/null || fail "requeue"
-ctl ops deadletters list >"$T/list2.json" || fail "list after requeue"
+ctl ops deadletters list --json >"$T/list2.json" || fail "list after requeue"
 assert_eq "$(cat "$T/list2.json")" '{"dead_letters":[]}' "list after requeue"
 ctl rocu sub 'alert.>' --durable poison --count 1 --timeout 20 >"$T/b.out" 2>/dev/null || fail "after requeue"
 assert_eq "$(seqs "$T/b.out")" "1 " "requeued message delivered"
