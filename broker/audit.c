@@ -21,8 +21,10 @@
 #define AGG_WINDOW_MS 60000
 #define QUERY_MAX     1000
 
+/* Identical events (same actor, action, outcome, reason and topic) in one
+ * minute are one record with a count. */
 struct agg {
-    char actor[96], action[32], reason[64];
+    char actor[96], action[32], outcome[16], reason[64], topic[160];
     uint32_t count; /* events since the one written at once */
     int64_t start_ms;
     int used;
@@ -161,6 +163,31 @@ static char *text(const char *s)
     return (char *)(uintptr_t)(s ? s : "");
 }
 
+/* Client-supplied text in a record is bounded: a refused publish's topic can
+ * be a megabyte, and the trail must not grow by what a peer chooses to send.
+ * Longer text keeps an escaped prefix and its length; bytes outside
+ * printable ASCII become '?'. buf holds TEXT_MAX + 32. */
+#define TEXT_MAX 256
+static char *bounded(const char *s, char *buf)
+{
+    if (s == NULL)
+        return text(s);
+    size_t n = strlen(s), i;
+    int clean = n <= TEXT_MAX;
+    for (i = 0; clean && i < n; i++)
+        clean = s[i] >= 0x20 && s[i] < 0x7f;
+    if (clean)
+        return text(s);
+    size_t keep = n < TEXT_MAX ? n : TEXT_MAX;
+    for (i = 0; i < keep; i++)
+        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    if (n > TEXT_MAX)
+        snprintf(buf + keep, 32, "...(%zu bytes)", n);
+    else
+        buf[keep] = '\0';
+    return buf;
+}
+
 static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count)
 {
     if (bt->failed != STORE_OK)
@@ -168,12 +195,14 @@ static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_
     Liaison__AuditRecord r = LIAISON__AUDIT_RECORD__INIT;
     r.seq = a->p_seq + 1;
     r.time_us = util_now_us();
-    r.actor = text(ev->actor);
+    char b_actor[TEXT_MAX + 32], b_rcpt[TEXT_MAX + 32], b_reason[TEXT_MAX + 32],
+        b_topic[TEXT_MAX + 32];
+    r.actor = bounded(ev->actor, b_actor);
     r.action = text(ev->action);
-    r.recipient = text(ev->recipient);
+    r.recipient = bounded(ev->recipient, b_rcpt);
     r.outcome = text(ev->outcome);
-    r.reason = text(ev->reason);
-    r.topic = text(ev->topic);
+    r.reason = bounded(ev->reason, b_reason);
+    r.topic = bounded(ev->topic, b_topic);
     r.msg_seq = ev->msg_seq;
     r.count = count;
     if (ev->digest) {
@@ -224,7 +253,8 @@ int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *e
             continue;
         }
         if (same(g->actor, ev->actor) && same(g->action, ev->action) &&
-            same(g->reason, ev->reason)) {
+            same(g->outcome, ev->outcome) && same(g->reason, ev->reason) &&
+            same(g->topic, ev->topic)) {
             g->count++;
             return STORE_OK;
         }
@@ -238,6 +268,7 @@ int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *e
             g->start_ms = now_ms;
             copy(g->actor, sizeof g->actor, "*");
             copy(g->action, sizeof g->action, ev->action);
+            copy(g->outcome, sizeof g->outcome, ev->outcome);
             copy(g->reason, sizeof g->reason, "many distinct sources");
         }
         g->count++;
@@ -248,24 +279,36 @@ int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *e
     free_slot->start_ms = now_ms;
     copy(free_slot->actor, sizeof free_slot->actor, ev->actor);
     copy(free_slot->action, sizeof free_slot->action, ev->action);
+    copy(free_slot->outcome, sizeof free_slot->outcome, ev->outcome);
     copy(free_slot->reason, sizeof free_slot->reason, ev->reason);
+    copy(free_slot->topic, sizeof free_slot->topic, ev->topic);
     return append(a, bt, ev, 1);
 }
 
-static void flush_aggregates(audit_t *a, batch_t *bt, int64_t now_ms)
+/* Writes the counts of aggregates whose minute is over (all of them when
+ * all is set: the broker is stopping). */
+static void flush_aggregates(audit_t *a, batch_t *bt, int64_t now_ms, int all)
 {
     for (int i = 0; i <= AGG_SLOTS; i++) {
         struct agg *g = &a->aggs[i];
-        if (!g->used || now_ms - g->start_ms < AGG_WINDOW_MS)
+        if (!g->used || (!all && now_ms - g->start_ms < AGG_WINDOW_MS))
             continue;
         if (g->count > 0) {
-            struct audit_event ev = {
-                .actor = g->actor, .action = g->action, .outcome = "refused", .reason = g->reason};
+            struct audit_event ev = {.actor = g->actor,
+                                     .action = g->action,
+                                     .outcome = g->outcome,
+                                     .reason = g->reason[0] ? g->reason : NULL,
+                                     .topic = g->topic[0] ? g->topic : NULL};
             if (append(a, bt, &ev, g->count) != STORE_OK)
                 return; /* kept: retried on the next tick */
         }
         g->used = 0;
     }
+}
+
+void audit_flush(audit_t *a, batch_t *bt)
+{
+    flush_aggregates(a, bt, util_mono_ms(), 1);
 }
 
 /* The bytes an Ed25519 checkpoint signature covers: a domain tag, then the
@@ -303,7 +346,7 @@ static int checkpoint_valid(const Liaison__AuditCheckpoint *c, const uint8_t *pu
 
 void audit_tick(audit_t *a, batch_t *bt, int64_t now_ms)
 {
-    flush_aggregates(a, bt, now_ms);
+    flush_aggregates(a, bt, now_ms, 0);
     if (bt->failed != STORE_OK)
         return;
     uint64_t fresh = a->p_seq - a->ckpt_seq;

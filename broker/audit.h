@@ -47,14 +47,18 @@ int audit_append(audit_t *a, batch_t *bt, const struct audit_event *ev);
 
 /* For events a hostile peer can repeat at will (refused handshakes and
  * publishes, status polling): the first in a minute is recorded at once,
- * identical ones (same actor, action, reason) are counted and written as one
- * record with their count when the minute ends. Memory is bounded: past
+ * identical ones (same actor, action, outcome, reason and topic) are counted
+ * and written as one record with their count when the minute ends, or at
+ * stop. Memory is bounded: past
  * 256 distinct keys, further ones share one catch-all record. */
 int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *ev, int64_t now_ms);
 
 /* Before sleep: writes due aggregates and, when due, a signed checkpoint,
  * into bt. */
 void audit_tick(audit_t *a, batch_t *bt, int64_t now_ms);
+
+/* Stopping: writes every aggregate's count into bt now. */
+void audit_flush(audit_t *a, batch_t *bt);
 
 /* A batch committed: its records are the committed head now. */
 void audit_committed(audit_t *a, const batch_t *bt);

@@ -67,12 +67,13 @@ static void set_str(char **field, const char *value)
 
 /* The sequence already given to this (origin, msg_id), looking in the two
  * uncommitted batches first, then the store; 0 if none. */
-static uint64_t find_repeat(broker_t *b, const char *key, int64_t since_us)
+static uint64_t find_repeat(broker_t *b, const uint8_t *key, const char *origin, const char *msg_id,
+                            int64_t since_us)
 {
     uint64_t seq = batch_dedup_find(b->open, key);
     if (seq == 0 && b->inflight)
         seq = batch_dedup_find(b->inflight, key);
-    if (seq == 0 && b->rd && store_read_dedup(b->rd, key, since_us, &seq) != STORE_OK)
+    if (seq == 0 && b->rd && store_read_dedup(b->rd, origin, msg_id, since_us, &seq) != STORE_OK)
         seq = 0;
     return seq;
 }
@@ -136,12 +137,13 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     set_str(&m->origin->type, a->type);
     set_str(&m->origin->region, a->region);
     m->received_at_us = now_us;
-    char key[LABEL_MAX_TEXT + SESSION_AGENT_MAX + 2];
-    const char *dkey = NULL;
+    uint8_t key[STORE_DEDUP_KEY];
+    const uint8_t *dkey = NULL;
     if (msg_id[0]) {
-        snprintf(key, sizeof key, "%s\x1f%s", a->name, msg_id);
+        store_dedup_key(a->name, msg_id, key);
         dkey = key;
-        uint64_t seq = find_repeat(b, key, now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
+        uint64_t seq = find_repeat(b, key, a->name, msg_id,
+                                   now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
         if (seq) {
             answer_repeat(b, s, corr_id, seq, msg_id);
             goto leave;

@@ -331,6 +331,7 @@ int loop_run(config_t *cfg)
      * a commit failed, when nothing more may be written. */
     if (!b.fatal) {
         commit_reap(&b, 1);
+        audit_flush(b.audit, b.open); /* counts still in memory */
         audit_broker(&b, "stop", NULL, "ok", NULL);
         before_sleep(&b);
         commit_drain(&b);

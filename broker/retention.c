@@ -131,13 +131,11 @@ static const char *expired(const config_t *cfg, const Liaison__Intel *m, int rul
 static int erase(retention_t *r, batch_t *bt, const config_t *cfg, audit_t *audit,
                  const Liaison__Intel *m, const void *data, size_t len, const char *why)
 {
-    char dkey[1200] = "";
     int rc;
     if (bt->failed != STORE_OK)
         return bt->failed;
-    if (m->msg_id && m->msg_id[0] && m->origin)
-        snprintf(dkey, sizeof dkey, "%s\x1f%s", m->origin->agent, m->msg_id);
-    store_wset_purge(bt->w, m->seq, m->received_at_us, dkey);
+    store_wset_purge(bt->w, m->seq, m->received_at_us, m->origin ? m->origin->agent : NULL,
+                     m->msg_id);
     bt->n_purges++;
     uint8_t digest[32];
     audit_digest(data, len, digest);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,11 +331,28 @@ static struct wop_rec *wset_op(store_wset_t *w, enum wop op, uint64_t seq, int64
     return r;
 }
 
+void store_dedup_key(const char *origin, const char *msg_id, uint8_t key[STORE_DEDUP_KEY])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, STORE_DEDUP_KEY);
+    crypto_generichash_update(&st, (const unsigned char *)origin, strlen(origin));
+    crypto_generichash_update(&st, (const unsigned char *)"\x1f", 1);
+    crypto_generichash_update(&st, (const unsigned char *)msg_id, strlen(msg_id));
+    crypto_generichash_final(&st, key, STORE_DEDUP_KEY);
+}
+
+/* The key a store written before hashing used: the text, if it fits. */
+static size_t legacy_key(const char *origin, const char *msg_id, char *out, size_t n)
+{
+    int len = snprintf(out, n, "%s\x1f%s", origin, msg_id);
+    return len > 0 && (size_t)len < n && len <= 511 ? (size_t)len : 0;
+}
+
 size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len,
-                      const char *dedup_key)
+                      const uint8_t *dedup_key)
 {
     struct wop_rec *r = wset_op(w, WOP_MSG, seq, time_us);
-    size_t dl = dedup_key ? strlen(dedup_key) : 0;
+    size_t dl = dedup_key ? STORE_DEDUP_KEY : 0;
     r->a_off = wset_reserve(w, len);
     r->a_len = len;
     r->b_off = wset_copy(w, dedup_key, dl);
@@ -393,17 +411,22 @@ void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name)
     w->estimate += 4096;
 }
 
-void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *dedup_key)
+void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *origin,
+                      const char *msg_id)
 {
     struct wop_rec *r = wset_op(w, WOP_PURGE, seq, time_us);
-    size_t dl = dedup_key ? strlen(dedup_key) : 0;
-    r->b_off = wset_copy(w, dedup_key, dl);
-    r->b_len = dl;
+    if (origin && msg_id && msg_id[0]) {
+        /* b: the hashed key, then the text key of older stores (if any). */
+        uint8_t key[STORE_DEDUP_KEY];
+        char text[1200];
+        store_dedup_key(origin, msg_id, key);
+        size_t tl = legacy_key(origin, msg_id, text, sizeof text);
+        r->b_off = wset_copy(w, key, sizeof key);
+        wset_copy(w, text, tl);
+        r->b_len = sizeof key + tl;
+    }
     w->estimate += 4096; /* a delete may split nothing, but dirties a page */
 }
-
-/* LMDB's key limit (mdb_env_get_maxkeysize with the default build). */
-#define KEY_MAX 511
 
 /* Keys that mostly rise are appended (no tree search, full pages); one
  * that does not (a clock stepped back, a record rewritten) is put in place. */
@@ -438,7 +461,7 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         uint8_t dv[16];
         memcpy(dv, &r->seq, 8);
         memcpy(dv + 8, &r->time_us, 8);
-        k = (MDB_val){.mv_size = r->b_len > KEY_MAX ? KEY_MAX : r->b_len, .mv_data = bb};
+        k = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
         v = (MDB_val){.mv_size = 16, .mv_data = dv};
         return mdb_put(txn, s->dedup, &k, &v, 0);
     }
@@ -476,10 +499,13 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         k = (MDB_val){.mv_size = 16, .mv_data = kb};
         if ((rc = mdb_del(txn, s->times, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
             return rc;
-        if (r->b_len) {
-            k = (MDB_val){.mv_size = r->b_len > KEY_MAX ? KEY_MAX : r->b_len, .mv_data = bb};
+        for (size_t off = 0; off < r->b_len;) {
+            /* The hashed key, then the text key an older store may hold. */
+            size_t kl = off == 0 ? STORE_DEDUP_KEY : r->b_len - off;
+            k = (MDB_val){.mv_size = kl, .mv_data = bb + off};
             if ((rc = mdb_del(txn, s->dedup, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
                 return rc;
+            off += kl;
         }
         return 0;
     }
@@ -566,11 +592,10 @@ fail:
     return STORE_ERR;
 }
 
-int store_read_dedup(store_read_t *r, const char *dedup_key, int64_t min_time_us, uint64_t *seq)
+static int dedup_get(store_read_t *r, const void *key, size_t len, int64_t min_time_us,
+                     uint64_t *seq)
 {
-    size_t kl = strlen(dedup_key);
-    MDB_val k = {.mv_size = kl > KEY_MAX ? KEY_MAX : kl, .mv_data = (void *)(uintptr_t)dedup_key},
-            v;
+    MDB_val k = {.mv_size = len, .mv_data = (void *)(uintptr_t)key}, v;
     int rc = mdb_get(r->txn, r->s->dedup, &k, &v);
     if (rc == MDB_NOTFOUND)
         return STORE_NOTFOUND;
@@ -586,6 +611,19 @@ int store_read_dedup(store_read_t *r, const char *dedup_key, int64_t min_time_us
         return STORE_NOTFOUND;
     memcpy(seq, v.mv_data, 8);
     return STORE_OK;
+}
+
+int store_read_dedup(store_read_t *r, const char *origin, const char *msg_id, int64_t min_time_us,
+                     uint64_t *seq)
+{
+    uint8_t key[STORE_DEDUP_KEY];
+    char text[1200];
+    store_dedup_key(origin, msg_id, key);
+    int rc = dedup_get(r, key, sizeof key, min_time_us, seq);
+    size_t tl;
+    if (rc == STORE_NOTFOUND && (tl = legacy_key(origin, msg_id, text, sizeof text)) > 0)
+        rc = dedup_get(r, text, tl, min_time_us, seq);
+    return rc;
 }
 
 int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *pattern,

@@ -68,12 +68,19 @@ void store_wset_clear(store_wset_t *w);
 size_t store_wset_count(const store_wset_t *w);
 /* An over-estimate of the map bytes applying it may take. */
 size_t store_wset_estimate(const store_wset_t *w);
+/* The dedup key of a publisher's msg_id: BLAKE2b-256 of origin, 0x1f and
+ * msg_id. Fixed-size, so two msg_ids never share one however long they are
+ * (the key used to be the text itself, cut at LMDB's 511-byte key limit:
+ * msg_ids sharing their first ~500 bytes collided). */
+#define STORE_DEDUP_KEY 32
+void store_dedup_key(const char *origin, const char *msg_id, uint8_t key[STORE_DEDUP_KEY]);
+
 /* A message of len bytes under seq (seqs must rise within and across write
- * sets: they are appended), indexed by time_us, and dedup_key -> seq unless
- * dedup_key is NULL. Returns the offset of len bytes the caller fills with
- * the message (valid until the next call on w: see store_wset_data). */
+ * sets: they are appended), indexed by time_us, and dedup_key (a
+ * STORE_DEDUP_KEY key) -> seq unless dedup_key is NULL. Returns the offset of len bytes the caller
+ * fills with the message (valid until the next call on w: see store_wset_data). */
 size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len,
-                      const char *dedup_key);
+                      const uint8_t *dedup_key);
 /* The bytes at off, valid until the write set next grows. */
 const uint8_t *store_wset_data(const store_wset_t *w, size_t off);
 /* Audit records and checkpoints (audit.c), by audit sequence. */
@@ -85,9 +92,11 @@ void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor,
 /* A dead letter set aside, or removed (removing one that is gone is fine). */
 void store_wset_deadletter(store_wset_t *w, uint64_t seq, const char *name, const char *reason);
 void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name);
-/* Erases a message (retention): its record, time entry and, when dedup_key
- * is given, its dedup entry. Erasing one already gone is fine. */
-void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *dedup_key);
+/* Erases a message (retention): its record, time entry and, when msg_id is
+ * given, its dedup entry (in either key form). Erasing one already gone is
+ * fine. */
+void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *origin,
+                      const char *msg_id);
 
 /* Applies w in one write transaction and syncs it to disk. All or nothing:
  * STORE_OK (on disk), STORE_FULL (the map is full: nothing of w stored,
@@ -130,9 +139,11 @@ int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq);
 typedef struct store_read store_read_t;
 store_read_t *store_read_begin(store_t *s);
 void store_read_end(store_read_t **r);
-/* The dedup entry for dedup_key at or after min_time_us: STORE_OK with
- * *seq set, STORE_NOTFOUND, or STORE_ERR. */
-int store_read_dedup(store_read_t *r, const char *dedup_key, int64_t min_time_us, uint64_t *seq);
+/* The dedup entry for (origin, msg_id) at or after min_time_us, under its
+ * key or, in a store written before keys were hashed, its text: STORE_OK
+ * with *seq set, STORE_NOTFOUND, or STORE_ERR. */
+int store_read_dedup(store_read_t *r, const char *origin, const char *msg_id, int64_t min_time_us,
+                     uint64_t *seq);
 /* The message at seq: STORE_OK, STORE_NOTFOUND, or STORE_ERR. */
 int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len);
 /* The first message with sequence >= from: STORE_OK (sets *seq), STORE_NOTFOUND. */

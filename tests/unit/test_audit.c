@@ -186,6 +186,101 @@ static void test_audit_a_refused_batch_leaves_no_fork(void **state)
     audit_close(&a);
 }
 
+/* Record seq, decoded (caller frees). */
+static Liaison__AuditRecord *record(store_t *s, uint64_t seq)
+{
+    store_read_t *r = store_read_begin(s);
+    const void *data;
+    size_t len;
+    uint64_t found;
+    Liaison__AuditRecord *rec = NULL;
+    if (store_read_seek(r, STORE_DB_AUDIT, seq, 0, &found, &data, &len) == STORE_OK && found == seq)
+        rec = wire_audit_record_decode(data, len);
+    store_read_end(&r);
+    return rec;
+}
+
+static void commit_batch(audit_t *a, store_t *s, batch_t *bt)
+{
+    assert_int_equal(store_commit(s, bt->w), STORE_OK);
+    audit_committed(a, bt);
+    batch_reset(bt);
+}
+
+static void test_audit_aggregates_keep_their_outcome_and_topic_and_are_written_at_stop(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    audit_t *a = audit_open(f->s, NULL, 1000, 300, err, sizeof err);
+    batch_t *bt = batch_new();
+    struct audit_event status = {.actor = "ops", .action = "status", .outcome = "ok"};
+    struct audit_event sub1 = {
+        .actor = "rocu", .action = "subscribe", .outcome = "ok", .topic = "alert.>"};
+    struct audit_event sub2 = {
+        .actor = "rocu", .action = "subscribe", .outcome = "ok", .topic = "national.>"};
+    for (int i = 0; i < 3; i++)
+        audit_append_repeatable(a, bt, &status, 1000);
+    audit_append_repeatable(a, bt, &sub1, 1000);
+    audit_append_repeatable(a, bt, &sub2, 1000); /* another pattern: its own record */
+    audit_append_repeatable(a, bt, &sub2, 1000);
+    commit_batch(a, f->s, bt);
+    /* Written at once: the first status, both subscribes. */
+    Liaison__AuditRecord *r = record(f->s, 3);
+    assert_non_null(r);
+    assert_string_equal(r->topic, "national.>");
+    wire_audit_record_free(&r);
+    assert_null(record(f->s, 4));
+    /* Stop: the counts in memory are written, with their own outcome. */
+    audit_flush(a, bt);
+    commit_batch(a, f->s, bt);
+    int seen_status = 0, seen_sub = 0;
+    for (uint64_t seq = 4; seq <= 5; seq++) {
+        r = record(f->s, seq);
+        assert_non_null(r);
+        assert_string_equal(r->outcome, "ok");
+        if (strcmp(r->action, "status") == 0) {
+            assert_int_equal(r->count, 2);
+            seen_status = 1;
+        } else {
+            assert_string_equal(r->topic, "national.>");
+            assert_int_equal(r->count, 1);
+            seen_sub = 1;
+        }
+        wire_audit_record_free(&r);
+    }
+    assert_true(seen_status && seen_sub);
+    assert_null(record(f->s, 6));
+    batch_free(&bt);
+    audit_close(&a);
+}
+
+static void test_audit_stores_a_bounded_prefix_of_client_text(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    audit_t *a = audit_open(f->s, NULL, 1000, 300, err, sizeof err);
+    batch_t *bt = batch_new();
+    size_t n = 1 << 20;
+    char *topic = malloc(n + 1);
+    memset(topic, 'A', n);
+    topic[5] = '\n';
+    topic[n] = '\0';
+    struct audit_event ev = {
+        .actor = "police", .action = "publish", .outcome = "refused", .topic = topic};
+    assert_int_equal(audit_append(a, bt, &ev), STORE_OK);
+    assert_true(store_wset_estimate(bt->w) < 8192);
+    commit_batch(a, f->s, bt);
+    Liaison__AuditRecord *r = record(f->s, 1);
+    assert_non_null(r);
+    assert_true(strlen(r->topic) < 300);
+    assert_true(strstr(r->topic, "(1048576 bytes)") != NULL);
+    assert_int_equal(r->topic[5], '?'); /* escaped */
+    wire_audit_record_free(&r);
+    free(topic);
+    batch_free(&bt);
+    audit_close(&a);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -193,6 +288,8 @@ int main(void)
         T(test_audit_records_appended_through_a_batch_verify),
         T(test_audit_a_format0_trail_goes_on_in_format2_as_one_chain),
         T(test_audit_a_refused_batch_leaves_no_fork),
+        T(test_audit_aggregates_keep_their_outcome_and_topic_and_are_written_at_stop),
+        T(test_audit_stores_a_bounded_prefix_of_client_text),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,11 +75,18 @@ static size_t payload_len(uint64_t seq)
     return 1 + (size_t)(seq * 37 % 500);
 }
 
-/* A message put into w. */
+/* A message put into w; key is "origin\x1fmsg_id" or NULL. */
 static void put(store_wset_t *w, uint64_t seq, int64_t time_us, const void *data, size_t len,
                 const char *key)
 {
-    size_t off = store_wset_msg(w, seq, time_us, len, key);
+    uint8_t dk[STORE_DEDUP_KEY];
+    if (key) {
+        char origin[64];
+        const char *sep = strchr(key, '\x1f');
+        snprintf(origin, sizeof origin, "%.*s", (int)(sep - key), key);
+        store_dedup_key(origin, sep + 1, dk);
+    }
+    size_t off = store_wset_msg(w, seq, time_us, len, key ? dk : NULL);
     if (len)
         memcpy((void *)(uintptr_t)store_wset_data(w, off), data, len);
 }
@@ -226,8 +233,8 @@ static void test_store_high_water_mark_survives_erasing_the_newest(void **state)
     f->s = open_store(f, 16);
     commit_range(f, 1, 3);
     store_wset_t *w = wset(f);
-    store_wset_purge(w, 3, 3000, NULL);
-    store_wset_purge(w, 3, 3000, NULL); /* twice: already gone is fine */
+    store_wset_purge(w, 3, 3000, NULL, NULL);
+    store_wset_purge(w, 3, 3000, NULL, NULL); /* twice: already gone is fine */
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     assert_not_stored(f->s, 3);
     store_close(&f->s);
@@ -359,7 +366,7 @@ static void test_store_full_map_refuses_write_set_and_keeps_what_was_committed(v
     assert_int_equal(store_last_seq(f->s), committed);
     store_read_t *r = store_read_begin(f->s);
     uint64_t seq;
-    assert_int_equal(store_read_dedup(r, "ops\x1fsmall", 0, &seq), STORE_NOTFOUND);
+    assert_int_equal(store_read_dedup(r, "ops", "small", 0, &seq), STORE_NOTFOUND);
 
     /* Nothing acked is lost. */
     for (seq = 1; seq <= committed; seq++) {
@@ -405,7 +412,7 @@ static void test_store_room_counts_pages_freed_by_erasure(void **state)
     uint64_t full = store_room(f->s);
     store_wset_t *w = wset(f);
     for (uint64_t seq = 1; seq <= committed / 2; seq++)
-        store_wset_purge(w, seq, (int64_t)seq, NULL);
+        store_wset_purge(w, seq, (int64_t)seq, NULL, NULL);
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     /* Two commits later LMDB may reuse the pages; room says so at once. */
     store_room_update(f->s);
@@ -443,9 +450,12 @@ static void test_store_stat_counts_messages_and_bytes(void **state)
 
 static int dedup(store_t *s, const char *key, int64_t since, uint64_t *seq)
 {
+    char origin[64];
+    const char *sep = strchr(key, '\x1f');
+    snprintf(origin, sizeof origin, "%.*s", (int)(sep - key), key);
     store_read_t *r = store_read_begin(s);
     assert_non_null(r);
-    int rc = store_read_dedup(r, key, since, seq);
+    int rc = store_read_dedup(r, origin, sep + 1, since, seq);
     store_read_end(&r);
     return rc;
 }
@@ -478,9 +488,33 @@ static void test_store_dedup_finds_msg_id_after_commit(void **state)
     assert_int_equal(dedup(f->s, key, 0, &seq), STORE_OK);
     assert_int_equal(seq, 1);
     w = wset(f);
-    store_wset_purge(w, 1, 5000, key);
+    store_wset_purge(w, 1, 5000, "humberside-police", "hull-2026-000123");
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     assert_int_equal(dedup(f->s, key, 0, &seq), STORE_NOTFOUND);
+}
+
+static void test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 16);
+    char a[1100], b[1100];
+    memset(a, 'n', 1000);
+    memcpy(b, a, 1000);
+    strcpy(a + 1000, "-informant-7");
+    strcpy(b + 1000, "-informant-8");
+    uint8_t ka[STORE_DEDUP_KEY], kb[STORE_DEDUP_KEY];
+    store_dedup_key("humberside-police", a, ka);
+    store_dedup_key("humberside-police", b, kb);
+    assert_memory_not_equal(ka, kb, STORE_DEDUP_KEY);
+    store_wset_t *w = wset(f);
+    store_wset_msg(w, 1, 10, 0, ka);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+    store_read_t *r = store_read_begin(f->s);
+    uint64_t seq = 0;
+    assert_int_equal(store_read_dedup(r, "humberside-police", a, 0, &seq), STORE_OK);
+    assert_int_equal(seq, 1);
+    assert_int_equal(store_read_dedup(r, "humberside-police", b, 0, &seq), STORE_NOTFOUND);
+    store_read_end(&r);
 }
 
 static void test_store_seq_at_time_finds_first_message_since(void **state)
@@ -686,6 +720,7 @@ int main(void)
         T(test_store_room_counts_pages_freed_by_erasure),
         T(test_store_stat_counts_messages_and_bytes),
         T(test_store_dedup_finds_msg_id_after_commit),
+        T(test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes),
         T(test_store_seq_at_time_finds_first_message_since),
         T(test_store_cursor_round_trips_after_commit),
         T(test_store_readonly_open_reads_what_the_broker_wrote),
