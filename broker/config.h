@@ -54,21 +54,24 @@ typedef struct config {
     /* broker group */
     char *listen; /* ZeroMQ endpoint, default "tcp://127.0.0.1:7400" */
     uint8_t secret_key[32];
-    uint8_t public_key[32];      /* derived from secret_key */
-    char *data_dir;              /* relative paths resolved against the config's dir */
-    unsigned map_size_mb;        /* LMDB map size, default 1024 */
-    char *metrics;               /* "host:port" or "" (disabled), default "127.0.0.1:9740" */
-    char *metrics_token;         /* bearer token required by the metrics endpoint, "" = none */
-    unsigned max_frame_bytes;    /* default 1 MiB */
-    unsigned max_topic_len;      /* default 255 */
-    unsigned max_subs_per_agent; /* default 64 */
-    unsigned credit_window;      /* default in-flight deliveries per subscription, 256 */
-    unsigned heartbeat_ms;       /* default 5000 */
-    unsigned ack_timeout_ms;     /* unacked delivery is redelivered after this, default 30000 */
-    unsigned max_deliver;        /* deliveries before dead-lettering, default 5 */
-    unsigned dedup_window_s;     /* publish dedup by (origin, msg_id), default 7 days */
-    char *log_level;             /* "debug", "info", "warn", "error"; default "info" */
-    char **notices;              /* topic patterns where sanitised notices are sent */
+    uint8_t public_key[32];          /* derived from secret_key */
+    char *data_dir;                  /* relative paths resolved against the config's dir */
+    unsigned map_size_mb;            /* LMDB map size, default 1024 */
+    char *metrics;                   /* "host:port" or "" (disabled), default "127.0.0.1:9740" */
+    char *metrics_token;             /* bearer token required by the metrics endpoint, "" = none */
+    unsigned max_frame_bytes;        /* default 1 MiB */
+    unsigned max_topic_len;          /* default 255 */
+    unsigned max_subs_per_agent;     /* default 64, over all the agent's connections */
+    unsigned max_sessions_per_agent; /* default 16 */
+    unsigned max_replays_per_minute; /* default 60 */
+    unsigned max_views_per_minute;   /* default 120 */
+    unsigned credit_window;          /* default in-flight deliveries per subscription, 256 */
+    unsigned heartbeat_ms;           /* default 5000 */
+    unsigned ack_timeout_ms;         /* unacked delivery is redelivered after this, default 30000 */
+    unsigned max_deliver;            /* deliveries before dead-lettering, default 5 */
+    unsigned dedup_window_s;         /* publish dedup by (origin, msg_id), default 7 days */
+    char *log_level;                 /* "debug", "info", "warn", "error"; default "info" */
+    char **notices;                  /* topic patterns where sanitised notices are sent */
     size_t n_notices;
     char *audit_key; /* Ed25519 seed file signing audit checkpoints; "" = unsigned */
     uint8_t audit_seed[32];

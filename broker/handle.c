@@ -21,6 +21,20 @@
 #include "util.h"
 
 #define MAX_WINDOW 100000u
+/* Sequences one Ack or Nack may carry: a window's worth is far below it,
+ * and a bigger frame is a flood, not an acknowledgement. */
+#define MAX_ACK_SEQS 4096
+
+/* A refused request is answered and recorded (aggregated: a flood is one
+ * record a minute). */
+static void refuse_request(broker_t *b, session_t *s, uint64_t corr, const char *action,
+                           Liaison__ErrorCode code, const char *why)
+{
+    struct audit_event ev = {
+        .actor = s->agent, .action = action, .outcome = "refused", .reason = wire_error_name(code)};
+    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
+    reply_error(b, s, corr, code, NULL, why);
+}
 
 static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__Hello *h)
 {
@@ -104,7 +118,8 @@ static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *
                     "pattern must be lower-case dot-separated tokens, '*' or a final '>'");
         return -1;
     }
-    enum policy_rule rule = policy_may_subscribe(s->conf, pattern, s->n_subs,
+    /* The limit is per agent, over all its connections. */
+    enum policy_rule rule = policy_may_subscribe(s->conf, pattern, s->agent_state->subs,
                                                  b->cfg->max_subs_per_agent, util_now_us());
     struct audit_event ev = {.actor = s->agent,
                              .action = "subscribe",
@@ -175,6 +190,14 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
 static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__Replay *r)
 {
     const char *pattern = r->pattern ? r->pattern : "";
+    /* Counted first: a replay re-reads the store and re-checks every
+     * message, so even refused ones are bounded. */
+    if (!agent_rate(s->agent_state, &s->agent_state->replays, b->cfg->max_replays_per_minute,
+                    util_mono_ms())) {
+        refuse_request(b, s, corr, "replay", LIAISON__ERROR_CODE__RATE_LIMITED,
+                       "too many replays this minute (max_replays_per_minute)");
+        return;
+    }
     if (sub_request_ok(b, s, corr, pattern, r->sub_id) != 0)
         return;
     struct store_stat st;
@@ -214,8 +237,20 @@ static sub_t *find_sub(broker_t *b, session_t *s, uint64_t corr, uint32_t id)
     return sub;
 }
 
+static int acks_bounded(broker_t *b, session_t *s, uint64_t corr, size_t n, const char *what)
+{
+    if (n <= MAX_ACK_SEQS)
+        return 1;
+    char why[96];
+    snprintf(why, sizeof why, "%s carries %zu sequences; at most %d", what, n, MAX_ACK_SEQS);
+    refuse_request(b, s, corr, what, LIAISON__ERROR_CODE__BAD_REQUEST, why);
+    return 0;
+}
+
 static void on_ack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Ack *a)
 {
+    if (!acks_bounded(b, s, corr, a->n_seqs, "ack"))
+        return;
     sub_t *sub = find_sub(b, s, corr, a->sub_id);
     for (size_t i = 0; sub && i < a->n_seqs; i++)
         sub_ack(sub, a->seqs[i]); /* an ack for something not in flight is harmless */
@@ -223,6 +258,8 @@ static void on_ack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Ack 
 
 static void on_nack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Nack *n)
 {
+    if (!acks_bounded(b, s, corr, n->n_seqs, "nack"))
+        return;
     sub_t *sub = find_sub(b, s, corr, n->sub_id);
     for (size_t i = 0; sub && i < n->n_seqs; i++) {
         struct inflight *f = sub_inflight(sub, n->seqs[i]);
@@ -257,6 +294,18 @@ static void audit_consult(broker_t *b, session_t *s, const char *action, const c
     audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
 }
 
+/* Operator views read the store and walk every session: a screen polling
+ * them is bounded per agent and minute. */
+static int view_allowed(broker_t *b, session_t *s, uint64_t corr, const char *action)
+{
+    if (agent_rate(s->agent_state, &s->agent_state->views, b->cfg->max_views_per_minute,
+                   util_mono_ms()))
+        return 1;
+    refuse_request(b, s, corr, action, LIAISON__ERROR_CODE__RATE_LIMITED,
+                   "too many operator views this minute (max_views_per_minute)");
+    return 0;
+}
+
 static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__StatusRequest *q)
 {
     enum policy_rule rule = policy_may_request(s->conf, ROLE_OPERATOR, util_now_us());
@@ -265,6 +314,8 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__S
         reply_error(b, s, corr, policy_rule_error(rule), NULL, "status needs the operator role");
         return;
     }
+    if (!view_allowed(b, s, corr, "status"))
+        return;
     audit_consult(b, s, "status", NULL);
     char why[160];
     char *json = control_view(b, q->what, why, sizeof why);
@@ -389,6 +440,8 @@ static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
         return;
     }
     if (strcmp(action, "list") == 0) {
+        if (!view_allowed(b, s, corr, "dead_letters"))
+            return;
         struct dead_list d = {xstrdup("{\"dead_letters\":["), 0, 0, 0};
         d.len = strlen(d.buf);
         d.cap = d.len + 1;
@@ -447,6 +500,31 @@ static void on_heartbeat(broker_t *b, session_t *s, uint64_t corr)
     reply_send(b, s, &env);
 }
 
+/* An agent at its connection limit: a ROUTER socket never hears a client
+ * leave, so a command-line client that has exited still holds a session
+ * until it is reaped. The agent's session silent longest, if silent for a
+ * heartbeat, makes room; a live one never does. Returns 1 if one went. */
+static int evict_stale(broker_t *b, session_t *fresh)
+{
+    session_t *oldest = NULL;
+    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+        session_t *o = sessions_at(b->sessions, i);
+        if (o != fresh && !o->dead && strcmp(o->agent, fresh->agent) == 0 &&
+            (oldest == NULL || o->last_seen_ms < oldest->last_seen_ms))
+            oldest = o;
+    }
+    if (oldest == NULL || util_mono_ms() - oldest->last_seen_ms < (int64_t)b->cfg->heartbeat_ms)
+        return 0;
+    log_info("event=session_evicted agent=%s reason=\"silent, and the agent is at "
+             "max_sessions_per_agent\"",
+             oldest->agent);
+    fanout_session_gone(b, oldest);
+    oldest->dead = 1; /* reaped with the others */
+    oldest->agent_state->sessions--;
+    oldest->counted = 0;
+    return 1;
+}
+
 /* The session for this frame. A routing id is only an address: if the
  * authenticated agent behind it changed, the old session is dropped rather
  * than inherited. */
@@ -466,6 +544,11 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
         s->conf = config_agent_by_name(b->cfg, user);
         s->connected_us = util_now_us();
         log_info("event=connected agent=%s sessions=%zu", user, sessions_count(b->sessions));
+        if (s->agent_state->sessions > b->cfg->max_sessions_per_agent && !evict_stale(b, s)) {
+            s->over_limit = 1;
+            log_warn("event=session_refused agent=%s reason=\"over max_sessions_per_agent (%u)\"",
+                     user, b->cfg->max_sessions_per_agent);
+        }
     }
     return s;
 }
@@ -504,6 +587,11 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         snprintf(why, sizeof why, "agent not allowed on this broker (%s)",
                  policy_rule_name(allowed));
         reply_error(b, s, corr, LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED, NULL, why);
+        goto leave;
+    }
+    if (s->over_limit) {
+        refuse_request(b, s, corr, "connect", LIAISON__ERROR_CODE__TOO_MANY_SESSIONS,
+                       "this agent already holds max_sessions_per_agent connections");
         goto leave;
     }
     if (!s->welcomed && env->kind_case != LIAISON__ENVELOPE__KIND_HELLO) {

@@ -18,7 +18,33 @@ struct sessions {
     session_t *buckets[NBUCKETS];
     session_t **all; /* dense array for iteration */
     size_t n, cap;
+    struct agent_state **agents; /* one per agent name ever seen (configured agents) */
+    size_t n_agents;
 };
+
+static struct agent_state *agent_state_of(sessions_t *t, const char *name)
+{
+    for (size_t i = 0; i < t->n_agents; i++)
+        if (strcmp(t->agents[i]->name, name) == 0)
+            return t->agents[i];
+    t->agents = xrealloc(t->agents, (t->n_agents + 1) * sizeof *t->agents);
+    struct agent_state *a = xcalloc(1, sizeof *a);
+    snprintf(a->name, sizeof a->name, "%s", name);
+    t->agents[t->n_agents++] = a;
+    return a;
+}
+
+int agent_rate(struct agent_state *a, uint32_t *counter, uint32_t limit, int64_t now_ms)
+{
+    if (now_ms - a->minute_ms >= 60000) {
+        a->minute_ms = now_ms;
+        a->replays = a->views = 0;
+    }
+    if (*counter >= limit)
+        return 0;
+    (*counter)++;
+    return 1;
+}
 
 static size_t hash(const uint8_t *p, size_t n)
 {
@@ -56,6 +82,9 @@ void sessions_free(sessions_t **tp)
     sessions_t *t = *tp;
     for (size_t i = 0; i < t->n; i++)
         session_destroy(t->all[i]);
+    for (size_t i = 0; i < t->n_agents; i++)
+        free(t->agents[i]);
+    free(t->agents);
     free(t->all);
     free(t);
     *tp = NULL;
@@ -75,6 +104,9 @@ session_t *sessions_add(sessions_t *t, const uint8_t *rid, size_t rid_len, const
     memcpy(s->rid, rid, rid_len);
     s->rid_len = rid_len;
     snprintf(s->agent, sizeof s->agent, "%s", agent);
+    s->agent_state = agent_state_of(t, agent);
+    s->agent_state->sessions++;
+    s->counted = 1;
     size_t b = hash(rid, rid_len);
     s->hnext = t->buckets[b];
     t->buckets[b] = s;
@@ -99,6 +131,9 @@ void sessions_remove(sessions_t *t, session_t *s)
             break;
         }
     }
+    if (s->counted)
+        s->agent_state->sessions--;
+    s->agent_state->subs -= (uint32_t)s->n_subs;
     session_destroy(s);
 }
 
@@ -129,6 +164,8 @@ sub_t *session_sub_add(session_t *s, uint32_t id, const char *pattern, const cha
     sub_t *sub = xcalloc(1, sizeof *sub);
     s->subs[s->n_subs++] = sub;
     sub->owner = s;
+    if (s->agent_state)
+        s->agent_state->subs++;
     sub->id = id;
     sub->pattern = xstrdup(pattern);
     sub->durable = durable ? xstrdup(durable) : NULL;
@@ -148,6 +185,8 @@ void session_sub_remove(session_t *s, uint32_t id)
         if (s->subs[i]->id != id)
             continue;
         sub_free(s->subs[i]);
+        if (s->agent_state)
+            s->agent_state->subs--;
         s->subs[i] = s->subs[--s->n_subs];
         return;
     }

@@ -45,6 +45,20 @@ typedef struct sub {
     uint64_t delivered, acked, refused, redelivered, dead_lettered;
 } sub_t;
 
+/* What the broker keeps per agent across its connections: how many it
+ * holds, their subscriptions, and this minute's rate-limited requests. It
+ * outlives the sessions, so reconnecting does not reset a rate. */
+struct agent_state {
+    char name[SESSION_AGENT_MAX];
+    uint32_t sessions, subs;
+    int64_t minute_ms; /* start of the current minute (monotonic) */
+    uint32_t replays, views;
+};
+
+/* Counts one more request against limit in this minute: 1 if it is
+ * allowed, 0 if it is over. */
+int agent_rate(struct agent_state *a, uint32_t *counter, uint32_t limit, int64_t now_ms);
+
 typedef struct session {
     uint8_t rid[SESSION_RID_MAX]; /* ROUTER routing id; addressing only, never identity */
     size_t rid_len;
@@ -62,6 +76,9 @@ typedef struct session {
      * heard (wall clock), and its publishes refused. */
     int64_t connected_us;
     uint64_t publish_refused;
+    struct agent_state *agent_state; /* borrowed from the table; outlives the session */
+    int over_limit;                  /* one connection too many for its agent: served nothing */
+    int counted;                     /* in its agent_state's session count (not once evicted) */
 } session_t;
 
 typedef struct sessions sessions_t;
@@ -72,7 +89,8 @@ void sessions_free(sessions_t **t);
 /* The session for a routing id, or NULL. Borrowed until sessions_remove. */
 session_t *sessions_find(sessions_t *t, const uint8_t *rid, size_t rid_len);
 /* A new session; rid_len <= SESSION_RID_MAX, agent shorter than
- * SESSION_AGENT_MAX (the caller checks). Borrowed until sessions_remove. */
+ * SESSION_AGENT_MAX (the caller checks). Borrowed until sessions_remove.
+ * Its agent_state counts it. */
 session_t *sessions_add(sessions_t *t, const uint8_t *rid, size_t rid_len, const char *agent);
 void sessions_remove(sessions_t *t, session_t *s);
 /* Number of sessions and the i-th one (0 <= i < count); the order changes

@@ -2,7 +2,9 @@
  * it sends deliberately bad frames (garbage, truncated, oversized, wrong
  * version, no kind, broker-only kinds, multipart, requests before Hello)
  * and prints what the broker answered, one line per reply, then proves the
- * broker still serves by completing a Hello.
+ * broker still serves by completing a Hello. Mode ackflood subscribes
+ * (PATTERN, the third argument) and sends an Ack and a Nack of 5000
+ * sequences each.
  * usage: rawclient AGENT.cfg MODE [MAX_FRAME_BYTES]
  * Not part of any installed program. */
 #include <stdint.h>
@@ -152,6 +154,38 @@ int main(int argc, char **argv)
         p.intel = &m;
         env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
         env.publish = &p;
+        send_env(&env);
+    } else if (strcmp(mode, "ackflood") == 0) {
+        hello();
+        print_reply(5000);
+        Liaison__Envelope env;
+        Liaison__Subscribe sub = LIAISON__SUBSCRIBE__INIT;
+        wire_envelope_init(&env, 14);
+        sub.sub_id = 1;
+        sub.pattern = argc > 3 ? argv[3] : (char *)(uintptr_t) "alert.>";
+        env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
+        env.subscribe = &sub;
+        send_env(&env);
+        print_reply(5000);
+        static uint64_t seqs[5000];
+        for (size_t i = 0; i < 5000; i++)
+            seqs[i] = 1000000 + i;
+        Liaison__Ack a = LIAISON__ACK__INIT;
+        wire_envelope_init(&env, 15);
+        a.sub_id = 1;
+        a.n_seqs = 5000;
+        a.seqs = seqs;
+        env.kind_case = LIAISON__ENVELOPE__KIND_ACK;
+        env.ack = &a;
+        send_env(&env);
+        print_reply(5000);
+        Liaison__Nack nk = LIAISON__NACK__INIT;
+        wire_envelope_init(&env, 16);
+        nk.sub_id = 1;
+        nk.n_seqs = 5000;
+        nk.seqs = seqs;
+        env.kind_case = LIAISON__ENVELOPE__KIND_NACK;
+        env.nack = &nk;
         send_env(&env);
     } else if (strcmp(mode, "multipart") == 0) {
         zmq_send(sock, "a", 1, ZMQ_SNDMORE);
