@@ -125,7 +125,21 @@ static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit, batch_t *b
     send_str(a->sock, status, 3, 1);
     send_str(a->sock, text, strlen(text), 1);
     send_str(a->sock, status[0] == '2' ? user : "", status[0] == '2' ? strlen(user) : 0, 1);
-    send_str(a->sock, "", 0, 0); /* no metadata: identity is the User-Id alone */
+    if (status[0] == '2') {
+        /* Metadata: the key the connection proved, as X-Key, so a session
+         * stays bound to the key it authenticated with and is cut off when
+         * a reload gives its agent another (ZAP 1.0 metadata: a name of one
+         * length byte, a value of four, big-endian). */
+        uint8_t md[1 + 5 + 4 + 40];
+        md[0] = 5;
+        memcpy(md + 1, "X-Key", 5);
+        md[6] = md[7] = md[8] = 0;
+        md[9] = 40;
+        memcpy(md + 10, z85, 40);
+        zmq_send(a->sock, md, sizeof md, 0);
+    } else {
+        send_str(a->sock, "", 0, 0);
+    }
     if (status[0] == '2') {
         a->accepted++;
         log_info("event=auth_accepted agent=%s", user);

@@ -371,6 +371,24 @@ static void on_match(void *item, void *arg)
     plan_next(t->b, s, sub, t->ref, t->seq, t->now_ms, t->now_us);
 }
 
+/* An agent that may no longer connect (its valid_to passed while it was
+ * connected) loses its subscriptions as a revoked one does: nothing more is
+ * planned, no cursor moves past what it acked, and no withhold record is
+ * written per message meanwhile. Restored, it resumes from its cursors. */
+static void cut_off(broker_t *b, session_t *s, enum policy_rule why)
+{
+    log_info("event=agent_disconnected agent=%s rule=%s action=\"subscriptions dropped, every "
+             "frame refused\"",
+             s->agent, policy_rule_name(why));
+    struct audit_event ev = {.actor = "broker",
+                             .action = "revoke",
+                             .recipient = s->agent,
+                             .outcome = "ok",
+                             .reason = policy_rule_name(why)};
+    audit_append(b->audit, b->open, &ev);
+    fanout_session_gone(b, s);
+}
+
 void fanout_plan(broker_t *b)
 {
     int64_t now_ms = util_mono_ms(), now_us = util_now_us();
@@ -379,8 +397,14 @@ void fanout_plan(broker_t *b)
      * older than anything new. */
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {
         session_t *s = sessions_at(b->sessions, i);
-        if (s->dead || s->conf == NULL)
+        if (s->dead)
             continue;
+        enum policy_rule may = policy_may_connect(s->conf, now_us);
+        if (may != POLICY_ALLOW) {
+            if (s->n_subs)
+                cut_off(b, s, may);
+            continue;
+        }
         for (size_t j = 0; j < s->n_subs; j++) {
             sub_t *sub = s->subs[j];
             if (sub->n_inflight && redeliver_due(b, s, sub, now_ms, now_us) < 0)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "control.h"
 #include "log.h"
@@ -528,10 +529,11 @@ static int evict_stale(broker_t *b, session_t *fresh)
 /* The session for this frame. A routing id is only an address: if the
  * authenticated agent behind it changed, the old session is dropped rather
  * than inherited. */
-static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user)
+static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user,
+                              const uint8_t *key)
 {
     session_t *s = sessions_find(b->sessions, rid, rid_len);
-    if (s && strcmp(s->agent, user) != 0) {
+    if (s && (strcmp(s->agent, user) != 0 || memcmp(s->key, key, 32) != 0)) {
         log_warn("event=routing_id_reused old_agent=%s new_agent=%s", s->agent, user);
         fanout_session_gone(b, s);
         sessions_remove(b->sessions, s);
@@ -541,7 +543,10 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
         if (rid_len > SESSION_RID_MAX || strlen(user) >= SESSION_AGENT_MAX)
             return NULL;
         s = sessions_add(b->sessions, rid, rid_len, user);
+        memcpy(s->key, key, 32);
         s->conf = config_agent_by_name(b->cfg, user);
+        if (s->conf && memcmp(s->conf->public_key, key, 32) != 0)
+            s->conf = NULL; /* reloaded since its handshake: the key is not its agent's now */
         s->connected_us = util_now_us();
         log_info("event=connected agent=%s sessions=%zu", user, sessions_count(b->sessions));
         if (s->agent_state->sessions > b->cfg->max_sessions_per_agent && !evict_stale(b, s)) {
@@ -554,14 +559,16 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
 }
 
 void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
-                  const void *data, size_t len)
+                  const char *key_z85, const void *data, size_t len)
 {
-    if (user_id == NULL || user_id[0] == '\0') {
+    uint8_t key[32];
+    if (user_id == NULL || user_id[0] == '\0' || key_z85 == NULL || strlen(key_z85) != 40 ||
+        zmq_z85_decode(key, key_z85) == NULL) {
         /* Cannot happen with the ZAP handler bound; never serve it anyway. */
-        log_error("event=frame_without_user_id action=dropped");
+        log_error("event=frame_without_identity action=dropped");
         return;
     }
-    session_t *s = session_for(b, rid, rid_len, user_id);
+    session_t *s = session_for(b, rid, rid_len, user_id, key);
     if (s == NULL) {
         log_warn("event=frame_dropped agent=%.64s reason=\"routing id or name too long\"", user_id);
         return;

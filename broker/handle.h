@@ -11,9 +11,10 @@
 #include "broker.h"
 
 /* Handles one two-part ROUTER message: the routing id and the payload.
- * user_id is the frame's User-Id property. Never fails: bad input gets an
+ * user_id is the frame's User-Id property and key_z85 its X-Key (the key
+ * the connection authenticated with, set by auth.c). Never fails: bad input gets an
  * Error reply and a log line. */
 void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
-                  const void *data, size_t len);
+                  const char *key_z85, const void *data, size_t len);
 
 #endif

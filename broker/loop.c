@@ -91,7 +91,8 @@ static void dispatch(broker_t *b)
             continue;
         }
         const char *user = zmq_msg_gets(&body, "User-Id");
-        handle_frame(b, zmq_msg_data(&rid), zmq_msg_size(&rid), user, zmq_msg_data(&body),
+        const char *key = zmq_msg_gets(&body, "X-Key");
+        handle_frame(b, zmq_msg_data(&rid), zmq_msg_size(&rid), user, key, zmq_msg_data(&body),
                      zmq_msg_size(&body));
     }
     zmq_msg_close(&rid);
@@ -170,6 +171,17 @@ static void reload(broker_t *b)
         session_t *s = sessions_at(b->sessions, i);
         s->conf = config_agent_by_name(fresh, s->agent);
         enum policy_rule r = policy_may_connect(s->conf, util_now_us());
+        if (r == POLICY_ALLOW && memcmp(s->conf->public_key, s->key, 32) != 0) {
+            /* The agent has another key now (the old one stolen, say, or
+             * moved to another agent): a connection made with the old one
+             * is no longer that agent. */
+            log_warn("event=key_rotated agent=%s action=\"the connection made with the old key "
+                     "is refused from now\"",
+                     s->agent);
+            audit_broker(b, "revoke", s->agent, "ok", "key_changed");
+            s->conf = NULL;
+            r = POLICY_NO_AGENT;
+        }
         if (r != POLICY_ALLOW) {
             log_info("event=agent_disconnected agent=%s rule=%s action=\"subscriptions dropped, "
                      "every frame refused\"",

@@ -63,6 +63,7 @@ typedef struct session {
     uint8_t rid[SESSION_RID_MAX]; /* ROUTER routing id; addressing only, never identity */
     size_t rid_len;
     char agent[SESSION_AGENT_MAX]; /* User-Id from the ZAP handler */
+    uint8_t key[32];               /* the CURVE key it authenticated with (X-Key) */
     const config_agent_t *conf;    /* borrowed from the current config; NULL if removed */
     int welcomed;
     int dead; /* unroutable or timed out: reaped before sleep */
