@@ -232,6 +232,11 @@ int audit_append(audit_t *a, batch_t *bt, const struct audit_event *ev)
     return append(a, bt, ev, 1);
 }
 
+int audit_append_count(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count)
+{
+    return append(a, bt, ev, count ? count : 1);
+}
+
 static int same(const char *field, const char *s)
 {
     return strncmp(field, s ? s : "", strlen(field) + 1) == 0;

@@ -44,6 +44,9 @@ void audit_set_spacing(audit_t *a, unsigned every, unsigned every_s);
  * memory; it is on disk when bt commits. STORE_OK, or bt's failure (bt
  * has failed: nothing is added). */
 int audit_append(audit_t *a, batch_t *bt, const struct audit_event *ev);
+/* The same for count identical events summed up by the caller (a replay's
+ * withheld messages: one record with the count and the range). */
+int audit_append_count(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count);
 
 /* For events a hostile peer can repeat at will (refused handshakes and
  * publishes, status polling): the first in a minute is recorded at once,

@@ -17,9 +17,16 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_FRAMES   7 /* version, request id, domain, address, identity, mechanism, key */
 
+/* Unknown keys recorded one by one in a minute before they are recorded
+ * per peer address: a key generator chooses a fresh key for every
+ * handshake, and keyed by key its records would grow the trail for ever. */
+#define UNKNOWN_BY_KEY 8
+
 struct auth {
     void *sock;
     unsigned long accepted, refused;
+    int64_t minute_ms;
+    unsigned unknown; /* distinct unknown-key refusals this minute */
 };
 
 auth_t *auth_new(void *ctx, char *err, size_t errlen)
@@ -156,10 +163,21 @@ static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit, batch_t *b
         }
         log_warn("event=auth_refused reason=\"%s\" key=%s peer=%s", text, z85[0] ? z85 : "-",
                  addr[0] ? addr : "-");
-        struct audit_event ev = {.actor = user[0] ? user : (z85[0] ? z85 : "-"),
-                                 .action = "authenticate",
-                                 .outcome = "refused",
-                                 .reason = text};
+        char by_addr[96];
+        const char *actor = user[0] ? user : (z85[0] ? z85 : "-");
+        if (!user[0]) {
+            int64_t now = util_mono_ms();
+            if (now - a->minute_ms >= 60000) {
+                a->minute_ms = now;
+                a->unknown = 0;
+            }
+            if (++a->unknown > UNKNOWN_BY_KEY) {
+                snprintf(by_addr, sizeof by_addr, "unknown keys from %s", addr[0] ? addr : "-");
+                actor = by_addr;
+            }
+        }
+        struct audit_event ev = {
+            .actor = actor, .action = "authenticate", .outcome = "refused", .reason = text};
         audit_append_repeatable(audit, bt, &ev, util_mono_ms());
         result = 1;
     }

@@ -175,6 +175,27 @@ static void queue_deliver(broker_t *b, session_t *s, sub_t *sub, const struct ms
 
 enum plan { PLAN_WITHHELD = 0, PLAN_QUEUED = 1, PLAN_DEFERRED = 2, PLAN_FAILED = -1 };
 
+/* Writes a replay's pending withheld range as one record. */
+static int withheld_flush(broker_t *b, session_t *s, sub_t *sub)
+{
+    if (sub->withheld_n == 0)
+        return STORE_OK;
+    char reason[96];
+    snprintf(reason, sizeof reason, "%s (replay, seqs %llu-%llu)",
+             policy_rule_name((enum policy_rule)sub->withheld_rule),
+             (unsigned long long)sub->withheld_first, (unsigned long long)sub->withheld_last);
+    struct audit_event ev = {.actor = s->agent,
+                             .action = "withhold",
+                             .recipient = s->agent,
+                             .outcome = "refused",
+                             .reason = reason,
+                             .topic = sub->pattern,
+                             .msg_seq = sub->withheld_first};
+    int rc = audit_append_count(b->audit, b->open, &ev, sub->withheld_n);
+    sub->withheld_n = 0;
+    return rc;
+}
+
 /* Decides one message for one subscription, appends the audit record of
  * the decision and queues the frame. */
 static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *ref, uint64_t seq,
@@ -204,6 +225,19 @@ static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *
         b->stats.delivery_refused++;
         log_debug("event=delivery_withheld agent=%s seq=%llu rule=%s", s->agent,
                   (unsigned long long)seq, ev.reason);
+        if (sub->replay && attempt == 1 && sub->next_seq != SUB_AT_TAIL) {
+            /* A replay re-reads the store at will: what it may not see is
+             * one record per replay and rule, with the count and range,
+             * not one per message. */
+            if (sub->withheld_n && sub->withheld_rule != (int)v.rule &&
+                withheld_flush(b, s, sub) != STORE_OK)
+                return PLAN_FAILED;
+            if (sub->withheld_n++ == 0)
+                sub->withheld_first = seq;
+            sub->withheld_last = seq;
+            sub->withheld_rule = (int)v.rule;
+            return PLAN_WITHHELD;
+        }
         return audit_append(b->audit, b->open, &ev) == STORE_OK ? PLAN_WITHHELD : PLAN_FAILED;
     }
     if (v.action == POLICY_NOTICE) {
@@ -322,7 +356,16 @@ static enum plan plan_next(broker_t *b, session_t *s, sub_t *sub, struct msgref 
 }
 
 /* A subscription behind the tail walks from its cursor. */
+static void walk_on(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us);
 static void walk(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us)
+{
+    walk_on(b, s, sub, now_ms, now_us);
+    /* A replay's withheld range is recorded in the batch of the pass that
+     * walked it, so the record is on disk with the pass's deliveries. */
+    withheld_flush(b, s, sub);
+}
+
+static void walk_on(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us)
 {
     uint64_t last = b->planned;
     for (int budget = PUMP_BUDGET; budget > 0 && sub_credit(sub) > 0; budget--) {

@@ -87,13 +87,14 @@ static void detach_durable(broker_t *b, const char *durable)
 }
 
 /* Creates the subscription and answers SubAck. */
-static void subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, const char *pattern,
-                       const char *durable, uint32_t credit, uint64_t start)
+static sub_t *subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, const char *pattern,
+                         const char *durable, uint32_t credit, uint64_t start)
 {
     uint32_t window = credit ? credit : b->cfg->credit_window;
     if (window > MAX_WINDOW)
         window = MAX_WINDOW;
-    fanout_sub_added(b, session_sub_add(s, id, pattern, durable, window, start));
+    sub_t *sub = session_sub_add(s, id, pattern, durable, window, start);
+    fanout_sub_added(b, sub);
     if (start == SUB_AT_TAIL)
         start = b->planned + 1;
     log_info("event=subscribed agent=%s sub=%u pattern=%s durable=%s window=%u start=%llu",
@@ -106,6 +107,7 @@ static void subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, co
     env.kind_case = LIAISON__ENVELOPE__KIND_SUB_ACK;
     env.sub_ack = &ack;
     reply_send(b, s, &env);
+    return sub;
 }
 
 /* Checks a Subscribe or Replay: the pattern, the policy, a free sub_id.
@@ -226,7 +228,7 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
     struct audit_event ev = {
         .actor = s->agent, .action = "replay", .outcome = "ok", .reason = detail, .topic = pattern};
     audit_append(b->audit, b->open, &ev);
-    subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start);
+    subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start)->replay = 1;
 }
 
 static sub_t *find_sub(broker_t *b, session_t *s, uint64_t corr, uint32_t id)

@@ -42,6 +42,11 @@ typedef struct sub {
     uint64_t floor_written;   /* acked floor last written to the store */
     int64_t floor_written_ms; /* when (monotonic) */
     int active;               /* delivered or acked since the cursor was written */
+    int replay;               /* a replay: its withheld messages are recorded as ranges */
+    /* Withheld messages of a replay not yet recorded: one rule, a range. */
+    int withheld_rule;
+    uint64_t withheld_first, withheld_last;
+    uint32_t withheld_n;
     uint64_t delivered, acked, refused, redelivered, dead_lettered;
 } sub_t;
 

@@ -4,7 +4,8 @@
  * and prints what the broker answered, one line per reply, then proves the
  * broker still serves by completing a Hello. Mode ackflood subscribes
  * (PATTERN, the third argument) and sends an Ack and a Nack of 5000
- * sequences each.
+ * sequences each. Mode handshakes N tries N handshakes, each with a fresh
+ * random key pair the broker does not know, and prints "handshakes done".
  * usage: rawclient AGENT.cfg MODE [MAX_FRAME_BYTES]
  * Not part of any installed program. */
 #include <stdint.h>
@@ -94,6 +95,31 @@ int main(int argc, char **argv)
     }
     const char *mode = argv[2];
     void *ctx = zmq_ctx_new();
+    if (strcmp(mode, "handshakes") == 0) {
+        long n = argc > 3 ? strtol(argv[3], NULL, 10) : 10;
+        for (long i = 0; i < n; i++) {
+            char pub[41], sec[41];
+            uint8_t pk[32], sk[32];
+            zmq_curve_keypair(pub, sec);
+            zmq_z85_decode(pk, pub);
+            zmq_z85_decode(sk, sec);
+            void *s = zmq_socket(ctx, ZMQ_DEALER);
+            int zero = 0;
+            zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, cfg->broker_public_key, 32);
+            zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pk, 32);
+            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
+            zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+            zmq_connect(s, cfg->broker);
+            zmq_send(s, "x", 1, ZMQ_DONTWAIT);
+            zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+            zmq_poll(&it, 1, 150); /* the handshake is refused: nothing comes */
+            zmq_close(s);
+        }
+        printf("handshakes done\n");
+        zmq_ctx_term(ctx);
+        client_config_free(&cfg);
+        return 0;
+    }
     sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, cfg->broker_public_key, 32);
