@@ -222,7 +222,7 @@ static void refuse(broker_t *b, batch_t *bt, Liaison__ErrorCode code, const char
         } else {
             struct inflight *fl = sub_inflight(sub, f->seq);
             if (fl) {
-                fl->attempts--;
+                sub_unattempted(sub, fl);
                 sub_set_due(sub, fl, 0);
             }
         }

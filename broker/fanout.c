@@ -331,7 +331,7 @@ static int redeliver_due(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, 
             } else {
                 sub->delivered++;
             }
-            f->attempts++;
+            sub_attempted(sub, f);
             f->due_ms = now_ms + (int64_t)b->cfg->ack_timeout_ms * f->attempts;
         }
         if (f->due_ms < next_due)

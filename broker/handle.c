@@ -266,8 +266,8 @@ static void on_nack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Nac
     sub_t *sub = find_sub(b, s, corr, n->sub_id);
     for (size_t i = 0; sub && i < n->n_seqs; i++) {
         struct inflight *f = sub_inflight(sub, n->seqs[i]);
-        if (f == NULL)
-            continue;
+        if (f == NULL || f->attempts == 0)
+            continue; /* not delivered yet: nothing to nack */
         /* Reject: exhaust it so it becomes a dead letter on the next pass,
          * never a silent drop. */
         /* A requeue is due at once (the receiver paces its own retries,

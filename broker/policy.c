@@ -191,21 +191,28 @@ struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *
         return verdict(POLICY_WITHHOLD, POLICY_EXPIRED);
     if (!released_to(a, l))
         return verdict(POLICY_WITHHOLD, POLICY_RELEASE_TO);
-    if (label_time(l->embargo_until, INT64_MAX, &embargo) && now_us < embargo) {
-        struct policy_verdict v = {POLICY_DEFER, POLICY_EMBARGO, embargo};
-        return v;
-    }
+    struct policy_verdict v = verdict(POLICY_DELIVER, POLICY_ALLOW);
     if ((int)l->classification > a->clearance ||
         (int)l->classification < LIAISON__CLASSIFICATION__OFFICIAL)
         r = POLICY_CLEARANCE;
     else if (!holds_caveats(a, l))
         r = POLICY_CAVEAT;
-    if (r == POLICY_ALLOW)
-        return verdict(POLICY_DELIVER, POLICY_ALLOW);
-    /* Refused only on clearance or caveats: where the operator enabled
-     * notices for this topic, the unit learns that something exists and
-     * whom to ask, never what it says. */
-    if (cfg && any_match(cfg->notices, cfg->n_notices, m->topic))
-        return verdict(POLICY_NOTICE, r);
-    return verdict(POLICY_WITHHOLD, r);
+    if (r != POLICY_ALLOW) {
+        /* Refused only on clearance or caveats: where the operator enabled
+         * notices for this topic, the unit learns that something exists
+         * and whom to ask, never what it says. */
+        if (!(cfg && any_match(cfg->notices, cfg->n_notices, m->topic)))
+            return verdict(POLICY_WITHHOLD, r);
+        v = verdict(POLICY_NOTICE, r);
+    }
+    /* The embargo is decided last, so only a message (or notice) the
+     * receiver will get waits for it; one it could never see is withheld
+     * now and holds nothing up. A notice waits too: it discloses that the
+     * message exists. */
+    if (label_time(l->embargo_until, INT64_MAX, &embargo) && now_us < embargo) {
+        v.action = POLICY_DEFER;
+        v.rule = POLICY_EMBARGO;
+        v.until_us = embargo;
+    }
+    return v;
 }

@@ -192,9 +192,17 @@ void session_sub_remove(session_t *s, uint32_t id)
     }
 }
 
+/* Held (embargoed) entries are outside the window: they were never sent,
+ * so they take no credit, and messages after them flow. Their number is
+ * bounded all the same. */
+#define MAX_HELD 10000
+
 uint32_t sub_credit(const sub_t *sub)
 {
-    return sub->window > sub->n_inflight ? sub->window - sub->n_inflight : 0;
+    uint32_t sent = sub->n_inflight - sub->n_held;
+    if (sub->n_held >= MAX_HELD)
+        return 0;
+    return sub->window > sent ? sub->window - sent : 0;
 }
 
 /* The window is kept sorted by sequence in slots[head .. head + n): acks
@@ -242,6 +250,8 @@ static int find(const sub_t *sub, uint64_t seq)
 
 static void remove_at(sub_t *sub, uint32_t i)
 {
+    if (sub->inflight[i].attempts == 0)
+        sub->n_held--;
     if (i == 0) {
         sub->inflight++;
     } else {
@@ -274,8 +284,22 @@ void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms)
 
 void sub_hold(sub_t *sub, uint64_t seq, int64_t due_ms)
 {
-    if (sub->n_inflight < sub->window)
+    if (sub->n_held < MAX_HELD) {
         append(sub, seq, due_ms, 0);
+        sub->n_held++;
+    }
+}
+
+void sub_attempted(sub_t *sub, struct inflight *f)
+{
+    if (f->attempts++ == 0)
+        sub->n_held--;
+}
+
+void sub_unattempted(sub_t *sub, struct inflight *f)
+{
+    if (f->attempts > 0 && --f->attempts == 0)
+        sub->n_held++;
 }
 
 void sub_set_due(sub_t *sub, struct inflight *f, int64_t due_ms)
@@ -298,6 +322,7 @@ int sub_requeue(sub_t *sub, uint64_t seq)
     sub->inflight[i].seq = seq;
     sub->inflight[i].attempts = 0;
     sub->n_inflight++;
+    sub->n_held++;
     sub_set_due(sub, &sub->inflight[i], 0);
     return 0;
 }

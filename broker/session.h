@@ -36,6 +36,7 @@ typedef struct sub {
     struct inflight *inflight; /* unacked deliveries in sequence order, n_inflight of them
                                 * (points into slots) */
     uint32_t n_inflight;
+    uint32_t n_held;        /* entries never sent (attempts 0): embargoed, requeued */
     struct inflight *slots; /* owned; slots_cap entries */
     uint32_t slots_cap;
     int64_t next_due_ms;      /* no entry is due before this (a lower bound) */
@@ -116,9 +117,13 @@ uint32_t sub_credit(const sub_t *sub);
 /* Records a first delivery of seq (caller checked credit), due for
  * redelivery at due_ms. Sequences arrive in increasing order. */
 void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms);
-/* Holds seq in the window unsent (attempts 0) until due_ms: a message
- * under embargo for this subscriber. */
+/* Holds seq unsent (attempts 0) until due_ms: a message under embargo for
+ * this subscriber. Held entries take no credit. */
 void sub_hold(sub_t *sub, uint64_t seq, int64_t due_ms);
+/* One more attempt of f (held ones become sent), or one fewer (a planned
+ * attempt that did not leave). */
+void sub_attempted(sub_t *sub, struct inflight *f);
+void sub_unattempted(sub_t *sub, struct inflight *f);
 /* Forgets seq entirely (a delivery planned in a batch that did not
  * commit). Returns 0, or -1 if it was not in the window. */
 int sub_forget(sub_t *sub, uint64_t seq);

@@ -678,6 +678,24 @@ static void test_policy_defers_embargoed_message_until_its_time(void **state)
     wire_intel_free(&m);
 }
 
+static void test_policy_withholds_an_embargoed_message_it_could_never_deliver_at_once(void **state)
+{
+    (void)state;
+    config_agent_t a = humberside(); /* SECRET */
+    Liaison__Intel *m = msg("alert.yorkshire.hmp-hull.x", TOPSECRET, NULL, NULL);
+    set_str(&m->label->embargo_until, "2099-01-01");
+    /* Refused on clearance: withheld now, not held until 2099. */
+    assert_verdict(receive(&a, "alert.yorkshire.>", m), POLICY_WITHHOLD, POLICY_CLEARANCE);
+    /* Where notices are on, the notice waits for the embargo too. */
+    config_t cfg = {0};
+    char *topics[] = {"alert.yorkshire.>"};
+    cfg.notices = topics;
+    cfg.n_notices = 1;
+    struct policy_verdict v = policy_receive(&cfg, &a, "alert.yorkshire.>", m, NOW);
+    assert_verdict(v, POLICY_DEFER, POLICY_EMBARGO);
+    wire_intel_free(&m);
+}
+
 static void test_policy_reads_malformed_times_the_restrictive_way(void **state)
 {
     (void)state;
@@ -832,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_policy_release_to_binds_whatever_the_handling),
         cmocka_unit_test(test_policy_withholds_expired_message),
         cmocka_unit_test(test_policy_defers_embargoed_message_until_its_time),
+        cmocka_unit_test(test_policy_withholds_an_embargoed_message_it_could_never_deliver_at_once),
         cmocka_unit_test(test_policy_reads_malformed_times_the_restrictive_way),
         cmocka_unit_test(test_policy_sends_notice_only_when_refused_on_clearance_or_caveat),
         cmocka_unit_test(test_policy_reports_the_first_failed_receive_rule),

@@ -362,7 +362,7 @@ static void test_session_window_resize_keeps_what_is_in_flight(void **state)
     sessions_free(&t);
 }
 
-static void test_session_held_message_takes_a_window_slot_until_forgotten(void **state)
+static void test_session_held_message_takes_no_credit_and_keeps_the_floor(void **state)
 {
     (void)state;
     sessions_t *t = sessions_new();
@@ -370,11 +370,13 @@ static void test_session_held_message_takes_a_window_slot_until_forgotten(void *
     session_t *s = sessions_add(t, rid, rid_of(1, rid), "x");
     sub_t *sub = session_sub_add(s, 1, "a.>", "x/d", 3, 5);
 
-    /* An embargoed message waits in the window, unsent. */
+    /* An embargoed message waits, unsent and outside the window: messages
+     * after it still flow. */
     sub_hold(sub, 5, 9000);
     sub_sent(sub, 6, 100);
     sub->next_seq = 7;
-    assert_int_equal(sub_credit(sub), 1);
+    assert_int_equal(sub_credit(sub), 2);
+    assert_int_equal(sub->n_held, 1);
     assert_int_equal(sub->delivered, 1);
     struct inflight *f = sub_inflight(sub, 5);
     assert_non_null(f);
@@ -391,9 +393,16 @@ static void test_session_held_message_takes_a_window_slot_until_forgotten(void *
     assert_int_equal(sub_forget(sub, 99), -1);
     assert_int_equal(sub->acked, 0);
     assert_int_equal(sub->n_inflight, 1);
-    assert_int_equal(sub_credit(sub), 2);
+    assert_int_equal(sub_credit(sub), 3);
     assert_int_equal(sub_inflight(sub, 5)->seq, 5);
+    /* Sent at last, it takes credit; undone, it is held again. */
+    sub_attempted(sub, sub_inflight(sub, 5));
+    assert_int_equal(sub->n_held, 0);
+    assert_int_equal(sub_credit(sub), 2);
+    sub_unattempted(sub, sub_inflight(sub, 5));
+    assert_int_equal(sub->n_held, 1);
     assert_int_equal(sub_forget(sub, 5), 0);
+    assert_int_equal(sub->n_held, 0);
     assert_int_equal(sub_credit(sub), 3);
     assert_int_equal(sub_floor(sub, 1000), 6);
     sessions_free(&t);
@@ -423,7 +432,7 @@ int main(void)
         cmocka_unit_test(test_session_ack_out_of_order_keeps_send_order),
         cmocka_unit_test(test_session_floor_is_below_the_oldest_unacked),
         cmocka_unit_test(test_session_window_resize_keeps_what_is_in_flight),
-        cmocka_unit_test(test_session_held_message_takes_a_window_slot_until_forgotten),
+        cmocka_unit_test(test_session_held_message_takes_no_credit_and_keeps_the_floor),
         cmocka_unit_test(test_session_send_to_dead_peer_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
