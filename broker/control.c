@@ -24,11 +24,10 @@
 /* `topics` reads stored messages in the loop thread: at most this many per
  * request (the view says when it stopped short), and a result that cost a
  * long scan is reused for a while so a watching screen does not repeat it. */
-#define TOPICS_SCAN_MAX       50000
-#define TOPICS_CACHE_MS       10000
-#define TOPICS_CACHE_MIN_SCAN 10000
-#define TOPICS_MAX_PREFIXES   4096
-#define TOPICS_MAX_DEPTH      8
+#define TOPICS_SCAN_MAX     50000
+#define TOPICS_CACHE_MS     10000
+#define TOPICS_MAX_PREFIXES 4096
+#define TOPICS_MAX_DEPTH    8
 
 /* An agent seen since the broker started. */
 struct agent_hist {
@@ -75,9 +74,11 @@ struct control {
     struct sample ring[RING];
     size_t ring_next, ring_n;
     int64_t last_publish_ms;
-    char *topics; /* cached topics view, owned */
-    int topics_depth;
-    int64_t topics_ms;
+    /* The topics view per depth and per asker's clearance, each kept for
+     * TOPICS_CACHE_MS: however many ask, the store is scanned at most once
+     * per combination in that time. */
+    char *topics[TOPICS_MAX_DEPTH + 1][5]; /* owned */
+    int64_t topics_ms[TOPICS_MAX_DEPTH + 1][5];
 };
 
 control_t *control_new(void)
@@ -101,7 +102,9 @@ void control_free(control_t **cp)
         free(c->durables[i].pattern);
     }
     free(c->durables);
-    free(c->topics);
+    for (int d = 0; d <= TOPICS_MAX_DEPTH; d++)
+        for (int k = 0; k < 5; k++)
+            free(c->topics[d][k]);
     free(c);
     *cp = NULL;
 }
@@ -268,7 +271,7 @@ void control_tick(broker_t *b, int64_t now_ms)
     if (!metrics_serving(b->metrics) || now_ms - c->last_publish_ms < CONTROL_TICK_MS * 9 / 10)
         return;
     char err[64];
-    char *page = control_view(b, "all", err, sizeof err);
+    char *page = control_view(b, "all", LIAISON__CLASSIFICATION__OFFICIAL, err, sizeof err);
     struct control_model m;
     control_model(b, &m);
     metrics_publish(b->metrics, b, &m, page);
@@ -712,12 +715,16 @@ static json_doc_t *rule_doc(const config_retention_t *r)
 }
 
 /* Reads at most TOPICS_SCAN_MAX stored messages from the oldest: topic,
- * stored size and receive time only. */
-static char *topics_view(broker_t *b, int depth)
+ * stored size and receive time only. A message above the asker's clearance
+ * is counted under its first two tokens only, marked above_clearance:
+ * topics can carry operation names. */
+static char *topics_view(broker_t *b, int depth, int clearance)
 {
-    struct prefixes t;
+    struct prefixes t, hidden;
     memset(&t, 0, sizeof t);
     memset(t.buckets, 0xff, sizeof t.buckets);
+    memset(&hidden, 0, sizeof hidden);
+    memset(hidden.buckets, 0xff, sizeof hidden.buckets);
     const config_t *cfg = b->cfg;
     uint64_t scanned = 0, seq = 0;
     int complete = 1;
@@ -732,6 +739,13 @@ static char *topics_view(broker_t *b, int depth)
         scanned++;
         Liaison__Intel *msg = wire_intel_decode(data, len);
         if (msg == NULL || msg->topic == NULL) {
+            wire_intel_free(&msg);
+            continue;
+        }
+        if (msg->label == NULL || (int)msg->label->classification > clearance) {
+            struct prefix *h = prefix_for(&hidden, msg->topic, 2);
+            h->messages++;
+            h->bytes += len;
             wire_intel_free(&msg);
             continue;
         }
@@ -755,6 +769,7 @@ static char *topics_view(broker_t *b, int depth)
     }
     store_read_end(&rd);
     qsort(t.p, t.n, sizeof *t.p, prefix_cmp);
+    qsort(hidden.p, hidden.n, sizeof *hidden.p, prefix_cmp);
 
     json_doc_t *o = json_doc_object();
     json_doc_set_int(o, "depth", depth);
@@ -785,21 +800,26 @@ static char *topics_view(broker_t *b, int depth)
     }
     free(t.p);
     json_doc_set(o, "topics", arr);
+    json_doc_t *above = json_doc_array();
+    for (size_t i = 0; i < hidden.n; i++) {
+        json_doc_t *e = json_doc_object();
+        json_doc_set_str(e, "prefix", hidden.p[i].name);
+        set_u64(e, "messages", hidden.p[i].messages);
+        set_u64(e, "bytes", hidden.p[i].bytes);
+        json_doc_set_bool(e, "above_clearance", 1);
+        json_doc_push(above, e);
+        free(hidden.p[i].name);
+    }
+    free(hidden.p);
+    json_doc_set(o, "above_clearance", above);
     char *out = json_doc_dump(o);
     json_doc_free(&o);
-    if (scanned >= TOPICS_CACHE_MIN_SCAN) {
-        control_t *c = b->control;
-        free(c->topics);
-        c->topics = xstrdup(out);
-        c->topics_depth = depth;
-        c->topics_ms = util_mono_ms();
-    }
     return out;
 }
 
 /* ---- views ----------------------------------------------------------------------- */
 
-char *control_view(broker_t *b, const char *what, char *err, size_t errlen)
+char *control_view(broker_t *b, const char *what, int clearance, char *err, size_t errlen)
 {
     control_t *c = b->control;
     if (what == NULL || what[0] == '\0')
@@ -815,10 +835,15 @@ char *control_view(broker_t *b, const char *what, char *err, size_t errlen)
             }
             depth = (int)d;
         }
-        if (c->topics && c->topics_depth == depth &&
-            util_mono_ms() - c->topics_ms < TOPICS_CACHE_MS)
-            return xstrdup(c->topics);
-        return topics_view(b, depth);
+        int k = clearance < 0 ? 0 : clearance > 4 ? 4 : clearance;
+        int64_t now = util_mono_ms();
+        if (c->topics[depth][k] && now - c->topics_ms[depth][k] < TOPICS_CACHE_MS)
+            return xstrdup(c->topics[depth][k]);
+        char *out = topics_view(b, depth, k);
+        free(c->topics[depth][k]);
+        c->topics[depth][k] = xstrdup(out);
+        c->topics_ms[depth][k] = now;
+        return out;
     }
     json_doc_t *doc = NULL;
     struct control_model m;

@@ -39,10 +39,12 @@ void control_load_durables(broker_t *b);
  *   "status" (or "" / NULL)  the broker's state, store use, totals, rates
  *   "agents"                 every configured agent, connected or not
  *   "subs"                   every subscription, live or durable-and-away
- *   "topics", "topics:N"     per topic prefix of N tokens (default 2)
+ *   "topics", "topics:N"     per topic prefix of N tokens (default 2), only of
+ *                            messages at or below clearance (the asker's); the
+ *                            rest counted under their first two tokens
  *   "all"                    {"status":…, "agents":[…], "subscriptions":[…]}
  * NULL with a one-line reason in err for any other name. */
-char *control_view(broker_t *b, const char *what, char *err, size_t errlen);
+char *control_view(broker_t *b, const char *what, int clearance, char *err, size_t errlen);
 
 /* ---- the model (shared with metrics.c) ------------------------------------ */
 

@@ -131,7 +131,8 @@ static const uint8_t *digest_of(struct msgref *ref)
 }
 
 /* A sanitised notice: that a message exists on this topic, its risk, who
- * sent it, how many subjects it concerns, its reference and whom to ask.
+ * sent it, how many subjects it concerns, its reference (sequence and
+ * risk_ref) and whom to ask.
  * Built from scratch so nothing else of the message can leak into it. */
 static void queue_notice(broker_t *b, session_t *s, sub_t *sub, const Liaison__Intel *m,
                          uint64_t seq, uint32_t attempt)
@@ -143,12 +144,16 @@ static void queue_notice(broker_t *b, session_t *s, sub_t *sub, const Liaison__I
     const config_agent_t *origin =
         m->origin ? config_agent_by_name(b->cfg, m->origin->agent) : NULL;
     n.topic = m->topic;
-    n.msg_id = m->msg_id;
+    /* Not the publisher's msg_id: it is free text, and publishers write
+     * names and operations into it. The reference is the broker's
+     * sequence and the originator's risk_ref. */
+    n.msg_id = (char *)(uintptr_t) "";
     n.seq = m->seq;
     n.received_at_us = m->received_at_us;
     n.origin = m->origin;
     n.label = &l;
     l.risk = m->label->risk;
+    l.risk_ref = m->label->risk_ref;
     d.sub_id = sub->id;
     d.intel = &n;
     d.attempt = attempt;

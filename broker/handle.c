@@ -321,7 +321,7 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__S
         return;
     audit_consult(b, s, "status", NULL);
     char why[160];
-    char *json = control_view(b, q->what, why, sizeof why);
+    char *json = control_view(b, q->what, s->conf->clearance, why, sizeof why);
     if (json == NULL) {
         reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL, why);
         return;
