@@ -166,6 +166,15 @@ fuzz-smoke: build/fuzz/fuzz_envelope
 	@mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_envelope -runs=$${FUZZ_RUNS:-200000} build/fuzz/corpus tests/fuzz/seeds
 
+# ---- the Python client's generated code (build/python only) ----------------------
+# clients/python/liaison imports liaison_pb2 from here; protoc is Debian's
+# protobuf-compiler. Nothing generated is committed.
+.PHONY: python
+python: build/python/liaison_pb2.py
+build/python/liaison_pb2.py: proto/liaison.proto
+	@mkdir -p build/python
+	protoc --python_out=build/python -Iproto proto/liaison.proto
+
 # ---- benchmark -----------------------------------------------------------------
 bench: deps
 	@$(MAKE) --no-print-directory all tools $(B)/bench

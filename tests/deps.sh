@@ -35,6 +35,11 @@ have_cmd systemd-analyze || need="$need systemd"
 # liaisonctl watch in.
 have_cmd mandoc || need="$need mandoc"
 have_cmd script || need="$need util-linux"
+# The Python client and its scenario (40): Debian's python3 with ZeroMQ and
+# protobuf, and protoc for the generated liaison_pb2 (make python).
+/usr/bin/python3 -c 'import zmq' 2>/dev/null || need="$need python3-zmq"
+/usr/bin/python3 -c 'import google.protobuf' 2>/dev/null || need="$need python3-protobuf"
+have_cmd protoc || need="$need protobuf-compiler"
 # libFuzzer's runtime ships with clang's compiler-rt.
 [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
     need="$need libclang-rt-dev"
