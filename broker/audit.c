@@ -40,6 +40,7 @@ struct audit {
     uint64_t c_seq, p_seq;
     uint8_t c_hash[HASH_LEN], p_hash[HASH_LEN];
     uint64_t ckpt_seq, c_ckpt_seq;
+    uint8_t ckpt_hash[HASH_LEN], c_ckpt_hash[HASH_LEN]; /* of the last checkpoint's bytes */
     int64_t ckpt_ms;
     struct agg aggs[AGG_SLOTS + 1]; /* the last slot is the catch-all */
 };
@@ -93,8 +94,10 @@ static int load_head(audit_t *a)
         a->c_seq = 0;
         memset(a->c_hash, 0, HASH_LEN);
     }
-    if (store_read_seek(r, STORE_DB_CHECKPOINTS, UINT64_MAX, 1, &seq, &data, &len) == STORE_OK)
+    if (store_read_seek(r, STORE_DB_CHECKPOINTS, UINT64_MAX, 1, &seq, &data, &len) == STORE_OK) {
         a->c_ckpt_seq = seq;
+        hash_as(FORMAT, data, len, a->c_ckpt_hash);
+    }
     store_read_end(&r);
     if (rc == STORE_ERR)
         return -1;
@@ -108,8 +111,10 @@ void audit_committed(audit_t *a, const batch_t *bt)
         a->c_seq = bt->audit_seq;
         memcpy(a->c_hash, bt->audit_hash, HASH_LEN);
     }
-    if (bt->has_ckpt)
+    if (bt->has_ckpt) {
         a->c_ckpt_seq = bt->ckpt_seq;
+        memcpy(a->c_ckpt_hash, bt->ckpt_hash, HASH_LEN);
+    }
 }
 
 void audit_rollback(audit_t *a)
@@ -117,6 +122,7 @@ void audit_rollback(audit_t *a)
     a->p_seq = a->c_seq;
     memcpy(a->p_hash, a->c_hash, HASH_LEN);
     a->ckpt_seq = a->c_ckpt_seq;
+    memcpy(a->ckpt_hash, a->c_ckpt_hash, HASH_LEN);
 }
 
 audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned every_s, char *err,
@@ -317,36 +323,76 @@ void audit_flush(audit_t *a, batch_t *bt)
 }
 
 /* The bytes an Ed25519 checkpoint signature covers: a domain tag, then the
- * head's sequence and time (big-endian) and its hash. */
-#define CKPT_MSG_LEN (24 + 8 + 8 + HASH_LEN)
-static void checkpoint_message(uint64_t seq, const uint8_t *hash, int64_t time_us,
-                               uint8_t out[CKPT_MSG_LEN])
+ * head's sequence and time (big-endian) and its hash; in format 2 also the
+ * previous checkpoint's hash and the spacing. */
+#define CKPT_MSG_LEN (24 + 8 + 8 + HASH_LEN + HASH_LEN + 4)
+static size_t checkpoint_message(const Liaison__AuditCheckpoint *c, uint8_t out[CKPT_MSG_LEN])
 {
-    memset(out, 0, 24);
-    memcpy(out, "liaison-audit-ckpt-v1", 21);
+    int v2 = c->format >= 2;
+    memset(out, 0, CKPT_MSG_LEN);
+    memcpy(out, v2 ? "liaison-audit-ckpt-v2" : "liaison-audit-ckpt-v1", 21);
     for (int i = 0; i < 8; i++) {
-        out[24 + i] = (uint8_t)(seq >> (56 - 8 * i));
-        out[32 + i] = (uint8_t)((uint64_t)time_us >> (56 - 8 * i));
+        out[24 + i] = (uint8_t)(c->seq >> (56 - 8 * i));
+        out[32 + i] = (uint8_t)((uint64_t)c->time_us >> (56 - 8 * i));
     }
-    memcpy(out + 40, hash, HASH_LEN);
+    memcpy(out + 40, c->head_hash.data, HASH_LEN);
+    if (!v2)
+        return 40 + HASH_LEN;
+    memcpy(out + 40 + HASH_LEN, c->prev_hash.data, HASH_LEN);
+    for (int i = 0; i < 4; i++)
+        out[40 + 2 * HASH_LEN + i] = (uint8_t)(c->spacing >> (24 - 8 * i));
+    return CKPT_MSG_LEN;
 }
 
 static void sign_checkpoint(const audit_t *a, Liaison__AuditCheckpoint *c, uint8_t *sig)
 {
     uint8_t msg[CKPT_MSG_LEN];
-    checkpoint_message(c->seq, c->head_hash.data, c->time_us, msg);
-    crypto_sign_detached(sig, NULL, msg, sizeof msg, a->sk);
+    size_t n = checkpoint_message(c, msg);
+    crypto_sign_detached(sig, NULL, msg, n, a->sk);
     c->signature.data = sig;
     c->signature.len = crypto_sign_BYTES;
 }
 
 static int checkpoint_valid(const Liaison__AuditCheckpoint *c, const uint8_t *pub)
 {
-    if (c->head_hash.len != HASH_LEN || c->signature.len != crypto_sign_BYTES)
+    if (c->head_hash.len != HASH_LEN || c->signature.len != crypto_sign_BYTES ||
+        (c->format >= 2 && c->prev_hash.len != HASH_LEN))
         return 0;
     uint8_t msg[CKPT_MSG_LEN];
-    checkpoint_message(c->seq, c->head_hash.data, c->time_us, msg);
-    return crypto_sign_verify_detached(c->signature.data, msg, sizeof msg, pub) == 0;
+    size_t n = checkpoint_message(c, msg);
+    return crypto_sign_verify_detached(c->signature.data, msg, n, pub) == 0;
+}
+
+/* Writes a checkpoint of the head into bt. */
+static void checkpoint(audit_t *a, batch_t *bt, int64_t now_ms)
+{
+    Liaison__AuditCheckpoint c = LIAISON__AUDIT_CHECKPOINT__INIT;
+    uint8_t sig[crypto_sign_BYTES], hash[HASH_LEN], prev[HASH_LEN], buf[512];
+    memcpy(hash, a->p_hash, HASH_LEN);
+    memcpy(prev, a->ckpt_hash, HASH_LEN);
+    c.seq = a->p_seq;
+    c.time_us = util_now_us();
+    c.head_hash.data = hash;
+    c.head_hash.len = HASH_LEN;
+    c.prev_hash.data = prev;
+    c.prev_hash.len = HASH_LEN;
+    c.spacing = a->every;
+    c.format = 2;
+    if (a->signing)
+        sign_checkpoint(a, &c, sig);
+    size_t n = wire_checkpoint_pack(&c, buf);
+    store_wset_checkpoint(bt->w, c.seq, buf, n);
+    hash_as(FORMAT, buf, n, a->ckpt_hash);
+    bt->ckpt_seq = c.seq;
+    memcpy(bt->ckpt_hash, a->ckpt_hash, HASH_LEN);
+    bt->has_ckpt = 1;
+    a->ckpt_seq = c.seq;
+    a->ckpt_ms = now_ms;
+    char hex[2 * HASH_LEN + 1];
+    sodium_bin2hex(hex, sizeof hex, hash, HASH_LEN);
+    /* Also in the log, so a copy of the head lives outside the store. */
+    log_info("event=audit_checkpoint seq=%llu head=%s signed=%s", (unsigned long long)c.seq, hex,
+             a->signing ? "yes" : "no");
 }
 
 void audit_tick(audit_t *a, batch_t *bt, int64_t now_ms)
@@ -357,26 +403,13 @@ void audit_tick(audit_t *a, batch_t *bt, int64_t now_ms)
     uint64_t fresh = a->p_seq - a->ckpt_seq;
     if (fresh == 0 || (fresh < a->every && now_ms - a->ckpt_ms < (int64_t)a->every_s * 1000))
         return;
-    Liaison__AuditCheckpoint c = LIAISON__AUDIT_CHECKPOINT__INIT;
-    uint8_t sig[crypto_sign_BYTES], hash[HASH_LEN], buf[256];
-    memcpy(hash, a->p_hash, HASH_LEN);
-    c.seq = a->p_seq;
-    c.time_us = util_now_us();
-    c.head_hash.data = hash;
-    c.head_hash.len = HASH_LEN;
-    if (a->signing)
-        sign_checkpoint(a, &c, sig);
-    size_t n = wire_checkpoint_pack(&c, buf);
-    store_wset_checkpoint(bt->w, c.seq, buf, n);
-    bt->ckpt_seq = c.seq;
-    bt->has_ckpt = 1;
-    a->ckpt_seq = c.seq;
-    a->ckpt_ms = now_ms;
-    char hex[2 * HASH_LEN + 1];
-    sodium_bin2hex(hex, sizeof hex, hash, HASH_LEN);
-    /* Also in the log, so a copy of the head lives outside the store. */
-    log_info("event=audit_checkpoint seq=%llu head=%s signed=%s", (unsigned long long)c.seq, hex,
-             a->signing ? "yes" : "no");
+    checkpoint(a, bt, now_ms);
+}
+
+void audit_checkpoint_now(audit_t *a, batch_t *bt)
+{
+    if (bt->failed == STORE_OK && a->p_seq > a->ckpt_seq)
+        checkpoint(a, bt, util_mono_ms());
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -503,20 +536,32 @@ int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *rep)
         goto leave;
     }
     /* 2. Checkpoints: each names a record that exists and hashes to the
-     * signed head — so a truncated or rewritten tail shows. */
-    uint64_t key = 0;
+     * signed head — so a truncated or rewritten tail shows — and, from
+     * format 2, names the hash of the one before, so removing one shows. */
+    uint64_t key = 0, last_ckpt = 0;
+    uint32_t spacing = 0;
+    uint8_t prev_ckpt[HASH_LEN] = {0};
     while ((rc = store_read_seek(r, STORE_DB_CHECKPOINTS, key, 0, &seq, &data, &len)) == STORE_OK) {
         Liaison__AuditCheckpoint *c = wire_checkpoint_decode(data, len);
         if (c == NULL)
             BROKEN(seq, "checkpoint at record %llu is unreadable", (unsigned long long)seq);
         int sig_ok = pub == NULL || checkpoint_valid(c, pub);
+        int chained = c->format < 2 || (c->prev_hash.len == HASH_LEN &&
+                                        memcmp(c->prev_hash.data, prev_ckpt, HASH_LEN) == 0);
         uint8_t head[HASH_LEN];
         int have_hash = c->head_hash.len == HASH_LEN;
         if (have_hash)
             memcpy(head, c->head_hash.data, HASH_LEN);
+        if (c->format >= 2)
+            spacing = c->spacing;
         wire_checkpoint_free(&c);
         if (!sig_ok)
             BROKEN(seq, "checkpoint at record %llu has a bad signature", (unsigned long long)seq);
+        if (!chained)
+            BROKEN(seq,
+                   "checkpoint at record %llu does not follow the one before it: a checkpoint "
+                   "was removed or replaced",
+                   (unsigned long long)seq);
         if (seq > rep->last_seq)
             BROKEN(rep->last_seq + 1,
                    "records %llu..%llu are gone: a signed checkpoint names record %llu",
@@ -534,11 +579,28 @@ int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *rep)
         if (!have_hash || memcmp(h, head, HASH_LEN) != 0)
             BROKEN(seq, "record %llu does not match its signed checkpoint: it was altered",
                    (unsigned long long)seq);
+        hash_as(FORMAT, data, len, prev_ckpt);
         rep->checkpoints++;
+        last_ckpt = seq;
         key = seq + 1;
     }
-    if (rc == STORE_ERR)
+    if (rc == STORE_ERR) {
         result = -1;
+        goto leave;
+    }
+    /* 3. With the key, the signed part must reach the head: a trail with
+     * records and no checkpoint, or an unsigned tail longer than the
+     * spacing the last checkpoint states, could have been rewritten. */
+    rep->unsigned_tail = rep->last_seq - last_ckpt;
+    rep->spacing = spacing;
+    if (pub && rep->records && rep->checkpoints == 0)
+        BROKEN(1, "no signed checkpoint: the trail of %llu records could have been rewritten",
+               (unsigned long long)rep->records);
+    if (pub && spacing && rep->unsigned_tail > spacing)
+        BROKEN(last_ckpt + 1,
+               "unsigned tail of %llu records after the last checkpoint (record %llu), more than "
+               "its spacing of %u: checkpoints were removed or the tail was rewritten",
+               (unsigned long long)rep->unsigned_tail, (unsigned long long)last_ckpt, spacing);
 leave:
     store_read_end(&r);
     return result;

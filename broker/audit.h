@@ -60,6 +60,9 @@ int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *e
  * into bt. */
 void audit_tick(audit_t *a, batch_t *bt, int64_t now_ms);
 
+/* Start and stop: a checkpoint of the head now, if it moved since the last,
+ * so a stopped broker's trail is signed to its end. */
+void audit_checkpoint_now(audit_t *a, batch_t *bt);
 /* Stopping: writes every aggregate's count into bt now. */
 void audit_flush(audit_t *a, batch_t *bt);
 
@@ -80,12 +83,17 @@ int audit_query(store_t *st, const Liaison__AuditRequest *req, Liaison__AuditRec
                 size_t *n, int *more);
 
 /* Offline check of the whole chain and its checkpoints. pub (32 bytes, or
- * NULL to skip signature checks) is the checkpoint key's public half.
- * Returns 0 when intact, 1 when broken (report says where and why), -1 when
- * the store cannot be read. */
+ * NULL to skip signature checks) is the checkpoint key's public half. With
+ * it, the trail must also be signed: at least one checkpoint, checkpoints
+ * chained one to the next, and no unsigned tail longer than the spacing
+ * the last one states (a live broker's short tail is reported, not
+ * refused). Returns 0 when intact, 1 when broken (report says where and
+ * why), -1 when the store cannot be read. */
 struct audit_report {
     uint64_t records, checkpoints, last_seq;
-    uint64_t broken_seq; /* first record found broken, 0 if none */
+    uint64_t unsigned_tail; /* records after the last checkpoint */
+    uint32_t spacing;       /* the spacing the last checkpoint states (0: unknown) */
+    uint64_t broken_seq;    /* first record found broken, 0 if none */
     char why[256];
 };
 int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *report);

@@ -56,7 +56,7 @@ typedef struct batch {
     size_t dedup_cap;
     /* The audit chain after this batch's records. */
     uint64_t audit_seq, ckpt_seq;
-    uint8_t audit_hash[32];
+    uint8_t audit_hash[32], ckpt_hash[32];
     int has_audit, has_ckpt;
     size_t n_purges;
     int failed;      /* STORE_OK, or why it failed (STORE_FULL, STORE_ERR): sticky */

@@ -270,6 +270,7 @@ int loop_run(config_t *cfg)
         goto err3;
     }
     audit_broker(&b, "start", NULL, "ok", BROKER_VERSION);
+    audit_checkpoint_now(b.audit, b.open); /* every trail is signed from its first start */
     b.retention = retention_new();
     b.control = control_new();
     control_load_durables(&b);
@@ -345,6 +346,7 @@ int loop_run(config_t *cfg)
         commit_reap(&b, 1);
         audit_flush(b.audit, b.open); /* counts still in memory */
         audit_broker(&b, "stop", NULL, "ok", NULL);
+        audit_checkpoint_now(b.audit, b.open); /* signed to its end */
         before_sleep(&b);
         commit_drain(&b);
     } else {

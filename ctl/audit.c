@@ -133,6 +133,10 @@ static int verify(const char *config, int argc, char **argv)
            (unsigned long long)rep.records, (unsigned long long)rep.checkpoints,
            key ? " (signatures checked)" : " (signatures not checked: no --key)",
            (unsigned long long)rep.last_seq);
+    if (rep.unsigned_tail)
+        printf("unsigned tail of %llu records after the last checkpoint (within its spacing of "
+               "%u: a running broker's)\n",
+               (unsigned long long)rep.unsigned_tail, rep.spacing);
     return CTL_OK;
 }
 
