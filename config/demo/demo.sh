@@ -134,7 +134,7 @@ topic_match() {
     printf '%s\n' "$2" | grep -Eq "^$re\$"
 }
 
-# expect AGENCY SAMPLE: what the delivery rule (DESIGN.md, broker/policy.c)
+# expect AGENCY SAMPLE: what the delivery rule (docs/design.md, broker/policy.c)
 # gives this agency for this message, in the rule's own order: "" (not
 # subscribed), "withheld|why", "notice|why" (notices are on for alert.>) or
 # "received".
