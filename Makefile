@@ -5,11 +5,13 @@
 #   make asan       the same programs built with AddressSanitizer + UBSan, in build/asan/
 #   make fuzz       libFuzzer over envelope decoding and label validation, at length
 #   make bench      load generator: broker throughput and latency beside raw ZeroMQ
-#   make demo       a broker and four agencies on loopback: deliveries, refusals, queue state
+#   make demo       a broker and four agencies on loopback: deliveries, refusals with the
+#                   audit trail's reasons, queue state, status page
 #   make demo-up    the same, left running for exploring
 #   make install    PREFIX=/usr/local (and DESTDIR): programs, man pages, bash completion,
 #                   systemd units, example configs, the docs the units link to
 #   make deb        Debian packages liaison-broker, liaison-agent, liaison-tools in build/deb/
+#   make package-check  (root) those packages installed, run, used and purged on this machine
 #   make help       this list
 #
 # A variant build (ASan) is the same rules with B and SAN set; generated
@@ -73,7 +75,7 @@ all: deps
 programs: $(PROGRAMS)
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---- generated protobuf-c code (build/ only) --------------------------------
 $(GEN_C) $(GEN_H) &: proto/liaison.proto

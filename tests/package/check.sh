@@ -232,6 +232,7 @@ if grep -q 'event=key_file_mode' "$T/broker.log"; then
 fi
 ok "no key mode warning from the broker"
 
+: >"$T/agent.log"
 setpriv --reuid=liaison-agent --regid=liaison-agent --init-groups /usr/bin/liaison-agent -c /etc/liaison-agent/agent.cfg </dev/null >/dev/null 2>"$T/agent.log" &
 AGENT_PID=$!
 wait_for 15 grep -q 'event=connected' "$T/agent.log" || fail "the installed agent did not connect"
