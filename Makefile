@@ -1,13 +1,17 @@
 # Liaison — one hand-written, non-recursive Makefile.
 #
-#   make            liaison-broker, liaisonctl (and liaison-agent once it exists) in build/
-#   make test       installs missing Debian packages, builds, runs every test (plain and ASan/UBSan)
+#   make            installs missing build packages; liaison-broker, liaison-agent, liaisonctl in build/
+#   make test       installs missing test packages too, builds, runs every test (plain and ASan/UBSan)
 #   make asan       the same programs built with AddressSanitizer + UBSan, in build/asan/
 #   make fuzz       libFuzzer over envelope decoding and label validation, at length
 #   make bench      load generator: broker throughput and latency beside raw ZeroMQ
-#   make demo       a broker and four agencies on loopback: deliveries, refusals, queue state
+#   make demo       a broker and four agencies on loopback: deliveries, refusals with the
+#                   audit trail's reasons, queue state, status page
 #   make demo-up    the same, left running for exploring
-#   make install    PREFIX=/usr/local (and DESTDIR): programs, man pages, bash completion
+#   make install    PREFIX=/usr/local (and DESTDIR): programs, man pages, bash completion,
+#                   systemd units, example configs, the docs the units link to
+#   make deb        Debian packages liaison-broker, liaison-agent, liaison-tools in build/deb/
+#   make package-check  (root) those packages installed, run, used and purged on this machine
 #   make help       this list
 #
 # A variant build (ASan) is the same rules with B and SAN set; generated
@@ -33,7 +37,9 @@ OPT := -O2 -g
 LDSAN :=
 endif
 INCLUDES := -Icommon -Iproto -Ibroker -Iagent -isystem $(B)/gen
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment come last (dpkg-buildflags'
+# hardening in a package build).
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
 
 GEN_C := $(B)/gen/liaison.pb-c.c
@@ -57,13 +63,19 @@ ifneq ($(wildcard agent/main.c),)
 PROGRAMS += $(B)/liaison-agent
 endif
 
-.PHONY: all test tools units asan demo-up fuzz fuzz-smoke bench install help deps clean format format-check demo
+.PHONY: all programs test tools units asan demo-up fuzz fuzz-smoke bench install help deps test-deps \
+        deb deb-deps package-check clean format format-check demo
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS)
+# The flags above come from pkg-config when the Makefile is read, so the
+# programs are built by a second make, after deps has installed what was
+# missing. `programs` alone skips the check.
+all: deps
+	@$(MAKE) --no-print-directory programs
+programs: $(PROGRAMS)
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---- generated protobuf-c code (build/ only) --------------------------------
 $(GEN_C) $(GEN_H) &: proto/liaison.proto
@@ -73,7 +85,7 @@ $(GEN_C) $(GEN_H) &: proto/liaison.proto
 # Generated code is not ours to lint: compile it with warnings but not -Werror.
 $(B)/obj/gen/liaison.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 $(OPT) $(PKG_CFLAGS) -I$(B)/gen -c $< -o $@
+	$(CC) -std=c11 $(OPT) $(PKG_CFLAGS) -I$(B)/gen $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 # The status page (broker/status_page.html) is embedded in the broker as a C
 # string literal: backslashes, quotes and '?' (trigraphs) escaped, one
@@ -127,23 +139,31 @@ $(B)/bench: $(B)/obj/tests/bench/bench.o $(B)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # ---- packages ------------------------------------------------------------------
-# Installs the Debian packages the build and tests need, only when pkg-config
-# (or the command) is missing, so a ready machine pays nothing.
+# Installs the Debian packages that are missing, only when pkg-config (or the
+# command) does not find them, so a ready machine pays nothing. deps is what
+# building and running needs (make, make install, make demo); test-deps adds
+# what only the tests use (cmocka, clang, chromium, prometheus...).
+# NO_DEPS=1 skips the check: a package build (debian/rules) must not run
+# apt-get, its Build-Depends are already there.
 deps:
-	@sh tests/deps.sh
+	@[ -n "$(NO_DEPS)" ] || sh tests/deps.sh build
+test-deps:
+	@sh tests/deps.sh test
+deb-deps:
+	@sh tests/deps.sh deb
 
 # ---- tests ---------------------------------------------------------------------
 
-test: deps
-	@$(MAKE) --no-print-directory all units tools B=build
-	@$(MAKE) --no-print-directory all units tools B=build/asan SAN=1
+test: test-deps
+	@$(MAKE) --no-print-directory programs units tools B=build
+	@$(MAKE) --no-print-directory programs units tools B=build/asan SAN=1
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@if command -v clang-format >/dev/null; then $(MAKE) --no-print-directory format-check; \
 	 else echo "format-check skipped: clang-format is not installed"; fi
 	@sh tests/run.sh
 
-asan:
-	@$(MAKE) --no-print-directory all units tools B=build/asan SAN=1
+asan: test-deps
+	@$(MAKE) --no-print-directory programs units tools B=build/asan SAN=1
 
 # ---- fuzzing -------------------------------------------------------------------
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -176,30 +196,63 @@ build/python/liaison_pb2.py: proto/liaison.proto
 	protoc --python_out=build/python -Iproto proto/liaison.proto
 
 # ---- benchmark -----------------------------------------------------------------
-bench: deps
-	@$(MAKE) --no-print-directory all tools $(B)/bench
+bench: test-deps
+	@$(MAKE) --no-print-directory programs tools $(B)/bench
 	@sh tests/bench/run.sh $(B)
 
 # ---- demo ---------------------------------------------------------------------
 # A broker and four agencies on loopback with fresh keys; see config/demo/.
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory programs
 	@bash config/demo/demo.sh $(B)
 demo-up: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory programs
 	@bash config/demo/demo.sh $(B) --up
 
-# ---- install, format, clean ----------------------------------------------------
-# The programs, their manuals (docs/man, mdoc: nothing to build) and
-# liaisonctl's bash completion.
+# ---- install, packages, format, clean -------------------------------------------
+# The programs, their manuals (docs/man, mdoc: nothing to build), liaisonctl's
+# bash completion, the systemd units, the example configs and the documents
+# the units' Documentation= lines name. The units in config/ are written for
+# PREFIX=/usr/local; they are installed with the paths of this PREFIX.
+DOCDIR  ?= $(PREFIX)/share/doc/liaison
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS   := config/liaison-broker.service config/liaison-agent.service
+EXAMPLES := config/broker.cfg config/agent.cfg config/message.schema.json
+DOCS    := docs/operator.md docs/design.md docs/status-page.png
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(wildcard docs/man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 $(wildcard docs/man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 config/liaisonctl.bash-completion \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/liaisonctl
+	for u in $(UNITS); do \
+	    sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' \
+	        -e 's|file:///usr/local/share/doc/liaison/|file://$(DOCDIR)/|g' \
+	        -e 's|^\(# Installed with paths for \)PREFIX=/usr/local|\1PREFIX=$(PREFIX)|' \
+	        $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# Debian packages (debian/), built from a copy of the tree under build/deb/
+# so the working tree stays clean and the .debs land beside it, not in the
+# parent directory. Unsigned: signing is the release manager's step.
+deb: deb-deps
+	rm -rf build/deb && mkdir -p build/deb/src
+	tar --exclude=./build --exclude=./.git -cf - . | tar -C build/deb/src -xf -
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	@ls build/deb/*.deb
+	@# lintian's errors fail the build; its warnings are printed for a person.
+	@if command -v lintian >/dev/null; then lintian --info --fail-on error build/deb/*.changes; fi
+
+# The packages installed, started and purged on this machine (root only;
+# CI runs it after make test): tests/package/check.sh.
+package-check: deb
+	@bash tests/package/check.sh build/deb
 
 FORMAT_SRC = $(sort $(wildcard broker/*.[ch] agent/*.[ch] ctl/*.[ch] common/*.[ch] proto/*.[ch] \
              tests/*/*.c))

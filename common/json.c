@@ -1,4 +1,4 @@
-/* json.c — the one JSON mapping of a message (DESIGN.md "A message as
+/* json.c — the one JSON mapping of a message (docs/design.md "A message as
  * JSON"): reads a published message, flat label keys and all, into an Intel,
  * and renders a stored or delivered Intel back as one line of JSON. Input is
  * checked for shape only: known keys, right types, enum names that exist, a
@@ -595,7 +595,7 @@ static json_t *intel_object(const Liaison__Intel *m, int notice)
 
     /* Key order is part of the surface users see (scripts diff it), so it
      * is fixed here: seq first for people reading a feed, the label in
-     * DESIGN.md's order, stamps after it, the body last because it is the
+     * docs/design.md's order, stamps after it, the body last because it is the
      * long part. */
     if (m->seq != 0)
         put(root, "seq", json_integer((json_int_t)m->seq));

@@ -1,4 +1,4 @@
-/* json.h — the one JSON mapping of a message (DESIGN.md "A message as
+/* json.h — the one JSON mapping of a message (docs/design.md "A message as
  * JSON"), shared by liaison-agent and liaisonctl: label fields flat at the
  * top level, for agency systems that know nothing of protobuf.
  * The only module that includes jansson.h (with the status/audit JSON

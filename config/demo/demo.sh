@@ -5,9 +5,14 @@
 # spool directory and a dir: sink inbox. The sample alerts in
 # config/demo/alerts/ are dropped into the prison's and the force's spools;
 # the demo then shows, per agency, what it received, what came only as a
-# sanitised notice and what was withheld (and why, from the labels), the
-# files rejected with their .error, and the broker's queue state. It checks
-# every outcome against the delivery rule and exits 1 on any surprise.
+# sanitised notice and what was withheld, with the broker's own reason: the
+# rule its audit trail recorded, read back by an auditor identity the demo
+# creates (`liaisonctl audit export`); the files rejected with the .error
+# the agent wrote (the broker's refusal code, or the label check's text);
+# the queue state; the audit trail's verification; and the status page and
+# metrics on loopback. It checks that every agency's inbox agrees with the
+# broker's disclosure records and exits 1 on any surprise. There is no copy
+# of the delivery rule here: the broker (broker/policy.c) is the only judge.
 #
 #   bash config/demo/demo.sh BUILD_DIR          run, show, stop everything
 #   bash config/demo/demo.sh BUILD_DIR --up     leave it running to explore
@@ -120,63 +125,47 @@ jstr() { sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1; }
 jarr() { sed -n "s/.*\"$2\": *\[\([^]]*\)\].*/\1/p" "$1" | head -n 1 | tr -d '" ' | tr ',' ' '; }
 jnum() { sed -n "s/.*\"$2\":\([0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
 
-rank() {
-    case $1 in
-    OFFICIAL) echo 1 ;; OFFICIAL-SENSITIVE) echo 2 ;; SECRET) echo 3 ;; TOP-SECRET | "TOP SECRET") echo 4 ;;
-    *) echo 9 ;;
+# The audit records the demo reads: one compact JSON object per line.
+# rec_str LINE KEY / rec_num LINE KEY set REC to the value ("" if absent).
+rec_str() {
+    REC=""
+    [[ $1 =~ \"$2\":\"([^\"]*)\" ]] && REC=${BASH_REMATCH[1]}
+    return 0
+}
+rec_num() {
+    REC=""
+    [[ $1 =~ \"$2\":([0-9]+) ]] && REC=${BASH_REMATCH[1]}
+    return 0
+}
+
+# explain RULE AGENCY SAMPLE: the broker's rule name, and the facts of the
+# label and of the agency's configuration that it points at. The decision
+# itself is the broker's; this only says what the named rule looked at.
+explain() {
+    local rule=$1 a=$2 f=$3 c missing=""
+    case $rule in
+    release_to) echo "rule $rule: released to [$(jarr "$f" release_to)] only" ;;
+    clearance) echo "rule $rule: $(jstr "$f" classification) is above its clearance ${CLEARANCE[$a]}" ;;
+    caveat)
+        for c in $(jarr "$f" caveats); do
+            case " ${CAVEATS[$a]} " in *" $c "*) ;; *) missing="$missing${missing:+, }$c" ;; esac
+        done
+        echo "rule $rule: it does not hold $missing"
+        ;;
+    *) echo "rule $rule" ;;
     esac
 }
 
-# topic_match PATTERN TOPIC: '*' one token, a final '>' the rest.
-topic_match() {
-    local re
-    re=$(printf '%s' "$1" | sed 's/\./\\./g; s/\*/[^.]+/g; s/>$/.+/')
-    printf '%s\n' "$2" | grep -Eq "^$re\$"
-}
-
-# expect AGENCY SAMPLE: what the delivery rule (DESIGN.md, broker/policy.c)
-# gives this agency for this message, in the rule's own order: "" (not
-# subscribed), "withheld|why", "notice|why" (notices are on for alert.>) or
-# "received".
-expect() {
-    local a=$1 f=$2 topic cls cav r ok
-    topic=$(jstr "$f" topic)
-    topic_match "${PATTERN[$a]}" "$topic" || { echo ""; return; }
-    local rel
-    rel=$(jarr "$f" release_to)
-    if [ -n "$rel" ]; then
-        ok=0
-        for r in $rel; do
-            case $r in
-            agency:$a | type:${TYPE[$a]} | region:${REGION[$a]}) ok=1 ;;
-            esac
-        done
-        [ $ok = 1 ] || { echo "withheld|release_to [$rel] does not name it"; return; }
-    fi
-    cls=$(jstr "$f" classification)
-    if [ "$(rank "$cls")" -gt "$(rank "${CLEARANCE[$a]}")" ]; then
-        echo "notice|$cls is above its clearance ${CLEARANCE[$a]}"
-        return
-    fi
-    for cav in $(jarr "$f" caveats); do
-        case " ${CAVEATS[$a]} " in
-        *" $cav "*) ;;
-        *) echo "notice|it does not hold caveat $cav"; return ;;
-        esac
-    done
-    echo "received"
-}
-
 # ---- keys and configs ---------------------------------------------------------------
-for n in broker ops $AGENCIES; do
+for n in broker ops audit $AGENCIES; do
     "$BIN/liaisonctl" keygen "$n" --dir "$D/keys" >/dev/null || { echo "demo: keygen $n failed" >&2; exit 1; }
 done
 
-write_configs() { # PORT
+write_configs() { # PORT METRICS_PORT
     {
         echo "# broker.cfg written by config/demo/demo.sh"
         echo "broker = { listen = \"tcp://127.0.0.1:$1\"; secret_key = \"keys/broker.key\";"
-        echo "  data_dir = \"data/broker\"; map_size_mb = 64; metrics = \"\"; heartbeat_ms = 1000;"
+        echo "  data_dir = \"data/broker\"; map_size_mb = 64; metrics = \"127.0.0.1:$2\"; heartbeat_ms = 1000;"
         echo "  notices = [ \"alert.>\" ]; };"
         echo "agents = ("
         for a in $AGENCIES; do
@@ -188,17 +177,20 @@ write_configs() { # PORT
             echo "    contact = \"${CONTACT[$a]}\"; },"
         done
         echo "  { name = \"ops\"; agency = \"MARSOC operations\"; type = \"marsoc\"; region = \"national\";"
-        echo "    public_key = \"keys/ops.pub\"; clearance = \"OFFICIAL\"; roles = [ \"operator\" ]; }"
+        echo "    public_key = \"keys/ops.pub\"; clearance = \"OFFICIAL\"; roles = [ \"operator\" ]; },"
+        echo "  { name = \"audit\"; agency = \"MARSOC audit\"; type = \"marsoc\"; region = \"national\";"
+        echo "    public_key = \"keys/audit.pub\"; clearance = \"OFFICIAL\"; roles = [ \"auditor\" ]; }"
         echo ");"
     } >"$D/broker.cfg"
-    for a in $AGENCIES ops; do
+    for a in $AGENCIES ops audit; do
         {
             echo "# $a.cfg written by config/demo/demo.sh (read by liaison-agent and liaisonctl)"
             echo "agent = { name = \"$a\"; broker = \"tcp://127.0.0.1:$1\"; broker_public_key = \"keys/broker.pub\";"
             echo "  secret_key = \"keys/$a.key\"; data_dir = \"data/$a\"; heartbeat_ms = 1000;"
-            [ "$a" = ops ] || echo "  spool = \"spool/$a\";"
+            case $a in ops | audit) ;; *) echo "  spool = \"spool/$a\";" ;; esac
             echo "};"
-            [ "$a" = ops ] || echo "subscriptions = ( { name = \"feed\"; pattern = \"${PATTERN[$a]}\"; sink = \"dir:inbox/$a\"; } );"
+            case $a in ops | audit) continue ;; esac
+            echo "subscriptions = ( { name = \"feed\"; pattern = \"${PATTERN[$a]}\"; sink = \"dir:inbox/$a\"; } );"
         } >"$D/$a.cfg"
     done
 }
@@ -209,7 +201,8 @@ say "  work directory $D"
 PORT=""
 for attempt in 1 2 3 4 5; do
     PORT=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000))
-    write_configs "$PORT"
+    MPORT=$((PORT + 1))
+    write_configs "$PORT" "$MPORT"
     : >"$D/logs/broker.log"
     # Not attached to our stdout: with --up they outlive this script, and a
     # caller reading its output (make, tee, CI) must see it end.
@@ -225,6 +218,8 @@ for attempt in 1 2 3 4 5; do
     [ "$attempt" = 5 ] && { say "demo: the broker did not start:"; tail -n 5 "$D/logs/broker.log"; exit 1; }
 done
 say "  liaison-broker listening on tcp://127.0.0.1:$PORT (pid $BROKER_PID), sanitised notices on for alert.>"
+say "  status page http://127.0.0.1:$MPORT/ and Prometheus metrics http://127.0.0.1:$MPORT/metrics (loopback)"
+say "  identities: the four agencies, ops (operator) and audit (auditor), each with its own key"
 
 for a in $AGENCIES; do
     "$BIN/liaison-agent" -c "$D/$a.cfg" </dev/null >"$D/logs/$a.stdout" 2>"$D/logs/$a.log" &
@@ -298,12 +293,60 @@ for p in $PUBLISHERS; do
 done
 say ""
 
-say "Rejected, with the .error the agent wrote beside each file:"
+# ---- the audit trail, as the auditor reads it ----------------------------------------
+# Every delivery, notice and withheld delivery is recorded in the same
+# transaction that lets it leave, so once the end marker is in every inbox,
+# the records of everything before it are on disk and in this export.
+if ! "$BIN/liaisonctl" -c "$D/audit.cfg" audit export >"$D/audit.jsonl" 2>"$D/logs/audit-export.log"; then
+    problem "liaisonctl audit export failed: $(tail -n 1 "$D/logs/audit-export.log")"
+fi
+# OUTCOME["agency|seq"] = the broker's first decision for that delivery
+# (deliver, notice, withhold), RULE[...] the rule it named, AREC[...] the
+# audit record's number. REFUSED["actor|topic"] a refused publish's reason.
+declare -A OUTCOME=() RULE=() AREC=() REFUSED=() ACTIONS=()
+while IFS= read -r rec; do
+    rec_str "$rec" action
+    act=$REC
+    ACTIONS[$act]=$((${ACTIONS[$act]:-0} + 1))
+    rec_str "$rec" reason
+    why=$REC
+    case $act in
+    deliver | redeliver | notice | withhold)
+        rec_str "$rec" recipient
+        rcp=$REC
+        rec_num "$rec" msg_seq
+        key="$rcp|$REC"
+        [ -n "${OUTCOME[$key]:-}" ] && continue
+        [ "$act" = redeliver ] && act=deliver
+        OUTCOME[$key]=$act
+        RULE[$key]=$why
+        rec_num "$rec" seq
+        AREC[$key]=$REC
+        ;;
+    publish)
+        rec_str "$rec" outcome
+        [ "$REC" = refused ] || continue
+        rec_str "$rec" actor
+        act=$REC
+        rec_str "$rec" topic
+        REFUSED["$act|$REC"]=$why
+        ;;
+    esac
+done <"$D/audit.jsonl"
+
+say "Rejected, with the .error the agent wrote beside each file (and the broker's audit record):"
 for p in $PUBLISHERS; do
     for e in "$D/spool/$p/rejected"/*.error; do
         [ -f "$e" ] || continue
         printf '  %s/rejected/%s\n' "$p" "$(basename "$e")"
         sed 's/^/      /' "$e"
+        f="$ALERTS/$p/$(basename "$e" .error)"
+        why=${REFUSED["$p|$(jstr "$f" topic)"]:-}
+        if [ -n "$why" ]; then
+            say "      audit: publish refused, reason $why"
+        elif grep -q 'rejected_by: broker' "$e"; then
+            problem "no audit record of the broker's refusal of $(basename "$f")"
+        fi
     done
 done
 for want in "hmp-hull/04-old-marking.json:liaison-agent" "humberside-police/03-wrong-topic.json:broker"; do
@@ -313,13 +356,18 @@ done
 say ""
 
 # ---- per agency: received, notices, withheld ------------------------------------------
+# What each inbox holds must be what the broker's disclosure records say it
+# sent: a deliver record for each message received, a notice record for
+# each notice, a withhold record (naming the rule) for each one missing.
+say "Per agency, from its inbox; each reason is the rule the broker's audit trail names:"
+say ""
 for a in $AGENCIES; do
     say "${DISPLAY[$a]} ($a: ${TYPE[$a]}, ${REGION[$a]}; clearance ${CLEARANCE[$a]}; caveats ${CAVEATS[$a]:-none}; subscribed to ${PATTERN[$a]})"
     declare -A GOT=()
     for f in "$D/inbox/$a"/*.json; do
         [ -f "$f" ] || continue
         id=$(jstr "$f" msg_id)
-        if grep -q '"notice":true' "$f"; then GOT[$id]="notice|$f"; else GOT[$id]="received|$f"; fi
+        if grep -q '"notice":true' "$f"; then GOT[$id]="notice|$f"; else GOT[$id]="deliver|$f"; fi
     done
     lines=""
     for p in $PUBLISHERS; do
@@ -327,13 +375,21 @@ for a in $AGENCIES; do
             id=$(jstr "$f" msg_id)
             s=${SEQ[$id]:-}
             [ -n "$s" ] || continue # never published
-            want=$(expect "$a" "$f")
-            [ -n "$want" ] || continue # outside its subscription
-            got=${GOT[$id]:-withheld|}
+            key="$a|$s"
+            said=${OUTCOME[$key]:-}
+            got=${GOT[$id]:-withhold|}
+            if [ -z "$said" ]; then
+                # No record: outside its subscription, so never considered.
+                [ "${got%%|*}" = withhold ] || problem "$a has $id, but the audit trail has no record of sending it"
+                unset "GOT[$id]"
+                continue
+            fi
             own=""
             [ "$p" = "$a" ] && own=" (its own)"
+            why=""
+            [ -n "${RULE[$key]}" ] && why="audit #${AREC[$key]}, $(explain "${RULE[$key]}" "$a" "$f")"
             case ${got%%|*} in
-            received)
+            deliver)
                 line=$(printf 'received  seq %-3s %-17s %-19s risk %-6s "%s"%s' "$s" "$id" \
                     "$(jstr "$f" classification)" "$(jstr "$f" risk)" "$(jstr "$f" body)" "$own")
                 ;;
@@ -341,15 +397,16 @@ for a in $AGENCIES; do
                 nf=${got#*|}
                 line=$(printf 'notice    seq %-3s %-17s %s, risk %s, %s subject(s), ask "%s" (%s)' "$s" "$id" \
                     "$(jstr "$nf" topic)" "$(jstr "$nf" risk)" "$(jnum "$nf" subject_count)" \
-                    "$(jstr "$nf" contact)" "${want#*|}")
+                    "$(jstr "$nf" contact)" "$why")
                 ;;
             *)
-                line=$(printf 'withheld  seq %-3s %-17s %s: %s%s' "$s" "$id" "$(jstr "$f" topic)" \
-                    "${want#*|}" "$own")
+                line=$(printf 'withheld  seq %-3s %-17s %s (%s)%s' "$s" "$id" "$(jstr "$f" topic)" "$why" "$own")
                 ;;
             esac
-            [ "${got%%|*}" = "${want%%|*}" ] || line="$line   !! expected ${want%%|*}"
-            [ "${got%%|*}" = "${want%%|*}" ] || PROBLEMS=$((PROBLEMS + 1))
+            if [ "${got%%|*}" != "$said" ]; then
+                line="$line   !! the audit trail says $said"
+                PROBLEMS=$((PROBLEMS + 1))
+            fi
             lines="$lines$s $line"$'\n'
             unset "GOT[$id]"
         done
@@ -370,6 +427,39 @@ else
 fi
 say ""
 
+say "Audit trail (liaisonctl -c audit.cfg audit export, as the auditor; the export is itself audited):"
+summary=""
+for act in $(printf '%s\n' "${!ACTIONS[@]}" | sort); do summary="$summary${summary:+, }$act ${ACTIONS[$act]}"; done
+say "  $(wc -l <"$D/audit.jsonl" | tr -d ' ') records: $summary"
+# Offline, from a read-only opening of the live store, as an auditor would.
+if "$BIN/liaisonctl" audit verify --data-dir "$D/data/broker" >"$D/verify.out" 2>&1; then
+    say "  liaisonctl audit verify --data-dir data/broker: $(tail -n 1 "$D/verify.out")"
+else
+    sed 's/^/  /' "$D/verify.out"
+    problem "liaisonctl audit verify failed"
+fi
+say ""
+
+# The status page and /metrics: the broker's own HTTP endpoint, read here
+# with bash's /dev/tcp so the demo needs no HTTP client.
+http_get() { # PATH: prints the response's status line
+    local line=""
+    exec 3<>"/dev/tcp/127.0.0.1/$MPORT" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
+    IFS= read -r -t 5 line <&3
+    exec 3<&- 3>&-
+    printf '%s' "${line%$'\r'}"
+}
+say "Operators' HTTP endpoint on loopback (metrics = \"127.0.0.1:$MPORT\"):"
+for path in / /metrics; do
+    st=$(http_get "$path" 2>/dev/null)
+    case $st in
+    *" 200 "*) say "  http://127.0.0.1:$MPORT$path  $st" ;;
+    *) problem "http://127.0.0.1:$MPORT$path answered \"$st\"" ;;
+    esac
+done
+say ""
+
 if [ "$UP" = 1 ] && [ "$PROBLEMS" -eq 0 ]; then
     {
         echo "#!/bin/sh"
@@ -387,7 +477,10 @@ if [ "$UP" = 1 ] && [ "$PROBLEMS" -eq 0 ]; then
     say "Still running. Things to try:"
     say "  cp config/demo/alerts/hmp-hull/03-visits.json $D/spool/hmp-hull/again.json   (a duplicate: not published twice)"
     say "  ls $D/inbox/*/ $D/spool/*/done $D/spool/*/rejected"
-    say "  $BIN/liaisonctl -c $D/ops.cfg status"
+    say "  $BIN/liaisonctl -c $D/ops.cfg status      (or watch, agents, subs, topics, deadletters)"
+    say "  $BIN/liaisonctl -c $D/audit.cfg audit tail -n 5"
+    say "  $BIN/liaisonctl audit verify --data-dir $D/data/broker"
+    say "  the status page: http://127.0.0.1:$MPORT/   metrics: http://127.0.0.1:$MPORT/metrics"
     say "  $BIN/liaisonctl -c $D/yorkshire-rocu.cfg sub 'alert.yorkshire.>' --from-seq 1 --count 3"
     say "  logs: $D/logs/"
     say "To stop it: sh $D/stop.sh"
@@ -396,7 +489,7 @@ fi
 
 stop_all
 if [ "$PROBLEMS" -eq 0 ]; then
-    say "All four agencies got exactly what the delivery rule allows; stopped cleanly."
+    say "All four agencies got exactly what the broker's audit trail says it disclosed; stopped cleanly."
     exit 0
 fi
 say "demo: $PROBLEMS problem(s); logs were in $D/logs (run with KEEP=1 to keep them)"

@@ -2,7 +2,7 @@
  * raw ZeroMQ DEALER->ROUTER throughput (plain and CURVE, no broker, no disk)
  * beside the broker's end-to-end throughput, PubAck and delivery latencies
  * and messages per group commit, so the broker's figures can be quoted as
- * ratios of the same machine in the same run (DESIGN.md, "Performance").
+ * ratios of the same machine in the same run (docs/design.md, "Performance").
  * A figure printer: no pass/fail thresholds; exit 1 only when something
  * broke (a refusal, a lost message, a stall).
  * Not responsible for: starting the broker or making keys and configs

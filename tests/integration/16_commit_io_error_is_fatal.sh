@@ -6,7 +6,7 @@
 # libfiu's preload and ASan's interceptors do not mix (the broker crashes at
 # start under both): the sanitized build skips this one, the plain runs it.
 case "$BIN" in *asan*) echo "16 skipped in the sanitized build"; exit 0 ;; esac
-command -v fiu-run >/dev/null || fail "fiu-run is missing (Debian's fiu-utils; make deps installs it)"
+command -v fiu-run >/dev/null || fail "fiu-run is missing (Debian's fiu-utils; make test-deps installs it)"
 keygen broker police rocu
 broker_cfg <<EOF2
 $(agent police '"alert.>"' ''),

@@ -260,7 +260,7 @@ assert_eq "$(cat "$T/rq.out")" "requeued seq $pseq of rocu/poison" "requeue"
 # Enough agents that the views are longer than 24 lines, and a wide one.
 # `script` gives watch a pseudo-terminal of 80x24; keys go in through a FIFO
 # held open, so the terminal sees no end of input before the q.
-need_tty() { command -v script >/dev/null || fail "script (util-linux) is missing: run tests/deps.sh"; }
+need_tty() { command -v script >/dev/null || fail "script (util-linux) is missing: run sh tests/deps.sh test"; }
 need_tty
 mkfifo "$T/watch.keys"
 # run_watch NAME: watch under script, its pty's name in $T/NAME.pty, the
@@ -315,7 +315,7 @@ kill -TERM "$(cat "$T/sig.pid")"
 check_restored sig
 
 # ---- man pages -------------------------------------------------------------------------------
-command -v mandoc >/dev/null || fail "mandoc is missing: run tests/deps.sh"
+command -v mandoc >/dev/null || fail "mandoc is missing: run sh tests/deps.sh test"
 for page in liaisonctl.1 liaison-broker.1 liaison-agent.1 broker.cfg.5 agent.cfg.5; do
     m=$ROOT/docs/man/$page
     [ -f "$m" ] || fail "no docs/man/$page"

@@ -58,7 +58,7 @@ chromium_run() {
 }
 
 # need_cmd CMD PACKAGE — fails with a clear message when CMD is missing
-# (tests/deps.sh installs PACKAGE; `make test` runs it first).
+# (`sh tests/deps.sh test` installs PACKAGE; `make test` runs it first).
 need_cmd() {
-    command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed: run tests/deps.sh (Debian package $2)"
+    command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed: run sh tests/deps.sh test (Debian package $2)"
 }

@@ -32,7 +32,7 @@ static const char *const key_names[] = {"broker", "humberside-police", "ops",   
                                         "slash"};
 static char z85_pub[sizeof key_names / sizeof key_names[0]][41];
 
-/* The broker.cfg of DESIGN.md, as written there. */
+/* The broker.cfg of docs/design.md, as written there. */
 static const char design_broker_cfg[] =
     "broker = {\n"
     "  listen      = \"tcp://127.0.0.1:7400\";\n"
@@ -52,7 +52,7 @@ static const char design_broker_cfg[] =
     "    public_key = \"keys/ops.pub\"; clearance = \"OFFICIAL\"; roles = [ \"operator\" ]; }\n"
     ");\n";
 
-/* The agent.cfg of DESIGN.md. */
+/* The agent.cfg of docs/design.md. */
 static const char design_agent_cfg[] =
     "agent = {\n"
     "  name              = \"humberside-police\";\n"

@@ -1,4 +1,4 @@
-/* test_json.c — the JSON mapping of a message (common/json.c): DESIGN.md's
+/* test_json.c — the JSON mapping of a message (common/json.c): docs/design.md's
  * example in and out, every field round trip, notices, streams of objects,
  * and the one-line reasons for input that must be refused. */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include "label.h"
 #include "wire.h"
 
-/* The published example from DESIGN.md "A message as JSON", verbatim. */
+/* The published example from docs/design.md "A message as JSON", verbatim. */
 static const char design_example[] =
     "{ \"topic\": \"alert.yorkshire.hmp-hull.contraband\", \"msg_id\": \"hull-2026-000123\",\n"
     "  \"classification\": \"OFFICIAL-SENSITIVE\", \"caveats\": [\"PRISON-INTEL\"], \"grading\": "

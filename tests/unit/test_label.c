@@ -32,7 +32,7 @@ static void push_str(char ***arr, size_t *n, const char *v)
     (*arr)[(*n)++] = xstrdup(v);
 }
 
-/* The label of DESIGN.md's example message: complete and acceptable. */
+/* The label of docs/design.md's example message: complete and acceptable. */
 static Liaison__Intel *good_intel(void)
 {
     Liaison__Intel *m = wire_intel_new();

@@ -29,7 +29,7 @@
 #define SECRET    LIAISON__CLASSIFICATION__SECRET
 #define TOPSECRET LIAISON__CLASSIFICATION__TOP_SECRET
 
-/* ---- agents as broker.cfg in DESIGN.md describes them ---------------------- */
+/* ---- agents as broker.cfg in docs/design.md describes them ---------------------- */
 
 static char *humber_publish[] = {"alert.yorkshire.humberside-police.>"};
 static char *humber_subscribe[] = {"alert.yorkshire.>", "national.>"};
