@@ -366,8 +366,10 @@ for a in $AGENCIES; do
     declare -A GOT=()
     for f in "$D/inbox/$a"/*.json; do
         [ -f "$f" ] || continue
-        id=$(jstr "$f" msg_id)
-        if grep -q '"notice":true' "$f"; then GOT[$id]="notice|$f"; else GOT[$id]="deliver|$f"; fi
+        # By sequence: a notice carries no msg_id (the publisher's free
+        # text), only the broker's sequence and the originator's risk_ref.
+        n=$(jnum "$f" seq)
+        if grep -q '"notice":true' "$f"; then GOT[$n]="notice|$f"; else GOT[$n]="deliver|$f"; fi
     done
     lines=""
     for p in $PUBLISHERS; do
@@ -377,11 +379,11 @@ for a in $AGENCIES; do
             [ -n "$s" ] || continue # never published
             key="$a|$s"
             said=${OUTCOME[$key]:-}
-            got=${GOT[$id]:-withhold|}
+            got=${GOT[$s]:-withhold|}
             if [ -z "$said" ]; then
                 # No record: outside its subscription, so never considered.
                 [ "${got%%|*}" = withhold ] || problem "$a has $id, but the audit trail has no record of sending it"
-                unset "GOT[$id]"
+                unset "GOT[$s]"
                 continue
             fi
             own=""
@@ -408,12 +410,12 @@ for a in $AGENCIES; do
                 PROBLEMS=$((PROBLEMS + 1))
             fi
             lines="$lines$s $line"$'\n'
-            unset "GOT[$id]"
+            unset "GOT[$s]"
         done
     done
     printf '%s' "$lines" | sort -n | cut -d' ' -f2- | sed 's/^/  /'
-    unset "GOT[$END_ID]"
-    for id in "${!GOT[@]}"; do problem "$a received $id, which it should not have"; done
+    [ -n "$end_seq" ] && unset "GOT[$end_seq]"
+    for n in "${!GOT[@]}"; do problem "$a received seq $n, which it should not have"; done
     unset GOT
     say ""
 done
@@ -433,7 +435,7 @@ for act in $(printf '%s\n' "${!ACTIONS[@]}" | sort); do summary="$summary${summa
 say "  $(wc -l <"$D/audit.jsonl" | tr -d ' ') records: $summary"
 # Offline, from a read-only opening of the live store, as an auditor would.
 if "$BIN/liaisonctl" audit verify --data-dir "$D/data/broker" >"$D/verify.out" 2>&1; then
-    say "  liaisonctl audit verify --data-dir data/broker: $(tail -n 1 "$D/verify.out")"
+    say "  liaisonctl audit verify --data-dir data/broker: $(head -n 1 "$D/verify.out")"
 else
     sed 's/^/  /' "$D/verify.out"
     problem "liaisonctl audit verify failed"
