@@ -263,11 +263,29 @@ static void take_sample(control_t *c, const broker_t *b, int64_t now_ms)
         c->ring_n++;
 }
 
+/* HTTP reads are consultations: recorded per client address, aggregated
+ * per minute like other polling. */
+static void record_read(const char *addr, const char *path, uint32_t count, void *ctx)
+{
+    broker_t *b = ctx;
+    char actor[80];
+    snprintf(actor, sizeof actor, "http:%s", addr);
+    struct audit_event ev = {.actor = actor,
+                             .action =
+                                 strcmp(path, "/metrics") == 0 ? "metrics_read" : "status_read",
+                             .outcome = "ok",
+                             .topic = path};
+    int64_t now = util_mono_ms();
+    for (uint32_t i = 0; i < count; i++)
+        audit_append_repeatable(b->audit, b->open, &ev, now);
+}
+
 void control_tick(broker_t *b, int64_t now_ms)
 {
     control_t *c = b->control;
     fold(b, c, now_ms, util_now_us());
     take_sample(c, b, now_ms);
+    metrics_take_reads(b->metrics, record_read, b);
     if (!metrics_serving(b->metrics) || now_ms - c->last_publish_ms < CONTROL_TICK_MS * 9 / 10)
         return;
     char err[64];

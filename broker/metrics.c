@@ -34,8 +34,15 @@ static const char status_page[] =
  * about 0.26 ms, a large group commit a few ms; the tail is for a sick disk. */
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                  0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
-#define N_BUCKETS (sizeof buckets / sizeof buckets[0])
-#define RECENT    1024
+#define N_BUCKETS       (sizeof buckets / sizeof buckets[0])
+#define RECENT          1024
+#define HTTP_READ_SLOTS 64
+
+struct http_read {
+    char addr[64];
+    int page; /* 1 /status.json, 0 /metrics */
+    uint32_t count;
+};
 
 /* One rendered document, shared between the current snapshot and the
  * responses still sending it; freed by whoever drops the last reference. */
@@ -56,6 +63,10 @@ struct metrics {
     uint64_t n;
     double sum;
     double recent[RECENT]; /* the last RECENT commit times, a ring */
+    /* HTTP reads of /metrics and /status.json, per client address, not yet
+     * recorded: the HTTP thread counts, the loop writes them to the trail
+     * (metrics_take_reads). Guarded by lock; bounded (past it, one slot). */
+    struct http_read reads[HTTP_READ_SLOTS];
 };
 
 static struct blob *blob_new(const char *data, size_t len)
@@ -238,6 +249,49 @@ static enum MHD_Result reply_blob(struct MHD_Connection *c, struct blob *b, cons
     return ret;
 }
 
+/* A read of the broker's state is a consultation (DPA 2018 s.62): counted
+ * here per client address, recorded by the loop. */
+static void count_read(metrics_t *m, struct MHD_Connection *c, int page)
+{
+    char addr[64] = "-";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr)
+        getnameinfo(ci->client_addr,
+                    ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in),
+                    addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+    pthread_mutex_lock(&m->lock);
+    struct http_read *slot = NULL;
+    for (int i = 0; i < HTTP_READ_SLOTS && slot == NULL; i++) {
+        struct http_read *r = &m->reads[i];
+        if (r->count == 0 || (r->page == page && strcmp(r->addr, addr) == 0))
+            slot = r;
+    }
+    if (slot == NULL) /* full: the last slot takes the rest */
+        slot = &m->reads[HTTP_READ_SLOTS - 1];
+    if (slot->count == 0) {
+        snprintf(slot->addr, sizeof slot->addr, "%s", addr);
+        slot->page = page;
+    }
+    slot->count++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_take_reads(metrics_t *m, metrics_read_fn fn, void *ctx)
+{
+    if (m == NULL)
+        return;
+    struct http_read taken[HTTP_READ_SLOTS];
+    pthread_mutex_lock(&m->lock);
+    memcpy(taken, m->reads, sizeof taken);
+    memset(m->reads, 0, sizeof m->reads);
+    pthread_mutex_unlock(&m->lock);
+    for (int i = 0; i < HTTP_READ_SLOTS; i++)
+        if (taken[i].count)
+            fn(taken[i].addr, taken[i].page ? "/status.json" : "/metrics", taken[i].count, ctx);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -263,6 +317,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     int page = strcmp(url, "/status.json") == 0;
     if (!page && strcmp(url, "/metrics") != 0)
         return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: /, /metrics, /status.json\n");
+    count_read(m, c, page);
     struct blob *b = snapshot_ref(m, page);
     if (b == NULL)
         return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no snapshot yet\n");

@@ -15,6 +15,7 @@
 #define LIAISON_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct broker;
 struct control_model;
@@ -40,6 +41,11 @@ double metrics_clock(void);
 /* One group commit took this long (the commit-latency histogram). Loop
  * thread only; m may be NULL. */
 void metrics_observe_commit(metrics_t *m, double seconds);
+/* Loop thread: hands over the HTTP reads counted since the last call, one
+ * call of fn per client address and path, with their count. */
+typedef void (*metrics_read_fn)(const char *addr, const char *path, uint32_t count, void *ctx);
+void metrics_take_reads(metrics_t *m, metrics_read_fn fn, void *ctx);
+
 /* The q-quantile (0..1) of the last 1024 commit times, in seconds; 0 when
  * none. Loop thread only. */
 double metrics_commit_quantile(const metrics_t *m, double q);

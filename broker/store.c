@@ -125,6 +125,16 @@ static int store_init(store_t *s, char *err, size_t errlen)
     }
     mdb_cursor_close(cur);
     cur = NULL;
+    if (s->last_seq > UINT64_MAX - (UINT64_C(1) << 32)) {
+        /* A damaged or hand-edited high-water mark: every publish would
+         * fail. Refuse to start rather than limp. */
+        snprintf(err, errlen,
+                 "store's last sequence number (%llu) is at the end of its range: the store "
+                 "is damaged; restore it from a backup",
+                 (unsigned long long)s->last_seq);
+        mdb_txn_abort(txn);
+        return -1;
+    }
     {
         MDB_envinfo info;
         mdb_env_info(s->env, &info);

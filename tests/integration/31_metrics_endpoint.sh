@@ -11,14 +11,15 @@
 need_cmd curl curl
 need_cmd promtool prometheus
 TOKEN=Zq3vF8xL2pR7tW9kY4mN6bH1cJ5dS0aE
-keygen broker police rocu ops
+keygen broker police rocu ops auditor
 broker_cfg <<EOF2
 $(agent police '"alert.>"' '"alert.>"' SECRET '' '"publisher", "receiver"' police yorkshire),
 $(agent rocu '' '"alert.>"' OFFICIAL '' '"receiver"' rocu yorkshire),
-$(agent ops '' '' OFFICIAL '' '"operator"' marsoc national)
+$(agent ops '' '' OFFICIAL '' '"operator"' marsoc national),
+$(agent auditor '' '' OFFICIAL '' '"auditor"' marsoc national)
 EOF2
 metrics_on "$TOKEN"
-for a in police rocu ops; do agent_cfg $a; done
+for a in police rocu ops auditor; do agent_cfg $a; done
 BEARER="Authorization: Bearer $TOKEN"
 
 # The token is a secret: --print-config does not show it.
@@ -87,7 +88,7 @@ val() { # SERIES — its value in metrics.txt (the series exactly, labels includ
 for kv in 'liaison_publishes_total{outcome="accepted"}=3' 'liaison_publishes_total{outcome="refused"}=1' \
     'liaison_publishes_total{outcome="duplicate"}=0' 'liaison_deliveries_total{outcome="delivered"}=2' \
     'liaison_deliveries_total{outcome="withheld"}=1' 'liaison_deliveries_total{outcome="notice"}=0' \
-    'liaison_store_messages=3' 'liaison_store_last_seq=3' 'liaison_agents_configured=3' \
+    'liaison_store_messages=3' 'liaison_store_last_seq=3' 'liaison_agents_configured=4' \
     'liaison_agent_messages_in_total{agent="police"}=3' 'liaison_agent_publish_refused_total{agent="police"}=1' \
     'liaison_agent_messages_out_total{agent="rocu"}=2' 'liaison_agent_withheld_total{agent="rocu"}=1' \
     'liaison_agent_connected{agent="rocu"}=0' \
@@ -140,5 +141,14 @@ rc=0
 "$BIN/liaison-broker" -c "$T/broker2.cfg" 2>"$T/broker2.log" || rc=$?
 assert_eq "$rc" 1 "second broker on the same metrics address"
 assert_contains "$T/broker2.log" "event=startup_failed reason=\"metrics: cannot listen on 127.0.0.1:$MPORT"
+
+# ---- every read of /metrics and /status.json is a consultation in the trail ----
+n=0
+until ctl auditor audit export --action metrics_read 2>/dev/null | grep -q '"actor":"http:127.0.0.1"'; do
+    n=$((n + 1)); [ $n -lt 100 ] || fail "HTTP reads of /metrics are not in the audit trail"
+    sleep 0.1
+done
+ctl auditor audit export --action status_read 2>/dev/null | grep -q '"topic":"/status.json"' ||
+    fail "HTTP reads of /status.json are not in the audit trail"
 stop_broker
 echo "31 ok"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "store.h"
 
@@ -704,6 +705,31 @@ static void test_store_open_refuses_a_file_as_directory(void **state)
     assert_true(err[0] != '\0');
 }
 
+static void test_store_refuses_to_start_at_the_end_of_the_sequence_range(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 16);
+    commit_range(f, 1, 1);
+    store_close(&f->s);
+    /* Damage the high-water mark behind the store's back. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint64_t max = UINT64_MAX;
+    MDB_val k = {.mv_size = 8, .mv_data = "last_seq"}, v = {.mv_size = 8, .mv_data = &max};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    char err[512] = "";
+    assert_null(store_open(f->dir, 16, err, sizeof err));
+    assert_non_null(strstr(err, "end of its range"));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -726,6 +752,7 @@ int main(void)
         T(test_store_readonly_open_reads_what_the_broker_wrote),
         T(test_store_read_seek_finds_neighbours_both_ways),
         T(test_store_open_refuses_a_file_as_directory),
+        T(test_store_refuses_to_start_at_the_end_of_the_sequence_range),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
