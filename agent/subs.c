@@ -151,6 +151,9 @@ static void send_subscribe(subs_t *s, struct sub *sub, link_t *l)
     req.pattern = sub->pattern;
     req.durable = sub->durable;
     req.credit = SUBS_CREDIT;
+    /* The agent owns its durables: after a reconnect its own old
+     * connection may still hold them until the broker reaps it. */
+    req.take_over = sub->durable[0] != '\0';
     env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
     env.subscribe = &req;
     sub->state = link_send(l, &env) == 0 ? SUB_PENDING : SUB_IDLE;
@@ -311,6 +314,14 @@ int subs_on_frame(subs_t *s, link_t *l, const Liaison__Envelope *env)
                  (unsigned long long)env->sub_ack->start_seq);
         return 1;
     case LIAISON__ENVELOPE__KIND_ERROR:
+        if (env->error->code == LIAISON__ERROR_CODE__TAKEN_OVER) {
+            /* Someone else with this agency's key took a durable feed
+             * over: this agent receives nothing on it any more. */
+            log_warn("event=durable_taken_over reason=\"%s\" action=\"taken back on the next "
+                     "connection or SIGHUP\"",
+                     env->error->message ? env->error->message : "");
+            return 1;
+        }
         if ((sub = find_pending(s, env->corr_id)) == NULL)
             return 0;
         sub->state = SUB_REFUSED;

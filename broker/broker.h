@@ -44,7 +44,15 @@ typedef struct broker {
     uint64_t planned;  /* every sequence up to here is planned for the tail subscriptions */
     int fatal;         /* a commit failed with an I/O error: stop, exit 1 */
     int full;          /* publishes are being refused for want of room */
-    uint8_t *scratch;  /* frame buffer for replies; owned */
+    /* Durable subscriptions let go (unsubscribed, reaped, taken over): their
+     * acked floor as it was in memory, for the next connection to resume
+     * from even before the cursor write commits (fanout.c). */
+    struct released_durable {
+        char name[SESSION_AGENT_MAX + 130];
+        uint64_t floor;
+    } released[64];
+    unsigned n_released;
+    uint8_t *scratch; /* frame buffer for replies; owned */
     size_t scratch_len;
     audit_t *audit;
     retention_t *retention;

@@ -143,6 +143,23 @@ static struct durable_hist *durable_find(control_t *c, const char *name, int add
     return d;
 }
 
+/* A live durable subscription's figures, into its history. */
+static void durable_fold(control_t *c, const sub_t *sub, size_t agent, uint64_t floor)
+{
+    struct durable_hist *d = durable_find(c, sub->durable, 1);
+    if (d->pattern == NULL || strcmp(d->pattern, sub->pattern) != 0) {
+        free(d->pattern);
+        d->pattern = xstrdup(sub->pattern);
+    }
+    d->agent = agent;
+    d->floor = floor;
+    d->delivered = sub->delivered;
+    d->acked = sub->acked;
+    d->redelivered = sub->redelivered;
+    d->dead_lettered = sub->dead_lettered;
+    d->withheld = sub->refused;
+}
+
 static void durable_loaded(const char *name, uint64_t floor, const char *pattern, void *ctx)
 {
     control_t *c = ctx;
@@ -158,6 +175,12 @@ static void durable_loaded(const char *name, uint64_t floor, const char *pattern
     d->floor = floor;
 }
 
+void control_durable_released(broker_t *b, const sub_t *sub, uint64_t floor)
+{
+    if (b->control && sub->owner)
+        durable_fold(b->control, sub, agent_find(b->control, sub->owner->agent), floor);
+}
+
 void control_load_durables(broker_t *b)
 {
     store_cursors(b->store, 10000, durable_loaded, b->control);
@@ -165,7 +188,7 @@ void control_load_durables(broker_t *b)
 
 static uint64_t session_withheld(const session_t *s)
 {
-    uint64_t n = 0;
+    uint64_t n = s->withheld_gone;
     for (size_t j = 0; j < s->n_subs; j++)
         n += s->subs[j]->refused;
     return n;
@@ -216,18 +239,7 @@ static void fold(broker_t *b, control_t *c, int64_t now_ms, int64_t now_us)
             const sub_t *sub = s->subs[j];
             if (sub->durable == NULL)
                 continue;
-            struct durable_hist *d = durable_find(c, sub->durable, 1);
-            if (d->pattern == NULL || strcmp(d->pattern, sub->pattern) != 0) {
-                free(d->pattern);
-                d->pattern = xstrdup(sub->pattern);
-            }
-            d->agent = l->agent;
-            d->floor = sub_floor(sub, b->planned + 1);
-            d->delivered = sub->delivered;
-            d->acked = sub->acked;
-            d->redelivered = sub->redelivered;
-            d->dead_lettered = sub->dead_lettered;
-            d->withheld = sub->refused;
+            durable_fold(c, sub, l->agent, sub_floor(sub, b->planned + 1));
         }
     }
     for (size_t i = 0; i < c->n_live;) {
@@ -413,9 +425,13 @@ void control_model(broker_t *b, struct control_model *m)
     for (size_t i = 0; i < n_sessions; i++) {
         const session_t *s = sessions_at(b->sessions, i);
         struct control_agent *a = model_agent(m, s->agent);
-        a->sessions++;
-        if (a->since_us == 0 || s->connected_us < a->since_us)
-            a->since_us = s->connected_us;
+        /* One that said Bye (or timed out) is gone at the next reap: its
+         * counts stay, it no longer counts as connected. */
+        if (!s->dead) {
+            a->sessions++;
+            if (a->since_us == 0 || s->connected_us < a->since_us)
+                a->since_us = s->connected_us;
+        }
         int64_t seen = wall_of(s->last_seen_ms, now_ms, m->now_us);
         if (seen > a->last_seen_us)
             a->last_seen_us = seen;

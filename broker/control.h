@@ -34,6 +34,9 @@ void control_tick(broker_t *b, int64_t now_ms);
 /* At start: the durable subscriptions already on disk, so operators see
  * them (and their backlog) before their agents reconnect. */
 void control_load_durables(broker_t *b);
+/* A durable subscription was let go with this acked floor: operators see
+ * it away, with its backlog, from now. */
+void control_durable_released(broker_t *b, const sub_t *sub, uint64_t floor);
 
 /* The view named by what, as one line of JSON (caller frees):
  *   "status" (or "" / NULL)  the broker's state, store use, totals, rates

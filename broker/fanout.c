@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "log.h"
 #include "policy.h"
 #include "topic.h"
@@ -307,8 +308,9 @@ static int redeliver_due(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, 
             continue;
         }
         uint64_t seq = f->seq;
-        if (f->attempts >= b->cfg->max_deliver) {
-            dead_letter(b, s, sub, seq, "max_deliver reached");
+        if (f->rejected || f->attempts >= b->cfg->max_deliver) {
+            dead_letter(b, s, sub, seq,
+                        f->rejected ? "rejected by the receiver" : "max_deliver reached");
             continue; /* entry i was removed */
         }
         struct msgref ref;
@@ -347,6 +349,28 @@ static int redeliver_due(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, 
     return 0;
 }
 
+/* A replay that asked for it learns it has everything up to last_seq; the
+ * frame follows the deliveries planned before it in the same batch. A
+ * replay with to_seq ends there. */
+static void replay_caught_up(broker_t *b, session_t *s, sub_t *sub, uint64_t last_seq, int ended)
+{
+    if (ended)
+        sub->next_seq = SUB_ENDED;
+    if (!sub->report_done)
+        return;
+    sub->report_done = 0;
+    Liaison__Envelope env;
+    Liaison__ReplayDone done = LIAISON__REPLAY_DONE__INIT;
+    wire_envelope_init(&env, 0);
+    done.sub_id = sub->id;
+    done.last_seq = last_seq;
+    env.kind_case = LIAISON__ENVELOPE__KIND_REPLAY_DONE;
+    env.replay_done = &done;
+    size_t n = wire_envelope_size(&env);
+    wire_envelope_pack(
+        &env, batch_add_frame(b->open, BATCH_REPLY, s->rid, s->rid_len, 0, sub->id, 0, 0, n));
+}
+
 /* Plans seq for sub and records what happened in its window. */
 static enum plan plan_next(broker_t *b, session_t *s, sub_t *sub, struct msgref *ref, uint64_t seq,
                            int64_t now_ms, int64_t now_us)
@@ -373,16 +397,19 @@ static void walk(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t 
 static void walk_on(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us)
 {
     uint64_t last = b->planned;
+    if (sub->replay_to && sub->replay_to < last)
+        last = sub->replay_to; /* a replay that ends walks no further */
     for (int budget = PUMP_BUDGET; budget > 0 && sub_credit(sub) > 0; budget--) {
-        if (sub->next_seq > last) {
-            sub->next_seq = SUB_AT_TAIL; /* caught up: the index reaches it now */
-            return;
-        }
         uint64_t seq = sub->next_seq;
         struct msgref ref;
-        int rc = fetch(b, &seq, 0, &ref);
+        int rc = seq > last ? STORE_NOTFOUND : fetch(b, &seq, 0, &ref);
         if (rc == STORE_NOTFOUND || (rc == STORE_OK && seq > last)) {
+            /* Caught up: the index reaches it now (or, at its to_seq, a
+             * replay ends). */
+            int ended = sub->replay_to && sub->replay_to <= b->planned;
             sub->next_seq = SUB_AT_TAIL;
+            if (sub->replay)
+                replay_caught_up(b, s, sub, ended ? sub->replay_to : b->planned, ended);
             return;
         }
         if (rc == FETCH_UNDECODABLE) {
@@ -412,6 +439,10 @@ static void on_match(void *item, void *arg)
     session_t *s = sub->owner;
     if (sub->next_seq != SUB_AT_TAIL || s->dead || s->conf == NULL)
         return; /* behind: it reaches this message by walking */
+    if (sub->replay_to && t->seq > sub->replay_to) {
+        replay_caught_up(t->b, s, sub, sub->replay_to, 1); /* live up to its end */
+        return;
+    }
     if (sub_credit(sub) == 0) {
         sub->next_seq = t->seq; /* its window is full: it falls behind here */
         return;
@@ -457,7 +488,7 @@ void fanout_plan(broker_t *b)
             sub_t *sub = s->subs[j];
             if (sub->n_inflight && redeliver_due(b, s, sub, now_ms, now_us) < 0)
                 continue;
-            if (sub->next_seq != SUB_AT_TAIL)
+            if (sub->next_seq != SUB_AT_TAIL && sub->next_seq != SUB_ENDED)
                 walk(b, s, sub, now_ms, now_us);
         }
     }
@@ -506,6 +537,31 @@ void fanout_sub_added(broker_t *b, sub_t *sub)
 void fanout_sub_removing(broker_t *b, sub_t *sub)
 {
     subindex_remove(b->subindex, sub->pattern, sub);
+    if (sub->durable == NULL)
+        return;
+    /* Its acks up to now are kept: written with this pass, and remembered
+     * for a resume that comes before that write commits. */
+    uint64_t floor = sub_floor(sub, b->planned + 1);
+    if (floor != sub->floor_written)
+        store_wset_cursor(b->open->w, sub->durable, floor, sub->pattern);
+    struct released_durable *r = &b->released[b->n_released++ % 64];
+    snprintf(r->name, sizeof r->name, "%s", sub->durable);
+    r->floor = floor;
+    control_durable_released(b, sub, floor);
+}
+
+int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor)
+{
+    unsigned n = b->n_released < 64 ? b->n_released : 64;
+    for (unsigned i = 0; i < n; i++) {
+        struct released_durable *r = &b->released[(b->n_released - 1 - i) % 64];
+        if (r->name[0] && strcmp(r->name, durable) == 0) {
+            *floor = r->floor;
+            r->name[0] = '\0'; /* taken: the store has it from now */
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void fanout_sub_remove(broker_t *b, session_t *s, uint32_t sub_id)

@@ -20,9 +20,13 @@ void fanout_plan(broker_t *b);
  * once a second (a cursor only ever trails the acks). */
 void fanout_cursors(broker_t *b, int64_t now_ms);
 
-/* A subscription was added or is about to be removed: keeps the index. */
+/* A subscription was added or is about to be removed: keeps the index;
+ * a durable one's acked floor is written and remembered. */
 void fanout_sub_added(broker_t *b, sub_t *sub);
 void fanout_sub_removing(broker_t *b, sub_t *sub);
+/* The acked floor of a durable let go since its cursor was last read, if
+ * any (1; it is taken), for a resume that comes right after. */
+int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor);
 /* Removes a subscription through the index (session_sub_remove after it). */
 void fanout_sub_remove(broker_t *b, session_t *s, uint32_t sub_id);
 /* Removes every subscription of a session (before it goes). */

@@ -69,26 +69,54 @@ static int durable_name_valid(const char *d)
     return 0;
 }
 
-/* A durable subscription follows its agent to a new connection (after a
- * reconnect the old session may not be reaped yet): the old holder lets
- * go, and its unacked messages are redelivered from the stored floor. */
-static void detach_durable(broker_t *b, const char *durable)
+/* The live subscription holding a durable name, or NULL. */
+static sub_t *durable_holder(broker_t *b, const char *durable)
 {
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {
         session_t *o = sessions_at(b->sessions, i);
-        for (size_t j = 0; j < o->n_subs; j++) {
-            if (o->subs[j]->durable && strcmp(o->subs[j]->durable, durable) == 0) {
-                log_info("event=durable_taken_over name=%s", durable);
-                fanout_sub_remove(b, o, o->subs[j]->id);
-                return;
-            }
-        }
+        if (o->dead)
+            continue;
+        for (size_t j = 0; j < o->n_subs; j++)
+            if (o->subs[j]->durable && strcmp(o->subs[j]->durable, durable) == 0)
+                return o->subs[j];
     }
+    return NULL;
+}
+
+/* A durable name is held by one connection at a time. Another may take it
+ * over only by asking (take_over): the holder is told who took it, and the
+ * new one starts from the holder's acks as they are in memory now (the
+ * stored cursor may not have caught up with them). Returns the floor to
+ * resume after, or UINT64_MAX when there was no holder. */
+static uint64_t take_over(broker_t *b, session_t *s, sub_t *holder)
+{
+    session_t *o = holder->owner;
+    uint64_t floor = sub_floor(holder, b->planned + 1);
+    char why[256];
+    snprintf(why, sizeof why, "durable %s taken over by another connection of %s", holder->durable,
+             s->agent);
+    log_warn("event=durable_taken_over name=%s", holder->durable);
+    struct audit_event ev = {.actor = s->agent,
+                             .action = "durable_take_over",
+                             .recipient = o->agent,
+                             .outcome = "ok",
+                             .topic = holder->pattern};
+    audit_append(b->audit, b->open, &ev);
+    Liaison__Envelope env;
+    Liaison__Error err = LIAISON__ERROR__INIT;
+    wire_envelope_init(&env, 0);
+    err.code = LIAISON__ERROR_CODE__TAKEN_OVER;
+    err.message = why;
+    env.kind_case = LIAISON__ENVELOPE__KIND_ERROR;
+    env.error = &err;
+    reply_send(b, o, &env);
+    fanout_sub_remove(b, o, holder->id);
+    return floor;
 }
 
 /* Creates the subscription and answers SubAck. */
 static sub_t *subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, const char *pattern,
-                         const char *durable, uint32_t credit, uint64_t start)
+                         const char *durable, uint32_t credit, uint64_t start, int later)
 {
     uint32_t window = credit ? credit : b->cfg->credit_window;
     if (window > MAX_WINDOW)
@@ -106,7 +134,10 @@ static sub_t *subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, 
     ack.start_seq = start;
     env.kind_case = LIAISON__ENVELOPE__KIND_SUB_ACK;
     env.sub_ack = &ack;
-    reply_send(b, s, &env);
+    if (later)
+        reply_later(b, s, &env); /* after what it depends on is on disk */
+    else
+        reply_send(b, s, &env);
     return sub;
 }
 
@@ -116,6 +147,11 @@ static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *
                           uint32_t sub_id)
 {
     char why[160];
+    if (session_sub_find(s, sub_id)) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__SUB_ID_IN_USE, NULL,
+                    "sub_id already in use on this connection");
+        return -1;
+    }
     if (topic_pattern_valid(pattern, b->cfg->max_topic_len) != 0) {
         reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
                     "pattern must be lower-case dot-separated tokens, '*' or a final '>'");
@@ -140,32 +176,45 @@ static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *
                     NULL, why);
         return -1;
     }
-    if (session_sub_find(s, sub_id)) {
-        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
-                    "sub_id already in use on this connection");
-        return -1;
-    }
     return 0;
 }
 
 static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison__Subscribe *r)
 {
     const char *pattern = r->pattern ? r->pattern : "";
+    if (r->credit > MAX_WINDOW) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL,
+                    "credit must be 0 (the broker's default) to 100000");
+        return;
+    }
+    char durable[SESSION_AGENT_MAX + 130];
+    if (r->durable && r->durable[0] && durable_name_valid(r->durable) != 0) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL,
+                    "durable name must be 1-128 characters of [A-Za-z0-9._-]");
+        return;
+    }
     if (sub_request_ok(b, s, corr, pattern, r->sub_id) != 0)
         return;
     uint64_t start = SUB_AT_TAIL;
-    char durable[SESSION_AGENT_MAX + 130];
     const char *dname = NULL;
+    int fresh = 0;
     if (r->durable && r->durable[0]) {
-        if (durable_name_valid(r->durable) != 0) {
-            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_PATTERN, NULL,
-                        "durable name must be 1-128 characters of [A-Za-z0-9._-]");
-            return;
-        }
         /* Durable names are per agent: one agent can never resume another's. */
         snprintf(durable, sizeof durable, "%s/%s", s->agent, r->durable);
         dname = durable;
-        detach_durable(b, durable);
+        sub_t *holder = durable_holder(b, durable);
+        if (holder && !r->take_over) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     "durable %s is held by another live connection; subscribe with take_over "
+                     "to take it",
+                     r->durable);
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__DURABLE_IN_USE, NULL, why);
+            return;
+        }
+        uint64_t live_floor = holder ? take_over(b, s, holder) : UINT64_MAX;
+        if (live_floor == UINT64_MAX && !fanout_released_floor(b, durable, &live_floor))
+            live_floor = UINT64_MAX;
         uint64_t floor;
         char stored[512];
         int rc = store_cursor_get(b->store, durable, &floor, stored, sizeof stored);
@@ -174,17 +223,20 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
                         "cannot read the durable cursor");
             return;
         }
-        if (rc == STORE_OK) {
+        if (live_floor != UINT64_MAX) {
+            start = live_floor + 1;
+        } else if (rc == STORE_OK) {
             start = floor + 1;
         } else {
             /* A new durable must exist on disk from now, or messages that
              * arrive before its first ack would be skipped after a restart.
-             * It commits with this pass's batch, before anything planned
-             * for it is delivered. */
+             * It commits with this pass's batch, and its SubAck waits for
+             * that commit. */
             store_wset_cursor(b->open->w, durable, b->planned, pattern);
+            fresh = 1;
         }
     }
-    subscribed(b, s, corr, r->sub_id, pattern, dname, r->credit, start);
+    subscribed(b, s, corr, r->sub_id, pattern, dname, r->credit, start, fresh);
 }
 
 /* Replay: a subscription that starts in the past, from a sequence or a
@@ -208,17 +260,32 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
         reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL, "cannot read the store");
         return;
     }
+    if (r->since_us && r->from_seq) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL,
+                    "a replay starts from a sequence or from a time, not both");
+        return;
+    }
     uint64_t start = r->from_seq;
+    char why[160];
     if (r->since_us) {
         if (store_seq_at_time(b->store, r->since_us, &start) != STORE_OK)
             start = st.last_seq + 1;
     } else if (start == 0) {
         start = st.first_seq ? st.first_seq : 1;
-    } else if (st.first_seq && start < st.first_seq) {
-        char why[160];
-        snprintf(why, sizeof why, "sequence %llu is no longer stored; the oldest is %llu",
-                 (unsigned long long)start, (unsigned long long)st.first_seq);
-        reply_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, why);
+    } else if ((st.first_seq && start < st.first_seq) || start > b->next_seq) {
+        /* Erased, or never given out: the same answer, naming it. */
+        if (start > b->next_seq)
+            snprintf(why, sizeof why, "sequence %llu was never stored; the newest is %llu",
+                     (unsigned long long)start, (unsigned long long)(b->next_seq - 1));
+        else
+            snprintf(why, sizeof why, "sequence %llu is no longer stored; the oldest is %llu",
+                     (unsigned long long)start, (unsigned long long)st.first_seq);
+        reply_error_seq(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, start, why);
+        return;
+    }
+    if (r->to_seq && r->to_seq < start) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL,
+                    "to_seq is before the replay's first sequence");
         return;
     }
     log_info("event=replay agent=%s pattern=%s from=%llu", s->agent, pattern,
@@ -228,7 +295,10 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
     struct audit_event ev = {
         .actor = s->agent, .action = "replay", .outcome = "ok", .reason = detail, .topic = pattern};
     audit_append(b->audit, b->open, &ev);
-    subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start)->replay = 1;
+    sub_t *sub = subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start, 0);
+    sub->replay = 1;
+    sub->replay_to = r->to_seq;
+    sub->report_done = r->report_done;
 }
 
 static sub_t *find_sub(broker_t *b, session_t *s, uint64_t corr, uint32_t id)
@@ -268,13 +338,13 @@ static void on_nack(broker_t *b, session_t *s, uint64_t corr, const Liaison__Nac
         struct inflight *f = sub_inflight(sub, n->seqs[i]);
         if (f == NULL || f->attempts == 0)
             continue; /* not delivered yet: nothing to nack */
-        /* Reject: exhaust it so it becomes a dead letter on the next pass,
-         * never a silent drop. */
+        /* Reject: a dead letter on the next pass ("rejected by the
+         * receiver"), never a silent drop. */
         /* A requeue is due at once (the receiver paces its own retries,
          * and its queue keeps their order); it counts towards max_deliver. */
         sub_set_due(sub, f, 0);
         if (!n->requeue)
-            f->attempts = b->cfg->max_deliver;
+            f->rejected = 1;
     }
 }
 
@@ -283,7 +353,14 @@ static void on_credit(broker_t *b, session_t *s, uint64_t corr, const Liaison__C
     sub_t *sub = find_sub(b, s, corr, c->sub_id);
     if (sub == NULL)
         return;
-    sub_set_window(sub, c->credit > MAX_WINDOW ? MAX_WINDOW : c->credit);
+    if (c->credit < 1 || c->credit > MAX_WINDOW) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_REQUEST, NULL,
+                    "credit must be 1 to 100000");
+        return;
+    }
+    /* Below what is in flight: the window closes until acks bring it
+     * under (sub_set_window never forgets an unacked delivery). */
+    sub_set_window(sub, c->credit);
 }
 
 /* Consultation records for polling requests are aggregated, so a watching
@@ -560,12 +637,31 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
     return s;
 }
 
+/* The identity a frame carries: its User-Id and the key behind it. */
+static int frame_identity(const char *user_id, const char *key_z85, uint8_t key[32])
+{
+    return user_id != NULL && user_id[0] != '\0' && key_z85 != NULL && strlen(key_z85) == 40 &&
+                   zmq_z85_decode(key, key_z85) != NULL
+               ? 0
+               : -1;
+}
+
+void handle_bad_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
+                      const char *key_z85, const char *why)
+{
+    uint8_t key[32];
+    if (frame_identity(user_id, key_z85, key) != 0)
+        return;
+    session_t *s = session_for(b, rid, rid_len, user_id, key);
+    if (s)
+        reply_error(b, s, 0, LIAISON__ERROR_CODE__BAD_FRAME, NULL, why);
+}
+
 void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
                   const char *key_z85, const void *data, size_t len)
 {
     uint8_t key[32];
-    if (user_id == NULL || user_id[0] == '\0' || key_z85 == NULL || strlen(key_z85) != 40 ||
-        zmq_z85_decode(key, key_z85) == NULL) {
+    if (frame_identity(user_id, key_z85, key) != 0) {
         /* Cannot happen with the ZAP handler bound; never serve it anyway. */
         log_error("event=frame_without_identity action=dropped");
         return;
@@ -655,6 +751,17 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         break;
     case LIAISON__ENVELOPE__KIND_REPLAY:
         on_replay(b, s, corr, env->replay);
+        break;
+    case LIAISON__ENVELOPE__KIND_BYE:
+        /* Gone now, not in three heartbeats: its durables are free for the
+         * next connection and it no longer counts against its agent. */
+        log_info("event=bye agent=%s", s->agent);
+        fanout_session_gone(b, s);
+        if (s->counted) {
+            s->agent_state->sessions--;
+            s->counted = 0;
+        }
+        s->dead = 1; /* reaped with the others */
         break;
     default:
         /* Welcome, PubAck, SubAck, Deliver, StatusReply, Error: broker-sent. */

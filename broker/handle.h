@@ -17,4 +17,9 @@
 void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
                   const char *key_z85, const void *data, size_t len);
 
+/* A frame refused before decoding (a multipart message): answered with
+ * BAD_FRAME, corr_id 0, on the sender's session. */
+void handle_bad_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
+                      const char *key_z85, const char *why);
+
 #endif

@@ -167,6 +167,15 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
                  (unsigned long long)store_room(b->store));
     b->full = 0;
     b->next_seq++;
+    if (msg_id[0] == '\0') {
+        /* A publish without msg_id is given one (and is not deduplicated:
+         * a re-send is a new message). */
+        char made[32];
+        snprintf(made, sizeof made, "liaison-%llu", (unsigned long long)m->seq);
+        set_str(&m->msg_id, made);
+        msg_id = m->msg_id;
+        len = wire_intel_size(m);
+    }
     struct batch_pub *p =
         batch_add_pub(b->open, m->seq, now_us, len, dkey, s->rid, s->rid_len, corr_id, msg_id, m);
     uint8_t *data = batch_pub_data(b->open, p);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "reply.h"
 #include "commit.h"
 #include "fanout.h"
 #include "util.h"
@@ -88,6 +89,10 @@ static void dispatch(broker_t *b)
             zmq_msg_close(&extra);
             b->stats.frames_bad++;
             log_warn("event=bad_frame reason=\"multipart message\"");
+            handle_bad_frame(b, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                             zmq_msg_gets(&body, "User-Id"), zmq_msg_gets(&body, "X-Key"),
+                             "one Envelope per single-part message: a multipart message was "
+                             "refused whole");
             continue;
         }
         const char *user = zmq_msg_gets(&body, "User-Id");
@@ -108,7 +113,21 @@ static void reap(broker_t *b, int64_t now_ms)
         session_t *s = sessions_at(b->sessions, i);
         if (!s->dead && now_ms - s->last_seen_ms > limit) {
             log_info("event=session_timeout agent=%s", s->agent);
+            /* Told, in case it is still there: its next frame would get
+             * NOT_WELCOMED anyway, and a Hello resumes. */
+            reply_error(b, s, 0, LIAISON__ERROR_CODE__NOT_WELCOMED, NULL,
+                        "session timed out after three heartbeats of silence: send Hello");
             s->dead = 1;
+        } else if (!s->dead && s->welcomed && now_ms - s->last_sent_ms >= b->cfg->heartbeat_ms) {
+            /* The broker's own heartbeat to an idle session, so a client
+             * can tell a dead broker without polling. */
+            Liaison__Envelope env;
+            Liaison__Heartbeat hb = LIAISON__HEARTBEAT__INIT;
+            wire_envelope_init(&env, 0);
+            hb.time_us = util_now_us();
+            env.kind_case = LIAISON__ENVELOPE__KIND_HEARTBEAT;
+            env.heartbeat = &hb;
+            reply_send(b, s, &env);
         }
         if (s->dead) {
             log_info("event=disconnected agent=%s", s->agent);

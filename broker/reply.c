@@ -46,6 +46,16 @@ void reply_error(broker_t *b, session_t *s, uint64_t corr_id, Liaison__ErrorCode
     reply_send(b, s, &env);
 }
 
+void reply_error_seq(broker_t *b, session_t *s, uint64_t corr_id, Liaison__ErrorCode code,
+                     uint64_t seq, const char *message)
+{
+    Liaison__Envelope env;
+    Liaison__Error err = LIAISON__ERROR__INIT;
+    error_env(&env, &err, corr_id, code, NULL, message);
+    err.seq = seq;
+    reply_send(b, s, &env);
+}
+
 void reply_error_to(broker_t *b, const uint8_t *rid, size_t rid_len, uint64_t corr_id,
                     Liaison__ErrorCode code, const char *msg_id, const char *message)
 {

@@ -18,6 +18,9 @@ void reply_send(broker_t *b, session_t *s, const Liaison__Envelope *env);
 /* Sends Error{code, message, msg_id} echoing corr_id, now. */
 void reply_error(broker_t *b, session_t *s, uint64_t corr_id, Liaison__ErrorCode code,
                  const char *msg_id, const char *message);
+/* The same, naming the stored message it concerns (Error.seq). */
+void reply_error_seq(broker_t *b, session_t *s, uint64_t corr_id, Liaison__ErrorCode code,
+                     uint64_t seq, const char *message);
 /* The same two for a peer known by its routing id (it may have gone: then
  * nothing is sent). */
 void reply_error_to(broker_t *b, const uint8_t *rid, size_t rid_len, uint64_t corr_id,

@@ -184,6 +184,7 @@ void session_sub_remove(session_t *s, uint32_t id)
     for (size_t i = 0; i < s->n_subs; i++) {
         if (s->subs[i]->id != id)
             continue;
+        s->withheld_gone += s->subs[i]->refused;
         sub_free(s->subs[i]);
         if (s->agent_state)
             s->agent_state->subs--;
@@ -270,6 +271,7 @@ static void append(sub_t *sub, uint64_t seq, int64_t due_ms, uint32_t attempts)
     f->seq = seq;
     f->due_ms = due_ms;
     f->attempts = attempts;
+    f->rejected = 0;
     if (due_ms < sub->next_due_ms)
         sub->next_due_ms = due_ms;
 }
@@ -321,6 +323,7 @@ int sub_requeue(sub_t *sub, uint64_t seq)
             (sub->n_inflight - i) * sizeof *sub->inflight);
     sub->inflight[i].seq = seq;
     sub->inflight[i].attempts = 0;
+    sub->inflight[i].rejected = 0;
     sub->n_inflight++;
     sub->n_held++;
     sub_set_due(sub, &sub->inflight[i], 0);
@@ -387,6 +390,7 @@ int session_send(void *router, session_t *s, const void *data, size_t len)
         goto fail;
     if (zmq_send(router, data, len, ZMQ_DONTWAIT) < 0)
         goto fail; /* a routing frame alone is discarded by ZeroMQ */
+    s->last_sent_ms = util_mono_ms();
     return 0;
 fail:
     if (errno == EAGAIN)

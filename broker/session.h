@@ -14,7 +14,8 @@
 #include "config.h"
 
 #define SESSION_RID_MAX   256
-#define SUB_AT_TAIL       0 /* sub_t.next_seq: caught up with the planned tail */
+#define SUB_AT_TAIL       0          /* sub_t.next_seq: caught up with the planned tail */
+#define SUB_ENDED         UINT64_MAX /* sub_t.next_seq: a replay past its to_seq */
 #define SESSION_AGENT_MAX 128
 
 /* One delivery sent and not yet acked. */
@@ -22,6 +23,7 @@ struct inflight {
     uint64_t seq;
     int64_t due_ms;    /* when it is redelivered if still unacked */
     uint32_t attempts; /* deliveries so far */
+    uint32_t rejected; /* nacked without requeue: a dead letter at once */
 };
 
 typedef struct sub {
@@ -44,6 +46,8 @@ typedef struct sub {
     int64_t floor_written_ms; /* when (monotonic) */
     int active;               /* delivered or acked since the cursor was written */
     int replay;               /* a replay: its withheld messages are recorded as ranges */
+    uint64_t replay_to;       /* a replay that ends after this sequence (0: goes on live) */
+    int report_done;          /* send ReplayDone once caught up */
     /* Withheld messages of a replay not yet recorded: one rule, a range. */
     int withheld_rule;
     uint64_t withheld_first, withheld_last;
@@ -74,8 +78,9 @@ typedef struct session {
     int welcomed;
     int dead; /* unroutable or timed out: reaped before sleep */
     int64_t last_seen_ms;
-    sub_t **subs; /* owned array of owned subscriptions (stable addresses: the
-                   * subscription index holds them) */
+    int64_t last_sent_ms; /* for the broker's own heartbeats to an idle session */
+    sub_t **subs;         /* owned array of owned subscriptions (stable addresses: the
+                           * subscription index holds them) */
     size_t n_subs;
     uint64_t published, delivered;
     struct session *hnext; /* hash chain */
@@ -83,6 +88,7 @@ typedef struct session {
      * heard (wall clock), and its publishes refused. */
     int64_t connected_us;
     uint64_t publish_refused;
+    uint64_t withheld_gone;          /* withheld deliveries of its subscriptions that have gone */
     struct agent_state *agent_state; /* borrowed from the table; outlives the session */
     int over_limit;                  /* one connection too many for its agent: served nothing */
     int counted;                     /* in its agent_state's session count (not once evicted) */

@@ -316,6 +316,21 @@ void link_close(link_t **lp)
     if (lp == NULL || *lp == NULL)
         return;
     link_t *l = *lp;
+    if (l->sock && !l->lost) {
+        /* Bye: the broker drops the session now rather than after three
+         * silent heartbeats (an old broker answers UNKNOWN_KIND, unread). */
+        Liaison__Envelope env;
+        Liaison__Bye bye = LIAISON__BYE__INIT;
+        wire_envelope_init(&env, 0);
+        env.kind_case = LIAISON__ENVELOPE__KIND_BYE;
+        env.bye = &bye;
+        size_t n = wire_envelope_size(&env);
+        uint8_t buf[32];
+        if (n <= sizeof buf) {
+            wire_envelope_pack(&env, buf);
+            zmq_send(l->sock, buf, n, ZMQ_DONTWAIT);
+        }
+    }
     if (l->sock) {
         zmq_socket_monitor(l->sock, NULL, 0);
         zmq_close(l->sock);

@@ -41,9 +41,32 @@ static int send_ack(link_t *l, uint64_t seq)
     return link_send(l, &env);
 }
 
+/* Leaving: Unsubscribe, so a durable name is free at once for the next
+ * connection (else the broker holds it until it reaps this session), and a
+ * Heartbeat whose answer says the broker has read the Unsubscribe. */
+static void goodbye(link_t *l)
+{
+    Liaison__Envelope env;
+    Liaison__Unsubscribe u = LIAISON__UNSUBSCRIBE__INIT;
+    wire_envelope_init(&env, 0);
+    u.sub_id = SUB_ID;
+    env.kind_case = LIAISON__ENVELOPE__KIND_UNSUBSCRIBE;
+    env.unsubscribe = &u;
+    if (link_send(l, &env) != 0)
+        return;
+    Liaison__Heartbeat hb = LIAISON__HEARTBEAT__INIT;
+    wire_envelope_init(&env, 0);
+    env.kind_case = LIAISON__ENVELOPE__KIND_HEARTBEAT;
+    env.heartbeat = &hb;
+    char err[128];
+    Liaison__Envelope *r = link_call(l, &env, 2000, err, sizeof err);
+    wire_envelope_free(&r);
+}
+
 struct from {
-    uint64_t seq;
+    uint64_t seq, to_seq;
     int64_t since_us;
+    int take_over;
 };
 
 static int subscribe(link_t *l, const char *pattern, const char *durable, const struct from *from,
@@ -59,12 +82,15 @@ static int subscribe(link_t *l, const char *pattern, const char *durable, const 
         rep.pattern = (char *)(uintptr_t)pattern;
         rep.from_seq = from->seq;
         rep.since_us = from->since_us;
+        rep.to_seq = from->to_seq;
+        rep.report_done = 1;
         env.kind_case = LIAISON__ENVELOPE__KIND_REPLAY;
         env.replay = &rep;
     } else {
         req.sub_id = SUB_ID;
         req.pattern = (char *)(uintptr_t)pattern;
         req.durable = (char *)(uintptr_t)(durable ? durable : "");
+        req.take_over = from->take_over;
         env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
         env.subscribe = &req;
     }
@@ -85,14 +111,29 @@ static int subscribe(link_t *l, const char *pattern, const char *durable, const 
     return rc;
 }
 
-enum { F_DURABLE, F_FROM_SEQ, F_SINCE, F_COUNT, F_TIMEOUT, F_NO_ACK };
+enum {
+    F_DURABLE,
+    F_TAKE_OVER,
+    F_FROM_SEQ,
+    F_SINCE,
+    F_TO_SEQ,
+    F_FOLLOW,
+    F_COUNT,
+    F_TIMEOUT,
+    F_NO_ACK
+};
 
 static const struct opts_flag flags[] = {
     [F_DURABLE] = {"durable", 0, "NAME",
                    "a durable subscription: the broker keeps its place while away"},
-    [F_FROM_SEQ] = {"from-seq", 0, "N", "replay the store from sequence N, then carry on live"},
+    [F_TAKE_OVER] = {"take-over", 0, NULL,
+                     "take the durable name from the connection holding it (it is told)"},
+    [F_FROM_SEQ] = {"from-seq", 0, "N",
+                    "replay the store from sequence N, and stop once caught up (see --follow)"},
     [F_SINCE] = {"since", 0, "TIME",
                  "replay from TIME: YYYY-MM-DD, RFC 3339 (Z or +01:00), or ago (1h, 30m, 2d)"},
+    [F_TO_SEQ] = {"to-seq", 0, "N", "a replay ends after sequence N"},
+    [F_FOLLOW] = {"follow", 0, NULL, "a replay carries on live once caught up"},
     [F_COUNT] = {"count", 0, "N", "stop after N messages (exit 1 if the timeout comes first)"},
     [F_TIMEOUT] = {"timeout", 0, "S", "stop after S seconds (fractions allowed)"},
     [F_NO_ACK] = {"no-ack", 0, NULL, "never ack (for testing consumers: all comes again)"},
@@ -100,10 +141,12 @@ static const struct opts_flag flags[] = {
 
 static const struct opts_spec spec = {
     .command = "sub",
-    .synopsis = "PATTERN [--durable NAME | --from-seq N | --since TIME] [--count N] [--timeout S]",
+    .synopsis = "PATTERN [--durable NAME [--take-over] | --from-seq N | --since TIME [--to-seq N] "
+                "[--follow]] [--count N] [--timeout S]",
     .about = "Subscribes to PATTERN (tokens, '*' for one, a final '>' for the rest) and prints\n"
              "each delivery as a line of JSON, acking it once written. A replay (--from-seq,\n"
-             "--since) reads the store first; it is never durable.\n",
+             "--since) reads the store and, without --count or --follow, exits once it has\n"
+             "everything stored up to now; it is never durable.\n",
     .flags = flags,
     .n_flags = UTIL_LEN(flags),
     .config = OPTS_CONFIG_NEEDED,
@@ -115,7 +158,7 @@ int ctl_sub(const char *config, int argc, char **argv)
     uint64_t count = 0; /* 0: for ever */
     double timeout = -1;
     struct from from = {0, 0};
-    int no_ack = 0, k;
+    int no_ack = 0, follow = 0, k;
     opts_t o;
     opts_begin(&o, &spec, config, argc, argv);
     while ((k = opts_next(&o)) >= 0) {
@@ -124,6 +167,12 @@ int ctl_sub(const char *config, int argc, char **argv)
             durable = o.arg;
         else if (k == F_NO_ACK)
             no_ack = 1;
+        else if (k == F_TAKE_OVER)
+            from.take_over = 1;
+        else if (k == F_FOLLOW)
+            follow = 1;
+        else if (k == F_TO_SEQ)
+            bad = opts_u64(&o, 1, UINT64_MAX, &from.to_seq);
         else if (k == F_FROM_SEQ)
             bad = opts_u64(&o, 1, UINT64_MAX, &from.seq);
         else if (k == F_SINCE)
@@ -144,8 +193,14 @@ int ctl_sub(const char *config, int argc, char **argv)
         return opts_bad(&o, "a replay (--from-seq, --since) is never --durable"), CTL_USAGE;
     if (from.seq && from.since_us)
         return opts_bad(&o, "give --from-seq or --since, not both"), CTL_USAGE;
+    int replay = from.seq || from.since_us;
+    if (!replay && (from.to_seq || follow))
+        return opts_bad(&o, "--to-seq and --follow are for a replay (--from-seq, --since)"),
+               CTL_USAGE;
+    if (from.take_over && !durable)
+        return opts_bad(&o, "--take-over is for a --durable subscription"), CTL_USAGE;
     config = o.config;
-    int status = CTL_FAIL;
+    int status = CTL_FAIL, subscribed_ok = 0;
     link_t *l = NULL;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -157,6 +212,7 @@ int ctl_sub(const char *config, int argc, char **argv)
     uint64_t start = 0;
     if (subscribe(l, pattern, durable, &from, &start) != 0)
         goto leave;
+    subscribed_ok = 1;
     /* Scripts wait for this line before publishing. */
     fprintf(stderr, "liaisonctl: subscribed %s from seq %llu\n", pattern,
             (unsigned long long)start);
@@ -188,12 +244,20 @@ int ctl_sub(const char *config, int argc, char **argv)
             if (ok && !no_ack)
                 send_ack(l, seq);
             got++;
+        } else if (r->kind_case == LIAISON__ENVELOPE__KIND_REPLAY_DONE) {
+            /* Everything stored up to now: a replay without --count or
+             * --follow is done. */
+            if (count == 0 && (!follow || from.to_seq)) {
+                wire_envelope_free(&r);
+                break;
+            }
         } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
             fprintf(stderr, "liaisonctl: broker error: %s: %s\n", wire_error_name(r->error->code),
                     r->error->message);
-            if (r->error->code == LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED) {
+            if (r->error->code == LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED ||
+                r->error->code == LIAISON__ERROR_CODE__TAKEN_OVER) {
                 wire_envelope_free(&r);
-                break; /* access withdrawn: nothing more will come */
+                goto leave; /* nothing more will come here */
             }
         }
         wire_envelope_free(&r);
@@ -205,6 +269,8 @@ int ctl_sub(const char *config, int argc, char **argv)
     }
     status = CTL_OK;
 leave:
+    if (subscribed_ok && !link_lost(l))
+        goodbye(l);
     link_close(&l);
     return status;
 }

@@ -41,7 +41,7 @@ p=$!
 PIDS="$PIDS $p"
 wait_for "$T/c.out" '"seq":6'
 kill -9 "$p" 2>/dev/null || true # it may have taken all five and left, unacked
-ctl rocu sub 'alert.>' --durable poison --count 5 --timeout 20 >"$T/d.out" 2>/dev/null || fail "after the kill"
+ctl rocu sub 'alert.>' --durable poison --take-over --count 5 --timeout 20 >"$T/d.out" 2>/dev/null || fail "after the kill"
 assert_eq "$(seqs "$T/d.out")" "2 3 4 5 6 " "redelivered after the subscriber died"
 ctl auditor audit export >"$T/audit.jsonl" || fail export
 assert_contains "$T/audit.jsonl" '"action":"dead_letter"'

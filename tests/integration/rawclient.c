@@ -220,8 +220,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rawclient: unknown mode %s\n", mode);
         return 2;
     }
-    if (strcmp(mode, "multipart") != 0)
-        print_reply(5000);
+    print_reply(5000);
     /* Still serving? */
     hello();
     int rc = print_reply(5000) == 0 ? 0 : 1;

@@ -493,13 +493,16 @@ class Client:
             self._next_sub += 1
         return sub_id
 
-    def subscribe(self, pattern, durable="", credit=0, sub_id=None):
+    def subscribe(self, pattern, durable="", credit=0, sub_id=None, take_over=False):
         """Starts a subscription to pattern ('*' one token, a final '>' the
         rest). durable: a name the broker keeps this subscription's place
-        under while away; "" lives with the connection. credit: deliveries
-        in flight before acks (0 = broker default). Returns a Subscription
-        whose start_seq is the first sequence it may deliver."""
+        under while away; "" lives with the connection. A durable name
+        another live connection holds is refused (DURABLE_IN_USE) unless
+        take_over, when that connection is told (TAKEN_OVER). credit:
+        deliveries in flight before acks (0 = broker default). Returns a
+        Subscription whose start_seq is the first sequence it may deliver."""
         sub = Subscription(self._new_sub_id(sub_id), pattern, durable, credit)
+        sub.take_over = take_over
         return self._start(sub)
 
     def replay(self, pattern, from_seq=0, since_us=0, sub_id=None):
@@ -516,7 +519,8 @@ class Client:
                                               from_seq=sub.from_seq, since_us=sub.since_us))
         else:
             env = self._call(subscribe=pb.Subscribe(sub_id=sub.sub_id, pattern=sub.pattern,
-                                                    durable=sub.durable, credit=sub.credit))
+                                                    durable=sub.durable, credit=sub.credit,
+                                                    take_over=getattr(sub, "take_over", False)))
         sub.start_seq = env.sub_ack.start_seq
         self._subs[sub.sub_id] = sub
         return sub
@@ -651,8 +655,16 @@ class Client:
             self._sock = None
 
     def close(self):
-        """Closes the connection. The broker notices by the missing
-        heartbeats; a durable subscription keeps its place."""
+        """Unsubscribes what is live, so durable names are free at once for
+        the next connection (a durable keeps its place), waits for the
+        broker to have read that (a Heartbeat's echo), and closes."""
+        if self._sock is not None and self._subs:
+            try:
+                for sub_id in list(self._subs):
+                    self.unsubscribe(sub_id)
+                self.heartbeat(2.0)
+            except Exception:
+                pass  # closing anyway: the broker reaps the session
         self._close_socket()
 
     def __enter__(self):
