@@ -29,6 +29,10 @@ have_cmd curl || need="$need curl"
 have_cmd promtool || need="$need prometheus"
 have_cmd chromium || need="$need chromium"
 have_cmd systemd-analyze || need="$need systemd"
+# Power-loss tests (make powerloss): lossyfs is a FUSE filesystem, built on
+# libfuse3 and unmounted with fusermount3.
+have_pc fuse3 || need="$need libfuse3-dev"
+have_cmd fusermount3 || need="$need fuse3"
 # libFuzzer's runtime ships with clang's compiler-rt.
 [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
     need="$need libclang-rt-dev"
