@@ -15,14 +15,17 @@
  *     (LMDB writes its meta pages that way): only that write becomes
  *     durable, not others pending on the same file.
  *
- * Unmounting is the power cut. When the filesystem goes away (fusermount3
- * -u, or SIGTERM/SIGINT to this process) everything not durable is
- * dropped, and the backing directory is what a disk would hold after the
- * power came back. Options change how the cut treats pending writes:
- *   -o tear        the last unsynced write is torn: a random prefix of it,
+ * Unmounting is the power cut (unless -o cut_at cut it earlier). When the filesystem goes away
+ * (fusermount3 -u, or SIGTERM/SIGINT to this process) everything not durable is dropped, and the
+ * backing directory is what a disk would hold after the power came back. Options change how the cut
+ * treats pending writes: -o tear        the last unsynced write is torn: a random prefix of it,
  *                  ending on a 512-byte sector boundary, reaches the disk
  *   -o keep=PCT    each pending range reaches the disk with probability
  *                  PCT% (the disk wrote some of its cache in any order)
+ *   -o cut_at=N    the power fails at the N-th sync point instead (just
+ *                  before the N-th fsync or synchronous write would have
+ *                  completed: the program gets EIO, and the filesystem
+ *                  answers EIO to everything until it is unmounted)
  *   -o seed=N      the random choices above, repeatable
  * One report line on stderr says what was dropped, kept and torn.
  *
@@ -39,7 +42,8 @@
  *     machine), which is all LMDB's lock file needs.
  *
  * Single-threaded (-s is always added): no locking in here.
- * usage: lossyfs [-o tear] [-o keep=PCT] [-o seed=N] [fuse options] BACKING MOUNTPOINT
+ * usage: lossyfs [-o tear] [-o keep=PCT] [-o cut_at=N] [-o seed=N] [fuse options]
+ *        BACKING MOUNTPOINT
  * Not part of any installed program. */
 #define FUSE_USE_VERSION 31
 #include <dirent.h>
@@ -102,13 +106,18 @@ static struct options {
     int tear;
     int keep;
     unsigned seed;
+    unsigned long cut_at;
 } opt;
+
+/* Set when the power failed at a sync point (-o cut_at): from then on the
+ * disk is gone and every request fails with EIO until the unmount. */
+static int dead;
 
 static int root = -1; /* the backing directory */
 static char *backing;
 static node_t *nodes;
 static struct {
-    unsigned long long writes, synced_writes, fsyncs;
+    unsigned long long writes, synced_writes, fsyncs, points;
 } stats;
 
 static void *xmalloc(size_t n)
@@ -313,6 +322,34 @@ static int node_sync(node_t *n)
     return 0;
 }
 
+static void remember_last(node_t *n, const char *buf, size_t size, off_t off)
+{
+    free(last.data);
+    last.node = n;
+    last.off = off;
+    last.len = size;
+    last.data = xmalloc(size);
+    memcpy(last.data, buf, size);
+}
+
+static void power_fail(const char *when);
+
+/* Called where a write is about to become durable (an fsync, or a write on
+ * an O_SYNC/O_DSYNC descriptor). With -o cut_at=N the N-th such point never
+ * completes: the power fails just before it, with everything since the
+ * last one still pending. Returns 1 if it failed. */
+static int power_fails_here(void)
+{
+    stats.points++;
+    if (opt.cut_at == 0 || stats.points != opt.cut_at)
+        return 0;
+    char when[64];
+    snprintf(when, sizeof when, "at sync point %llu", stats.points);
+    power_fail(when);
+    dead = 1;
+    return 1;
+}
+
 /* ---- operations --------------------------------------------------------------- */
 
 static void *lfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -331,6 +368,8 @@ static void *lfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 static int lfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     handle_t *h = handle_of(fi);
     int rc = h ? fstat(h->fd, st) : fstatat(root, rel(path), st, AT_SYMLINK_NOFOLLOW);
     if (rc != 0)
@@ -345,6 +384,8 @@ static int lfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 
 static int lfs_readlink(const char *path, char *buf, size_t size)
 {
+    if (dead)
+        return -EIO;
     ssize_t r = readlinkat(root, rel(path), buf, size - 1);
     if (r < 0)
         return -errno;
@@ -354,16 +395,22 @@ static int lfs_readlink(const char *path, char *buf, size_t size)
 
 static int lfs_mkdir(const char *path, mode_t mode)
 {
+    if (dead)
+        return -EIO;
     return mkdirat(root, rel(path), mode) == 0 ? 0 : -errno;
 }
 
 static int lfs_rmdir(const char *path)
 {
+    if (dead)
+        return -EIO;
     return unlinkat(root, rel(path), AT_REMOVEDIR) == 0 ? 0 : -errno;
 }
 
 static int lfs_unlink(const char *path)
 {
+    if (dead)
+        return -EIO;
     struct stat st;
     node_t *n = NULL;
     if (fstatat(root, rel(path), &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -377,6 +424,8 @@ static int lfs_unlink(const char *path)
 
 static int lfs_rename(const char *from, const char *to, unsigned int flags)
 {
+    if (dead)
+        return -EIO;
     struct stat st;
     node_t *victim = NULL;
     if (fstatat(root, rel(to), &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -392,6 +441,8 @@ static int lfs_rename(const char *from, const char *to, unsigned int flags)
 
 static int lfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     handle_t *h = handle_of(fi);
     int rc = h ? fchmod(h->fd, mode) : fchmodat(root, rel(path), mode, 0);
     return rc == 0 ? 0 : -errno;
@@ -399,6 +450,8 @@ static int lfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 
 static int lfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     handle_t *h = handle_of(fi);
     int rc = h ? futimens(h->fd, tv) : utimensat(root, rel(path), tv, AT_SYMLINK_NOFOLLOW);
     return rc == 0 ? 0 : -errno;
@@ -420,6 +473,8 @@ static void node_truncate(node_t *n, off_t size)
 
 static int lfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     handle_t *h = handle_of(fi);
     if (h) {
         node_truncate(h->node, size);
@@ -471,16 +526,22 @@ static int handle_open(const char *path, int flags, mode_t mode, struct fuse_fil
 
 static int lfs_open(const char *path, struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     return handle_open(path, fi->flags & ~O_CREAT, 0, fi);
 }
 
 static int lfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     return handle_open(path, fi->flags | O_CREAT, mode, fi);
 }
 
 static int lfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     (void)path;
     node_t *n = handle_of(fi)->node;
     if (off >= n->size)
@@ -519,11 +580,19 @@ static int lfs_read(const char *path, char *buf, size_t size, off_t off, struct 
 static int lfs_write(const char *path, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     (void)path;
     handle_t *h = handle_of(fi);
     node_t *n = h->node;
     off_t end = off + (off_t)size;
     stats.writes++;
+    if (h->sync) {
+        /* This write is what the power may cut, and what -o tear tears. */
+        remember_last(n, buf, size, off);
+        if (power_fails_here())
+            return -EIO;
+    }
     if (h->sync && n->shrink < 0) {
         /* Durable now, and only this write: straight to the disk, and out
          * of the overlay so an older pending write under it is not
@@ -552,17 +621,14 @@ static int lfs_write(const char *path, const char *buf, size_t size, off_t off,
         stats.synced_writes++;
         return (int)size;
     }
-    free(last.data);
-    last.node = n;
-    last.off = off;
-    last.len = size;
-    last.data = xmalloc(size);
-    memcpy(last.data, buf, size);
+    remember_last(n, buf, size, off);
     return (int)size;
 }
 
 static int lfs_statfs(const char *path, struct statvfs *st)
 {
+    if (dead)
+        return -EIO;
     (void)path;
     return fstatvfs(root, st) == 0 ? 0 : -errno;
 }
@@ -578,8 +644,10 @@ static int lfs_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     handle_t *h = handle_of(fi);
-    h->node->opens--;
-    node_maybe_free(h->node);
+    if (!dead) { /* after a failure at a sync point the nodes are gone */
+        h->node->opens--;
+        node_maybe_free(h->node);
+    }
     close(h->fd);
     free(h);
     return 0;
@@ -587,6 +655,8 @@ static int lfs_release(const char *path, struct fuse_file_info *fi)
 
 static int lfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
+    if (dead)
+        return -EIO;
     (void)path;
     (void)datasync; /* sizes are always part of what we sync */
     handle_t *h = handle_of(fi);
@@ -597,12 +667,16 @@ static int lfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
      * promise (LMDB would be tested more kindly than the disk treats it). */
     if (h->sync)
         return 0;
+    if (power_fails_here())
+        return -EIO;
     return node_sync(h->node);
 }
 
 static int lfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                        struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
+    if (dead)
+        return -EIO;
     (void)off;
     (void)fi;
     (void)flags;
@@ -633,6 +707,8 @@ static int lfs_fsyncdir(const char *path, int datasync, struct fuse_file_info *f
 
 static int lfs_access(const char *path, int mask)
 {
+    if (dead)
+        return -EIO;
     return faccessat(root, rel(path), mask, 0) == 0 ? 0 : -errno;
 }
 
@@ -643,10 +719,10 @@ static unsigned rnd(unsigned below)
     return below ? (unsigned)(random() % below) : 0;
 }
 
-/* The filesystem is going away: this is the moment the power fails. */
-static void lfs_destroy(void *private_data)
+/* The power fails: what the disk has is the backing files plus whatever
+ * the options let through; everything else is forgotten. */
+static void power_fail(const char *when)
 {
-    (void)private_data;
     unsigned long long dropped = 0, kept = 0;
     unsigned files = 0;
     char torn[160] = "no write torn";
@@ -679,13 +755,22 @@ static void lfs_destroy(void *private_data)
         fsync(n->fd); /* whatever the cut let through stays */
         node_free(n);
     }
-    fprintf(
-        stderr,
-        "lossyfs: power cut on %s: %u files had pending changes, %llu bytes dropped, %llu kept; "
-        "%s; %llu writes, %llu synchronous, %llu fsyncs since mount\n",
-        backing, files, dropped, kept, torn, stats.writes, stats.synced_writes, stats.fsyncs);
+    fprintf(stderr,
+            "lossyfs: power cut %s on %s: %u files had pending changes, %llu bytes dropped, "
+            "%llu kept; %s; %llu writes, %llu synchronous, %llu fsyncs since mount\n",
+            when, backing, files, dropped, kept, torn, stats.writes, stats.synced_writes,
+            stats.fsyncs);
     free(last.data);
     last.data = NULL;
+}
+
+/* The filesystem is going away: unless it already failed at a sync point,
+ * this is the moment the power fails. */
+static void lfs_destroy(void *private_data)
+{
+    (void)private_data;
+    if (!dead)
+        power_fail("at unmount");
 }
 
 static const struct fuse_operations lfs_ops = {
@@ -723,6 +808,7 @@ static const struct fuse_opt lfs_opts[] = {
     LFS_OPT("tear", tear),
     {"keep=%d", offsetof(struct options, keep), 0},
     {"seed=%u", offsetof(struct options, seed), 0},
+    {"cut_at=%lu", offsetof(struct options, cut_at), 0},
     FUSE_OPT_END,
 };
 
@@ -749,8 +835,8 @@ int main(int argc, char **argv)
     if (fuse_opt_parse(&args, &opt, lfs_opts, lfs_opt_proc) != 0)
         return 2;
     if (backing == NULL) {
-        fprintf(stderr, "usage: lossyfs [-o tear] [-o keep=PCT] [-o seed=N] [fuse options] "
-                        "BACKING MOUNTPOINT\n");
+        fprintf(stderr, "usage: lossyfs [-o tear] [-o keep=PCT] [-o cut_at=N] [-o seed=N] "
+                        "[fuse options] BACKING MOUNTPOINT\n");
         return 2;
     }
     if (opt.keep < 0 || opt.keep > 100) {
@@ -765,8 +851,8 @@ int main(int argc, char **argv)
     if (opt.seed == 0)
         opt.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     srandom(opt.seed);
-    fprintf(stderr, "lossyfs: serving %s (tear=%d keep=%d%% seed=%u)\n", backing, opt.tear,
-            opt.keep, opt.seed);
+    fprintf(stderr, "lossyfs: serving %s (tear=%d keep=%d%% cut_at=%lu seed=%u)\n", backing,
+            opt.tear, opt.keep, opt.cut_at, opt.seed);
     /* Our nodes and extents are not locked: one request at a time. */
     fuse_opt_add_arg(&args, "-s");
     int rc = fuse_main(args.argc, args.argv, &lfs_ops, NULL);

@@ -5,6 +5,7 @@
 #   - an O_DSYNC write makes only itself durable, not other pending writes,
 #   - an unsynced overwrite or truncate of synced data is undone by a cut,
 #   - a torn write leaves a sector-aligned prefix,
+#   - a cut at the N-th sync point fails that sync and keeps the earlier,
 #   - LMDB (its mmap reads and O_DSYNC meta writes) works on it.
 # usage: BIN=build bash tests/powerloss/selftest.sh
 . "$(dirname "$0")/../integration/lib.sh"
@@ -77,6 +78,23 @@ for seed in 1 2 3 4 5 6 7 8; do
     lossy_cut fs
 done
 ok "torn writes kept sector-aligned prefixes:$sizes bytes"
+
+# A cut at a sync point: the first fsync completes, the power fails just
+# before the second, whose caller gets EIO, and so does everyone after.
+lossy_mount fs -o cut_at=2
+pattern 5000 p | dd of="$D/first" bs=4096 conv=fsync status=none || fail "the first fsync failed"
+if pattern 5000 q | dd of="$D/second" bs=4096 conv=fsync status=none 2>"$T/dd.err"; then
+    fail "the fsync the power failed at succeeded"
+fi
+assert_contains "$T/dd.err" "Input/output error"
+! cat "$D/first" >/dev/null 2>&1 || fail "the filesystem answered after the power failed"
+lossy_cut fs
+assert_contains "$T/fs.lossyfs.log" "power cut at sync point 2"
+lossy_mount fs
+assert_eq "$(tr -d p <"$D/first" | wc -c)$(size "$D/first")" 05000 "data synced before the cut"
+assert_eq "$(size "$D/second")" 0 "data whose fsync the power failed at"
+ok "a cut at a sync point keeps what was synced before it, drops the rest, and fails the sync"
+lossy_cut fs
 
 # LMDB: mdb_load writes (pwrite, fdatasync, O_DSYNC meta pages), mdb_dump
 # reads through its read-only mmap; after a cut everything loaded is there.
