@@ -4,6 +4,8 @@
 #   lossy_cut NAME                         the power cut: unmounts, which
 #                                          makes lossyfs drop all that was
 #                                          not synced, and waits for it
+#   lossy_arm NAME                         starts the countdown of
+#                                          -o cut_at (SIGUSR1)
 # The report lossyfs prints at each cut goes to $T/NAME.lossyfs.log.
 # At exit every mount still up is cut before the temp directory goes.
 LOSSYFS=${LOSSYFS:-$BIN/tools/lossyfs}
@@ -41,6 +43,10 @@ lossy_cut() { # NAME
     LOSSY_UP=$(echo "$LOSSY_UP" | tr ' ' '\n' | grep -vx "$name" | tr '\n' ' ')
 }
 
+lossy_arm() { # NAME
+    eval "kill -USR1 \$LOSSY_PID_$1"
+}
+
 # The last cut's report line for NAME.
 lossy_report() { grep 'power cut' "$T/$1.lossyfs.log" | tail -n 1; }
 
@@ -50,9 +56,16 @@ lossy_cleanup() {
         pkill -9 -P "$p" 2>/dev/null || true
         kill -9 "$p" 2>/dev/null || true
     done
-    sleep 0.2
     for name in $LOSSY_UP; do
-        fusermount3 -u "$T/$name" 2>/dev/null || fusermount3 -u -z "$T/$name" 2>/dev/null || true
+        n=20
+        while ! fusermount3 -u "$T/$name" 2>/dev/null && [ $n -gt 0 ]; do
+            sleep 0.1
+            n=$((n - 1))
+        done
+        [ $n -gt 0 ] || fusermount3 -u -z "$T/$name" 2>/dev/null || true
+        # Gone with its process, so nothing under T is left mounted.
+        eval "kill \$LOSSY_PID_$name" 2>/dev/null || true
+        eval "wait \$LOSSY_PID_$name" 2>/dev/null || true
     done
 }
 trap 'lossy_cleanup; cleanup' EXIT

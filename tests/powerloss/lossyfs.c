@@ -25,7 +25,12 @@
  *   -o cut_at=N    the power fails at the N-th sync point instead (just
  *                  before the N-th fsync or synchronous write would have
  *                  completed: the program gets EIO, and the filesystem
- *                  answers EIO to everything until it is unmounted)
+ *                  answers EIO to everything until it is unmounted),
+ *                  counted from the mount or from the last SIGUSR1
+ *   -o wait_arm    with cut_at: no countdown until the first SIGUSR1
+ *   -o liar        a disk that lies: fsync and O_DSYNC succeed and make
+ *                  nothing durable. For checking that the checks catch
+ *                  a loss (POWERLOSS_LIAR=1 in run.sh must fail).
  *   -o seed=N      the random choices above, repeatable
  * One report line on stderr says what was dropped, kept and torn.
  *
@@ -42,7 +47,7 @@
  *     machine), which is all LMDB's lock file needs.
  *
  * Single-threaded (-s is always added): no locking in here.
- * usage: lossyfs [-o tear] [-o keep=PCT] [-o cut_at=N] [-o seed=N] [fuse options]
+ * usage: lossyfs [-o tear] [-o keep=PCT] [-o cut_at=N [-o wait_arm]] [-o seed=N] [fuse options]
  *        BACKING MOUNTPOINT
  * Not part of any installed program. */
 #define FUSE_USE_VERSION 31
@@ -50,6 +55,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,6 +113,8 @@ static struct options {
     int keep;
     unsigned seed;
     unsigned long cut_at;
+    int wait_arm;
+    int liar;
 } opt;
 
 /* Set when the power failed at a sync point (-o cut_at): from then on the
@@ -334,17 +342,35 @@ static void remember_last(node_t *n, const char *buf, size_t size, off_t off)
 
 static void power_fail(const char *when);
 
+/* SIGUSR1 restarts the count for -o cut_at, so a runner can let a program
+ * start and be checked before the countdown to the failure begins. The
+ * handler only sets a flag; the next sync point reads it. */
+static volatile sig_atomic_t rearm;
+static int armed; /* the countdown runs (from the mount, unless -o wait_arm) */
+static unsigned long long armed_at;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    rearm = 1;
+}
+
 /* Called where a write is about to become durable (an fsync, or a write on
  * an O_SYNC/O_DSYNC descriptor). With -o cut_at=N the N-th such point never
  * completes: the power fails just before it, with everything since the
  * last one still pending. Returns 1 if it failed. */
 static int power_fails_here(void)
 {
+    if (rearm) {
+        rearm = 0;
+        armed = 1;
+        armed_at = stats.points;
+    }
     stats.points++;
-    if (opt.cut_at == 0 || stats.points != opt.cut_at)
+    if (opt.cut_at == 0 || !armed || stats.points - armed_at != opt.cut_at)
         return 0;
-    char when[64];
-    snprintf(when, sizeof when, "at sync point %llu", stats.points);
+    char when[96];
+    snprintf(when, sizeof when, "at sync point %llu (%lu since armed)", stats.points, opt.cut_at);
     power_fail(when);
     dead = 1;
     return 1;
@@ -587,13 +613,14 @@ static int lfs_write(const char *path, const char *buf, size_t size, off_t off,
     node_t *n = h->node;
     off_t end = off + (off_t)size;
     stats.writes++;
-    if (h->sync) {
+    int sync = h->sync && !opt.liar;
+    if (sync) {
         /* This write is what the power may cut, and what -o tear tears. */
         remember_last(n, buf, size, off);
         if (power_fails_here())
             return -EIO;
     }
-    if (h->sync && n->shrink < 0) {
+    if (sync && n->shrink < 0) {
         /* Durable now, and only this write: straight to the disk, and out
          * of the overlay so an older pending write under it is not
          * replayed over it. */
@@ -611,7 +638,7 @@ static int lfs_write(const char *path, const char *buf, size_t size, off_t off,
     *at = e;
     if (end > n->size)
         n->size = end;
-    if (h->sync) {
+    if (sync) {
         /* A pending shrink under a synchronous write: applying the write
          * alone could bring back bytes the truncate removed, so the whole
          * file is synced. Lenient, and nothing under test does it. */
@@ -669,6 +696,8 @@ static int lfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
         return 0;
     if (power_fails_here())
         return -EIO;
+    if (opt.liar)
+        return 0;
     return node_sync(h->node);
 }
 
@@ -809,6 +838,8 @@ static const struct fuse_opt lfs_opts[] = {
     {"keep=%d", offsetof(struct options, keep), 0},
     {"seed=%u", offsetof(struct options, seed), 0},
     {"cut_at=%lu", offsetof(struct options, cut_at), 0},
+    LFS_OPT("wait_arm", wait_arm),
+    LFS_OPT("liar", liar),
     FUSE_OPT_END,
 };
 
@@ -851,6 +882,13 @@ int main(int argc, char **argv)
     if (opt.seed == 0)
         opt.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     srandom(opt.seed);
+    armed = !opt.wait_arm;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART; /* libfuse's read of /dev/fuse just carries on */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
     fprintf(stderr, "lossyfs: serving %s (tear=%d keep=%d%% cut_at=%lu seed=%u)\n", backing,
             opt.tear, opt.keep, opt.cut_at, opt.seed);
     /* Our nodes and extents are not locked: one request at a time. */

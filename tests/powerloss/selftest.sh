@@ -6,6 +6,7 @@
 #   - an unsynced overwrite or truncate of synced data is undone by a cut,
 #   - a torn write leaves a sector-aligned prefix,
 #   - a cut at the N-th sync point fails that sync and keeps the earlier,
+#   - the liar disk used to check the checkers keeps nothing,
 #   - LMDB (its mmap reads and O_DSYNC meta writes) works on it.
 # usage: BIN=build bash tests/powerloss/selftest.sh
 . "$(dirname "$0")/../integration/lib.sh"
@@ -79,21 +80,37 @@ for seed in 1 2 3 4 5 6 7 8; do
 done
 ok "torn writes kept sector-aligned prefixes:$sizes bytes"
 
-# A cut at a sync point: the first fsync completes, the power fails just
-# before the second, whose caller gets EIO, and so does everyone after.
+# A cut at a sync point, counted from the arming signal: two fsyncs before
+# it and one after complete, the power fails just before the next, whose
+# caller gets EIO, and so does everyone after.
 lossy_mount fs -o cut_at=2
 pattern 5000 p | dd of="$D/first" bs=4096 conv=fsync status=none || fail "the first fsync failed"
-if pattern 5000 q | dd of="$D/second" bs=4096 conv=fsync status=none 2>"$T/dd.err"; then
+lossy_arm fs
+pattern 5000 q | dd of="$D/second" bs=4096 conv=fsync status=none || fail "the fsync after arming failed"
+if pattern 5000 r | dd of="$D/third" bs=4096 conv=fsync status=none 2>"$T/dd.err"; then
     fail "the fsync the power failed at succeeded"
 fi
 assert_contains "$T/dd.err" "Input/output error"
 ! cat "$D/first" >/dev/null 2>&1 || fail "the filesystem answered after the power failed"
 lossy_cut fs
-assert_contains "$T/fs.lossyfs.log" "power cut at sync point 2"
+assert_contains "$T/fs.lossyfs.log" "power cut at sync point 3 (2 since armed)"
 lossy_mount fs
-assert_eq "$(tr -d p <"$D/first" | wc -c)$(size "$D/first")" 05000 "data synced before the cut"
-assert_eq "$(size "$D/second")" 0 "data whose fsync the power failed at"
+assert_eq "$(tr -d p <"$D/first" | wc -c)$(size "$D/first")" 05000 "data synced before arming"
+assert_eq "$(tr -d q <"$D/second" | wc -c)$(size "$D/second")" 05000 "data synced after arming"
+assert_eq "$(size "$D/third")" 0 "data whose fsync the power failed at"
 ok "a cut at a sync point keeps what was synced before it, drops the rest, and fails the sync"
+lossy_cut fs
+
+# The liar disk (-o liar) acknowledges fsync and O_DSYNC and keeps
+# nothing: what run.sh's POWERLOSS_LIAR=1 uses to show its checks catch
+# loss.
+lossy_mount fs -o liar
+pattern 3000 l | dd of="$D/lied" bs=4096 conv=fsync status=none || fail "fsync on the liar"
+pattern 3000 m | dd of="$D/lied-dsync" bs=4096 oflag=dsync status=none || fail "O_DSYNC on the liar"
+lossy_cut fs
+lossy_mount fs
+assert_eq "$(size "$D/lied")$(size "$D/lied-dsync")" 00 "what the liar acknowledged"
+ok "the liar disk acknowledges syncs and keeps nothing"
 lossy_cut fs
 
 # LMDB: mdb_load writes (pwrite, fdatasync, O_DSYNC meta pages), mdb_dump
