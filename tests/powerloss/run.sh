@@ -168,11 +168,10 @@ PIDS="$PIDS $SUBLOOP"
 acked_n() { wc -l <"$T/acked.txt" | tr -d ' '; }
 for k in $(seq 1 "$CUTS"); do
     want=$((k * STEP - STEP / 2 + RANDOM % STEP))
-    cuts_before=$(count "$T/brokerfs.lossyfs.log" 'power cut')
     n=0
     while :; do
-        if [ "$MODE" = at-sync ]; then
-            [ "$(count "$T/brokerfs.lossyfs.log" 'power cut')" -gt "$cuts_before" ] && break
+        if [ "$MODE" = at-sync ]; then # cut k is the k-th report line
+            [ "$(count "$T/brokerfs.lossyfs.log" 'power cut')" -ge "$k" ] && break
         else
             [ "$(acked_n)" -ge "$want" ] && break
         fi
@@ -195,6 +194,7 @@ for k in $(seq 1 "$CUTS"); do
     cat "$T/broker.log" >>"$T/broker.all.log"
     mode=$MODE
     lossy_cut brokerfs
+    report=$(short_report brokerfs)
     last=""
     [ "$k" -lt "$CUTS" ] || last=1
     mount_next brokerfs "$k" "$SPAN" $last
@@ -205,7 +205,7 @@ for k in $(seq 1 "$CUTS"); do
     replay_until checker "marker-$k" "$T/cut$k.store"
     ids "$T/cut$k.store" >"$T/cut$k.ids"
     classify "$T/cut$k.acked" "$T/cut$k.ids" fault "$N"
-    echo "cut $k ($mode) after $(wc -l <"$T/cut$k.acked" | tr -d ' ') acks: $(short_report brokerfs)"
+    echo "cut $k ($mode) after $(wc -l <"$T/cut$k.acked" | tr -d ' ') acks: $report"
     verdict "store after cut $k" "cut$k"
     lossy_arm brokerfs
     kill -CONT "$PUB" 2>/dev/null || true
@@ -294,7 +294,7 @@ for k in $(seq 1 "$CUTS"); do
     fi
     before=$(files_in "$S/done")
     if [ "$MODE" = at-sync ]; then
-        wait_count "$T/agentfs.lossyfs.log" 'power cut' $(($(count "$T/agentfs.lossyfs.log" 'power cut') + 1)) 120
+        wait_count "$T/agentfs.lossyfs.log" 'power cut' "$k" 120 # cut k: the k-th report
     else
         wait_files "$S/done" $((before + 1 + RANDOM % 20)) 120
         sleep "0.0$((RANDOM % 10))"
@@ -303,6 +303,7 @@ for k in $(seq 1 "$CUTS"); do
     done_ids >"$T/agentcut$k.done"
     mode=$MODE
     lossy_cut agentfs
+    report=$(short_report agentfs)
     last=""
     [ "$k" -lt "$CUTS" ] || last=1
     mount_next agentfs $((1000 + k)) 100 $last
@@ -311,7 +312,7 @@ for k in $(seq 1 "$CUTS"); do
     lossy_arm agentfs
     where="broker up"
     [ "$down" = 0 ] || where="broker down"
-    echo "agent cut $k ($mode, $where) with $(wc -l <"$T/agentcut$k.done" | tr -d ' ') files in done/: $(short_report agentfs)"
+    echo "agent cut $k ($mode, $where) with $(wc -l <"$T/agentcut$k.done" | tr -d ' ') files in done/: $report"
 done
 touch "$T/drop.stop"
 wait "$DROPPER" 2>/dev/null || true
