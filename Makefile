@@ -128,8 +128,9 @@ $(B)/bench: $(B)/obj/tests/bench/bench.o $(B)/libcommon.a
 
 # ---- power-loss tests ------------------------------------------------------------
 # lossyfs (tests/powerloss/lossyfs.c) is a FUSE filesystem that forgets
-# whatever was not fsynced when it is unmounted; `make powerloss` runs the
-# broker's and the agent's stores on it through POWERLOSS_CUTS power cuts.
+# whatever was not fsynced when it is unmounted; `make powerloss` shows it
+# forgets (selftest.sh), then runs the broker's and the agent's stores on it
+# through POWERLOSS_CUTS power cuts each.
 # It is built only here, so a machine without libfuse3 builds everything else.
 POWERLOSS_CUTS ?= 20
 $(B)/tools/lossyfs: tests/powerloss/lossyfs.c
@@ -139,6 +140,7 @@ $(B)/tools/lossyfs: tests/powerloss/lossyfs.c
 .PHONY: powerloss
 powerloss: deps
 	@$(MAKE) --no-print-directory all tools $(B)/tools/lossyfs
+	@BIN=$(B) bash tests/powerloss/selftest.sh
 	@POWERLOSS_CUTS=$(POWERLOSS_CUTS) BIN=$(B) bash tests/powerloss/run.sh
 
 # ---- packages ------------------------------------------------------------------

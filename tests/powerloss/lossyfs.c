@@ -15,10 +15,12 @@
  *     (LMDB writes its meta pages that way): only that write becomes
  *     durable, not others pending on the same file.
  *
- * Unmounting is the power cut (unless -o cut_at cut it earlier). When the filesystem goes away
- * (fusermount3 -u, or SIGTERM/SIGINT to this process) everything not durable is dropped, and the
- * backing directory is what a disk would hold after the power came back. Options change how the cut
- * treats pending writes: -o tear        the last unsynced write is torn: a random prefix of it,
+ * Unmounting is the power cut, unless -o cut_at cut it earlier. When the
+ * filesystem goes away (fusermount3 -u, or SIGTERM/SIGINT to this process)
+ * everything not durable is dropped, and the backing directory is what a
+ * disk would hold after the power came back. Options for the cut:
+ *
+ *   -o tear        the last unsynced write is torn: a random prefix of it,
  *                  ending on a 512-byte sector boundary, reaches the disk
  *   -o keep=PCT    each pending range reaches the disk with probability
  *                  PCT% (the disk wrote some of its cache in any order)
@@ -47,8 +49,8 @@
  *     machine), which is all LMDB's lock file needs.
  *
  * Single-threaded (-s is always added): no locking in here.
- * usage: lossyfs [-o tear] [-o keep=PCT] [-o cut_at=N [-o wait_arm]] [-o seed=N] [fuse options]
- *        BACKING MOUNTPOINT
+ * usage: lossyfs [-o tear] [-o keep=PCT] [-o cut_at=N [-o wait_arm]] [-o liar]
+ *                [-o seed=N] [fuse options] BACKING MOUNTPOINT
  * Not part of any installed program. */
 #define FUSE_USE_VERSION 31
 #include <dirent.h>
@@ -866,8 +868,8 @@ int main(int argc, char **argv)
     if (fuse_opt_parse(&args, &opt, lfs_opts, lfs_opt_proc) != 0)
         return 2;
     if (backing == NULL) {
-        fprintf(stderr, "usage: lossyfs [-o tear] [-o keep=PCT] [-o cut_at=N] [-o seed=N] "
-                        "[fuse options] BACKING MOUNTPOINT\n");
+        fprintf(stderr, "usage: lossyfs [-o tear] [-o keep=PCT] [-o cut_at=N [-o wait_arm]] "
+                        "[-o liar] [-o seed=N] [fuse options] BACKING MOUNTPOINT\n");
         return 2;
     }
     if (opt.keep < 0 || opt.keep > 100) {

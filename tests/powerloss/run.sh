@@ -120,11 +120,15 @@ classify() { # acked stored prefix limit
     RECOV=$(comm -13 "$T/c.acked" "$T/c.stored.u" | grep -c . || true)
 }
 
-BAD=0
+BAD=0 WHY=""
+bad() { # WHAT: counted, and named once in the last line
+    BAD=1
+    case "$WHY" in *"$1"*) ;; *) WHY="${WHY:+$WHY; }$1" ;; esac
+}
 verdict() { # what
     echo "  $1: lost $LOST, duplicated $DUP, unexpected $UNEXP, recovered $RECOV"
     if [ "$LOST" -gt 0 ] || [ "$DUP" -gt 0 ] || [ "$UNEXP" -gt 0 ]; then
-        BAD=1
+        bad "lost, duplicated or unexpected messages"
         for f in lost dup unexpected; do
             [ -s "$T/$f.ids" ] && echo "    $f: $(head -n 10 "$T/$f.ids" | tr '\n' ' ')"
         done
@@ -137,7 +141,7 @@ verdict() { # what
 verify_store() { # DIR WHAT
     if ! "$BIN/liaisonctl" audit verify --data-dir "$1" >"$T/verify.out" 2>&1; then
         echo "  audit verify after $2 FAILED: $(tail -n 1 "$T/verify.out")"
-        BAD=1
+        bad "audit verify after a cut"
     fi
 }
 
@@ -185,7 +189,7 @@ if want_phase 0; then
         verdict0="audit verify ok"
         if ! "$BIN/liaisonctl" audit verify --data-dir "$T/first$i/store" >"$T/verify.out" 2>&1; then
             verdict0="audit verify FAILED: $(tail -n 1 "$T/verify.out" | sed 's/.*read-only: //')"
-            BAD=1
+            bad "audit verify after a cut during a first start"
         fi
         start_broker # fails the run if it cannot start on what the cut left
         stop_broker
@@ -278,13 +282,13 @@ if want_phase 1; then
     acked=$(sort -u "$T/final.acked" | wc -l | tr -d ' ')
     echo "phase 1 end: $acked of $N acked, $(grep -vc '^marker-' "$T/final.ids") stored"
     verdict "store at the end" final
-    [ "$acked" -eq "$N" ] || { echo "  only $acked of $N acked"; BAD=1; }
+    [ "$acked" -eq "$N" ] || { echo "  only $acked of $N acked"; bad "not every message acked"; }
     # The seq each PubAck named is where the message is.
     sed -n 's/^{"seq":\([0-9]*\),.*"msg_id":"\(fault-[0-9]*\)".*/\2 \1/p' "$T/final.store" | sort -u >"$T/stored.pairs"
     sort -u "$T/acked.txt" >"$T/acked.pairs"
     moved=$(comm -23 "$T/acked.pairs" "$T/stored.pairs" | wc -l | tr -d ' ')
     echo "  acks naming a seq the message is not at: $moved"
-    [ "$moved" -eq 0 ] || BAD=1
+    [ "$moved" -eq 0 ] || bad "acks naming the wrong seq"
 
     # The durable subscriber: every stored message at least once, or its
     # cursor got ahead of its acks somewhere. The wait is a safety net.
@@ -302,7 +306,7 @@ if want_phase 1; then
     wait "$SUBLOOP" 2>/dev/null || true
     got=$(ids "$T/got.jsonl" | grep -vc '^marker-')
     echo "  durable subscriber: missed $missing, $got deliveries, $((got - $(wc -l <"$T/want.sub"))) of them repeats"
-    [ "$missing" -eq 0 ] || BAD=1
+    [ "$missing" -eq 0 ] || bad "the durable subscriber missed messages"
     stop_broker
     verify_store "$T/brokerfs/store" "the end of phase 1"
     lossy_cut brokerfs
@@ -391,14 +395,14 @@ EOF2
     RECOV=$(count "$T/prison.agent.log" 'event=published .*duplicate=1')
     echo "phase 2 end: $dropped dropped, $(wc -l <"$T/agent.done" | tr -d ' ') in done/, $(grep -vc '^marker-' "$T/agent.ids") stored, $(files_in "$S/rejected") rejected"
     verdict "broker store, for the agent's files" agent
-    [ "$(files_in "$S/rejected")" -eq 0 ] || BAD=1
+    [ "$(files_in "$S/rejected")" -eq 0 ] || bad "spool files rejected"
     stop_agent prison
     stop_broker
     lossy_cut agentfs
 fi
 
 if [ "$BAD" -ne 0 ]; then
-    echo "powerloss FAILED (seed $SEED; KEEP=1 keeps $T)"
+    echo "powerloss FAILED: $WHY (seed $SEED; KEEP=1 keeps $T)"
     exit 1
 fi
 echo "powerloss ok: phases $PHASES, $CUTS cuts in each of 1 and 2, nothing acked lost, every store verified"
