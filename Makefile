@@ -138,6 +138,23 @@ $(B)/tools/retrypub: $(B)/obj/tests/fault/retrypub.o $(B)/libcommon.a
 $(B)/bench: $(B)/obj/tests/bench/bench.o $(B)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lpthread
 
+# ---- power-loss tests ------------------------------------------------------------
+# lossyfs (tests/powerloss/lossyfs.c) is a FUSE filesystem that forgets
+# whatever was not fsynced when it is unmounted; `make powerloss` shows it
+# forgets (selftest.sh), then runs the broker's and the agent's stores on it
+# through POWERLOSS_CUTS power cuts each.
+# It is built only here, so a machine without libfuse3 builds everything else.
+POWERLOSS_CUTS ?= 20
+$(B)/tools/lossyfs: tests/powerloss/lossyfs.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(shell pkg-config --cflags fuse3) $(CFLAGS) \
+	  $(LDFLAGS_ALL) -o $@ $< $(shell pkg-config --libs fuse3)
+.PHONY: powerloss
+powerloss: deps
+	@$(MAKE) --no-print-directory all tools $(B)/tools/lossyfs
+	@BIN=$(B) bash tests/powerloss/selftest.sh
+	@POWERLOSS_CUTS=$(POWERLOSS_CUTS) BIN=$(B) bash tests/powerloss/run.sh
+
 # ---- packages ------------------------------------------------------------------
 # Installs the Debian packages that are missing, only when pkg-config (or the
 # command) does not find them, so a ready machine pays nothing. deps is what

@@ -67,6 +67,10 @@ if [ "$what" = test ]; then
     /usr/bin/python3 -c 'import zmq' 2>/dev/null || need="$need python3-zmq"
     /usr/bin/python3 -c 'import google.protobuf' 2>/dev/null || need="$need python3-protobuf"
     have_cmd protoc || need="$need protobuf-compiler"
+    # Power-loss tests (make powerloss): lossyfs is a FUSE filesystem, built
+    # on libfuse3 and unmounted with fusermount3.
+    have_pc fuse3 || need="$need libfuse3-dev"
+    have_cmd fusermount3 || need="$need fuse3"
 fi
 
 if [ "$what" = deb ]; then
