@@ -172,7 +172,7 @@ deb-deps:
 # ---- tests ---------------------------------------------------------------------
 
 test: test-deps
-	@$(MAKE) --no-print-directory programs units tools B=build
+	@$(MAKE) --no-print-directory programs units tools build/tools/lossyfs B=build
 	@$(MAKE) --no-print-directory programs units tools B=build/asan SAN=1
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@if command -v clang-format >/dev/null; then $(MAKE) --no-print-directory format-check; \

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "util.h"
@@ -180,6 +181,31 @@ fail:
     mdb_env_close(s->env);
     free(s);
     return NULL;
+}
+
+int store_never_started(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) != 0)
+        return 0; /* no store at all: not this case */
+    if (st.st_size == 0)
+        return 1; /* cut before LMDB's first write reached the disk */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int never = 0;
+    if (mdb_env_create(&env) != 0)
+        return 0;
+    mdb_env_set_maxdbs(env, 16);
+    if (mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        never = mdb_dbi_open(txn, "meta", 0, &dbi) == MDB_NOTFOUND;
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return never;
 }
 
 store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t errlen)

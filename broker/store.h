@@ -51,6 +51,10 @@ store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t err
  * may run beside a live broker. Writes on it fail. */
 store_t *store_open_readonly(const char *dir, char *err, size_t errlen);
 void store_close(store_t **s);
+/* 1 if dir holds a store whose broker never completed its first start (an
+ * empty data.mdb, or one without its databases: a power cut during that
+ * start). Nothing in it was ever acknowledged. */
+int store_never_started(const char *dir);
 
 /* The highest committed sequence (0 when empty). Safe from any thread. */
 uint64_t store_last_seq(const store_t *s);

@@ -43,6 +43,12 @@ for B in build build/asan; do
         run "fault $B $(basename "$s" .sh)" env BIN="$B" FAULT_N=$n FAULT_BACKLOG=$backlog bash "$s"
     done
 done
+# Power cuts (FUSE, the plain build): a short run; `make powerloss` is the
+# long one.
+if [ -x build/tools/lossyfs ]; then
+    run "powerloss selftest" env BIN=build bash tests/powerloss/selftest.sh
+    run "powerloss 3 cuts" env BIN=build POWERLOSS_CUTS=3 bash tests/powerloss/run.sh
+fi
 
 echo
 [ -n "$failures" ] && echo "failed:$failures"
