@@ -39,11 +39,12 @@ typedef struct broker {
     batch_t *inflight;    /* the batch being committed, or NULL; owned */
     batch_t *spare;       /* a reset batch, reused; owned */
     struct committer *committer;
-    store_read_t *rd;  /* this pass's snapshot of what has committed, or NULL */
-    uint64_t next_seq; /* the sequence the next accepted publish gets */
-    uint64_t planned;  /* every sequence up to here is planned for the tail subscriptions */
-    int fatal;         /* a commit failed with an I/O error: stop, exit 1 */
-    int full;          /* publishes are being refused for want of room */
+    store_read_t *rd;       /* this pass's snapshot of what has committed, or NULL */
+    uint64_t next_seq;      /* the sequence the next accepted publish gets */
+    uint64_t planned;       /* every sequence up to here is planned for the tail subscriptions */
+    int fatal;              /* a commit failed with an I/O error: stop, exit 1 */
+    int full;               /* publishes are being refused for want of room */
+    int64_t full_logged_ms; /* when store_full was last logged */
     /* Durable subscriptions let go (unsubscribed, reaped, taken over): their
      * acked floor as it was in memory, for the next connection to resume
      * from even before the cursor write commits (fanout.c). */

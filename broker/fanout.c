@@ -550,6 +550,22 @@ void fanout_sub_removing(broker_t *b, sub_t *sub)
     control_durable_released(b, sub, floor);
 }
 
+void fanout_released_lower(broker_t *b, const char *durable, uint64_t floor)
+{
+    unsigned n = b->n_released < 64 ? b->n_released : 64;
+    for (unsigned i = 0; i < n; i++) {
+        struct released_durable *r = &b->released[(b->n_released - 1 - i) % 64];
+        if (r->name[0] && strcmp(r->name, durable) == 0) {
+            if (floor < r->floor)
+                r->floor = floor;
+            return;
+        }
+    }
+    struct released_durable *r = &b->released[b->n_released++ % 64];
+    snprintf(r->name, sizeof r->name, "%s", durable);
+    r->floor = floor;
+}
+
 int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor)
 {
     unsigned n = b->n_released < 64 ? b->n_released : 64;

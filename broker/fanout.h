@@ -27,6 +27,9 @@ void fanout_sub_removing(broker_t *b, sub_t *sub);
 /* The acked floor of a durable let go since its cursor was last read, if
  * any (1; it is taken), for a resume that comes right after. */
 int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor);
+/* A durable's cursor was moved back to floor (an operator's requeue): the
+ * next resume starts there even before that write commits. */
+void fanout_released_lower(broker_t *b, const char *durable, uint64_t floor);
 /* Removes a subscription through the index (session_sub_remove after it). */
 void fanout_sub_remove(broker_t *b, session_t *s, uint32_t sub_id);
 /* Removes every subscription of a session (before it goes). */

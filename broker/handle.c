@@ -503,8 +503,10 @@ static int requeue(broker_t *b, const char *durable, uint64_t seq)
     int rc = store_cursor_get(b->store, durable, &floor, pattern, sizeof pattern);
     if (rc != STORE_OK)
         return rc;
-    if (floor >= seq)
+    if (floor >= seq) {
         store_wset_cursor(b->open->w, durable, seq - 1, pattern);
+        fanout_released_lower(b, durable, seq - 1);
+    }
     return STORE_OK;
 }
 

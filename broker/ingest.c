@@ -152,17 +152,19 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     m->seq = b->next_seq;
     size_t len = wire_intel_size(m);
     if (!has_room(b, len)) {
-        if (!b->full)
+        if (!b->full && util_mono_ms() - b->full_logged_ms >= 10000) {
+            b->full_logged_ms = util_mono_ms(); /* not once per publish when it hovers */
             log_warn("event=store_full room=%llu reserve=%llu action=\"publishes refused; "
                      "deliveries, acks, replays and retention go on\"",
                      (unsigned long long)store_room(b->store),
                      (unsigned long long)ingest_reserve(b));
+        }
         b->full = 1;
         refuse(b, s, corr_id, m, LIAISON__ERROR_CODE__STORE_FULL,
                "store full: publish refused, nothing stored is lost");
         goto leave;
     }
-    if (b->full)
+    if (b->full && util_mono_ms() - b->full_logged_ms >= 10000)
         log_info("event=store_room room=%llu action=\"publishes accepted again\"",
                  (unsigned long long)store_room(b->store));
     b->full = 0;

@@ -17,10 +17,15 @@ start_broker
 seqs() { sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' "$1" | tr '\n' ' '; }
 ctl rocu sub 'alert.>' --durable poison --timeout 0.3 >/dev/null 2>&1 || true
 msg alert.a.poison OFFICIAL | ctl police pub - >/dev/null || fail pub
-# Takes it twice (attempts 1 and 2) and never acks.
-ctl rocu sub 'alert.>' --durable poison --no-ack --count 2 --timeout 20 >"$T/a.out" 2>/dev/null || fail "two deliveries"
-assert_eq "$(seqs "$T/a.out")" "1 1 " "delivered max_deliver times"
+# Takes it twice (attempts 1 and 2), never acks, and stays: then it is a
+# dead letter (one that left would get it again on its return).
+"$BIN/liaisonctl" -c "$T/rocu.cfg" sub 'alert.>' --durable poison --no-ack --timeout 20 >"$T/a.out" 2>/dev/null &
+NOACK=$!
+PIDS="$PIDS $NOACK"
 wait_for "$T/broker.log" "event=dead_letter agent=rocu"
+kill "$NOACK" 2>/dev/null || true
+wait "$NOACK" 2>/dev/null || true
+assert_eq "$(seqs "$T/a.out")" "1 1 " "delivered max_deliver times"
 ctl ops deadletters list --json >"$T/list.json" || fail "list"
 assert_contains "$T/list.json" '{"seq":1,"durable":"rocu/poison","reason":"max_deliver reached"}'
 # Not for the receiver to manage.
