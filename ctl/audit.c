@@ -25,16 +25,19 @@
 /* The most records one AuditRequest may ask for. */
 #define AUDIT_MAX_LIMIT 100000
 
-enum { V_DATA_DIR, V_KEY };
+enum { V_DATA_DIR, V_KEY, V_STRICT };
 
 static const struct opts_flag verify_flags[] = {
     [V_DATA_DIR] = {"data-dir", 0, "DIR", "the broker's data_dir (or a copy of it) (required)"},
     [V_KEY] = {"key", 0, "K.sign.pub", "check checkpoint signatures with this public key"},
+    [V_STRICT] = {"strict", 0, NULL,
+                  "with --key: the broker is stopped, so any record after the last checkpoint "
+                  "fails (it signs at stop)"},
 };
 
 static const struct opts_spec verify_spec = {
     .command = "audit verify",
-    .synopsis = "--data-dir DIR [--key checkpoint.sign.pub]",
+    .synopsis = "--data-dir DIR [--key checkpoint.sign.pub [--strict]]",
     .about = "Re-walks the whole hash chain of the audit trail, and its signed checkpoints,\n"
              "from a read-only opening of the store (a live broker's too). Exit 1 names the\n"
              "first broken record. Needs no config and no broker.\n",
@@ -92,7 +95,7 @@ static const struct opts_spec audit_spec = {
 static int verify(const char *config, int argc, char **argv)
 {
     const char *dir = NULL, *key = NULL;
-    int k;
+    int k, strict = 0;
     opts_t o;
     opts_begin(&o, &verify_spec, config, argc, argv);
     while ((k = opts_next(&o)) >= 0) {
@@ -100,11 +103,15 @@ static int verify(const char *config, int argc, char **argv)
             dir = o.arg;
         else if (k == V_KEY)
             key = o.arg;
+        else if (k == V_STRICT)
+            strict = 1;
     }
     if (k != OPTS_END)
         return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
     if (dir == NULL)
         return opts_bad(&o, "missing --data-dir"), CTL_USAGE;
+    if (strict && key == NULL)
+        return opts_bad(&o, "--strict checks signatures: it needs --key"), CTL_USAGE;
     if (o.n_operands > 0)
         return opts_bad(&o, "takes no arguments (\"%.40s\")", o.operands[0]), CTL_USAGE;
     char err[512];
@@ -141,6 +148,14 @@ static int verify(const char *config, int argc, char **argv)
            (unsigned long long)rep.records, (unsigned long long)rep.checkpoints,
            key ? " (signatures checked)" : " (signatures not checked: no --key)",
            (unsigned long long)rep.last_seq);
+    if (strict && rep.unsigned_tail) {
+        printf("audit BROKEN at record %llu: unsigned tail of %llu records after the last "
+               "checkpoint, in the store of a stopped broker (it signs at stop): records were "
+               "added or rewritten\n",
+               (unsigned long long)(rep.last_seq - rep.unsigned_tail + 1),
+               (unsigned long long)rep.unsigned_tail);
+        return CTL_FAIL;
+    }
     if (rep.unsigned_tail)
         printf("unsigned tail of %llu records after the last checkpoint (within its spacing of "
                "%u: a running broker's)\n",

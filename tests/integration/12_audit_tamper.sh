@@ -30,6 +30,9 @@ stop_broker
 db="$T/data/broker"
 "$BIN/liaisonctl" audit verify --data-dir "$db" --key "$T/keys/checkpoint.sign.pub" >"$T/v0.out" || fail "intact store: $(cat "$T/v0.out")"
 assert_contains "$T/v0.out" "audit intact"
+# Stopped, the broker signed its trail to the end: --strict holds too.
+"$BIN/liaisonctl" audit verify --data-dir "$db" --key "$T/keys/checkpoint.sign.pub" --strict >"$T/vs.out" ||
+    fail "strict verify of a stopped broker's store: $(cat "$T/vs.out")"
 if "$BIN/liaisonctl" audit verify --data-dir "$db" --key "$T/keys/other.sign.pub" >"$T/vk.out"; then
     fail "checkpoints verified with the wrong key"
 fi

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "audit.h"
+#include "keys.h"
 #include "batch.h"
 #include "store.h"
 
@@ -281,6 +282,102 @@ static void test_audit_stores_a_bounded_prefix_of_client_text(void **state)
     audit_close(&a);
 }
 
+/* A signed trail: n records with a checkpoint every 4 (and one for a tail). */
+static audit_t *signed_trail(struct fixture *f, uint8_t pub[32], int n)
+{
+    char err[256];
+    uint8_t seed[32];
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(i * 7 + 1);
+    keys_signing_public(seed, pub);
+    audit_t *a = audit_open(f->s, seed, 4, 300, err, sizeof err);
+    assert_non_null(a);
+    batch_t *bt = batch_new();
+    struct audit_event ev = {.actor = "police", .action = "publish", .outcome = "ok"};
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(audit_append(a, bt, &ev), STORE_OK);
+        audit_tick(a, bt, 1000);
+        commit_batch(a, f->s, bt);
+    }
+    batch_free(&bt);
+    return a;
+}
+
+static void
+test_audit_verify_with_a_key_catches_removed_checkpoints_and_unsigned_tails(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t pub[32];
+    audit_t *a = signed_trail(f, pub, 12); /* checkpoints at 4, 8, 12 */
+    struct audit_report rep;
+    assert_int_equal(audit_verify(f->s, pub, &rep), 0);
+    assert_int_equal(rep.checkpoints, 3);
+    assert_int_equal(rep.unsigned_tail, 0);
+    audit_close(&a);
+
+    /* A rebuilt copy without the checkpoints at 8 and 12: the tail after 4
+     * is longer than the spacing. */
+    char dir2[80];
+    snprintf(dir2, sizeof dir2, "%s/copy", f->dir);
+    mkdir(dir2, 0700);
+    char err[256];
+    store_t *c = store_open(dir2, 16, err, sizeof err);
+    assert_non_null(c);
+    store_wset_t *w = store_wset_new();
+    store_read_t *r = store_read_begin(f->s);
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    for (uint64_t k = 1; store_read_seek(r, STORE_DB_AUDIT, k, 0, &seq, &data, &len) == STORE_OK;
+         k = seq + 1)
+        store_wset_audit(w, seq, data, len);
+    assert_int_equal(store_read_seek(r, STORE_DB_CHECKPOINTS, 0, 0, &seq, &data, &len), STORE_OK);
+    assert_int_equal(seq, 4);
+    store_wset_checkpoint(w, seq, data, len);
+    store_read_end(&r);
+    assert_int_equal(store_commit(c, w), STORE_OK);
+    assert_int_equal(audit_verify(c, pub, &rep), 1);
+    assert_non_null(strstr(rep.why, "unsigned tail of 8 records"));
+    /* Without the key the chain itself is intact. */
+    assert_int_equal(audit_verify(c, NULL, &rep), 0);
+
+    /* Only the middle one removed: the last does not follow the first. */
+    store_close(&c);
+    snprintf(dir2, sizeof dir2, "%s/copy2", f->dir);
+    mkdir(dir2, 0700);
+    c = store_open(dir2, 16, err, sizeof err);
+    store_wset_clear(w);
+    r = store_read_begin(f->s);
+    for (uint64_t k = 1; store_read_seek(r, STORE_DB_AUDIT, k, 0, &seq, &data, &len) == STORE_OK;
+         k = seq + 1)
+        store_wset_audit(w, seq, data, len);
+    for (uint64_t k = 0;
+         store_read_seek(r, STORE_DB_CHECKPOINTS, k, 0, &seq, &data, &len) == STORE_OK; k = seq + 1)
+        if (seq != 8)
+            store_wset_checkpoint(w, seq, data, len);
+    store_read_end(&r);
+    assert_int_equal(store_commit(c, w), STORE_OK);
+    assert_int_equal(audit_verify(c, pub, &rep), 1);
+    assert_non_null(strstr(rep.why, "does not follow the one before it"));
+
+    /* Every checkpoint removed: nothing signs the trail. */
+    store_close(&c);
+    snprintf(dir2, sizeof dir2, "%s/copy3", f->dir);
+    mkdir(dir2, 0700);
+    c = store_open(dir2, 16, err, sizeof err);
+    store_wset_clear(w);
+    r = store_read_begin(f->s);
+    for (uint64_t k = 1; store_read_seek(r, STORE_DB_AUDIT, k, 0, &seq, &data, &len) == STORE_OK;
+         k = seq + 1)
+        store_wset_audit(w, seq, data, len);
+    store_read_end(&r);
+    assert_int_equal(store_commit(c, w), STORE_OK);
+    assert_int_equal(audit_verify(c, pub, &rep), 1);
+    assert_non_null(strstr(rep.why, "no signed checkpoint"));
+    store_wset_free(&w);
+    store_close(&c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -290,6 +387,7 @@ int main(void)
         T(test_audit_a_refused_batch_leaves_no_fork),
         T(test_audit_aggregates_keep_their_outcome_and_topic_and_are_written_at_stop),
         T(test_audit_stores_a_bounded_prefix_of_client_text),
+        T(test_audit_verify_with_a_key_catches_removed_checkpoints_and_unsigned_tails),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
