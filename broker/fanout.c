@@ -399,9 +399,13 @@ static void walk_on(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64
     uint64_t last = b->planned;
     if (sub->replay_to && sub->replay_to < last)
         last = sub->replay_to; /* a replay that ends walks no further */
-    for (int budget = PUMP_BUDGET; budget > 0 && sub_credit(sub) > 0; budget--) {
+    for (int budget = PUMP_BUDGET; budget > 0; budget--) {
         uint64_t seq = sub->next_seq;
         struct msgref ref;
+        /* Caught up is decided before credit: a replay whose last message
+         * filled the window still learns it has everything. */
+        if (seq <= last && sub_credit(sub) == 0)
+            return;
         int rc = seq > last ? STORE_NOTFOUND : fetch(b, &seq, 0, &ref);
         if (rc == STORE_NOTFOUND || (rc == STORE_OK && seq > last)) {
             /* Caught up: the index reaches it now (or, at its to_seq, a

@@ -123,6 +123,9 @@ static sub_t *subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, 
         window = MAX_WINDOW;
     sub_t *sub = session_sub_add(s, id, pattern, durable, window, start);
     fanout_sub_added(b, sub);
+    struct audit_event ev = {
+        .actor = s->agent, .action = "subscribe", .topic = pattern, .outcome = "ok"};
+    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
     if (start == SUB_AT_TAIL)
         start = b->planned + 1;
     log_info("event=subscribed agent=%s sub=%u pattern=%s durable=%s window=%u start=%llu",
@@ -160,13 +163,16 @@ static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *
     /* The limit is per agent, over all its connections. */
     enum policy_rule rule = policy_may_subscribe(s->conf, pattern, s->agent_state->subs,
                                                  b->cfg->max_subs_per_agent, util_now_us());
-    struct audit_event ev = {.actor = s->agent,
-                             .action = "subscribe",
-                             .topic = pattern,
-                             .outcome = rule == POLICY_ALLOW ? "ok" : "refused",
-                             .reason = rule == POLICY_ALLOW ? NULL : policy_rule_name(rule)};
-    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
     if (rule != POLICY_ALLOW) {
+        /* Only the refusal is recorded here: a subscription that passes
+         * may still be refused by what its caller checks next, so its
+         * "ok" is written once it exists (subscribed). */
+        struct audit_event ev = {.actor = s->agent,
+                                 .action = "subscribe",
+                                 .topic = pattern,
+                                 .outcome = "refused",
+                                 .reason = policy_rule_name(rule)};
+        audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
         snprintf(why, sizeof why, "subscription refused by rule %s", policy_rule_name(rule));
         log_info("event=subscribe_refused agent=%s pattern=%s rule=%s", s->agent, pattern,
                  policy_rule_name(rule));
@@ -614,6 +620,13 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
                               const uint8_t *key)
 {
     session_t *s = sessions_find(b->sessions, rid, rid_len);
+    if (s && s->dead) {
+        /* It said Bye (or timed out): a frame after that is a new session,
+         * not an echo of the old one. */
+        fanout_session_gone(b, s);
+        sessions_remove(b->sessions, s);
+        s = NULL;
+    }
     if (s && (strcmp(s->agent, user) != 0 || memcmp(s->key, key, 32) != 0)) {
         log_warn("event=routing_id_reused old_agent=%s new_agent=%s", s->agent, user);
         fanout_session_gone(b, s);

@@ -278,7 +278,8 @@ static void append(sub_t *sub, uint64_t seq, int64_t due_ms, uint32_t attempts)
 
 void sub_sent(sub_t *sub, uint64_t seq, int64_t due_ms)
 {
-    if (sub->n_inflight < sub->window)
+    /* Held entries are outside the window: only sent ones count. */
+    if (sub->n_inflight - sub->n_held < sub->window)
         append(sub, seq, due_ms, 1);
     sub->delivered++;
     sub->active = 1;
@@ -359,8 +360,8 @@ void sub_set_window(sub_t *sub, uint32_t window)
 {
     if (window < 1)
         window = 1;
-    if (window < sub->n_inflight)
-        window = sub->n_inflight; /* never forget what is in flight */
+    /* Below what is in flight, the window stays closed until acks bring
+     * it under; nothing in flight is forgotten (the slots keep it). */
     sub->window = window;
     room_for(sub, 0);
     if (sub->slots_cap < window) {
