@@ -35,7 +35,7 @@ except ImportError:  # a source tree: build/python beside clients/python
         del sys.path[0]
 
 __all__ = [
-    "Client", "Delivery", "PubAck", "Subscription", "LiaisonError",
+    "Client", "Delivery", "PubAck", "ReplayDone", "Subscription", "LiaisonError",
     "ConnectError", "KeyRefused", "SessionLost", "read_key",
     "intel_from_dict", "intel_to_dict", "error_name",
 ]
@@ -44,6 +44,9 @@ VERSION = "0.1"
 PROTOCOL_VERSION = pb.PROTOCOL_VERSION
 
 PubAck = namedtuple("PubAck", "seq msg_id duplicate")
+# A replay asked with report_done has everything stored up to last_seq
+# (docs/protocol.md, "Replay"); receive() returns it in stream order.
+ReplayDone = namedtuple("ReplayDone", "sub_id last_seq")
 
 
 def error_name(code):
@@ -247,10 +250,13 @@ class Delivery:
 
 class Subscription:
     """A subscription as the client asked for it, with what SubAck said.
-    `last_seq` is the highest sequence delivered on it so far."""
+    `last_seq` is the highest sequence delivered on it so far; `done_seq`,
+    for a replay asked with report_done, ReplayDone's last_seq once it has
+    come (else None); `ended` is true once a replay with to_seq has reached
+    it; `taken_over` once another connection took this durable over."""
 
     def __init__(self, sub_id, pattern, durable="", credit=0, from_seq=0,
-                 since_us=0, replay=False):
+                 since_us=0, replay=False, take_over=False, to_seq=0, report_done=False):
         self.sub_id = sub_id
         self.pattern = pattern
         self.durable = durable
@@ -258,8 +264,14 @@ class Subscription:
         self.from_seq = from_seq
         self.since_us = since_us
         self.replay = replay
+        self.take_over = take_over
+        self.to_seq = to_seq
+        self.report_done = report_done
         self.start_seq = 0
         self.last_seq = 0
+        self.done_seq = None
+        self.ended = False
+        self.taken_over = False
 
 
 _MONITOR_EVENTS = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -298,6 +310,7 @@ class Client:
         self._subs = {}          # sub_id -> Subscription
         self._next_sub = 1
         self._lost = None        # why the link is finished, once it is
+        self._forgotten = False  # the broker said NOT_WELCOMED: no session until a Hello
         self.agent = ""
         self.broker_version = ""
         self.heartbeat_ms = 5000
@@ -354,8 +367,13 @@ class Client:
                                    "running? is the broker's public key right? is this "
                                    "key configured?)" % (self.endpoint, self.timeout))
             env = self._recv(min(left, 0.1))
-            if env is None or env.corr_id != corr:
-                if env is not None:
+            if env is None:
+                continue
+            if env.corr_id != corr:
+                # Whatever answers frames sent before this Hello arrives
+                # before its Welcome: a NOT_WELCOMED then is about the
+                # session being replaced, not the new one.
+                if not (env.WhichOneof("kind") == "error" and env.error.code == pb.NOT_WELCOMED):
                     self._stash(env)
                 continue
             kind = env.WhichOneof("kind")
@@ -366,6 +384,7 @@ class Client:
                 self.heartbeat_ms = w.heartbeat_ms or self.heartbeat_ms
                 self.max_frame_bytes = w.max_frame_bytes
                 self.welcome_last_seq = w.last_seq
+                self._forgotten = False
                 return
             if kind == "error":
                 raise self._error(env)
@@ -436,18 +455,38 @@ class Client:
                 return None
 
     def _welcomed(self):
-        return bool(self.agent)
+        # Once the broker has forgotten the session, heartbeats would only
+        # draw more NOT_WELCOMED: none until the next Welcome.
+        return bool(self.agent) and not self._forgotten
 
     def _error(self, env):
         e = env.error
         return LiaisonError(e.code, e.message, e.seq, e.msg_id, env.corr_id)
 
     def _stash(self, env):
-        """Keeps what arrived while waiting for something else."""
+        """Keeps what arrived while waiting for something else, for
+        receive(), and notes at once what changes the session: the broker
+        forgot it (NOT_WELCOMED), or took a durable away (TAKEN_OVER)."""
         kind = env.WhichOneof("kind")
-        if kind in ("deliver", "error"):
+        if kind == "error":
+            self._note_error(env)
+        if kind in ("deliver", "error", "replay_done"):
             self._events.append(env)
-        # Heartbeat echoes and late replies to abandoned requests are dropped.
+        # Heartbeats (echoes, and the broker's own with corr_id 0) and late
+        # replies to abandoned requests are dropped.
+
+    def _note_error(self, env):
+        code = env.error.code
+        if code == pb.NOT_WELCOMED:
+            self._forgotten = True
+        elif code == pb.TAKEN_OVER and env.corr_id == 0:
+            # The message names the durable ("durable agent/name taken
+            # over ..."); the subscription holding it here has ended, and
+            # resume() must not take it back.
+            for sub in list(self._subs.values()):
+                if sub.durable and ("/%s " % sub.durable) in env.error.message:
+                    sub.taken_over = True
+                    self._subs.pop(sub.sub_id, None)
 
     def _call(self, timeout=None, **kind):
         """Sends a request and waits for the reply with its corr_id."""
@@ -467,6 +506,7 @@ class Client:
                 self._stash(env)
                 continue
             if env.WhichOneof("kind") == "error":
+                self._note_error(env)
                 err = self._error(env)
                 if err.code == pb.NOT_WELCOMED:
                     raise SessionLost("the broker no longer knows this session "
@@ -499,28 +539,35 @@ class Client:
         under while away; "" lives with the connection. A durable name
         another live connection holds is refused (DURABLE_IN_USE) unless
         take_over, when that connection is told (TAKEN_OVER). credit:
-        deliveries in flight before acks (0 = broker default). Returns a
-        Subscription whose start_seq is the first sequence it may deliver."""
-        sub = Subscription(self._new_sub_id(sub_id), pattern, durable, credit)
-        sub.take_over = take_over
+        deliveries in flight before acks (0 = broker default; over 100000 is
+        BAD_REQUEST). Returns a Subscription whose start_seq is the first
+        sequence it may deliver."""
+        sub = Subscription(self._new_sub_id(sub_id), pattern, durable, credit,
+                           take_over=take_over)
         return self._start(sub)
 
-    def replay(self, pattern, from_seq=0, since_us=0, sub_id=None):
+    def replay(self, pattern, from_seq=0, since_us=0, sub_id=None, to_seq=0,
+               report_done=False):
         """Streams stored messages matching pattern from a sequence (or, with
-        since_us, a time in microseconds since the epoch), then carries on
-        live. Never durable. NOT_FOUND if from_seq is no longer stored."""
+        since_us, a time in microseconds since the epoch; not both), then
+        carries on live -- or, with to_seq, ends after that sequence. Never
+        durable. NOT_FOUND (with .seq) if from_seq is no longer, or was
+        never, stored. With report_done, receive() returns a ReplayDone once
+        the replay has caught up (see wait_replay_done)."""
         sub = Subscription(self._new_sub_id(sub_id), pattern, from_seq=from_seq,
-                           since_us=since_us, replay=True)
+                           since_us=since_us, replay=True, to_seq=to_seq,
+                           report_done=report_done)
         return self._start(sub)
 
     def _start(self, sub):
         if sub.replay:
             env = self._call(replay=pb.Replay(sub_id=sub.sub_id, pattern=sub.pattern,
-                                              from_seq=sub.from_seq, since_us=sub.since_us))
+                                              from_seq=sub.from_seq, since_us=sub.since_us,
+                                              to_seq=sub.to_seq, report_done=sub.report_done))
         else:
             env = self._call(subscribe=pb.Subscribe(sub_id=sub.sub_id, pattern=sub.pattern,
                                                     durable=sub.durable, credit=sub.credit,
-                                                    take_over=getattr(sub, "take_over", False)))
+                                                    take_over=sub.take_over))
         sub.start_seq = env.sub_ack.start_seq
         self._subs[sub.sub_id] = sub
         return sub
@@ -544,8 +591,9 @@ class Client:
         self._send(nack=pb.Nack(sub_id=sub_id, seqs=seqs, requeue=requeue))
 
     def credit(self, sub_id, credit):
-        """Sets the subscription's window: deliveries in flight before acks
-        (the broker keeps it within 1..100000). No success reply."""
+        """Sets the subscription's window: deliveries in flight before acks,
+        1 to 100000 (anything else draws BAD_REQUEST, raised by a later
+        receive(), and leaves the window as it was). No success reply."""
         self._send(credit=pb.Credit(sub_id=sub_id, credit=credit))
         if sub_id in self._subs:
             self._subs[sub_id].credit = credit
@@ -586,9 +634,15 @@ class Client:
 
     def receive(self, timeout=None):
         """The next Delivery within timeout seconds (None: wait for ever), or
-        None. Raises LiaisonError for an Error that answers no waiting call
-        (an ack for an unknown sub_id, say) and SessionLost when the broker
-        forgot the session or the connection closed."""
+        None; or, for a replay asked with report_done, a ReplayDone(sub_id,
+        last_seq) where it comes in the stream (every delivery up to
+        last_seq came before it). Raises LiaisonError for an Error that
+        answers no waiting call (an ack for an unknown sub_id, say, or
+        TAKEN_OVER: another connection took a durable of this one, which
+        has then left subscriptions()) and SessionLost when the broker
+        forgot the session (NOT_WELCOMED, also sent unasked when it reaps
+        a silent session) or the connection closed. The broker's own
+        heartbeats are dropped here."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._events:
@@ -611,22 +665,59 @@ class Client:
                 if sub is not None and d.seq > sub.last_seq:
                     sub.last_seq = d.seq
                 return d
+            if kind == "replay_done":
+                r = env.replay_done
+                sub = self._subs.get(r.sub_id)
+                if sub is not None:
+                    sub.done_seq = r.last_seq
+                    sub.ended = bool(sub.to_seq) and r.last_seq >= sub.to_seq
+                return ReplayDone(r.sub_id, r.last_seq)
             if kind == "error":
+                self._note_error(env)
                 err = self._error(env)
                 if err.code == pb.NOT_WELCOMED:
                     raise SessionLost("the broker no longer knows this session "
                                       "(NOT_WELCOMED): resume()") from err
                 raise err
-            # Heartbeat echoes and stray replies: nothing to hand back.
+            # Heartbeats (echoes and the broker's own) and stray replies:
+            # nothing to hand back.
+
+    def wait_replay_done(self, sub_id, timeout=None, on_delivery=None):
+        """For a replay asked with report_done: receives until its
+        ReplayDone and returns its last_seq, or None if timeout seconds
+        pass first. Each Delivery in between is given to on_delivery (on
+        any subscription), or, without one, acked at once -- the broker
+        decides it has caught up only while the replay has credit, so a
+        caller that holds its acks must give on_delivery that acks."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            got = self.receive(left)
+            if got is None:
+                return None
+            if isinstance(got, ReplayDone):
+                if got.sub_id == sub_id:
+                    return got.last_seq
+                continue
+            if on_delivery is not None:
+                on_delivery(got)
+            else:
+                self.ack(got.sub_id, got.seq)
 
     # ---- after a lost session -------------------------------------------------------
 
     def resume(self):
         """After SessionLost: a new connection (or, if the connection is
         still up, a new Hello on it) and every subscription asked for again.
-        A durable one resumes from its cursor; a replay carries on after the
-        last sequence it delivered; a plain one starts at the tail (what was
-        published meanwhile is not sent to it)."""
+        A durable one resumes from its cursor, taking its name over from
+        this client's old connection if the broker has not reaped that yet
+        (but not one another connection took over: that one is gone from
+        subscriptions()); a replay carries on after the last sequence it
+        delivered, and one that reached its to_seq is not asked again; a
+        plain one starts at the tail (what was published meanwhile is not
+        sent to it)."""
         self._events.clear()
         self.agent = ""
         if self._lost:
@@ -637,8 +728,14 @@ class Client:
         subs = sorted(self._subs.values(), key=lambda s: s.sub_id)
         self._subs = {}
         for sub in subs:
-            if sub.replay and sub.last_seq:
-                sub.from_seq, sub.since_us = sub.last_seq + 1, 0
+            if sub.replay:
+                if sub.ended or (sub.to_seq and sub.last_seq >= sub.to_seq):
+                    continue
+                if sub.last_seq:
+                    sub.from_seq, sub.since_us = sub.last_seq + 1, 0
+                sub.report_done = sub.report_done and sub.done_seq is None
+            elif sub.durable:
+                sub.take_over = True  # the holder, if any, is our old connection
             self._start(sub)
 
     def subscriptions(self):
@@ -655,16 +752,21 @@ class Client:
             self._sock = None
 
     def close(self):
-        """Unsubscribes what is live, so durable names are free at once for
-        the next connection (a durable keeps its place), waits for the
-        broker to have read that (a Heartbeat's echo), and closes."""
-        if self._sock is not None and self._subs:
+        """Says Bye and closes: the broker drops the session at once, its
+        subscriptions end and a durable keeps its place, its name free for
+        the next connection. With durables live it first unsubscribes them
+        and waits (at most 2 s) for a Heartbeat's echo, so the broker has
+        certainly let them go before another connection asks for them."""
+        if self._sock is not None and not self._lost:
             try:
-                for sub_id in list(self._subs):
-                    self.unsubscribe(sub_id)
-                self.heartbeat(2.0)
+                if any(sub.durable for sub in self._subs.values()) and self._welcomed():
+                    for sub_id in list(self._subs):
+                        self.unsubscribe(sub_id)
+                    self.heartbeat(2.0)
+                self._send(corr_id=0, bye=pb.Bye())  # no reply; the linger sends it
             except Exception:
                 pass  # closing anyway: the broker reaps the session
+        self._subs = {}
         self._close_socket()
 
     def __enter__(self):
