@@ -82,11 +82,11 @@ const char *batch_msg_id(const batch_t *bt, const struct batch_pub *p)
     return (const char *)bt->bytes + p->msg_id_off;
 }
 
-/* Dedup keys are already a cryptographic hash: their first bytes index. */
-static uint32_t hash_key(const uint8_t *k)
+static uint32_t hash_key(const uint8_t *k, size_t n)
 {
-    uint32_t h;
-    memcpy(&h, k, sizeof h);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 16777619u;
     return h;
 }
 
@@ -95,7 +95,7 @@ static void dedup_insert(batch_t *bt, size_t idx)
 {
     const struct batch_pub *p = &bt->pubs[idx];
     size_t mask = bt->dedup_cap - 1;
-    size_t i = hash_key(bt->bytes + p->dkey_off) & mask;
+    size_t i = hash_key(bt->bytes + p->dkey_off, p->dkey_len) & mask;
     while (bt->dedup[i])
         i = (i + 1) & mask;
     bt->dedup[i] = (uint32_t)idx + 1;
@@ -108,26 +108,27 @@ static void dedup_grow(batch_t *bt)
     bt->dedup = xcalloc(cap, sizeof *bt->dedup);
     bt->dedup_cap = cap;
     for (size_t i = 0; i < bt->n_pubs; i++)
-        if (bt->pubs[i].has_dkey)
+        if (bt->pubs[i].dkey_len)
             dedup_insert(bt, i);
 }
 
-uint64_t batch_dedup_find(const batch_t *bt, const uint8_t *key)
+uint64_t batch_dedup_find(const batch_t *bt, const struct store_dkey *key)
 {
     if (bt->dedup_cap == 0)
         return 0;
     size_t mask = bt->dedup_cap - 1;
-    for (size_t i = hash_key(key) & mask; bt->dedup[i]; i = (i + 1) & mask) {
+    for (size_t i = hash_key(key->b, key->len) & mask; bt->dedup[i]; i = (i + 1) & mask) {
         const struct batch_pub *p = &bt->pubs[bt->dedup[i] - 1];
-        if (memcmp(bt->bytes + p->dkey_off, key, STORE_DEDUP_KEY) == 0)
+        if (p->dkey_len == key->len && memcmp(bt->bytes + p->dkey_off, key->b, key->len) == 0)
             return p->seq;
     }
     return 0;
 }
 
 struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size_t len,
-                                const uint8_t *dedup_key, const uint8_t *rid, size_t rid_len,
-                                uint64_t corr_id, const char *msg_id, Liaison__Intel *intel)
+                                const struct store_dkey *dedup_key, const uint8_t *rid,
+                                size_t rid_len, uint64_t corr_id, const char *msg_id,
+                                Liaison__Intel *intel)
 {
     if (bt->n_pubs == 0)
         bt->first_seq = seq;
@@ -146,11 +147,11 @@ struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size
     p->rid_len = rid_len;
     p->msg_id_off = put_bytes(bt, msg_id, strlen(msg_id) + 1);
     if (dedup_key) {
-        p->has_dkey = 1;
-        p->dkey_off = put_bytes(bt, dedup_key, STORE_DEDUP_KEY);
+        p->dkey_len = dedup_key->len;
+        p->dkey_off = put_bytes(bt, dedup_key->b, dedup_key->len);
     }
     bt->n_pubs++;
-    if (p->has_dkey) {
+    if (p->dkey_len) {
         if (bt->n_pubs * 2 > bt->dedup_cap)
             dedup_grow(bt); /* inserts this one too */
         else

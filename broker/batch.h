@@ -18,13 +18,12 @@
 /* A publish stored by the batch and waiting for its PubAck. */
 struct batch_pub {
     uint64_t seq, corr_id;
-    size_t rid_off, rid_len; /* in the batch's bytes */
-    size_t msg_id_off;       /* NUL-terminated, in the batch's bytes */
-    size_t dkey_off;         /* the dedup key (STORE_DEDUP_KEY bytes) in the batch's bytes */
-    int has_dkey;
-    size_t data_off, len;  /* the stored bytes, in the write set */
-    Liaison__Intel *intel; /* owned: decoded once, for every routing decision */
-    uint8_t digest[32];    /* of the stored bytes, for the audit */
+    size_t rid_off, rid_len;   /* in the batch's bytes */
+    size_t msg_id_off;         /* NUL-terminated, in the batch's bytes */
+    size_t dkey_off, dkey_len; /* the dedup key in the batch's bytes (len 0: none) */
+    size_t data_off, len;      /* the stored bytes, in the write set */
+    Liaison__Intel *intel;     /* owned: decoded once, for every routing decision */
+    uint8_t digest[32];        /* of the stored bytes, for the audit */
 };
 
 /* A frame that leaves only when the batch is durable. */
@@ -74,17 +73,17 @@ void batch_fail(batch_t *bt, int rc);
 
 /* Stores a message under seq (== first_seq + n_pubs once the first is
  * set): returns the publish's entry, whose stored bytes (len of them, at
- * batch_pub_data) the caller packs; dedup_key (STORE_DEDUP_KEY bytes) may
- * be NULL. Takes ownership
+ * batch_pub_data) the caller packs; dedup_key may be NULL. Takes ownership
  * of intel. The entry is valid until the next batch_add_pub. */
 struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size_t len,
-                                const uint8_t *dedup_key, const uint8_t *rid, size_t rid_len,
-                                uint64_t corr_id, const char *msg_id, Liaison__Intel *intel);
+                                const struct store_dkey *dedup_key, const uint8_t *rid,
+                                size_t rid_len, uint64_t corr_id, const char *msg_id,
+                                Liaison__Intel *intel);
 uint8_t *batch_pub_data(batch_t *bt, const struct batch_pub *p);
 /* The publish stored under seq in this batch, or NULL. */
 struct batch_pub *batch_pub_at(batch_t *bt, uint64_t seq);
 /* The sequence of a publish in this batch under dedup_key, or 0. */
-uint64_t batch_dedup_find(const batch_t *bt, const uint8_t *dedup_key);
+uint64_t batch_dedup_find(const batch_t *bt, const struct store_dkey *dedup_key);
 /* One past the last sequence stored by this batch (first_seq when none). */
 uint64_t batch_next_seq(const batch_t *bt);
 

@@ -67,8 +67,8 @@ static void set_str(char **field, const char *value)
 
 /* The sequence already given to this (origin, msg_id), looking in the two
  * uncommitted batches first, then the store; 0 if none. */
-static uint64_t find_repeat(broker_t *b, const uint8_t *key, const char *origin, const char *msg_id,
-                            int64_t since_us)
+static uint64_t find_repeat(broker_t *b, const struct store_dkey *key, const char *origin,
+                            const char *msg_id, int64_t since_us)
 {
     uint64_t seq = batch_dedup_find(b->open, key);
     if (seq == 0 && b->inflight)
@@ -137,12 +137,12 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     set_str(&m->origin->type, a->type);
     set_str(&m->origin->region, a->region);
     m->received_at_us = now_us;
-    uint8_t key[STORE_DEDUP_KEY];
-    const uint8_t *dkey = NULL;
+    struct store_dkey key;
+    const struct store_dkey *dkey = NULL;
     if (msg_id[0]) {
-        store_dedup_key(a->name, msg_id, key);
-        dkey = key;
-        uint64_t seq = find_repeat(b, key, a->name, msg_id,
+        store_dedup_key(a->name, msg_id, &key);
+        dkey = &key;
+        uint64_t seq = find_repeat(b, &key, a->name, msg_id,
                                    now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
         if (seq) {
             answer_repeat(b, s, corr_id, seq, msg_id);

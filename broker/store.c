@@ -367,14 +367,36 @@ static struct wop_rec *wset_op(store_wset_t *w, enum wop op, uint64_t seq, int64
     return r;
 }
 
-void store_dedup_key(const char *origin, const char *msg_id, uint8_t key[STORE_DEDUP_KEY])
+void store_dedup_key(const char *origin, const char *msg_id, struct store_dkey *key)
 {
+    size_t ol = strlen(origin), ml = strlen(msg_id);
+    if (ol + 1 + ml <= STORE_DEDUP_TEXT) {
+        memcpy(key->b, origin, ol);
+        key->b[ol] = 0x1f;
+        memcpy(key->b + ol + 1, msg_id, ml);
+        key->len = ol + 1 + ml;
+        return;
+    }
     crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, STORE_DEDUP_KEY);
-    crypto_generichash_update(&st, (const unsigned char *)origin, strlen(origin));
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const unsigned char *)origin, ol);
     crypto_generichash_update(&st, (const unsigned char *)"\x1f", 1);
-    crypto_generichash_update(&st, (const unsigned char *)msg_id, strlen(msg_id));
-    crypto_generichash_final(&st, key, STORE_DEDUP_KEY);
+    crypto_generichash_update(&st, (const unsigned char *)msg_id, ml);
+    /* The text's first STORE_DEDUP_TEXT bytes, then NUL, then the hash. */
+    size_t n = 0;
+    size_t take = ol < STORE_DEDUP_TEXT ? ol : STORE_DEDUP_TEXT;
+    memcpy(key->b, origin, take);
+    n = take;
+    if (n < STORE_DEDUP_TEXT)
+        key->b[n++] = 0x1f;
+    if (n < STORE_DEDUP_TEXT) {
+        size_t m = STORE_DEDUP_TEXT - n;
+        memcpy(key->b + n, msg_id, m);
+        n += m;
+    }
+    key->b[n++] = 0;
+    crypto_generichash_final(&st, key->b + n, 32);
+    key->len = n + 32;
 }
 
 /* The key a store written before hashing used: the text, if it fits. */
@@ -385,10 +407,11 @@ static size_t legacy_key(const char *origin, const char *msg_id, char *out, size
 }
 
 size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len,
-                      const uint8_t *dedup_key)
+                      const struct store_dkey *dk)
 {
     struct wop_rec *r = wset_op(w, WOP_MSG, seq, time_us);
-    size_t dl = dedup_key ? STORE_DEDUP_KEY : 0;
+    size_t dl = dk ? dk->len : 0;
+    const uint8_t *dedup_key = dk ? dk->b : NULL;
     r->a_off = wset_reserve(w, len);
     r->a_len = len;
     r->b_off = wset_copy(w, dedup_key, dl);
@@ -452,14 +475,19 @@ void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char
 {
     struct wop_rec *r = wset_op(w, WOP_PURGE, seq, time_us);
     if (origin && msg_id && msg_id[0]) {
-        /* b: the hashed key, then the text key of older stores (if any). */
-        uint8_t key[STORE_DEDUP_KEY];
+        /* b: the key's length (2 bytes), the key, then the text key of
+         * older stores (if it differs and fits). */
+        struct store_dkey key;
         char text[1200];
-        store_dedup_key(origin, msg_id, key);
+        store_dedup_key(origin, msg_id, &key);
         size_t tl = legacy_key(origin, msg_id, text, sizeof text);
-        r->b_off = wset_copy(w, key, sizeof key);
+        if (tl == key.len && memcmp(text, key.b, tl) == 0)
+            tl = 0;
+        uint8_t kl[2] = {(uint8_t)(key.len >> 8), (uint8_t)key.len};
+        r->b_off = wset_copy(w, kl, 2);
+        wset_copy(w, key.b, key.len);
         wset_copy(w, text, tl);
-        r->b_len = sizeof key + tl;
+        r->b_len = 2 + key.len + tl;
     }
     w->estimate += 4096; /* a delete may split nothing, but dirties a page */
 }
@@ -535,13 +563,17 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         k = (MDB_val){.mv_size = 16, .mv_data = kb};
         if ((rc = mdb_del(txn, s->times, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
             return rc;
-        for (size_t off = 0; off < r->b_len;) {
-            /* The hashed key, then the text key an older store may hold. */
-            size_t kl = off == 0 ? STORE_DEDUP_KEY : r->b_len - off;
-            k = (MDB_val){.mv_size = kl, .mv_data = bb + off};
+        if (r->b_len >= 2) {
+            /* The key, then the text key an older store may hold. */
+            size_t kl = (size_t)bb[0] << 8 | bb[1];
+            k = (MDB_val){.mv_size = kl, .mv_data = bb + 2};
             if ((rc = mdb_del(txn, s->dedup, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
                 return rc;
-            off += kl;
+            if (r->b_len > 2 + kl) {
+                k = (MDB_val){.mv_size = r->b_len - 2 - kl, .mv_data = bb + 2 + kl};
+                if ((rc = mdb_del(txn, s->dedup, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+                    return rc;
+            }
         }
         return 0;
     }
@@ -652,12 +684,13 @@ static int dedup_get(store_read_t *r, const void *key, size_t len, int64_t min_t
 int store_read_dedup(store_read_t *r, const char *origin, const char *msg_id, int64_t min_time_us,
                      uint64_t *seq)
 {
-    uint8_t key[STORE_DEDUP_KEY];
+    struct store_dkey key;
     char text[1200];
-    store_dedup_key(origin, msg_id, key);
-    int rc = dedup_get(r, key, sizeof key, min_time_us, seq);
+    store_dedup_key(origin, msg_id, &key);
+    int rc = dedup_get(r, key.b, key.len, min_time_us, seq);
     size_t tl;
-    if (rc == STORE_NOTFOUND && (tl = legacy_key(origin, msg_id, text, sizeof text)) > 0)
+    if (rc == STORE_NOTFOUND && (tl = legacy_key(origin, msg_id, text, sizeof text)) > 0 &&
+        (tl != key.len || memcmp(text, key.b, tl) != 0))
         rc = dedup_get(r, text, tl, min_time_us, seq);
     return rc;
 }

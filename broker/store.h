@@ -72,19 +72,27 @@ void store_wset_clear(store_wset_t *w);
 size_t store_wset_count(const store_wset_t *w);
 /* An over-estimate of the map bytes applying it may take. */
 size_t store_wset_estimate(const store_wset_t *w);
-/* The dedup key of a publisher's msg_id: BLAKE2b-256 of origin, 0x1f and
- * msg_id. Fixed-size, so two msg_ids never share one however long they are
- * (the key used to be the text itself, cut at LMDB's 511-byte key limit:
- * msg_ids sharing their first ~500 bytes collided). */
-#define STORE_DEDUP_KEY 32
-void store_dedup_key(const char *origin, const char *msg_id, uint8_t key[STORE_DEDUP_KEY]);
+/* The dedup key of a publisher's msg_id: origin, 0x1f and msg_id as text
+ * while that is at most STORE_DEDUP_TEXT bytes (so keys of one publisher
+ * stay in order and land on the same pages); a longer one is its first
+ * STORE_DEDUP_TEXT bytes, a NUL (which text never holds) and a BLAKE2b-256
+ * of the whole. So two msg_ids never share a key however long they are
+ * (the key used to be the text cut at LMDB's 511-byte limit: msg_ids
+ * sharing their first ~500 bytes collided). */
+#define STORE_DEDUP_TEXT 400
+#define STORE_DEDUP_KEY  (STORE_DEDUP_TEXT + 1 + 32)
+struct store_dkey {
+    uint8_t b[STORE_DEDUP_KEY];
+    size_t len;
+};
+void store_dedup_key(const char *origin, const char *msg_id, struct store_dkey *key);
 
 /* A message of len bytes under seq (seqs must rise within and across write
- * sets: they are appended), indexed by time_us, and dedup_key (a
- * STORE_DEDUP_KEY key) -> seq unless dedup_key is NULL. Returns the offset of len bytes the caller
+ * sets: they are appended), indexed by time_us, and dedup_key -> seq unless
+ * dedup_key is NULL. Returns the offset of len bytes the caller
  * fills with the message (valid until the next call on w: see store_wset_data). */
 size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len,
-                      const uint8_t *dedup_key);
+                      const struct store_dkey *dedup_key);
 /* The bytes at off, valid until the write set next grows. */
 const uint8_t *store_wset_data(const store_wset_t *w, size_t off);
 /* Audit records and checkpoints (audit.c), by audit sequence. */

@@ -77,6 +77,7 @@ broker = {
   metrics       = "";
   credit_window = 1000;
   max_subs_per_agent = 2000;
+  max_sessions_per_agent = 100;
   log_level     = "info";
 };
 agents = (

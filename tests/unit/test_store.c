@@ -80,14 +80,14 @@ static size_t payload_len(uint64_t seq)
 static void put(store_wset_t *w, uint64_t seq, int64_t time_us, const void *data, size_t len,
                 const char *key)
 {
-    uint8_t dk[STORE_DEDUP_KEY];
+    struct store_dkey dk;
     if (key) {
         char origin[64];
         const char *sep = strchr(key, '\x1f');
         snprintf(origin, sizeof origin, "%.*s", (int)(sep - key), key);
-        store_dedup_key(origin, sep + 1, dk);
+        store_dedup_key(origin, sep + 1, &dk);
     }
-    size_t off = store_wset_msg(w, seq, time_us, len, key ? dk : NULL);
+    size_t off = store_wset_msg(w, seq, time_us, len, key ? &dk : NULL);
     if (len)
         memcpy((void *)(uintptr_t)store_wset_data(w, off), data, len);
 }
@@ -503,12 +503,14 @@ static void test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes(v
     memcpy(b, a, 1000);
     strcpy(a + 1000, "-informant-7");
     strcpy(b + 1000, "-informant-8");
-    uint8_t ka[STORE_DEDUP_KEY], kb[STORE_DEDUP_KEY];
-    store_dedup_key("humberside-police", a, ka);
-    store_dedup_key("humberside-police", b, kb);
-    assert_memory_not_equal(ka, kb, STORE_DEDUP_KEY);
+    struct store_dkey ka, kb;
+    store_dedup_key("humberside-police", a, &ka);
+    store_dedup_key("humberside-police", b, &kb);
+    assert_int_equal(ka.len, kb.len);
+    assert_true(ka.len <= 511);
+    assert_memory_not_equal(ka.b, kb.b, ka.len);
     store_wset_t *w = wset(f);
-    store_wset_msg(w, 1, 10, 0, ka);
+    store_wset_msg(w, 1, 10, 0, &ka);
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     store_read_t *r = store_read_begin(f->s);
     uint64_t seq = 0;
