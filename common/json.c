@@ -479,6 +479,12 @@ static int is_json_space(char c)
 Liaison__Intel *json_to_intel(const char *buf, size_t len, size_t *consumed, char *err,
                               size_t errlen)
 {
+    return json_to_intel_forwarded(buf, len, 0, consumed, err, errlen);
+}
+
+Liaison__Intel *json_to_intel_forwarded(const char *buf, size_t len, int forwarding,
+                                        size_t *consumed, char *err, size_t errlen)
+{
     Liaison__Intel *m = NULL;
     json_t *root = NULL;
     json_error_t jerr;
@@ -533,6 +539,15 @@ Liaison__Intel *json_to_intel(const char *buf, size_t len, size_t *consumed, cha
             quote(q, sizeof q, key);
             snprintf(err, errlen, "unknown key \"%s\"", q);
             goto fail;
+        }
+        if (forwarding && f->set == set_stamped) {
+            /* A delivered message forwarded as it was printed: the broker
+             * stamps these again. A notice has no content to forward. */
+            if (strcmp(key, "notice") == 0 && json_is_true(v)) {
+                snprintf(err, errlen, "a notice cannot be forwarded: it has no content");
+                goto fail;
+            }
+            continue;
         }
         if (f->set(m, f->key, v, err, errlen) != 0)
             goto fail;

@@ -25,6 +25,11 @@
  * err[0] == '\0' (end of input). */
 Liaison__Intel *json_to_intel(const char *buf, size_t len, size_t *consumed, char *err,
                               size_t errlen);
+/* The same; with forwarding set, a delivered message as liaisonctl sub
+ * printed it is accepted: "seq", "origin" and "received_at" are ignored
+ * (the broker stamps them again), and a notice is refused. */
+Liaison__Intel *json_to_intel_forwarded(const char *buf, size_t len, int forwarding,
+                                        size_t *consumed, char *err, size_t errlen);
 
 /* Renders a message as one line of JSON (no trailing newline), including
  * "seq", "origin" and "received_at" when the broker has stamped them. With

@@ -38,6 +38,7 @@ struct item {
 
 enum {
     F_JSON,
+    F_FORWARD,
     F_TOPIC,
     F_CLASSIFICATION,
     F_GRADING,
@@ -63,6 +64,9 @@ enum {
 
 static const struct opts_flag flags[] = {
     [F_JSON] = {"json", 0, NULL, "print {\"seq\":N,\"msg_id\":...,\"duplicate\":B} per message"},
+    [F_FORWARD] = {"forward", 0, NULL,
+                   "publish lines liaisonctl sub printed: the broker-stamped seq, origin and "
+                   "received_at are ignored (a notice is refused: it has no content)"},
     [F_TOPIC] = {"topic", 0, "T", "topic, e.g. alert.yorkshire.hull (required)"},
     [F_CLASSIFICATION] = {"classification", 0, "C",
                           "OFFICIAL, OFFICIAL-SENSITIVE, SECRET or TOP-SECRET (required)"},
@@ -167,7 +171,8 @@ static size_t line_of(const char *buf, size_t off)
 }
 
 /* Parses every object; on the first bad one reports it and returns -1. */
-static int parse_all(const char *name, const char *buf, size_t len, struct item **items, size_t *n)
+static int parse_all(const char *name, const char *buf, size_t len, int forward,
+                     struct item **items, size_t *n)
 {
     size_t off = 0, cap = 0;
     char err[512];
@@ -179,7 +184,8 @@ static int parse_all(const char *name, const char *buf, size_t len, struct item 
         while (start < len && (buf[start] == ' ' || buf[start] == '\n' || buf[start] == '\t' ||
                                buf[start] == '\r'))
             start++;
-        Liaison__Intel *m = json_to_intel(buf + off, len - off, &used, err, sizeof err);
+        Liaison__Intel *m = json_to_intel_forwarded(buf + off, len - off, forward, &used, err,
+                                                    sizeof err);
         if (m == NULL) {
             if (err[0] == '\0')
                 break; /* only whitespace left */
@@ -335,7 +341,7 @@ leave:
 
 /* Reads FILE ("-" for stdin) into messages, all checked before any is sent.
  * Returns CTL_OK, or CTL_FAIL after saying why. */
-static int from_file(const char *file, char **buf, struct item **items, size_t *n)
+static int from_file(const char *file, int forward, char **buf, struct item **items, size_t *n)
 {
     size_t len = 0;
     FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
@@ -350,7 +356,7 @@ static int from_file(const char *file, char **buf, struct item **items, size_t *
         fprintf(stderr, "liaisonctl: %s: input over %u bytes\n", file, PUB_MAX_INPUT);
         return CTL_FAIL;
     }
-    if (parse_all(file, *buf, len, items, n) != 0)
+    if (parse_all(file, *buf, len, forward, items, n) != 0)
         return CTL_FAIL;
     if (*n == 0) {
         fprintf(stderr, "liaisonctl: %s: no message to publish\n", file);
@@ -444,13 +450,17 @@ int ctl_pub(const char *config, int argc, char **argv)
     struct item *items = NULL;
     size_t n = 0;
     char *buf = NULL;
-    int json = 0, k, status = CTL_USAGE;
+    int json = 0, forward = 0, k, status = CTL_USAGE;
     opts_t o;
     memset(&g, 0, sizeof g);
     opts_begin(&o, &spec, config, argc, argv);
     while ((k = opts_next(&o)) >= 0) {
         if (k == F_JSON) {
             json = 1;
+            continue;
+        }
+        if (k == F_FORWARD) {
+            forward = 1;
             continue;
         }
         g.any = 1;
@@ -480,7 +490,7 @@ int ctl_pub(const char *config, int argc, char **argv)
             opts_bad(&o, "publishes one FILE (or - for stdin) at a time");
             goto leave;
         }
-        if ((status = from_file(o.n_operands ? o.operands[0] : "-", &buf, &items, &n)) != CTL_OK)
+        if ((status = from_file(o.n_operands ? o.operands[0] : "-", forward, &buf, &items, &n)) != CTL_OK)
             goto leave;
     }
     status = publish(o.config, items, n, json);

@@ -372,6 +372,15 @@ for cmd in "" $COMMANDS "audit tail" "audit export" "audit verify"; do
     assert_eq "$offered" "$listed" "completion flags of '$cmd'"
 done
 
+# ---- a delivered line can be published again: pub --forward ----------------------------------
+"$C" -c "$T/rocu.cfg" sub 'alert.>' --from-seq 1 --count 1 --timeout 10 >"$T/fwd.in" 2>/dev/null ||
+    fail "a line to forward"
+"$C" -c "$T/police.cfg" pub "$T/fwd.in" >/dev/null 2>"$T/fwd0.err" && fail "a delivered line published without --forward"
+assert_contains "$T/fwd0.err" "stamped by the broker"
+sed 's/"msg_id":"[^"]*"/"msg_id":"forwarded-1"/' "$T/fwd.in" >"$T/fwd1.in"
+"$C" -c "$T/police.cfg" pub --forward "$T/fwd1.in" >"$T/fwd.out" || fail "pub --forward of a delivered line"
+grep -q '^seq [0-9]*$' "$T/fwd.out" || fail "pub --forward printed $(cat "$T/fwd.out")"
+
 # ---- make install ----------------------------------------------------------------------------
 make -C "$ROOT" -s install B="${BIN#"$ROOT"/}" PREFIX=/usr DESTDIR="$T/inst" >"$T/install.log" 2>&1 ||
     fail "make install: $(tail -n 5 "$T/install.log")"

@@ -716,6 +716,30 @@ static void test_json_renders_bad_utf8_from_the_wire_without_failing(void **stat
     wire_intel_free(&m);
 }
 
+static void test_json_forwards_a_delivered_line_with_its_stamps_ignored(void **state)
+{
+    (void)state;
+    const char *line =
+        "{\"seq\":42,\"topic\":\"alert.yorkshire.a\",\"msg_id\":\"hull-1\","
+        "\"classification\":\"OFFICIAL\",\"grading\":\"2B\",\"handling\":\"P\","
+        "\"risk\":\"LOW\",\"origin\":{\"agent\":\"hmp-hull\",\"agency\":\"HMP Hull\","
+        "\"type\":\"prison\",\"region\":\"yorkshire\"},"
+        "\"received_at\":\"2026-11-25T10:00:00Z\",\"body\":\"x\"}";
+    char err[256];
+    size_t used;
+    assert_null(json_to_intel(line, strlen(line), &used, err, sizeof err));
+    Liaison__Intel *m = json_to_intel_forwarded(line, strlen(line), 1, &used, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(m->seq, 0); /* stamped again by the broker */
+    assert_int_equal(m->received_at_us, 0);
+    assert_string_equal(m->topic, "alert.yorkshire.a");
+    assert_string_equal(m->msg_id, "hull-1");
+    wire_intel_free(&m);
+    const char *notice = "{\"seq\":3,\"topic\":\"alert.y.a\",\"risk\":\"LOW\",\"notice\":true}";
+    assert_null(json_to_intel_forwarded(notice, strlen(notice), 1, &used, err, sizeof err));
+    assert_non_null(strstr(err, "notice cannot be forwarded"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_json_rejects_unknown_key),
         cmocka_unit_test(test_json_error_stays_on_one_line_whatever_the_key),
         cmocka_unit_test(test_json_rejects_stamped_keys),
+        cmocka_unit_test(test_json_forwards_a_delivered_line_with_its_stamps_ignored),
         cmocka_unit_test(test_json_rejects_root_that_is_not_an_object),
         cmocka_unit_test(test_json_rejects_wrong_types),
         cmocka_unit_test(test_json_rejects_unknown_enum_names),
