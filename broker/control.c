@@ -641,6 +641,11 @@ static json_doc_t *agents_doc(const struct control_model *m)
         set_u64(o, "publish_refused", a->publish_refused);
         set_u64(o, "withheld", a->withheld);
         set_u64(o, "subscriptions", a->subs);
+        /* A receiver connected with nothing to receive on: its feed may
+         * have been taken over, or its agent misconfigured. */
+        json_doc_set_bool(o, "no_live_subscription",
+                          a->sessions > 0 && a->subs == 0 && a->conf &&
+                              (a->conf->roles & ROLE_RECEIVER));
         json_doc_push(arr, o);
     }
     return arr;

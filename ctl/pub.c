@@ -184,8 +184,8 @@ static int parse_all(const char *name, const char *buf, size_t len, int forward,
         while (start < len && (buf[start] == ' ' || buf[start] == '\n' || buf[start] == '\t' ||
                                buf[start] == '\r'))
             start++;
-        Liaison__Intel *m = json_to_intel_forwarded(buf + off, len - off, forward, &used, err,
-                                                    sizeof err);
+        Liaison__Intel *m =
+            json_to_intel_forwarded(buf + off, len - off, forward, &used, err, sizeof err);
         if (m == NULL) {
             if (err[0] == '\0')
                 break; /* only whitespace left */
@@ -490,7 +490,8 @@ int ctl_pub(const char *config, int argc, char **argv)
             opts_bad(&o, "publishes one FILE (or - for stdin) at a time");
             goto leave;
         }
-        if ((status = from_file(o.n_operands ? o.operands[0] : "-", forward, &buf, &items, &n)) != CTL_OK)
+        if ((status = from_file(o.n_operands ? o.operands[0] : "-", forward, &buf, &items, &n)) !=
+            CTL_OK)
             goto leave;
     }
     status = publish(o.config, items, n, json);

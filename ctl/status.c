@@ -229,10 +229,11 @@ static void print_agents(const json_doc_t *arr, FILE *out)
             fmt_age(seen, sizeof seen, num(a, "last_seen_age_s"));
             strcat(seen, " ago");
         }
-        const char *state = !flag(a, "configured") ? "removed"
-                            : flag(a, "revoked")   ? "revoked"
-                            : flag(a, "connected") ? "connected"
-                                                   : "-";
+        const char *state = !flag(a, "configured")            ? "removed"
+                            : flag(a, "revoked")              ? "revoked"
+                            : flag(a, "no_live_subscription") ? "connected, receiving nothing"
+                            : flag(a, "connected")            ? "connected"
+                                                              : "-";
         cell(&t, "%s", str(a, "name", "?"));
         cell(&t, "%s", str(a, "type", "-"));
         cell(&t, "%s", str(a, "region", "-"));

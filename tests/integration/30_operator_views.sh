@@ -77,7 +77,7 @@ assert_eq "$(awk '$1 == "rocu" && $2 == "regional" { print $3, $4, $5, $6, $8, $
 assert_eq "$(head -n 1 "$T/subs.txt" | awk '{ print $1, $2, $5 }')" "AGENT SUBSCRIPTION BACKLOG" "subs table heading"
 
 # ---- agents ----
-J=$(ctl ops agents --json) || fail "agents refused"
+J=$(ctl ops agents --json 2>"$T/agents.err") || fail "agents refused: $(cat "$T/agents.err")"
 A=$(jobj "$J" name police)
 for kv in messages_in=6 messages_out=0 publish_refused=1 withheld=0 configured=true revoked=false; do
     assert_eq "$(jget "$A" "${kv%%=*}")" "${kv#*=}" "police ${kv%%=*}"
@@ -144,6 +144,15 @@ for v in status agents subs topics watch; do
 done
 if ctl auditor status 2>"$T/a.err"; then fail "the auditor got status"; fi
 assert_contains "$T/a.err" ROLE_MISSING
+
+# A receiver connected with nothing to receive on is flagged.
+"$BIN/tools/rawclient" "$T/rocu.cfg" idle >"$T/idle.out" 2>&1 &
+IDLE=$!
+PIDS="$PIDS $IDLE"
+wait_for "$T/idle.out" "^idle"
+J=$(ctl ops agents --json 2>"$T/agents.err") || fail "agents refused: $(cat "$T/agents.err")"
+assert_eq "$(jget "$(jobj "$J" name rocu)" no_live_subscription)" true "rocu connected, receiving nothing"
+wait "$IDLE" 2>/dev/null || true
 
 # ---- audit: consultation, aggregated ----
 # Many status queries by ops so far (the wait loop, every view, two

@@ -181,6 +181,14 @@ int main(int argc, char **argv)
         env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
         env.publish = &p;
         send_env(&env);
+    } else if (strcmp(mode, "idle") == 0) {
+        /* Connected, welcomed, subscribed to nothing, for a second. */
+        hello();
+        print_reply(5000);
+        printf("idle\n");
+        fflush(stdout);
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&it, 1, 1000);
     } else if (strcmp(mode, "ackflood") == 0) {
         hello();
         print_reply(5000);
