@@ -51,6 +51,7 @@ typedef struct broker {
     struct released_durable {
         char name[SESSION_AGENT_MAX + 130];
         uint64_t floor;
+        struct store_cursor_ext ext; /* ext.v owned */
     } released[64];
     unsigned n_released;
     uint8_t *scratch; /* frame buffer for replies; owned */

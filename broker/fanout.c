@@ -373,13 +373,16 @@ static void replay_caught_up(broker_t *b, session_t *s, sub_t *sub, uint64_t las
 
 /* Plans seq for sub and records what happened in its window. */
 static enum plan plan_next(broker_t *b, session_t *s, sub_t *sub, struct msgref *ref, uint64_t seq,
-                           int64_t now_ms, int64_t now_us)
+                           uint32_t attempt, int64_t now_ms, int64_t now_us)
 {
     int64_t until = 0;
-    enum plan p = plan_one(b, s, sub, ref, seq, 1, now_us, &until);
-    if (p == PLAN_QUEUED)
-        sub_sent(sub, seq, now_ms + b->cfg->ack_timeout_ms);
-    else if (p == PLAN_DEFERRED)
+    enum plan p = plan_one(b, s, sub, ref, seq, attempt, now_us, &until);
+    if (p == PLAN_QUEUED) {
+        sub_sent(sub, seq, now_ms + (int64_t)b->cfg->ack_timeout_ms * attempt);
+        struct inflight *f = attempt > 1 ? sub_inflight(sub, seq) : NULL;
+        if (f)
+            f->attempts = attempt; /* a resumed delivery keeps counting */
+    } else if (p == PLAN_DEFERRED)
         sub_hold(sub, seq, due_in(now_ms, now_us, until));
     return p;
 }
@@ -422,9 +425,26 @@ static void walk_on(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64
         }
         if (rc != STORE_OK)
             return;
-        if (plan_next(b, s, sub, &ref, seq, now_ms, now_us) == PLAN_FAILED)
+        uint32_t attempt = 1;
+        if (sub->resume && seq <= sub->resume_hi) {
+            /* Resumed: only what its cursor says is owed; what it acked
+             * above a gap is not sent again. */
+            while (sub->i_resume < sub->n_resume && sub->resume[sub->i_resume].seq < seq)
+                sub->i_resume++;
+            if (sub->i_resume == sub->n_resume || sub->resume[sub->i_resume].seq != seq) {
+                sub->next_seq = sub->i_resume < sub->n_resume ? sub->resume[sub->i_resume].seq
+                                                              : sub->resume_hi + 1;
+                continue;
+            }
+            attempt = sub->resume[sub->i_resume].attempts + 1;
+        }
+        if (plan_next(b, s, sub, &ref, seq, attempt, now_ms, now_us) == PLAN_FAILED)
             return;
         sub->next_seq = seq + 1;
+        if (sub->resume && sub->next_seq > sub->resume_hi) {
+            free(sub->resume); /* all that it owed is planned again */
+            sub->resume = NULL;
+        }
     }
 }
 
@@ -451,7 +471,7 @@ static void on_match(void *item, void *arg)
         sub->next_seq = t->seq; /* its window is full: it falls behind here */
         return;
     }
-    plan_next(t->b, s, sub, t->ref, t->seq, t->now_ms, t->now_us);
+    plan_next(t->b, s, sub, t->ref, t->seq, 1, t->now_ms, t->now_us);
 }
 
 /* An agent that may no longer connect (its valid_to passed while it was
@@ -509,6 +529,52 @@ void fanout_plan(broker_t *b)
     cache_clear();
 }
 
+/* What a durable cursor should remember above its floor: the window's
+ * entries and what a resume still owes, merged in order, up to the highest
+ * sequence considered. NULL (the floor alone: at least once) when there is
+ * nothing above it or too much to keep. ext->v is the caller's to free. */
+#define CURSOR_EXT_MAX 4096
+static const struct store_cursor_ext *cursor_ext(const broker_t *b, const sub_t *sub,
+                                                 struct store_cursor_ext *ext)
+{
+    uint64_t tail = b->planned + 1, next = sub_next(sub, tail);
+    uint32_t owed = sub->resume ? sub->n_resume - sub->i_resume : 0;
+    uint32_t n = sub->n_inflight + owed;
+    ext->hi = next - 1;
+    if (sub->resume && sub->resume_hi > ext->hi)
+        ext->hi = sub->resume_hi;
+    ext->n = 0;
+    ext->v = NULL;
+    if (n == 0 || n > CURSOR_EXT_MAX || ext->hi <= sub_floor(sub, tail))
+        return NULL;
+    ext->v = xmalloc(n * sizeof *ext->v);
+    uint32_t i = 0, j = sub->resume ? sub->i_resume : 0;
+    while (i < sub->n_inflight || (sub->resume && j < sub->n_resume)) {
+        int take_window = !(sub->resume && j < sub->n_resume) ||
+                          (i < sub->n_inflight && sub->inflight[i].seq < sub->resume[j].seq);
+        if (take_window) {
+            ext->v[ext->n].seq = sub->inflight[i].seq;
+            ext->v[ext->n++].attempts = sub->inflight[i++].attempts;
+        } else {
+            ext->v[ext->n].seq = sub->resume[j].seq;
+            ext->v[ext->n++].attempts = sub->resume[j++].attempts;
+        }
+    }
+    return ext;
+}
+
+void fanout_durable_state(const broker_t *b, const sub_t *sub, uint64_t *floor,
+                          struct store_cursor_ext *ext)
+{
+    *floor = sub_floor(sub, b->planned + 1);
+    if (cursor_ext(b, sub, ext) == NULL) {
+        free(ext->v);
+        ext->v = NULL;
+        ext->n = 0;
+        ext->hi = 0;
+    }
+}
+
 void fanout_cursors(broker_t *b, int64_t now_ms)
 {
     uint64_t tail = b->planned + 1;
@@ -517,7 +583,8 @@ void fanout_cursors(broker_t *b, int64_t now_ms)
         for (size_t j = 0; j < s->n_subs; j++) {
             sub_t *sub = s->subs[j];
             uint64_t floor = sub_floor(sub, tail);
-            if (sub->durable == NULL || floor == sub->floor_written)
+            /* Acks above a gap move no floor but change what it owes. */
+            if (sub->durable == NULL || (floor == sub->floor_written && !sub->active))
                 continue;
             /* An idle subscription's floor creeps up with traffic it does
              * not match: writing that once a second is enough, since a
@@ -525,7 +592,10 @@ void fanout_cursors(broker_t *b, int64_t now_ms)
             if (!sub->active && sub->floor_written != UINT64_MAX &&
                 now_ms - sub->floor_written_ms < CURSOR_IDLE_MS)
                 continue;
-            store_wset_cursor(b->open->w, sub->durable, floor, sub->pattern);
+            struct store_cursor_ext ext;
+            store_wset_cursor(b->open->w, sub->durable, floor, sub->pattern,
+                              cursor_ext(b, sub, &ext));
+            free(ext.v);
             sub->floor_written = floor;
             sub->floor_written_ms = now_ms;
             sub->active = 0;
@@ -545,12 +615,15 @@ void fanout_sub_removing(broker_t *b, sub_t *sub)
         return;
     /* Its acks up to now are kept: written with this pass, and remembered
      * for a resume that comes before that write commits. */
-    uint64_t floor = sub_floor(sub, b->planned + 1);
-    if (floor != sub->floor_written)
-        store_wset_cursor(b->open->w, sub->durable, floor, sub->pattern);
+    uint64_t floor;
+    struct store_cursor_ext ext;
+    fanout_durable_state(b, sub, &floor, &ext);
+    store_wset_cursor(b->open->w, sub->durable, floor, sub->pattern, ext.hi ? &ext : NULL);
     struct released_durable *r = &b->released[b->n_released++ % 64];
+    free(r->ext.v);
     snprintf(r->name, sizeof r->name, "%s", sub->durable);
     r->floor = floor;
+    r->ext = ext; /* taken over */
     control_durable_released(b, sub, floor);
 }
 
@@ -560,28 +633,58 @@ void fanout_released_lower(broker_t *b, const char *durable, uint64_t floor)
     for (unsigned i = 0; i < n; i++) {
         struct released_durable *r = &b->released[(b->n_released - 1 - i) % 64];
         if (r->name[0] && strcmp(r->name, durable) == 0) {
-            if (floor < r->floor)
+            if (floor < r->floor) {
                 r->floor = floor;
+                free(r->ext.v); /* what it owed above is owed again */
+                memset(&r->ext, 0, sizeof r->ext);
+            }
             return;
         }
     }
     struct released_durable *r = &b->released[b->n_released++ % 64];
+    free(r->ext.v);
+    memset(&r->ext, 0, sizeof r->ext);
     snprintf(r->name, sizeof r->name, "%s", durable);
     r->floor = floor;
 }
 
-int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor)
+int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor,
+                          struct store_cursor_ext *ext)
 {
     unsigned n = b->n_released < 64 ? b->n_released : 64;
     for (unsigned i = 0; i < n; i++) {
         struct released_durable *r = &b->released[(b->n_released - 1 - i) % 64];
         if (r->name[0] && strcmp(r->name, durable) == 0) {
             *floor = r->floor;
+            *ext = r->ext; /* the caller's now */
+            memset(&r->ext, 0, sizeof r->ext);
             r->name[0] = '\0'; /* taken: the store has it from now */
             return 1;
         }
     }
     return 0;
+}
+
+void fanout_released_free(broker_t *b)
+{
+    for (unsigned i = 0; i < 64; i++) {
+        free(b->released[i].ext.v);
+        b->released[i].ext.v = NULL;
+    }
+}
+
+void fanout_resume(sub_t *sub, const struct store_cursor_ext *ext)
+{
+    if (ext == NULL || ext->hi == 0)
+        return;
+    sub->resume_hi = ext->hi;
+    sub->n_resume = ext->n;
+    sub->i_resume = 0;
+    sub->resume = xcalloc(ext->n ? ext->n : 1, sizeof *sub->resume);
+    for (uint32_t i = 0; i < ext->n; i++) {
+        sub->resume[i].seq = ext->v[i].seq;
+        sub->resume[i].attempts = ext->v[i].attempts;
+    }
 }
 
 void fanout_sub_remove(broker_t *b, session_t *s, uint32_t sub_id)

@@ -26,7 +26,16 @@ void fanout_sub_added(broker_t *b, sub_t *sub);
 void fanout_sub_removing(broker_t *b, sub_t *sub);
 /* The acked floor of a durable let go since its cursor was last read, if
  * any (1; it is taken), for a resume that comes right after. */
-int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor);
+int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor,
+                          struct store_cursor_ext *ext);
+/* Frees what the released ring holds (shutdown). */
+void fanout_released_free(broker_t *b);
+/* A durable's acked floor and what it owes above it, from its live state
+ * (ext->v the caller's to free; ext->hi 0 when nothing above). */
+void fanout_durable_state(const broker_t *b, const sub_t *sub, uint64_t *floor,
+                          struct store_cursor_ext *ext);
+/* A resumed durable owes only what ext lists up to ext->hi (may be NULL). */
+void fanout_resume(sub_t *sub, const struct store_cursor_ext *ext);
 /* A durable's cursor was moved back to floor (an operator's requeue): the
  * next resume starts there even before that write commits. */
 void fanout_released_lower(broker_t *b, const char *durable, uint64_t floor);

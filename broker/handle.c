@@ -86,12 +86,10 @@ static sub_t *durable_holder(broker_t *b, const char *durable)
 /* A durable name is held by one connection at a time. Another may take it
  * over only by asking (take_over): the holder is told who took it, and the
  * new one starts from the holder's acks as they are in memory now (the
- * stored cursor may not have caught up with them). Returns the floor to
- * resume after, or UINT64_MAX when there was no holder. */
-static uint64_t take_over(broker_t *b, session_t *s, sub_t *holder)
+ * stored cursor may not have caught up with them). */
+static void take_over(broker_t *b, session_t *s, sub_t *holder)
 {
     session_t *o = holder->owner;
-    uint64_t floor = sub_floor(holder, b->planned + 1);
     char why[256];
     snprintf(why, sizeof why, "durable %s taken over by another connection of %s", holder->durable,
              s->agent);
@@ -110,8 +108,7 @@ static uint64_t take_over(broker_t *b, session_t *s, sub_t *holder)
     env.kind_case = LIAISON__ENVELOPE__KIND_ERROR;
     env.error = &err;
     reply_send(b, o, &env);
-    fanout_sub_remove(b, o, holder->id);
-    return floor;
+    fanout_sub_remove(b, o, holder->id); /* its state goes to fanout's released ring */
 }
 
 /* Creates the subscription and answers SubAck. */
@@ -204,6 +201,7 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
     uint64_t start = SUB_AT_TAIL;
     const char *dname = NULL;
     int fresh = 0;
+    struct store_cursor_ext ext = {0, 0, NULL};
     if (r->durable && r->durable[0]) {
         /* Durable names are per agent: one agent can never resume another's. */
         snprintf(durable, sizeof durable, "%s/%s", s->agent, r->durable);
@@ -218,31 +216,38 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
             reply_error(b, s, corr, LIAISON__ERROR_CODE__DURABLE_IN_USE, NULL, why);
             return;
         }
-        uint64_t live_floor = holder ? take_over(b, s, holder) : UINT64_MAX;
-        if (live_floor == UINT64_MAX && !fanout_released_floor(b, durable, &live_floor))
-            live_floor = UINT64_MAX;
+        if (holder)
+            take_over(b, s, holder);
+        /* Where it resumes: a durable let go a moment ago (or just taken
+         * over) from its state in memory, else from its stored cursor. */
         uint64_t floor;
         char stored[512];
-        int rc = store_cursor_get(b->store, durable, &floor, stored, sizeof stored);
-        if (rc == STORE_ERR) {
-            reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
-                        "cannot read the durable cursor");
-            return;
+        int have = fanout_released_floor(b, durable, &floor, &ext);
+        if (!have) {
+            int rc = store_cursor_get(b->store, durable, &floor, stored, sizeof stored, &ext);
+            if (rc == STORE_ERR) {
+                reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                            "cannot read the durable cursor");
+                return;
+            }
+            have = rc == STORE_OK;
         }
-        if (live_floor != UINT64_MAX) {
-            start = live_floor + 1;
-        } else if (rc == STORE_OK) {
+        if (have) {
             start = floor + 1;
         } else {
             /* A new durable must exist on disk from now, or messages that
              * arrive before its first ack would be skipped after a restart.
              * It commits with this pass's batch, and its SubAck waits for
              * that commit. */
-            store_wset_cursor(b->open->w, durable, b->planned, pattern);
+            store_wset_cursor(b->open->w, durable, b->planned, pattern, NULL);
             fresh = 1;
         }
     }
-    subscribed(b, s, corr, r->sub_id, pattern, dname, r->credit, start, fresh);
+    sub_t *sub = subscribed(b, s, corr, r->sub_id, pattern, dname, r->credit, start, fresh);
+    /* What it acked above a gap is not sent again; what it still owed
+     * keeps its attempts. */
+    fanout_resume(sub, &ext);
+    free(ext.v);
 }
 
 /* Replay: a subscription that starts in the past, from a sequence or a
@@ -506,11 +511,11 @@ static int requeue(broker_t *b, const char *durable, uint64_t seq)
     }
     uint64_t floor;
     char pattern[512];
-    int rc = store_cursor_get(b->store, durable, &floor, pattern, sizeof pattern);
+    int rc = store_cursor_get(b->store, durable, &floor, pattern, sizeof pattern, NULL);
     if (rc != STORE_OK)
         return rc;
     if (floor >= seq) {
-        store_wset_cursor(b->open->w, durable, seq - 1, pattern);
+        store_wset_cursor(b->open->w, durable, seq - 1, pattern, NULL);
         fanout_released_lower(b, durable, seq - 1);
     }
     return STORE_OK;

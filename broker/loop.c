@@ -384,6 +384,7 @@ err3:
     batch_free(&b.inflight);
     batch_free(&b.spare);
     subindex_free(&b.subindex);
+    fanout_released_free(&b);
     store_read_end(&b.rd);
     metrics_free(&b.metrics); /* stops the HTTP thread */
     control_free(&b.control);

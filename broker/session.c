@@ -64,6 +64,7 @@ static void sub_free(sub_t *sub)
     free(sub->pattern);
     free(sub->durable);
     free(sub->slots);
+    free(sub->resume);
     free(sub);
 }
 

@@ -45,9 +45,18 @@ typedef struct sub {
     uint64_t floor_written;   /* acked floor last written to the store */
     int64_t floor_written_ms; /* when (monotonic) */
     int active;               /* delivered or acked since the cursor was written */
-    int replay;               /* a replay: its withheld messages are recorded as ranges */
-    uint64_t replay_to;       /* a replay that ends after this sequence (0: goes on live) */
-    int report_done;          /* send ReplayDone once caught up */
+    /* A durable resumed from what its cursor remembered: up to resume_hi,
+     * only these (in sequence order, from i_resume) are still owed, with
+     * the attempts they had; the rest of that range was acked. */
+    uint64_t resume_hi;
+    struct sub_resume {
+        uint64_t seq;
+        uint32_t attempts;
+    } * resume; /* owned */
+    uint32_t n_resume, i_resume;
+    int replay;         /* a replay: its withheld messages are recorded as ranges */
+    uint64_t replay_to; /* a replay that ends after this sequence (0: goes on live) */
+    int report_done;    /* send ReplayDone once caught up */
     /* Withheld messages of a replay not yet recorded: one rule, a range. */
     int withheld_rule;
     uint64_t withheld_first, withheld_last;

@@ -438,7 +438,8 @@ void store_wset_checkpoint(store_wset_t *w, uint64_t aseq, const void *data, siz
     w->estimate += record_cost(8, len);
 }
 
-void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor, const char *pattern)
+void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor, const char *pattern,
+                       const struct store_cursor_ext *ext)
 {
     struct wop_rec *r = wset_op(w, WOP_CURSOR, 0, 0);
     size_t nl = strlen(name), pl = strlen(pattern);
@@ -447,7 +448,21 @@ void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor, 
     r->b_off = wset_copy(w, &acked_floor, 8);
     wset_copy(w, pattern, pl);
     r->b_len = 8 + pl;
-    w->estimate += record_cost(nl, 8 + pl);
+    if (ext && ext->hi > acked_floor) {
+        /* After the pattern, a NUL (which a pattern never holds), the
+         * highest sequence considered, and the unacked ones below it. */
+        uint8_t head[1 + 8 + 4];
+        head[0] = 0;
+        memcpy(head + 1, &ext->hi, 8);
+        memcpy(head + 9, &ext->n, 4);
+        wset_copy(w, head, sizeof head);
+        for (uint32_t i = 0; i < ext->n; i++) {
+            wset_copy(w, &ext->v[i].seq, 8);
+            wset_copy(w, &ext->v[i].attempts, 4);
+        }
+        r->b_len += sizeof head + (size_t)ext->n * 12;
+    }
+    w->estimate += record_cost(nl, r->b_len);
 }
 
 void store_wset_deadletter(store_wset_t *w, uint64_t seq, const char *name, const char *reason)
@@ -696,8 +711,13 @@ int store_read_dedup(store_read_t *r, const char *origin, const char *msg_id, in
 }
 
 int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *pattern,
-                     size_t plen)
+                     size_t plen, struct store_cursor_ext *ext)
 {
+    if (ext) {
+        ext->hi = 0;
+        ext->n = 0;
+        ext->v = NULL;
+    }
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
@@ -706,12 +726,31 @@ int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *
     rc = mdb_get(txn, s->cursors, &k, &v);
     int result = STORE_NOTFOUND;
     if (rc == 0 && v.mv_size >= 8) {
-        memcpy(acked_floor, v.mv_data, 8);
-        size_t n = v.mv_size - 8;
-        if (n >= plen)
-            n = plen - 1;
-        memcpy(pattern, (const uint8_t *)v.mv_data + 8, n);
+        const uint8_t *d = v.mv_data;
+        memcpy(acked_floor, d, 8);
+        const uint8_t *nul = memchr(d + 8, 0, v.mv_size - 8);
+        size_t pl = nul ? (size_t)(nul - (d + 8)) : v.mv_size - 8;
+        size_t n = pl < plen ? pl : plen - 1;
+        memcpy(pattern, d + 8, n);
         pattern[n] = '\0';
+        size_t rest = nul ? v.mv_size - 8 - pl - 1 : 0;
+        if (ext && rest >= 12) {
+            uint32_t cnt;
+            memcpy(&ext->hi, nul + 1, 8);
+            memcpy(&cnt, nul + 9, 4);
+            if ((size_t)cnt * 12 == rest - 12) {
+                struct store_pending *vv = xcalloc(cnt ? cnt : 1, sizeof *vv);
+                for (uint32_t i = 0; i < cnt; i++) {
+                    memcpy(&vv[i].seq, nul + 13 + (size_t)i * 12, 8);
+                    memcpy(&vv[i].attempts, nul + 21 + (size_t)i * 12, 4);
+                }
+                ext->n = cnt;
+                ext->v = vv; /* the caller frees */
+            } else {
+                ext->hi = 0; /* unreadable: resume from the floor, at least once */
+                log_warn("event=store_cursor_extension_unreadable name=%s", name);
+            }
+        }
         result = STORE_OK;
     }
     mdb_txn_abort(txn);

@@ -98,9 +98,23 @@ const uint8_t *store_wset_data(const store_wset_t *w, size_t off);
 /* Audit records and checkpoints (audit.c), by audit sequence. */
 void store_wset_audit(store_wset_t *w, uint64_t aseq, const void *data, size_t len);
 void store_wset_checkpoint(store_wset_t *w, uint64_t aseq, const void *data, size_t len);
-/* A durable cursor: "agent/durable" -> acked floor and pattern. */
-void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor,
-                       const char *pattern);
+/* What a durable cursor remembers beyond its acked floor: the highest
+ * sequence its subscription had considered, and the deliveries at or below
+ * it still unacked, with their attempts. Everything else in (floor, hi] was
+ * acked (or was not for it). */
+struct store_pending {
+    uint64_t seq;
+    uint32_t attempts;
+};
+struct store_cursor_ext {
+    uint64_t hi;
+    uint32_t n;
+    struct store_pending *v;
+};
+/* A durable cursor: "agent/durable" -> acked floor, pattern and (ext, may
+ * be NULL) the unacked set above the floor. */
+void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor, const char *pattern,
+                       const struct store_cursor_ext *ext);
 /* A dead letter set aside, or removed (removing one that is gone is fine). */
 void store_wset_deadletter(store_wset_t *w, uint64_t seq, const char *name, const char *reason);
 void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name);
@@ -126,9 +140,11 @@ void store_room_update(store_t *s);
 uint64_t store_map_bytes(const store_t *s);
 
 /* Durable cursors: reads the committed state; pattern receives the stored
- * pattern (NUL-terminated, truncated to plen). */
+ * pattern (NUL-terminated, truncated to plen); ext (may be NULL) what it
+ * remembers above the floor (ext->v is the caller's to free; hi 0 when
+ * nothing). */
 int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *pattern,
-                     size_t plen);
+                     size_t plen, struct store_cursor_ext *ext);
 
 /* Durable cursors: calls fn for each ("agent/durable", acked floor,
  * pattern), at most limit. STORE_OK or STORE_ERR. */

@@ -52,6 +52,7 @@ check replay-done
 check replay-refusals
 check notice
 check empty-msg-id
+check gap
 
 # §8.2, §8.4: a Nack without requeue is a dead letter on the broker's next
 # pass, listed for operators with its reason.

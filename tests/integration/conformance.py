@@ -22,6 +22,8 @@ and exits 0, or exits 1 with the reason on stderr.
                        BAD_REQUEST for since_us with from_seq
       notice           §8.3: a notice has no msg_id and has the risk_ref
       empty-msg-id     §10: an empty msg_id is given liaison-<seq>, not deduplicated
+      gap              §8.4: acks above a gap are kept across a resume, and the
+                       attempt goes on counting
       nack-reject      §8.2: Nack(requeue=false) on a durable; prints "nacked SEQ"
                        (the scenario reads the reason from liaisonctl deadletters)
 
@@ -225,9 +227,9 @@ def takeover():
     need("conf-to" in e.message, "TAKEN_OVER does not name the durable: %s" % e.message)
     need(held.sub_id not in a.subscriptions(), "the client still lists the taken durable")
     d = deliveries(b, new.sub_id, 1)[0]
-    need(d.seq == seqs[2] and d.attempt == 1, "the new holder got %r" % d)
+    need(d.seq == seqs[2] and d.attempt == 2, "the new holder got %r" % d)
     ok("§8.5 take_over: the holder gets TAKEN_OVER (corr_id 0); the new one resumes after the "
-       "holder's acks and gets what was in flight")
+       "holder's acks and gets what was in flight, as attempt 2")
     a.ack(held.sub_id, seqs[2])  # its sub_id is gone on the old connection
     a.heartbeat()
     error_from(a, pb.UNKNOWN_SUBSCRIPTION)
@@ -352,12 +354,41 @@ def nack_reject():
     c.close()
 
 
+def gap():
+    """§8.4: a durable that acked out of order resumes owing only what it
+    did not ack, and the attempt goes on counting."""
+    p, c = client("police"), client("rocu")
+    sub = c.subscribe("alert.gap.>", durable="conf-gap", credit=10)
+    seqs = [p.publish(msg("alert.gap.x")).seq for _ in range(5)]
+    got = []
+    while len(got) < 5:
+        d = c.receive(WAIT)
+        need(d is not None, "%d of 5 deliveries" % len(got))
+        got.append(d)
+    need([d.seq for d in got] == seqs, "got %r" % [d.seq for d in got])
+    for d in got[1:]:
+        c.ack(sub.sub_id, d.seq)  # all but the first
+    c.heartbeat()  # the acks are read
+    c.close()
+    c = client("rocu")
+    again = c.subscribe("alert.gap.>", durable="conf-gap", credit=10)
+    need(again.start_seq == seqs[0], "resumed at %d, not at %d" % (again.start_seq, seqs[0]))
+    d = c.receive(WAIT)
+    need(d is not None and d.seq == seqs[0], "the one not acked did not come again: %r" % d)
+    need(d.attempt == 2, "it came as attempt %d, not 2" % d.attempt)
+    c.ack(again.sub_id, d.seq)
+    quiet(c)
+    ok("§8.4 durable acks above a gap are kept: only the unacked one comes again, as attempt 2")
+    p.close()
+    c.close()
+
+
 def main(argv):
     step, args = argv[1], argv[2:]
     steps = {"heartbeat-reap": heartbeat_reap, "multipart": multipart, "sub-id": sub_id,
              "credit": credit, "takeover": takeover, "bye-send": bye_send,
              "replay-done": replay_done, "replay-refusals": replay_refusals, "notice": notice,
-             "empty-msg-id": empty_msg_id, "nack-reject": nack_reject}
+             "empty-msg-id": empty_msg_id, "nack-reject": nack_reject, "gap": gap}
     try:
         if step == "bye-check":
             bye_check(int(args[0]))

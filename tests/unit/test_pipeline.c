@@ -149,6 +149,7 @@ static int teardown(void **state)
     broker_t *b = &f->b;
     commit_reap(b, 1);
     committer_stop(&b->committer);
+    fanout_released_free(b);
     batch_free(&b->open);
     batch_free(&b->inflight);
     batch_free(&b->spare);
@@ -328,7 +329,7 @@ static void free_filler(broker_t *b)
      * (the previous snapshot stays readable): move it on. */
     for (int i = 0; i < 2; i++) {
         store_wset_clear(w);
-        store_wset_cursor(w, "test/tick", (uint64_t)i, "alert.>");
+        store_wset_cursor(w, "test/tick", (uint64_t)i, "alert.>", NULL);
         assert_int_equal(store_commit(b->store, w), STORE_OK);
     }
     store_wset_free(&w);
@@ -448,7 +449,7 @@ static void test_pipeline_delivers_new_messages_through_the_index(void **state)
     /* Its durable cursor trails the acks. */
     uint64_t floor = 0;
     char pattern[64];
-    assert_int_equal(store_cursor_get(b->store, "sub/feed", &floor, pattern, sizeof pattern),
+    assert_int_equal(store_cursor_get(b->store, "sub/feed", &floor, pattern, sizeof pattern, NULL),
                      STORE_OK);
     assert_int_equal(floor, 4);
 }

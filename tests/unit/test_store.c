@@ -547,33 +547,33 @@ static void test_store_cursor_round_trips_after_commit(void **state)
     f->s = open_store(f, 16);
     uint64_t floor = 0;
     char pattern[64];
-    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern),
+    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern, NULL),
                      STORE_NOTFOUND);
 
     store_wset_t *w = wset(f);
-    store_wset_cursor(w, "yh-rocu/inbox", 41, "alert.yorkshire.>");
+    store_wset_cursor(w, "yh-rocu/inbox", 41, "alert.yorkshire.>", NULL);
     /* Durable when the write set commits. */
-    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern),
+    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern, NULL),
                      STORE_NOTFOUND);
     assert_int_equal(store_commit(f->s, w), STORE_OK);
-    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern),
+    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern, NULL),
                      STORE_OK);
     assert_int_equal(floor, 41);
     assert_string_equal(pattern, "alert.yorkshire.>");
 
     /* Overwritten by a later put; a short buffer gets a terminated prefix. */
     w = wset(f);
-    store_wset_cursor(w, "yh-rocu/inbox", 90, "national.>");
+    store_wset_cursor(w, "yh-rocu/inbox", 90, "national.>", NULL);
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     char small[5];
-    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, small, sizeof small),
+    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, small, sizeof small, NULL),
                      STORE_OK);
     assert_int_equal(floor, 90);
     assert_string_equal(small, "nati");
 
     store_close(&f->s);
     f->s = open_store(f, 16);
-    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern),
+    assert_int_equal(store_cursor_get(f->s, "yh-rocu/inbox", &floor, pattern, sizeof pattern, NULL),
                      STORE_OK);
     assert_int_equal(floor, 90);
     assert_string_equal(pattern, "national.>");
