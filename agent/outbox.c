@@ -59,6 +59,14 @@ static int code_of(int rc)
 
 static void log_lmdb(const char *what, int rc)
 {
+    if (rc == MDB_PANIC || rc == EIO || rc == ENOSPC)
+        /* The disk failed under a write: after a failed sync the kernel may
+         * have dropped the pages, so nothing is retried. Stop; a restart
+         * recovers from what is on disk (nothing acked or moved to done/
+         * depends on the write that failed). */
+        log_fatal("event=outbox_failed action=%s error=\"%s\" then=\"stopping: nothing is "
+                  "retried after a failed write\"",
+                  what, mdb_strerror(rc));
     if (rc == MDB_MAP_FULL)
         log_error("event=outbox_full action=%s reason=\"the outbox map is full: new work is "
                   "refused until the broker takes what is waiting\"",

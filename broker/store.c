@@ -5,13 +5,16 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -29,6 +32,7 @@ struct store {
     MDB_dbi audit;       /* audit seq (8, BE) -> packed AuditRecord */
     MDB_dbi checkpoints; /* audit seq (8, BE) -> packed AuditCheckpoint */
     int readonly;
+    int lock_fd;       /* broker.lock in data_dir, flocked while open; -1 read-only */
     uint64_t last_seq; /* highest committed sequence (written by the committer) */
     uint64_t room;     /* bytes the map can still take, as of the last commit */
     uint64_t map_bytes;
@@ -162,6 +166,7 @@ store_t *store_open_readonly(const char *dir, char *err, size_t errlen)
 {
     store_t *s = xcalloc(1, sizeof *s);
     s->readonly = 1;
+    s->lock_fd = -1; /* an offline reader beside a live broker takes no lock */
     int rc;
     if ((rc = mdb_env_create(&s->env)) != 0) {
         snprintf(err, errlen, "store: %s", mdb_strerror(rc));
@@ -208,14 +213,50 @@ int store_never_started(const char *dir)
     return never;
 }
 
+/* One broker per data_dir: LMDB lets two processes share an environment,
+ * and two brokers writing one store would give out the same sequence
+ * numbers. The lock file names the pid that holds it. */
+static int lock_dir(store_t *s, const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    if (util_path_join(path, sizeof path, dir, "broker.lock") != 0) {
+        snprintf(err, errlen, "data_dir %s: path too long", dir);
+        return -1;
+    }
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(s->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen, "data_dir %s is in use by another liaison-broker (pid %s)", dir,
+                 pid[0] ? pid : "unknown");
+        close(s->lock_fd);
+        s->lock_fd = -1;
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pid, (size_t)n, 0) != n)
+        log_warn("event=lock_pid_unwritten path=%s error=\"%s\"", path, strerror(errno));
+    return 0;
+}
+
 store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t errlen)
 {
     store_t *s = xcalloc(1, sizeof *s);
     int rc;
+    s->lock_fd = -1;
     if (util_mkdirs(dir) != 0) {
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
         goto err1;
     }
+    if (lock_dir(s, dir, err, errlen) != 0)
+        goto err1;
     if ((rc = mdb_env_create(&s->env)) != 0) {
         snprintf(err, errlen, "store: %s", mdb_strerror(rc));
         goto err1;
@@ -238,6 +279,8 @@ store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t err
 err2:
     mdb_env_close(s->env);
 err1:
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
     free(s);
     return NULL;
 }
@@ -248,6 +291,8 @@ void store_close(store_t **sp)
         return;
     store_t *s = *sp;
     mdb_env_close(s->env);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
     free(s);
     *sp = NULL;
 }
