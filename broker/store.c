@@ -162,6 +162,29 @@ fail:
     return -1;
 }
 
+/* LMDB trusts data.mdb to hold every page its meta page names; a file cut
+ * short maps the missing pages, and the first read of one is SIGBUS. A
+ * store that lost its tail is refused with a line that says so. */
+static int check_file_size(MDB_env *env, const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    struct stat st;
+    MDB_envinfo info;
+    MDB_stat ms;
+    if (util_path_join(path, sizeof path, dir, "data.mdb") != 0 || stat(path, &st) != 0 ||
+        mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0)
+        return 0; /* nothing to compare with: LMDB's own open decided */
+    uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    if ((uint64_t)st.st_size < need) {
+        snprintf(err, errlen,
+                 "store: %s is truncated: %llu bytes, but its last committed page ends at %llu; "
+                 "restore the store from a backup",
+                 path, (unsigned long long)st.st_size, (unsigned long long)need);
+        return -1;
+    }
+    return 0;
+}
+
 store_t *store_open_readonly(const char *dir, char *err, size_t errlen)
 {
     store_t *s = xcalloc(1, sizeof *s);
@@ -179,7 +202,7 @@ store_t *store_open_readonly(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "store: open %s read-only: %s", dir, mdb_strerror(rc));
         goto fail;
     }
-    if (store_init(s, err, errlen) != 0)
+    if (check_file_size(s->env, dir, err, errlen) != 0 || store_init(s, err, errlen) != 0)
         goto fail;
     return s;
 fail:
@@ -204,7 +227,9 @@ int store_never_started(const char *dir)
     if (mdb_env_create(&env) != 0)
         return 0;
     mdb_env_set_maxdbs(env, 16);
+    char err[256];
     if (mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
+        check_file_size(env, dir, err, sizeof err) == 0 &&
         mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
         never = mdb_dbi_open(txn, "meta", 0, &dbi) == MDB_NOTFOUND;
         mdb_txn_abort(txn);
@@ -273,7 +298,7 @@ store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t err
         snprintf(err, errlen, "store: open %s: %s", dir, mdb_strerror(rc));
         goto err2;
     }
-    if (store_init(s, err, errlen) != 0)
+    if (check_file_size(s->env, dir, err, errlen) != 0 || store_init(s, err, errlen) != 0)
         goto err2;
     return s;
 err2:

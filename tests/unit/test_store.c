@@ -732,6 +732,28 @@ static void test_store_refuses_to_start_at_the_end_of_the_sequence_range(void **
     assert_non_null(strstr(err, "end of its range"));
 }
 
+/* A data.mdb cut short (a bad copy, a full disk during a restore) must
+ * not open: LMDB maps the missing pages and the first read of one would
+ * kill the broker with SIGBUS, or a reader would see zeros as records. */
+static void test_store_refuses_a_truncated_data_file(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 16);
+    commit_range(f, 1, 2000);
+    store_close(&f->s);
+    char path[128], err[512] = "";
+    snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 64 * 4096);
+    assert_int_equal(truncate(path, st.st_size / 2), 0);
+    assert_null(store_open(f->dir, 16, err, sizeof err));
+    assert_non_null(strstr(err, "truncated"));
+    err[0] = '\0';
+    assert_null(store_open_readonly(f->dir, err, sizeof err));
+    assert_non_null(strstr(err, "truncated"));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -755,6 +777,7 @@ int main(void)
         T(test_store_read_seek_finds_neighbours_both_ways),
         T(test_store_open_refuses_a_file_as_directory),
         T(test_store_refuses_to_start_at_the_end_of_the_sequence_range),
+        T(test_store_refuses_a_truncated_data_file),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
