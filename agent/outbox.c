@@ -193,6 +193,16 @@ outbox_t *outbox_open(const char *dir, unsigned map_mb, char *err, size_t errlen
         snprintf(err, errlen, "outbox: open %s: %s", path, mdb_strerror(rc));
         goto err2;
     }
+    /* A file cut short maps the missing pages: reading one is SIGBUS. */
+    MDB_envinfo info;
+    MDB_stat ms;
+    char why[512];
+    if (mdb_env_info(o->env, &info) == 0 && mdb_env_stat(o->env, &ms) == 0 &&
+        util_check_truncated(path, ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize, why,
+                             sizeof why) != 0) {
+        snprintf(err, errlen, "outbox: %s", why);
+        goto err2;
+    }
     if (init_dbs(o, err, errlen) != 0)
         goto err2;
     return o;

@@ -163,23 +163,19 @@ fail:
 }
 
 /* LMDB trusts data.mdb to hold every page its meta page names; a file cut
- * short maps the missing pages, and the first read of one is SIGBUS. A
- * store that lost its tail is refused with a line that says so. */
+ * short maps the missing pages, and the first read of one is SIGBUS. */
 static int check_file_size(MDB_env *env, const char *dir, char *err, size_t errlen)
 {
     char path[4096];
-    struct stat st;
     MDB_envinfo info;
     MDB_stat ms;
-    if (util_path_join(path, sizeof path, dir, "data.mdb") != 0 || stat(path, &st) != 0 ||
-        mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0)
+    if (util_path_join(path, sizeof path, dir, "data.mdb") != 0 || mdb_env_info(env, &info) != 0 ||
+        mdb_env_stat(env, &ms) != 0)
         return 0; /* nothing to compare with: LMDB's own open decided */
-    uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
-    if ((uint64_t)st.st_size < need) {
-        snprintf(err, errlen,
-                 "store: %s is truncated: %llu bytes, but its last committed page ends at %llu; "
-                 "restore the store from a backup",
-                 path, (unsigned long long)st.st_size, (unsigned long long)need);
+    char why[512];
+    if (util_check_truncated(path, ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize, why,
+                             sizeof why) != 0) {
+        snprintf(err, errlen, "store: %s", why);
         return -1;
     }
     return 0;

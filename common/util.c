@@ -299,3 +299,15 @@ int util_mkdirs(const char *dir)
         return -1;
     return 0;
 }
+
+int util_check_truncated(const char *path, uint64_t need, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || (uint64_t)st.st_size >= need)
+        return 0;
+    snprintf(err, errlen,
+             "%s is truncated: %llu bytes, but its last committed page ends at %llu; restore it "
+             "from a backup",
+             path, (unsigned long long)st.st_size, (unsigned long long)need);
+    return -1;
+}

@@ -55,6 +55,12 @@ void util_dirname(char *out, size_t outlen, const char *path);
 /* Creates dir and its parents with mode 0700. Returns 0 or -1 (errno set). */
 int util_mkdirs(const char *dir);
 
+/* A store file cut short: checks that path holds at least need bytes (the
+ * end of the last page its store's meta page names). Returns 0, or -1 with
+ * a line saying the file is truncated in err. A file that cannot be stat'ed
+ * passes: the store's own open decides. */
+int util_check_truncated(const char *path, uint64_t need, char *err, size_t errlen);
+
 /* Number of elements of a fixed array. */
 #define UTIL_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

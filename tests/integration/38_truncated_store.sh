@@ -20,7 +20,7 @@ rc=0
 "$BIN/liaison-broker" -c "$T/broker.cfg" 2>"$T/start.log" || rc=$?
 assert_eq "$rc" 1 "broker on a truncated store"
 assert_contains "$T/start.log" "data.mdb is truncated"
-assert_contains "$T/start.log" "restore the store from a backup"
+assert_contains "$T/start.log" "restore it from a backup"
 rc=0
 "$BIN/liaisonctl" audit verify --data-dir "$T/data/broker" >"$T/verify.out" 2>&1 || rc=$?
 assert_eq "$rc" 1 "audit verify on a truncated store"

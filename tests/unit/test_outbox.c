@@ -223,6 +223,27 @@ static void test_outbox_refuses_new_work_when_full_and_loses_nothing(void **stat
     outbox_close(&o);
 }
 
+/* An outbox.mdb cut short (a bad copy of data_dir) is refused with a line
+ * that says so, not mapped and read into SIGBUS. */
+static void test_outbox_refuses_a_truncated_file(void **state)
+{
+    (void)state;
+    char id[32], path[300], err[512] = "";
+    outbox_t *o = open_ok(16);
+    for (unsigned i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "m-%u", i);
+        assert_int_equal(add_one(o, id, 'a', ""), OUTBOX_OK);
+    }
+    outbox_close(&o);
+    snprintf(path, sizeof path, "%s/outbox.mdb", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 16 * 4096);
+    assert_int_equal(truncate(path, st.st_size / 2), 0);
+    assert_null(outbox_open(dir, 16, err, sizeof err));
+    assert_non_null(strstr(err, "truncated"));
+}
+
 static void test_outbox_forgets_old_ids_only_once_published(void **state)
 {
     (void)state;
@@ -336,6 +357,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_refuses_new_work_when_full_and_loses_nothing,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_refuses_a_truncated_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_forgets_old_ids_only_once_published, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_records_written_sequences_per_subscription,
