@@ -57,6 +57,8 @@ typedef struct config {
     uint8_t public_key[32];          /* derived from secret_key */
     char *data_dir;                  /* relative paths resolved against the config's dir */
     unsigned map_size_mb;            /* LMDB map size, default 1024 */
+    int expect_store;                /* refuse a data_dir without a store, default false */
+    int adopt_store;                 /* take over a store made by another key, default false */
     char *metrics;                   /* "host:port" or "" (disabled), default "127.0.0.1:9740" */
     char *metrics_token;             /* bearer token required by the metrics endpoint, "" = none */
     unsigned max_frame_bytes;        /* default 1 MiB */

@@ -271,6 +271,13 @@ int loop_run(config_t *cfg)
         log_error("event=startup_failed reason=\"%s\"", err);
         goto err2;
     }
+    uint8_t prev_owner[32];
+    int adopted = 0;
+    if (store_claim(b.store, cfg->public_key, cfg->expect_store, cfg->adopt_store, prev_owner,
+                    &adopted, err, sizeof err) != 0) {
+        log_error("event=startup_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
+        goto err3;
+    }
     b.audit = audit_open(b.store, cfg->audit_key[0] ? cfg->audit_seed : NULL,
                          cfg->audit_checkpoint_records, cfg->audit_checkpoint_s, err, sizeof err);
     if (b.audit == NULL) {
@@ -289,6 +296,13 @@ int loop_run(config_t *cfg)
         goto err3;
     }
     audit_broker(&b, "start", NULL, "ok", BROKER_VERSION);
+    if (adopted) {
+        char was[41], why[64];
+        keys_z85(prev_owner, was);
+        snprintf(why, sizeof why, "previous owner %s", was);
+        log_warn("event=store_adopted previous_key=%s", was);
+        audit_broker(&b, "store_adopted", NULL, "ok", why);
+    }
     audit_checkpoint_now(b.audit, b.open); /* every trail is signed from its first start */
     b.retention = retention_new();
     b.control = control_new();

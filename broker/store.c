@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "log.h"
 #include "util.h"
 
@@ -304,6 +305,76 @@ err1:
         close(s->lock_fd);
     free(s);
     return NULL;
+}
+
+int store_claim(store_t *s, const uint8_t key[32], int expect_store, int adopt, uint8_t prev[32],
+                int *prev_set, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_val k = {.mv_size = 5, .mv_data = "owner"}, v;
+    MDB_stat ms;
+    char mine[41], theirs[41];
+    *prev_set = 0;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        goto fail;
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto abort;
+    keys_z85(key, mine);
+    if (rc == 0 && v.mv_size == 32 && memcmp(v.mv_data, key, 32) == 0) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    if (rc == 0) {
+        if (v.mv_size != 32) {
+            snprintf(err, errlen,
+                     "store's owner record is damaged (%zu bytes): restore the "
+                     "store from a backup",
+                     v.mv_size);
+            mdb_txn_abort(txn);
+            return -1;
+        }
+        memcpy(prev, v.mv_data, 32);
+        keys_z85(prev, theirs);
+        if (!adopt) {
+            snprintf(err, errlen,
+                     "this store was made by the broker with key %s; this broker's key is %s. "
+                     "Point data_dir at this broker's own store, or, if this broker's key was "
+                     "rotated, start it once with adopt_store = true",
+                     theirs, mine);
+            mdb_txn_abort(txn);
+            return -1;
+        }
+        *prev_set = 1;
+    } else if (expect_store) {
+        /* No owner: a fresh store, or one from before owners were kept,
+         * which has an audit trail (every start writes a record). */
+        if ((rc = mdb_stat(txn, s->audit, &ms)) != 0)
+            goto abort;
+        if (ms.ms_entries == 0) {
+            snprintf(err, errlen,
+                     "data_dir holds no store, but expect_store = true: the store is missing "
+                     "(a wrong mount, a lost disk?). Restore it, or set expect_store = false to "
+                     "start an empty one");
+            mdb_txn_abort(txn);
+            return -1;
+        }
+    }
+    uint8_t owner[32];
+    memcpy(owner, key, 32);
+    v.mv_size = 32;
+    v.mv_data = owner;
+    if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+        goto abort;
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        goto fail;
+    return 0;
+abort:
+    mdb_txn_abort(txn);
+fail:
+    snprintf(err, errlen, "store: recording its owner: %s", mdb_strerror(rc));
+    return -1;
 }
 
 void store_close(store_t **sp)

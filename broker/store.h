@@ -40,7 +40,8 @@ struct store_stat {
  *   deadletters seq + "agent/durable" -> reason: messages past max_deliver
  *   audit      audit seq -> packed AuditRecord (hash-chained by audit.c)
  *   checkpoints audit seq -> packed AuditCheckpoint
- *   meta       "schema" -> version
+ *   meta       "schema" -> version, "last_seq" -> high-water mark,
+ *              "owner" -> the public key of the broker the store belongs to
  */
 
 /* Opens (creating) the store in dir with a map of map_size_mb MiB.
@@ -51,6 +52,15 @@ store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t err
  * may run beside a live broker. Writes on it fail. */
 store_t *store_open_readonly(const char *dir, char *err, size_t errlen);
 void store_close(store_t **s);
+/* Binds the store to the broker with public key key. A store that records
+ * another owner is refused (err names both keys) unless adopt, which makes
+ * key its owner and gives the previous one in prev (prev_set = 1). A store
+ * no broker ever started on (no owner, no audit record) is refused when
+ * expect_store, and written nothing, so a later start refuses it too.
+ * A store made before owners were recorded is claimed. Returns 0 or -1.
+ * Called once at start, before the committer runs. */
+int store_claim(store_t *s, const uint8_t key[32], int expect_store, int adopt, uint8_t prev[32],
+                int *prev_set, char *err, size_t errlen);
 /* 1 if dir holds a store whose broker never completed its first start (an
  * empty data.mdb, or one without its databases: a power cut during that
  * start). Nothing in it was ever acknowledged. */
