@@ -26,6 +26,7 @@ wait_for "$T/broker.log" "event=dead_letter agent=rocu"
 kill "$NOACK" 2>/dev/null || true
 wait "$NOACK" 2>/dev/null || true
 assert_eq "$(seqs "$T/a.out")" "1 1 " "delivered max_deliver times"
+wait_deadletter ops 1
 ctl ops deadletters list --json >"$T/list.json" || fail "list"
 assert_contains "$T/list.json" '{"seq":1,"durable":"rocu/poison","reason":"max_deliver reached"}'
 # Not for the receiver to manage.

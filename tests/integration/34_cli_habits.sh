@@ -253,14 +253,8 @@ PIDS="$PIDS $POISON"
 wait_for "$T/broker.log" "event=dead_letter agent=rocu"
 kill "$POISON" 2>/dev/null || true
 wait "$POISON" 2>/dev/null || true
-# The log line is written when the dead letter is planned, before its
-# batch is on disk; the view shows what is on disk (and views are rate
-# limited: a few tries, not many).
-n=40
-while "$C" -c "$T/ops.cfg" deadletters >"$T/dl.out" && [ "$(cat "$T/dl.out")" = "no dead letters" ]; do
-    n=$((n - 1)); [ $n -gt 0 ] || fail "the dead letter never reached the store"
-    sleep 0.25
-done
+wait_deadletter ops "$pseq"
+"$C" -c "$T/ops.cfg" deadletters >"$T/dl.out" || fail "deadletters"
 assert_eq "$(sed -n 1p "$T/dl.out" | tr -s ' ')" "SEQ DURABLE REASON" "deadletters heading"
 assert_eq "$(sed -n 2p "$T/dl.out" | tr -s ' ' | sed 's/^ //')" "$pseq rocu/poison max_deliver reached" "deadletters row"
 "$C" -c "$T/ops.cfg" deadletters list --json >"$T/dl.json" || fail "deadletters --json"

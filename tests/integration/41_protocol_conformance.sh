@@ -60,6 +60,7 @@ check nack-reject
 seq=$(sed -n 's/^nacked \([0-9]*\)$/\1/p' "$T/step.out")
 [ -n "$seq" ] || fail "nack-reject printed no sequence"
 wait_for "$T/broker.log" "event=dead_letter agent=rocu sub=[0-9]* seq=$seq reason=\"rejected by the receiver\""
+wait_deadletter ops "$seq"
 ctl ops deadletters >"$T/dl.out" || fail "deadletters"
 assert_eq "$(grep "^ *$seq " "$T/dl.out" | tr -s ' ' | sed 's/^ //')" "$seq rocu/conf-nack rejected by the receiver" \
     "deadletters row of the rejected message"

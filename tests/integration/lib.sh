@@ -37,6 +37,19 @@ wait_for() { # file pattern [seconds]
     fail "timed out waiting for '$2' in $1"
 }
 
+# wait_deadletter OPS SEQ: waits (bounded) until the operator OPS's view
+# lists a dead letter of sequence SEQ. The broker logs event=dead_letter when
+# it plans one, before its batch is on disk; the view shows what is on disk.
+# Views are rate limited, so it asks a few times, not many.
+wait_deadletter() {
+    n=40
+    until "$BIN/liaisonctl" -c "$T/$1.cfg" deadletters list --json 2>/dev/null |
+        grep -q "{\"seq\":$2,"; do
+        n=$((n - 1)); [ $n -gt 0 ] || fail "dead letter $2 never reached the store"
+        sleep 0.25
+    done
+}
+
 keygen() { for n in "$@"; do "$BIN/liaisonctl" keygen "$n" --dir "$T/keys" >/dev/null; done; }
 
 PORT=""
