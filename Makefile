@@ -175,8 +175,8 @@ asan: test-deps
 #   make fuzz-smoke   every harness for FUZZ_RUNS runs (make test runs it)
 FUZZ_NAMES := envelope json config broker
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=undefined -Icommon -Iproto -Ibroker -Ibuild/fuzz/gen \
-              $(PKG_CFLAGS)
+              -fno-sanitize-recover=undefined -fsanitize-ignorelist=tests/fuzz/ubsan.ignore \
+              -Icommon -Iproto -Ibroker -Ibuild/fuzz/gen $(PKG_CFLAGS)
 FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(COMMON_SRC) $(BROKER_SRC)) \
                 build/fuzz/obj/gen/liaison.pb-c.o
@@ -199,7 +199,7 @@ build/fuzz/obj/gen/liaison.pb-c.o: build/fuzz/gen/liaison.pb-c.c
 build/fuzz/obj/tests/fuzz/%.o: tests/fuzz/%.c build/fuzz/gen/liaison.pb-c.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -MMD -MP -c $< -o $@
-build/fuzz/obj/%.o: %.c build/fuzz/gen/liaison.pb-c.c
+build/fuzz/obj/%.o: %.c build/fuzz/gen/liaison.pb-c.c tests/fuzz/ubsan.ignore
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
 build/fuzz/libfuzz.a: $(FUZZ_LIB_OBJ)
