@@ -304,8 +304,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void sessions_begin(void)
 {
     for (int i = 0; i < N_AGENTS; i++) {
-        session_t *s = sessions_add(fz.b.sessions, (const uint8_t *)names[i], strlen(names[i]),
-                                    names[i]);
+        session_t *s =
+            sessions_add(fz.b.sessions, (const uint8_t *)names[i], strlen(names[i]), names[i]);
         memcpy(s->key, fz.key[i], 32);
         s->conf = fz.conf[i];
         s->welcomed = 1;

@@ -69,9 +69,8 @@ static uint8_t *packed(const Liaison__Intel *m, size_t *len)
 }
 
 /* Keys a notice must never carry: they say something about the content. */
-static const char *const secret_keys[] = {"body",         "body_base64", "subjects",
-                                          "caveats",      "grading",     "conditions",
-                                          "sanitisation", "risk_basis"};
+static const char *const secret_keys[] = {"body",    "body_base64", "subjects",     "caveats",
+                                          "grading", "conditions",  "sanitisation", "risk_basis"};
 
 static void accepted(const Liaison__Intel *m)
 {
