@@ -20,7 +20,9 @@
  * beyond "no crash, no leak":
  * - a Deliver goes only to an identity policy_receive (broker/policy.c,
  *   against the broker's config) allows for that message through that
- *   subscription, and carries the stored message of its sequence;
+ *   subscription, and carries the stored message of its sequence; and,
+ *   checked here without policy.c, only at or below the receiver's
+ *   clearance with every caveat on the message held;
  * - a notice goes only where policy_receive says NOTICE for the stored
  *   message, and carries no body, subjects, caveats, grading, conditions,
  *   risk basis or msg_id;
@@ -382,6 +384,14 @@ static int empty(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
+static int holds(const config_agent_t *a, const char *caveat)
+{
+    for (size_t i = 0; i < a->n_caveats; i++)
+        if (strcmp(a->caveats[i], caveat) == 0)
+            return 1;
+    return 0;
+}
+
 static void why_not(int who, const Liaison__Intel *m, const char *pattern, struct policy_verdict v)
 {
     fprintf(stderr,
@@ -407,6 +417,18 @@ static void on_deliver(int who, const Liaison__Deliver *d, int64_t t0, int64_t t
     if (v0.action != want && v1.action != want)
         why_not(who, m, sub->pattern, v0.action == POLICY_DEFER ? v1 : v0);
     check(v0.action == want || v1.action == want);
+    /* A second opinion, independent of policy.c, on the two rules that
+     * matter most: a message goes out whole only at or below the
+     * receiver's clearance with every caveat held; a notice only where
+     * notices are on (alert.> here). */
+    if (!d->notice) {
+        check(m->label->classification >= LIAISON__CLASSIFICATION__OFFICIAL);
+        check((int)m->label->classification <= fz.conf[who]->clearance);
+        for (size_t i = 0; i < m->label->n_caveats; i++)
+            check(holds(fz.conf[who], m->label->caveats[i]));
+    } else {
+        check(strncmp(m->topic, "alert.", 6) == 0);
+    }
     if (d->notice) {
         const Liaison__Intel *n = d->intel;
         check(n->body.len == 0);
