@@ -3,7 +3,7 @@
 #   make            installs missing build packages; liaison-broker, liaison-agent, liaisonctl in build/
 #   make test       installs missing test packages too, builds, runs every test (plain and ASan/UBSan)
 #   make asan       the same programs built with AddressSanitizer + UBSan, in build/asan/
-#   make fuzz       libFuzzer over envelope decoding and label validation, at length
+#   make fuzz       libFuzzer at length: envelopes, JSON, configs, a stateful broker
 #   make bench      load generator: broker throughput and latency beside raw ZeroMQ
 #   make demo       a broker and four agencies on loopback: deliveries, refusals with the
 #                   audit trail's reasons, queue state, status page
@@ -183,25 +183,70 @@ asan: test-deps
 	@$(MAKE) --no-print-directory programs units tools B=build/asan SAN=1
 
 # ---- fuzzing -------------------------------------------------------------------
+# One libFuzzer harness per tests/fuzz/fuzz_NAME.c, its seeds in
+# tests/fuzz/seeds/NAME, its corpus in build/fuzz/corpus/NAME, anything it
+# finds in build/fuzz/artifacts/NAME. The modules are built once more with
+# clang's fuzzer, ASan and UBSan instrumentation into build/fuzz/ (UB stops
+# the run, as a crash does); each harness links only what it calls.
+#   make fuzz         every harness for FUZZ_SECONDS (600) each, one after another
+#   make fuzz-smoke   every harness for FUZZ_RUNS runs (make test runs it)
+FUZZ_NAMES := envelope json config broker
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-              -Icommon -Iproto -Ibuild/fuzz/gen $(PKG_CFLAGS)
-FUZZ_SRC := tests/fuzz/fuzz_envelope.c proto/wire.c common/label.c common/topic.c common/util.c \
-            common/log.c build/fuzz/gen/liaison.pb-c.c
+              -fno-sanitize-recover=undefined -fsanitize-ignorelist=tests/fuzz/ubsan.ignore \
+              -Icommon -Iproto -Ibroker -Ibuild/fuzz/gen $(PKG_CFLAGS)
+FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(COMMON_SRC) $(BROKER_SRC)) \
+                build/fuzz/obj/gen/liaison.pb-c.o
+# The broker harness runs whole passes (several commits) per input. The
+# config harness is fuzzed without leak checks (libconfig's own leaks would
+# make one run after nearly every input: tests/fuzz/fuzz_config.c); every
+# harness's corpus is then run once more with them.
+FUZZ_ARGS_broker := -max_len=8192
+FUZZ_ARGS_config := -detect_leaks=0
 
 build/fuzz/gen/liaison.pb-c.c: proto/liaison.proto
 	@mkdir -p build/fuzz/gen
 	protoc-c --c_out=build/fuzz/gen -Iproto proto/liaison.proto
+build/fuzz/gen/status_page.inc: broker/status_page.html
+	@mkdir -p build/fuzz/gen
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@
+build/fuzz/obj/broker/metrics.o: build/fuzz/gen/status_page.inc
 
-build/fuzz/fuzz_envelope: $(FUZZ_SRC)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRC) $(PKG_LIBS)
+build/fuzz/obj/gen/liaison.pb-c.o: build/fuzz/gen/liaison.pb-c.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+# The harnesses are ours and held to the warnings; the modules already are,
+# by the compiler that builds them for real.
+build/fuzz/obj/tests/fuzz/%.o: tests/fuzz/%.c build/fuzz/gen/liaison.pb-c.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -MMD -MP -c $< -o $@
+build/fuzz/obj/%.o: %.c build/fuzz/gen/liaison.pb-c.c tests/fuzz/ubsan.ignore
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
+build/fuzz/libfuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+# Kept, or make would delete them as intermediates and rebuild each time.
+.SECONDARY: $(patsubst %,build/fuzz/obj/tests/fuzz/fuzz_%.o,$(FUZZ_NAMES))
+build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libfuzz.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-fuzz: build/fuzz/fuzz_envelope
-	@mkdir -p build/fuzz/corpus
-	build/fuzz/fuzz_envelope -max_total_time=$${FUZZ_SECONDS:-600} build/fuzz/corpus tests/fuzz/seeds
+# $(call fuzz_run,NAME,LIMIT): one harness over its corpus and seeds, then
+# every input of the corpus once, leak checks on.
+fuzz_run = mkdir -p build/fuzz/corpus/$(1) build/fuzz/artifacts/$(1) && \
+    echo "fuzz_$(1): $(2)" && \
+    build/fuzz/fuzz_$(1) $(2) $(FUZZ_ARGS_$(1)) -artifact_prefix=build/fuzz/artifacts/$(1)/ \
+        build/fuzz/corpus/$(1) tests/fuzz/seeds/$(1) && \
+    build/fuzz/fuzz_$(1) -runs=0 -detect_leaks=1 $(filter -max_len=%,$(FUZZ_ARGS_$(1))) \
+        -artifact_prefix=build/fuzz/artifacts/$(1)/ build/fuzz/corpus/$(1) tests/fuzz/seeds/$(1)
 
-fuzz-smoke: build/fuzz/fuzz_envelope
-	@mkdir -p build/fuzz/corpus
-	build/fuzz/fuzz_envelope -runs=$${FUZZ_RUNS:-200000} build/fuzz/corpus tests/fuzz/seeds
+fuzz: $(FUZZ_BINS)
+	@$(foreach n,$(FUZZ_NAMES),$(call fuzz_run,$(n),-max_total_time=$${FUZZ_SECONDS:-600}) &&) true
+
+fuzz-smoke: $(FUZZ_BINS)
+	@$(foreach n,$(FUZZ_NAMES),$(call fuzz_run,$(n),-runs=$${FUZZ_RUNS:-20000}) &&) true
+
+-include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)
 
 # ---- the Python client's generated code (build/python only) ----------------------
 # clients/python/liaison imports liaison_pb2 from here; protoc is Debian's
