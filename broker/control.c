@@ -495,7 +495,8 @@ void control_model(broker_t *b, struct control_model *m)
         o->dead_lettered = d->dead_lettered;
         o->withheld = d->withheld;
     }
-    qsort(m->subs, m->n_subs, sizeof *m->subs, sub_cmp);
+    if (m->n_subs > 1)
+        qsort(m->subs, m->n_subs, sizeof *m->subs, sub_cmp);
     for (size_t i = 0; i < m->n_subs; i++)
         m->backlog += m->subs[i].backlog;
     oldest_times(b, m);
@@ -807,8 +808,12 @@ static char *topics_view(broker_t *b, int depth, int clearance)
         wire_intel_free(&msg);
     }
     store_read_end(&rd);
-    qsort(t.p, t.n, sizeof *t.p, prefix_cmp);
-    qsort(hidden.p, hidden.n, sizeof *hidden.p, prefix_cmp);
+    /* qsort's base must not be NULL even for no elements: a table that
+     * never grew is {NULL, 0} (tests/fuzz/crashes/broker/). */
+    if (t.n > 1)
+        qsort(t.p, t.n, sizeof *t.p, prefix_cmp);
+    if (hidden.n > 1)
+        qsort(hidden.p, hidden.n, sizeof *hidden.p, prefix_cmp);
 
     json_doc_t *o = json_doc_object();
     json_doc_set_int(o, "depth", depth);

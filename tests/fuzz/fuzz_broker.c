@@ -460,9 +460,14 @@ static void on_puback(int who, uint64_t corr, const Liaison__PubAck *a)
                 names[who], (unsigned long long)corr, (unsigned long long)a->seq);
     check(m != NULL);
     check(m->origin != NULL && same(m->origin->agent, names[who]));
+    /* A publish without msg_id is given "liaison-<seq>" (protocol.md). */
+    char made[32];
+    snprintf(made, sizeof made, "liaison-%llu", (unsigned long long)a->seq);
     int found = 0;
     for (size_t i = 0; i < n_pubs && !found; i++)
-        found = pubs[i].who == who && pubs[i].corr == corr && same(pubs[i].msg_id, m->msg_id);
+        found = pubs[i].who == who && pubs[i].corr == corr &&
+                (same(pubs[i].msg_id, m->msg_id) ||
+                 (pubs[i].msg_id[0] == '\0' && same(m->msg_id, made)));
     if (!found)
         fprintf(stderr, "fuzz_broker: PubAck to %s corr %llu names seq %llu holding msg_id %s\n",
                 names[who], (unsigned long long)corr, (unsigned long long)a->seq,
