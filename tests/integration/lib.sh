@@ -53,7 +53,16 @@ wait_deadletter() {
 keygen() { for n in "$@"; do "$BIN/liaisonctl" keygen "$n" --dir "$T/keys" >/dev/null; done; }
 
 PORT=""
-pick_port() { PORT=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000 )); }
+# A port below the kernel's ephemeral range (32768 up by default), so no
+# client socket of another test can be holding it, and not listening now.
+pick_port() {
+    lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$lo" -gt 21000 ] || lo=32768
+    while :; do
+        PORT=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (lo - 20010) ))
+        ! ss -ltnH 2>/dev/null | grep -qE "[:.]($PORT|$((PORT + 1)))[[:space:]]" && return 0
+    done
+}
 
 # Writes broker.cfg: the broker group, then the agents given as libconfig
 # group texts on stdin.
