@@ -104,7 +104,8 @@ static void drain_pipe(int fd)
 static void try_connect(agent_t *a)
 {
     char err[512];
-    a->link = link_open(a->cfg, "liaison-agent " AGENT_VERSION, AGENT_CONNECT_MS, err, sizeof err);
+    a->link = link_open_as(a->cfg, "liaison-agent " AGENT_VERSION, LINK_HIT_NOTICES,
+                           AGENT_CONNECT_MS, err, sizeof err);
     int64_t now = util_mono_ms();
     if (a->link == NULL) {
         int64_t delay = backoff_next(&a->reconnect);
@@ -173,6 +174,15 @@ static void on_frame(agent_t *a, Liaison__Envelope *env, int64_t now)
     switch (env->kind_case) {
     case LIAISON__ENVELOPE__KIND_HEARTBEAT:
     case LIAISON__ENVELOPE__KIND_WELCOME:
+        break;
+    case LIAISON__ENVELOPE__KIND_HIT_NOTICE:
+        /* Another agency's subject query found one of ours: the liaison
+         * officer is told who asked, to expect their call. */
+        log_info("event=hit_notice seq=%llu topic=%s asker_agency=\"%s\" asker_contact=\"%s\" "
+                 "hit=%d",
+                 (unsigned long long)env->hit_notice->seq, env->hit_notice->topic,
+                 env->hit_notice->asker_agency, env->hit_notice->asker_contact,
+                 (int)env->hit_notice->hit);
         break;
     case LIAISON__ENVELOPE__KIND_ERROR:
         log_warn("event=broker_error code=%s reason=\"%s\"", wire_error_name(env->error->code),

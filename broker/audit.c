@@ -211,6 +211,13 @@ static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_
     r.topic = bounded(ev->topic, b_topic);
     r.msg_seq = ev->msg_seq;
     r.count = count;
+    ProtobufCBinaryData toks[AUDIT_MAX_TOKENS];
+    r.n_tokens = ev->n_tokens < AUDIT_MAX_TOKENS ? ev->n_tokens : AUDIT_MAX_TOKENS;
+    for (size_t i = 0; i < r.n_tokens; i++)
+        toks[i] = (ProtobufCBinaryData){.len = 32, .data = (uint8_t *)(uintptr_t)ev->tokens[i]};
+    r.tokens = r.n_tokens ? toks : NULL;
+    r.results = ev->results;
+    r.hits = ev->hits;
     if (ev->digest) {
         r.digest.data = (uint8_t *)(uintptr_t)ev->digest;
         r.digest.len = HASH_LEN;
@@ -414,9 +421,20 @@ void audit_checkpoint_now(audit_t *a, batch_t *bt)
 
 /* ---- reading ----------------------------------------------------------- */
 
-static int matches(const Liaison__AuditRecord *r, const Liaison__AuditRequest *q)
+static int holds_token(const Liaison__AuditRecord *r, const uint8_t *token)
+{
+    for (size_t i = 0; i < r->n_tokens; i++)
+        if (r->tokens[i].len == 32 && memcmp(r->tokens[i].data, token, 32) == 0)
+            return 1;
+    return 0;
+}
+
+static int matches(const Liaison__AuditRecord *r, const Liaison__AuditRequest *q,
+                   const uint8_t *token)
 {
     if (r->time_us < q->since_us)
+        return 0;
+    if (token && !holds_token(r, token))
         return 0;
     if (q->actor && q->actor[0] && strcmp(q->actor, r->actor) != 0)
         return 0;
@@ -425,8 +443,8 @@ static int matches(const Liaison__AuditRecord *r, const Liaison__AuditRequest *q
     return 1;
 }
 
-int audit_query(store_t *st, const Liaison__AuditRequest *q, Liaison__AuditRecord ***out, size_t *n,
-                int *more)
+int audit_query(store_t *st, const Liaison__AuditRequest *q, const uint8_t *token,
+                Liaison__AuditRecord ***out, size_t *n, int *more)
 {
     size_t limit = q->limit == 0 || q->limit > QUERY_MAX ? QUERY_MAX : q->limit;
     *out = xcalloc(limit, sizeof **out);
@@ -445,7 +463,7 @@ int audit_query(store_t *st, const Liaison__AuditRequest *q, Liaison__AuditRecor
         while ((rc = store_read_seek(r, STORE_DB_AUDIT, key, 1, &seq, &data, &len)) == STORE_OK &&
                seq > q->after_seq) {
             Liaison__AuditRecord *rec = wire_audit_record_decode(data, len);
-            if (rec && matches(rec, q)) {
+            if (rec && matches(rec, q, token)) {
                 if (*n == limit) {
                     *more = 1;
                     wire_audit_record_free(&rec);
@@ -468,7 +486,7 @@ int audit_query(store_t *st, const Liaison__AuditRequest *q, Liaison__AuditRecor
         uint64_t key = q->after_seq + 1;
         while ((rc = store_read_seek(r, STORE_DB_AUDIT, key, 0, &seq, &data, &len)) == STORE_OK) {
             Liaison__AuditRecord *rec = wire_audit_record_decode(data, len);
-            if (rec && matches(rec, q)) {
+            if (rec && matches(rec, q, token)) {
                 if (*n == limit) {
                     *more = 1;
                     wire_audit_record_free(&rec);

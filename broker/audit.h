@@ -29,7 +29,13 @@ struct audit_event {
     const char *topic;
     uint64_t msg_seq;
     const uint8_t *digest; /* 32 bytes, or NULL */
+    /* Subject queries: the blind-index tokens asked about (at most
+     * AUDIT_MAX_TOKENS), and how many results and hits were answered. */
+    const uint8_t (*tokens)[32];
+    size_t n_tokens;
+    uint32_t results, hits;
 };
+#define AUDIT_MAX_TOKENS 64
 
 /* Opens the trail on st, continuing its chain. seed (32 bytes, or NULL
  * for unsigned checkpoints) signs a checkpoint every `every` records or
@@ -75,12 +81,13 @@ void audit_rollback(audit_t *a);
 /* The digest of data for audit_event.digest: BLAKE2b-256 (format 2). */
 void audit_digest(const void *data, size_t len, uint8_t out[32]);
 
-/* Records in (after_seq, ...] matching the request's filters, at most limit
+/* Records in (after_seq, ...] matching the request's filters (and, when
+ * token is not NULL, holding that subject token), at most limit
  * (newest: the last `limit` matching ones). Caller owns *out (free each with
  * wire_audit_record_free and the array with free). Returns the store's rc;
  * *more is set when more match. */
-int audit_query(store_t *st, const Liaison__AuditRequest *req, Liaison__AuditRecord ***out,
-                size_t *n, int *more);
+int audit_query(store_t *st, const Liaison__AuditRequest *req, const uint8_t *token,
+                Liaison__AuditRecord ***out, size_t *n, int *more);
 
 /* Offline check of the whole chain and its checkpoints. pub (32 bytes, or
  * NULL to skip signature checks) is the checkpoint key's public half. With

@@ -165,6 +165,17 @@ uint8_t *batch_pub_data(batch_t *bt, const struct batch_pub *p)
     return (uint8_t *)(uintptr_t)store_wset_data(bt->w, p->data_off);
 }
 
+void batch_pub_set_tokens(batch_t *bt, struct batch_pub *p, const uint8_t (*tokens)[32], size_t n)
+{
+    p->tokens_off = put_bytes(bt, tokens, n * 32);
+    p->n_tokens = (uint32_t)n;
+}
+
+const uint8_t (*batch_pub_tokens(const batch_t *bt, const struct batch_pub *p))[32]
+{
+    return (const uint8_t(*)[32])(bt->bytes + p->tokens_off);
+}
+
 struct batch_pub *batch_pub_at(batch_t *bt, uint64_t seq)
 {
     if (bt->n_pubs == 0 || seq < bt->first_seq || seq - bt->first_seq >= bt->n_pubs)

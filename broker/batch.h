@@ -24,6 +24,8 @@ struct batch_pub {
     size_t data_off, len;      /* the stored bytes, in the write set */
     Liaison__Intel *intel;     /* owned: decoded once, for every routing decision */
     uint8_t digest[32];        /* of the stored bytes, for the audit */
+    size_t tokens_off;         /* its subjects' blind-index tokens, in the batch's bytes */
+    uint32_t n_tokens;         /* (32 bytes each; 0 when the index is off) */
 };
 
 /* A frame that leaves only when the batch is durable. */
@@ -31,6 +33,7 @@ enum batch_frame_kind {
     BATCH_DELIVER, /* a Deliver or notice: undone (redelivered later) if the batch fails */
     BATCH_REPLY,   /* a reply whose record is in the batch: an Error instead if it fails */
     BATCH_DUP_ACK, /* a PubAck for a repeated publish: an Error instead if it fails */
+    BATCH_NOTICE,  /* a frame to a third party (a hit notice): dropped if it fails */
 };
 struct batch_frame {
     uint8_t kind;
@@ -80,6 +83,10 @@ struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size
                                 size_t rid_len, uint64_t corr_id, const char *msg_id,
                                 Liaison__Intel *intel);
 uint8_t *batch_pub_data(batch_t *bt, const struct batch_pub *p);
+/* Keeps n subject tokens with the publish (the subscription index's
+ * watchlists read them); *tokens at batch_pub_tokens. */
+void batch_pub_set_tokens(batch_t *bt, struct batch_pub *p, const uint8_t (*tokens)[32], size_t n);
+const uint8_t (*batch_pub_tokens(const batch_t *bt, const struct batch_pub *p))[32];
 /* The publish stored under seq in this batch, or NULL. */
 struct batch_pub *batch_pub_at(batch_t *bt, uint64_t seq);
 /* The sequence of a publish in this batch under dedup_key, or 0. */

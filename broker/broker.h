@@ -24,7 +24,8 @@
 
 struct broker_stats {
     uint64_t publishes, publish_refused, duplicates, deliveries, notices, delivery_refused,
-        redeliveries, dead_letters, commits, frames_bad, erased;
+        redeliveries, dead_letters, commits, frames_bad, erased, queries, query_refused,
+        query_results, query_hits, hit_notices;
 };
 
 typedef struct broker {
@@ -45,6 +46,10 @@ typedef struct broker {
     int fatal;              /* a commit failed with an I/O error: stop, exit 1 */
     int full;               /* publishes are being refused for want of room */
     int64_t full_logged_ms; /* when store_full was last logged */
+    /* The blind subject index (subjects.c): on when broker.cfg names a
+     * subject_key at start; the key is bound at start like the store. */
+    int index_on;
+    uint8_t subject_key[32];
     /* Durable subscriptions let go (unsubscribed, reaped, taken over): their
      * acked floor as it was in memory, for the next connection to resume
      * from even before the cursor write commits (fanout.c). */

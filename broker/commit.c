@@ -204,6 +204,8 @@ static void refuse(broker_t *b, batch_t *bt, Liaison__ErrorCode code, const char
                          f->len); /* its original is stored */
             continue;
         }
+        if (f->kind == BATCH_NOTICE)
+            continue; /* its record failed with it: as if it never happened */
         if (f->kind == BATCH_REPLY || f->kind == BATCH_DUP_ACK) {
             reply_error(b, s, f->corr_id,
                         f->kind == BATCH_REPLY ? LIAISON__ERROR_CODE__STORE_FAILED : code, NULL,

@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "label.h"
 #include "log.h"
+#include "subject.h"
 #include "topic.h"
 #include "util.h"
 
@@ -32,10 +33,8 @@ static const struct {
     const char *name;
     unsigned bit;
 } role_names[] = {
-    {"publisher", ROLE_PUBLISHER},
-    {"receiver", ROLE_RECEIVER},
-    {"operator", ROLE_OPERATOR},
-    {"auditor", ROLE_AUDITOR},
+    {"publisher", ROLE_PUBLISHER}, {"receiver", ROLE_RECEIVER}, {"operator", ROLE_OPERATOR},
+    {"auditor", ROLE_AUDITOR},     {"query", ROLE_QUERY},
 };
 
 /* [a-z0-9-]+ of at most NAME_MAX_LEN bytes. */
@@ -133,6 +132,24 @@ static int check_audit_key(const char *v, void *obj, void *ctx, char *why, size_
     if (v[0] == '\0')
         return 0;
     return keys_read_secret(v, lc->base_dir, cfg->audit_seed, why, whylen);
+}
+
+static int check_subject_key(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    config_t *cfg = obj;
+    struct load_ctx *lc = ctx;
+    char path[4096];
+    cfg->has_subject_key = 0;
+    if (v[0] == '\0')
+        return 0;
+    if (util_path_join(path, sizeof path, lc->base_dir, v) != 0) {
+        snprintf(why, whylen, "path too long");
+        return -1;
+    }
+    if (subject_key_load(path, cfg->subject_key, why, whylen) != 0)
+        return -1;
+    cfg->has_subject_key = 1;
+    return 0;
 }
 
 static int check_notice_pattern(const char *v, void *obj, void *ctx, char *why, size_t whylen)
@@ -289,6 +306,36 @@ static const cfg_key_t broker_rows[] = {
      .count_offset = offsetof(config_t, n_notices),
      .check = check_notice_pattern,
      .help = "topic patterns where a receiver refused on clearance or caveats gets a notice"},
+    {.name = "subject_key",
+     .type = CFG_STRING,
+     .offset = offsetof(config_t, subject_key_file),
+     .def = "",
+     .check = check_subject_key,
+     .help = "key file of the blind subject index (liaisonctl keygen NAME --subject-key); \"\" = "
+             "no index: subject queries and watchlists are off"},
+    {.name = "notify_on_hit",
+     .type = CFG_STRLIST,
+     .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, notify_on_hit),
+     .count_offset = offsetof(config_t, n_notify_on_hit),
+     .check = check_notice_pattern,
+     .help = "topic patterns where a subject query that finds a message tells its originator"},
+    {.name = "max_queries_per_minute",
+     .type = CFG_UINT,
+     .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, max_queries_per_minute),
+     .def_uint = 30,
+     .min = 1,
+     .max = 100000,
+     .help = "subject queries one agent may ask in a minute (fishing is bounded)"},
+    {.name = "max_query_subjects",
+     .type = CFG_UINT,
+     .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, max_query_subjects),
+     .def_uint = 16,
+     .min = 1,
+     .max = 64,
+     .help = "subjects one query may name"},
     {.name = "audit_key",
      .type = CFG_STRING,
      .offset = offsetof(config_t, audit_key),
@@ -430,7 +477,7 @@ static int check_role(const char *v, void *obj, void *ctx, char *why, size_t why
             return 0;
         }
     }
-    snprintf(why, whylen, "unknown role \"%s\" (publisher, receiver, operator, auditor)", v);
+    snprintf(why, whylen, "unknown role \"%s\" (publisher, receiver, operator, auditor, query)", v);
     return -1;
 }
 
@@ -658,12 +705,12 @@ static int check_agent(const cfg_t *c, const cfg_node_t *node, const char *where
     snprintf(key, sizeof key, "%s.roles", where);
     if (a->roles == 0)
         return cfg_fail(c, cfg_member(node, "roles"), key, err, errlen,
-                        "needs at least one role (publisher, receiver, operator, auditor)");
+                        "needs at least one role (publisher, receiver, operator, auditor, query)");
     /* Separation of duties: whoever checks the trail must not be able to
      * write into it by publishing, nor to read what it protects. */
-    if ((a->roles & ROLE_AUDITOR) && (a->roles & (ROLE_PUBLISHER | ROLE_RECEIVER)))
+    if ((a->roles & ROLE_AUDITOR) && (a->roles & (ROLE_PUBLISHER | ROLE_RECEIVER | ROLE_QUERY)))
         return cfg_fail(c, cfg_member(node, "roles"), key, err, errlen,
-                        "an auditor may not also be a publisher or receiver");
+                        "an auditor may not also be a publisher, receiver or query agent");
 
     snprintf(key, sizeof key, "%s.public_key", where);
     if (memcmp(a->public_key, cfg->public_key, 32) == 0)

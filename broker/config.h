@@ -16,6 +16,7 @@ enum config_role {
     ROLE_RECEIVER = 1u << 1,
     ROLE_OPERATOR = 1u << 2,
     ROLE_AUDITOR = 1u << 3,
+    ROLE_QUERY = 1u << 4, /* subject queries: who holds what on a subject */
 };
 
 typedef struct config_agent {
@@ -75,6 +76,13 @@ typedef struct config {
     char *log_level;                 /* "debug", "info", "warn", "error"; default "info" */
     char **notices;                  /* topic patterns where sanitised notices are sent */
     size_t n_notices;
+    char *subject_key_file; /* key of the blind subject index; "" = no index */
+    uint8_t subject_key[32];
+    int has_subject_key;
+    char **notify_on_hit; /* topic patterns where a query's finding is told to the originator */
+    size_t n_notify_on_hit;
+    unsigned max_queries_per_minute; /* default 30 */
+    unsigned max_query_subjects;     /* default 16 */
     char *audit_key; /* Ed25519 seed file signing audit checkpoints; "" = unsigned */
     uint8_t audit_seed[32];
     unsigned audit_checkpoint_records; /* checkpoint after this many records, default 1000 */

@@ -17,7 +17,9 @@
 #include "policy.h"
 #include "fanout.h"
 #include "ingest.h"
+#include "query.h"
 #include "reply.h"
+#include "subject.h"
 #include "topic.h"
 #include "util.h"
 
@@ -26,24 +28,15 @@
  * and a bigger frame is a flood, not an acknowledgement. */
 #define MAX_ACK_SEQS 4096
 
-/* A refused request is answered and recorded (aggregated: a flood is one
- * record a minute). */
-static void refuse_request(broker_t *b, session_t *s, uint64_t corr, const char *action,
-                           Liaison__ErrorCode code, const char *why)
-{
-    struct audit_event ev = {
-        .actor = s->agent, .action = action, .outcome = "refused", .reason = wire_error_name(code)};
-    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
-    reply_error(b, s, corr, code, NULL, why);
-}
-
 static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__Hello *h)
 {
     Liaison__Envelope env;
     Liaison__Welcome w = LIAISON__WELCOME__INIT;
     if (!s->welcomed)
         log_info("event=hello agent=%s client=\"%.64s\"", s->agent, h->client ? h->client : "");
+    int first = !s->welcomed;
     s->welcomed = 1;
+    s->hit_notices = h->hit_notices;
     wire_envelope_init(&env, corr);
     w.agent = s->agent;
     w.broker_version = (char *)(uintptr_t)BROKER_VERSION;
@@ -53,6 +46,8 @@ static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__He
     env.kind_case = LIAISON__ENVELOPE__KIND_WELCOME;
     env.welcome = &w;
     reply_send(b, s, &env);
+    if (first && s->hit_notices)
+        query_send_kept_notices(b, s); /* after the Welcome it follows */
 }
 
 static int durable_name_valid(const char *d)
@@ -260,8 +255,8 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
      * message, so even refused ones are bounded. */
     if (!agent_rate(s->agent_state, &s->agent_state->replays, b->cfg->max_replays_per_minute,
                     util_mono_ms())) {
-        refuse_request(b, s, corr, "replay", LIAISON__ERROR_CODE__RATE_LIMITED,
-                       "too many replays this minute (max_replays_per_minute)");
+        reply_refuse(b, s, corr, "replay", LIAISON__ERROR_CODE__RATE_LIMITED,
+                     "too many replays this minute (max_replays_per_minute)");
         return;
     }
     if (sub_request_ok(b, s, corr, pattern, r->sub_id) != 0)
@@ -327,7 +322,7 @@ static int acks_bounded(broker_t *b, session_t *s, uint64_t corr, size_t n, cons
         return 1;
     char why[96];
     snprintf(why, sizeof why, "%s carries %zu sequences; at most %d", what, n, MAX_ACK_SEQS);
-    refuse_request(b, s, corr, what, LIAISON__ERROR_CODE__BAD_REQUEST, why);
+    reply_refuse(b, s, corr, what, LIAISON__ERROR_CODE__BAD_REQUEST, why);
     return 0;
 }
 
@@ -392,8 +387,8 @@ static int view_allowed(broker_t *b, session_t *s, uint64_t corr, const char *ac
     if (agent_rate(s->agent_state, &s->agent_state->views, b->cfg->max_views_per_minute,
                    util_mono_ms()))
         return 1;
-    refuse_request(b, s, corr, action, LIAISON__ERROR_CODE__RATE_LIMITED,
-                   "too many operator views this minute (max_views_per_minute)");
+    reply_refuse(b, s, corr, action, LIAISON__ERROR_CODE__RATE_LIMITED,
+                 "too many operator views this minute (max_views_per_minute)");
     return 0;
 }
 
@@ -440,7 +435,24 @@ static void on_audit(broker_t *b, session_t *s, uint64_t corr, const Liaison__Au
     Liaison__AuditRecord **recs = NULL;
     size_t n = 0;
     int more = 0;
-    if (audit_query(b->store, q, &recs, &n, &more) != STORE_OK) {
+    uint8_t token[SUBJECT_TOKEN_BYTES];
+    const uint8_t *by_subject = NULL;
+    if (q->subject && q->subject[0]) {
+        /* The auditor names a reference it already knows; the broker
+         * derives its token (only the broker holds the key). */
+        if (!b->index_on || subject_token(b->subject_key, q->subject, token) != 0) {
+            reply_error(b, s, corr,
+                        b->index_on ? LIAISON__ERROR_CODE__BAD_SUBJECT
+                                    : LIAISON__ERROR_CODE__NO_SUBJECT_INDEX,
+                        NULL,
+                        b->index_on ? "the subject does not normalise"
+                                    : "this broker has no subject_key: no query names a token");
+            return;
+        }
+        by_subject = token;
+        ev.reason = "by subject";
+    }
+    if (audit_query(b->store, q, by_subject, &recs, &n, &more) != STORE_OK) {
         reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
                     "cannot read the audit trail");
         goto leave;
@@ -715,8 +727,8 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         goto leave;
     }
     if (s->over_limit) {
-        refuse_request(b, s, corr, "connect", LIAISON__ERROR_CODE__TOO_MANY_SESSIONS,
-                       "this agent already holds max_sessions_per_agent connections");
+        reply_refuse(b, s, corr, "connect", LIAISON__ERROR_CODE__TOO_MANY_SESSIONS,
+                     "this agent already holds max_sessions_per_agent connections");
         goto leave;
     }
     if (!s->welcomed && env->kind_case != LIAISON__ENVELOPE__KIND_HELLO) {
@@ -771,6 +783,9 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         break;
     case LIAISON__ENVELOPE__KIND_REPLAY:
         on_replay(b, s, corr, env->replay);
+        break;
+    case LIAISON__ENVELOPE__KIND_QUERY:
+        query_handle(b, s, corr, env->query);
         break;
     case LIAISON__ENVELOPE__KIND_BYE:
         /* Gone now, not in three heartbeats: its durables are free for the

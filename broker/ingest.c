@@ -19,6 +19,7 @@
 #include "log.h"
 #include "policy.h"
 #include "reply.h"
+#include "subjects.h"
 #include "util.h"
 
 uint64_t ingest_reserve(const broker_t *b)
@@ -78,13 +79,16 @@ static uint64_t find_repeat(broker_t *b, const struct store_dkey *key, const cha
     return seq;
 }
 
-/* 1 if the store has room for len more bytes of message beyond what the
+/* 1 if the store has room for len more bytes of message (and its subject
+ * index entries) beyond what the
  * uncommitted batches may take and the reserve. */
-static int has_room(const broker_t *b, size_t len)
+static int has_room(const broker_t *b, size_t len, size_t n_subjects)
 {
     uint64_t pending =
         store_wset_estimate(b->open->w) + (b->inflight ? store_wset_estimate(b->inflight->w) : 0);
     uint64_t need = pending + 2 * (uint64_t)len + 8192 + ingest_reserve(b);
+    if (b->index_on)
+        need += 128 * (uint64_t)n_subjects; /* index entries */
     return store_room(b->store) >= need;
 }
 
@@ -151,7 +155,7 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     }
     m->seq = b->next_seq;
     size_t len = wire_intel_size(m);
-    if (!has_room(b, len)) {
+    if (!has_room(b, len, m->label->n_subjects)) {
         if (!b->full && util_mono_ms() - b->full_logged_ms >= 10000) {
             b->full_logged_ms = util_mono_ms(); /* not once per publish when it hovers */
             log_warn("event=store_full room=%llu reserve=%llu action=\"publishes refused; "
@@ -180,6 +184,15 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     }
     struct batch_pub *p =
         batch_add_pub(b->open, m->seq, now_us, len, dkey, s->rid, s->rid_len, corr_id, msg_id, m);
+    if (b->index_on) {
+        /* The subject index is written in the same batch: both land or
+         * neither. */
+        uint8_t tokens[LABEL_MAX_SUBJECTS][32];
+        size_t n = subjects_tokens(b->subject_key, m, tokens, LABEL_MAX_SUBJECTS);
+        for (size_t i = 0; i < n; i++)
+            store_wset_subject(b->open->w, tokens[i], m->seq, 0);
+        batch_pub_set_tokens(b->open, p, (const uint8_t(*)[32])tokens, n);
+    }
     uint8_t *data = batch_pub_data(b->open, p);
     wire_intel_pack(m, data);
     audit_digest(data, len, p->digest);

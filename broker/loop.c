@@ -21,6 +21,7 @@
 #include "reply.h"
 #include "commit.h"
 #include "fanout.h"
+#include "subjects.h"
 #include "util.h"
 
 volatile sig_atomic_t loop_stop_flag;
@@ -183,9 +184,11 @@ static void reload(broker_t *b)
     audit_set_spacing(b->audit, fresh->audit_checkpoint_records, fresh->audit_checkpoint_s);
     if (strcmp(fresh->listen, b->cfg->listen) != 0 || strcmp(fresh->data_dir, b->cfg->data_dir) ||
         fresh->map_size_mb != b->cfg->map_size_mb ||
-        memcmp(fresh->secret_key, b->cfg->secret_key, 32) != 0)
-        log_warn("event=reload_partial reason=\"listen, data_dir, map_size_mb and secret_key "
-                 "change only on restart\"");
+        memcmp(fresh->secret_key, b->cfg->secret_key, 32) != 0 ||
+        fresh->has_subject_key != b->index_on ||
+        memcmp(fresh->subject_key, b->subject_key, 32) != 0)
+        log_warn("event=reload_partial reason=\"listen, data_dir, map_size_mb, secret_key and "
+                 "subject_key change only on restart (a new subject_key with --reindex)\"");
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {
         session_t *s = sessions_at(b->sessions, i);
         s->conf = config_agent_by_name(fresh, s->agent);
@@ -220,7 +223,8 @@ static void retain(broker_t *b, int64_t now_ms)
 {
     if (now_ms < b->retention_due_ms || b->open->n_purges || (b->inflight && b->inflight->n_purges))
         return;
-    int n = retention_pass(b->retention, b->store, b->cfg, b->audit, b->open, util_now_us());
+    int n = retention_pass(b->retention, b->store, b->cfg, b->audit,
+                           b->index_on ? b->subject_key : NULL, b->open, util_now_us());
     if (n < 0)
         n = 0;
     b->stats.erased += (uint64_t)n;
@@ -278,12 +282,22 @@ int loop_run(config_t *cfg)
         log_error("event=startup_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
         goto err3;
     }
+    if (subjects_check(b.store, cfg->has_subject_key ? cfg->subject_key : NULL, err, sizeof err) !=
+        0) {
+        log_error("event=startup_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
+        goto err3;
+    }
+    b.index_on = cfg->has_subject_key;
+    memcpy(b.subject_key, cfg->subject_key, sizeof b.subject_key);
     b.audit = audit_open(b.store, cfg->audit_key[0] ? cfg->audit_seed : NULL,
                          cfg->audit_checkpoint_records, cfg->audit_checkpoint_s, err, sizeof err);
     if (b.audit == NULL) {
         log_error("event=startup_failed reason=\"%s\"", err);
         goto err3;
     }
+    if (!cfg->has_subject_key)
+        log_info("event=subject_index_off reason=\"no subject_key: subject queries and "
+                 "watchlists are refused\"");
     if (!cfg->audit_key[0])
         log_warn("event=audit_unsigned reason=\"no audit_key: checkpoints are not signed\"");
     b.open = batch_new();
@@ -410,5 +424,57 @@ err2:
 err1:
     zmq_ctx_term(b.ctx);
     config_free(&b.cfg);
+    return status;
+}
+
+int loop_reindex(config_t *cfg)
+{
+    char err[512];
+    int status = 1;
+    if (!cfg->has_subject_key) {
+        log_error("event=reindex_failed reason=\"broker.cfg names no subject_key\"");
+        config_free(&cfg);
+        return 1;
+    }
+    /* store_open takes broker.lock: a running broker makes this fail. */
+    store_t *st = store_open(cfg->data_dir, cfg->map_size_mb, err, sizeof err);
+    uint8_t prev[32];
+    int adopted = 0;
+    if (st == NULL ||
+        store_claim(st, cfg->public_key, cfg->expect_store, 0, prev, &adopted, err, sizeof err)) {
+        log_error("event=reindex_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
+        goto leave;
+    }
+    audit_t *audit =
+        audit_open(st, cfg->audit_key[0] ? cfg->audit_seed : NULL, cfg->audit_checkpoint_records,
+                   cfg->audit_checkpoint_s, err, sizeof err);
+    uint64_t msgs = 0, entries = 0;
+    if (audit == NULL ||
+        subjects_reindex(st, cfg->subject_key, &msgs, &entries, err, sizeof err) != 0) {
+        log_error("event=reindex_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
+        audit_close(&audit);
+        goto leave;
+    }
+    /* The trail says when the index was rebuilt, and how big it is. */
+    batch_t *bt = batch_new();
+    char why[96];
+    snprintf(why, sizeof why, "%llu messages, %llu entries", (unsigned long long)msgs,
+             (unsigned long long)entries);
+    struct audit_event ev = {
+        .actor = "broker", .action = "subject_reindex", .outcome = "ok", .reason = why};
+    audit_append(audit, bt, &ev);
+    audit_checkpoint_now(audit, bt);
+    if (store_commit(st, bt->w) == STORE_OK) {
+        log_info("event=reindexed messages=%llu entries=%llu", (unsigned long long)msgs,
+                 (unsigned long long)entries);
+        status = 0;
+    } else {
+        log_error("event=reindex_failed reason=\"cannot write its audit record\"");
+    }
+    batch_free(&bt);
+    audit_close(&audit);
+leave:
+    store_close(&st);
+    config_free(&cfg);
     return status;
 }

@@ -17,5 +17,9 @@ extern volatile sig_atomic_t loop_reload_flag;
 /* Runs the broker on cfg (takes ownership) until SIGTERM/SIGINT. Returns
  * the process exit status: 0 after a clean drain, 1 if start-up failed. */
 int loop_run(config_t *cfg);
+/* liaison-broker --reindex: rebuilds the subject index under cfg's
+ * subject_key (takes ownership of cfg), with the broker stopped. Returns
+ * the exit status. */
+int loop_reindex(config_t *cfg);
 
 #endif

@@ -11,10 +11,13 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: liaison-broker -c broker.cfg [--check-config | --print-config]\n"
+    fprintf(out, "usage: liaison-broker -c broker.cfg [--check-config | --print-config | "
+                 "--reindex]\n"
                  "  -c FILE          the broker configuration (libconfig syntax)\n"
                  "  --check-config   validate FILE, name the bad line or key, and exit\n"
                  "  --print-config   print the effective configuration and exit\n"
+                 "  --reindex        rebuild the subject index under subject_key (the broker\n"
+                 "                   stopped), and exit\n"
                  "exit status: 0 done, 1 failed, 2 bad usage\n");
 }
 
@@ -33,7 +36,7 @@ static void on_hup(int sig)
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    int check = 0, print = 0;
+    int check = 0, print = 0, reindex = 0;
     log_set_program("liaison-broker");
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
@@ -42,6 +45,8 @@ int main(int argc, char **argv)
             check = 1;
         } else if (strcmp(argv[i], "--print-config") == 0) {
             print = 1;
+        } else if (strcmp(argv[i], "--reindex") == 0) {
+            reindex = 1;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -71,6 +76,8 @@ int main(int argc, char **argv)
     log_set_level(log_level_parse(cfg->log_level) < 0
                       ? LOG_INFO
                       : (enum log_level)log_level_parse(cfg->log_level));
+    if (reindex)
+        return loop_reindex(cfg);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;

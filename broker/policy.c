@@ -58,14 +58,6 @@ Liaison__ErrorCode policy_rule_error(enum policy_rule rule)
     return LIAISON__ERROR_CODE__INTERNAL;
 }
 
-static int any_match(char *const *patterns, size_t n, const char *topic)
-{
-    for (size_t i = 0; i < n; i++)
-        if (topic_match(patterns[i], topic))
-            return 1;
-    return 0;
-}
-
 static int holds_caveats(const config_agent_t *a, const Liaison__Label *l)
 {
     for (size_t i = 0; i < l->n_caveats; i++) {
@@ -130,7 +122,7 @@ enum policy_rule policy_may_publish(const config_agent_t *a, const Liaison__Inte
         return POLICY_ROLE;
     if (m == NULL || m->label == NULL || m->topic == NULL)
         return POLICY_TOPIC;
-    if (!any_match(a->publish, a->n_publish, m->topic))
+    if (!topic_match_any(a->publish, a->n_publish, m->topic))
         return POLICY_TOPIC;
     if ((int)m->label->classification > a->clearance)
         return POLICY_CLEARANCE;
@@ -171,19 +163,22 @@ static struct policy_verdict verdict(enum policy_action action, enum policy_rule
     return v;
 }
 
-struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *a,
-                                     const char *pattern, const Liaison__Intel *m, int64_t now_us)
+/* The delivery rule for an agent acting in role (receiving, or asking a
+ * subject query). */
+static struct policy_verdict receive_as(const config_t *cfg, const config_agent_t *a, unsigned role,
+                                        const char *pattern, const Liaison__Intel *m,
+                                        int64_t now_us)
 {
     enum policy_rule r = policy_may_connect(a, now_us);
     if (r != POLICY_ALLOW)
         return verdict(POLICY_WITHHOLD, r);
-    if (!(a->roles & ROLE_RECEIVER))
+    if (!(a->roles & role))
         return verdict(POLICY_WITHHOLD, POLICY_ROLE);
     if (m == NULL || m->label == NULL || m->topic == NULL)
         return verdict(POLICY_WITHHOLD, POLICY_TOPIC);
     /* Checked against the permissions as configured now, not as they were
      * at subscribe time, so a narrowed permission applies at once. */
-    if (!topic_match(pattern, m->topic) || !any_match(a->subscribe, a->n_subscribe, m->topic))
+    if (!topic_match(pattern, m->topic) || !topic_match_any(a->subscribe, a->n_subscribe, m->topic))
         return verdict(POLICY_WITHHOLD, POLICY_TOPIC);
     const Liaison__Label *l = m->label;
     int64_t expires, embargo;
@@ -201,7 +196,7 @@ struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *
         /* Refused only on clearance or caveats: where the operator enabled
          * notices for this topic, the unit learns that something exists
          * and whom to ask, never what it says. */
-        if (!(cfg && any_match(cfg->notices, cfg->n_notices, m->topic)))
+        if (!(cfg && topic_match_any(cfg->notices, cfg->n_notices, m->topic)))
             return verdict(POLICY_WITHHOLD, r);
         v = verdict(POLICY_NOTICE, r);
     }
@@ -215,4 +210,16 @@ struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *
         v.until_us = embargo;
     }
     return v;
+}
+
+struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *a,
+                                     const char *pattern, const Liaison__Intel *m, int64_t now_us)
+{
+    return receive_as(cfg, a, ROLE_RECEIVER, pattern, m, now_us);
+}
+
+struct policy_verdict policy_consult(const config_t *cfg, const config_agent_t *a,
+                                     const char *pattern, const Liaison__Intel *m, int64_t now_us)
+{
+    return receive_as(cfg, a, ROLE_QUERY, pattern, m, now_us);
 }

@@ -73,4 +73,11 @@ enum policy_rule policy_may_request(const config_agent_t *a, unsigned role, int6
 struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *a,
                                      const char *pattern, const Liaison__Intel *m, int64_t now_us);
 
+/* The same rule for a subject query's answer (DESIGN.md "Subject search"):
+ * the query role instead of the receiver role, pattern the query's. DELIVER
+ * answers the message whole, NOTICE as a hit; WITHHOLD and DEFER leave it
+ * out, as if it did not exist. */
+struct policy_verdict policy_consult(const config_t *cfg, const config_agent_t *a,
+                                     const char *pattern, const Liaison__Intel *m, int64_t now_us);
+
 #endif

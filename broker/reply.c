@@ -88,3 +88,12 @@ void reply_later(broker_t *b, session_t *s, const Liaison__Envelope *env)
         batch_add_frame(b->open, BATCH_REPLY, s->rid, s->rid_len, env->corr_id, 0, 0, 0, n);
     wire_envelope_pack(env, out);
 }
+
+void reply_refuse(broker_t *b, session_t *s, uint64_t corr_id, const char *action,
+                  Liaison__ErrorCode code, const char *why)
+{
+    struct audit_event ev = {
+        .actor = s->agent, .action = action, .outcome = "refused", .reason = wire_error_name(code)};
+    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
+    reply_error(b, s, corr_id, code, NULL, why);
+}

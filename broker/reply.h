@@ -27,6 +27,10 @@ void reply_error_to(broker_t *b, const uint8_t *rid, size_t rid_len, uint64_t co
                     Liaison__ErrorCode code, const char *msg_id, const char *message);
 void reply_puback_to(broker_t *b, const uint8_t *rid, size_t rid_len, uint64_t corr_id,
                      uint64_t seq, const char *msg_id, int duplicate);
+/* A refused request: answered now, and recorded as action refused with
+ * the code (aggregated: a flood is one record a minute). */
+void reply_refuse(broker_t *b, session_t *s, uint64_t corr_id, const char *action,
+                  Liaison__ErrorCode code, const char *why);
 /* Packs env into the open batch, to be sent when it commits (or replaced by
  * a STORE_FAILED Error if it fails). */
 void reply_later(broker_t *b, session_t *s, const Liaison__Envelope *env);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "subjects.h"
 #include "topic.h"
 #include "util.h"
 
@@ -129,13 +130,16 @@ static const char *expired(const config_t *cfg, const Liaison__Intel *m, int rul
 
 /* Erases one message with its erasure record. Returns the store rc. */
 static int erase(retention_t *r, batch_t *bt, const config_t *cfg, audit_t *audit,
-                 const Liaison__Intel *m, const void *data, size_t len, const char *why)
+                 const uint8_t *index_key, const Liaison__Intel *m, const void *data, size_t len,
+                 const char *why)
 {
     int rc;
     if (bt->failed != STORE_OK)
         return bt->failed;
     store_wset_purge(bt->w, m->seq, m->received_at_us, m->origin ? m->origin->agent : NULL,
                      m->msg_id);
+    if (index_key)
+        subjects_write(index_key, bt->w, m, m->seq, 1); /* its index entries go with it */
     bt->n_purges++;
     uint8_t digest[32];
     audit_digest(data, len, digest);
@@ -156,8 +160,8 @@ static int erase(retention_t *r, batch_t *bt, const config_t *cfg, audit_t *audi
     return STORE_OK;
 }
 
-int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit, batch_t *bt,
-                   int64_t now_us)
+int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit,
+                   const uint8_t *index_key, batch_t *bt, int64_t now_us)
 {
     if ((r->stale || r->n_rules != cfg->n_retention) && retention_recount(r, st, cfg) != 0)
         return 0;
@@ -181,7 +185,7 @@ int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *au
                     cfg->retention[i].max_messages && s->count > cfg->retention[i].max_messages
                         ? "max_messages"
                         : "max_mb";
-                if (erase(r, bt, cfg, audit, m, data, len, why) != STORE_OK)
+                if (erase(r, bt, cfg, audit, index_key, m, data, len, why) != STORE_OK)
                     failed = 1;
                 else
                     erased++;
@@ -200,7 +204,7 @@ int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *au
         Liaison__Intel *m = wire_intel_decode(data, len);
         const char *why = m ? expired(cfg, m, rule_of(cfg, m->topic), now_us) : NULL;
         if (why) {
-            if (erase(r, bt, cfg, audit, m, data, len, why) != STORE_OK)
+            if (erase(r, bt, cfg, audit, index_key, m, data, len, why) != STORE_OK)
                 failed = 1;
             else
                 erased++;

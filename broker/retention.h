@@ -32,10 +32,12 @@ void retention_note(retention_t *r, const config_t *cfg, const Liaison__Intel *m
 
 /* One bounded pass: erases into bt what the rules say must go (read from
  * the committed store), with an audit record for each. Returns how many
- * were erased, or -1 when bt has failed. The caller must not run a pass
+ * were erased, or -1 when bt has failed. With index_key (the subject key,
+ * or NULL when the index is off) a message's index entries go with it.
+ * The caller must not run a pass
  * while erasures of an earlier one are still uncommitted: the store would
  * still show their messages. */
-int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit, batch_t *bt,
-                   int64_t now_us);
+int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *audit,
+                   const uint8_t *index_key, batch_t *bt, int64_t now_us);
 
 #endif

@@ -38,7 +38,7 @@ int agent_rate(struct agent_state *a, uint32_t *counter, uint32_t limit, int64_t
 {
     if (now_ms - a->minute_ms >= 60000) {
         a->minute_ms = now_ms;
-        a->replays = a->views = 0;
+        a->replays = a->views = a->queries = 0;
     }
     if (*counter >= limit)
         return 0;

@@ -71,7 +71,7 @@ struct agent_state {
     char name[SESSION_AGENT_MAX];
     uint32_t sessions, subs;
     int64_t minute_ms; /* start of the current minute (monotonic) */
-    uint32_t replays, views;
+    uint32_t replays, views, queries;
 };
 
 /* Counts one more request against limit in this minute: 1 if it is
@@ -85,7 +85,8 @@ typedef struct session {
     uint8_t key[32];               /* the CURVE key it authenticated with (X-Key) */
     const config_agent_t *conf;    /* borrowed from the current config; NULL if removed */
     int welcomed;
-    int dead; /* unroutable or timed out: reaped before sleep */
+    int hit_notices; /* its Hello asked for hit notices */
+    int dead;        /* unroutable or timed out: reaped before sleep */
     int64_t last_seen_ms;
     int64_t last_sent_ms; /* for the broker's own heartbeats to an idle session */
     sub_t **subs;         /* owned array of owned subscriptions (stable addresses: the

@@ -32,6 +32,9 @@ struct store {
     MDB_dbi dead;        /* seq (8, BE) + name -> reason */
     MDB_dbi audit;       /* audit seq (8, BE) -> packed AuditRecord */
     MDB_dbi checkpoints; /* audit seq (8, BE) -> packed AuditCheckpoint */
+    MDB_dbi subjects;    /* subject token (32) + seq (8, BE) -> empty: the blind index */
+    MDB_dbi hits;        /* agent 0x1f msg seq (8, BE) + time (8, BE) -> packed HitNotice */
+    int have_index;      /* subjects and hits exist (a read-only open of an older store: not) */
     int readonly;
     int lock_fd;       /* broker.lock in data_dir, flocked while open; -1 read-only */
     uint64_t last_seq; /* highest committed sequence (written by the committer) */
@@ -43,6 +46,7 @@ struct store_read {
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_cursor *seek[3]; /* per enum store_db, opened on first use */
+    MDB_cursor *subj;    /* the subject index, opened on first use */
     store_t *s;
 };
 
@@ -85,6 +89,14 @@ static int store_init(store_t *s, char *err, size_t errlen)
         (rc = mdb_dbi_open(txn, "audit", create, &s->audit)) != 0 ||
         (rc = mdb_dbi_open(txn, "checkpoints", create, &s->checkpoints)) != 0)
         goto fail;
+    /* Added after the first schema: a store written before them gains
+     * them at its next read-write open; a read-only open does without. */
+    rc = mdb_dbi_open(txn, "subjects", create, &s->subjects);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "hits", create, &s->hits);
+    if (rc != 0 && !(rc == MDB_NOTFOUND && s->readonly))
+        goto fail;
+    s->have_index = rc == 0;
     k.mv_data = "schema";
     k.mv_size = 6;
     rc = mdb_get(txn, s->meta, &k, &v);
@@ -404,6 +416,8 @@ enum wop {
     WOP_DEAD,     /* deadletters: seq, a = name, b = reason */
     WOP_DEAD_DEL, /* deadletters: seq, a = name */
     WOP_PURGE,    /* messages + times (+ dedup): seq, time, b = dedup key */
+    WOP_SUBJECT,  /* subjects: seq, a = token; time_us 1 = delete */
+    WOP_HIT,      /* hits: a = key, b = notice (b_len 0 and time_us 1: delete) */
 };
 
 struct wop_rec {
@@ -644,6 +658,41 @@ void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char
     w->estimate += 4096; /* a delete may split nothing, but dirties a page */
 }
 
+void store_wset_subject(store_wset_t *w, const uint8_t token[STORE_TOKEN_BYTES], uint64_t seq,
+                        int del)
+{
+    struct wop_rec *r = wset_op(w, WOP_SUBJECT, seq, del ? 1 : 0);
+    r->a_off = wset_copy(w, token, STORE_TOKEN_BYTES);
+    r->a_len = STORE_TOKEN_BYTES;
+    w->estimate += del ? 4096 : record_cost(STORE_TOKEN_BYTES + 8, 0);
+}
+
+/* The key of a waiting hit notice: agent, 0x1f, then id (16 bytes, BE). */
+static size_t hit_key(const char *agent, uint64_t msg_seq, int64_t time_us, uint8_t *out)
+{
+    size_t n = strlen(agent);
+    memcpy(out, agent, n);
+    out[n] = 0x1f;
+    seq_key(msg_seq, out + n + 1);
+    seq_key((uint64_t)time_us, out + n + 9);
+    return n + 17;
+}
+
+void store_wset_hit(store_wset_t *w, const char *agent, uint64_t msg_seq, int64_t time_us,
+                    const void *data, size_t len)
+{
+    uint8_t key[STORE_HIT_KEY];
+    if (strlen(agent) + 17 > sizeof key)
+        return; /* agent names are far shorter */
+    struct wop_rec *r = wset_op(w, WOP_HIT, 0, data ? 0 : 1);
+    size_t kl = hit_key(agent, msg_seq, time_us, key);
+    r->a_off = wset_copy(w, key, kl);
+    r->a_len = kl;
+    r->b_off = wset_copy(w, data, data ? len : 0);
+    r->b_len = data ? len : 0;
+    w->estimate += data ? record_cost(kl, len) : 4096;
+}
+
 /* Keys that mostly rise are appended (no tree search, full pages); one
  * that does not (a clock stepped back, a record rewritten) is put in place. */
 static int put_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
@@ -728,6 +777,21 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
             }
         }
         return 0;
+    case WOP_SUBJECT: {
+        uint8_t key[STORE_TOKEN_BYTES + 8];
+        memcpy(key, a, STORE_TOKEN_BYTES);
+        seq_key(r->seq, key + STORE_TOKEN_BYTES);
+        k = (MDB_val){.mv_size = sizeof key, .mv_data = key};
+        v = (MDB_val){.mv_size = 0, .mv_data = key};
+        rc =
+            r->time_us ? mdb_del(txn, s->subjects, &k, NULL) : mdb_put(txn, s->subjects, &k, &v, 0);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    case WOP_HIT:
+        k = (MDB_val){.mv_size = r->a_len, .mv_data = a};
+        v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
+        rc = r->time_us ? mdb_del(txn, s->hits, &k, NULL) : mdb_put(txn, s->hits, &k, &v, 0);
+        return rc == MDB_NOTFOUND ? 0 : rc;
     }
     return EINVAL;
 }
@@ -1046,6 +1110,8 @@ void store_read_end(store_read_t **rp)
     for (int i = 0; i < 3; i++)
         if ((*rp)->seek[i])
             mdb_cursor_close((*rp)->seek[i]);
+    if ((*rp)->subj)
+        mdb_cursor_close((*rp)->subj);
     mdb_cursor_close((*rp)->cur);
     mdb_txn_abort((*rp)->txn);
     free(*rp);
@@ -1147,5 +1213,119 @@ int store_deadletter_get(store_t *s, uint64_t seq, const char *durable)
         return STORE_OK;
 fail:
     log_error("event=store_deadletter_failed error=\"%s\"", mdb_strerror(rc));
+    return STORE_ERR;
+}
+
+int store_read_subject(store_read_t *r, const uint8_t token[STORE_TOKEN_BYTES], uint64_t from,
+                       uint64_t *seq)
+{
+    int rc = 0;
+    if (!r->s->have_index)
+        return STORE_NOTFOUND;
+    if (r->subj == NULL && (rc = mdb_cursor_open(r->txn, r->s->subjects, &r->subj)) != 0)
+        goto fail;
+    uint8_t kb[STORE_TOKEN_BYTES + 8];
+    memcpy(kb, token, STORE_TOKEN_BYTES);
+    seq_key(from, kb + STORE_TOKEN_BYTES);
+    MDB_val k = {.mv_size = sizeof kb, .mv_data = kb}, v;
+    rc = mdb_cursor_get(r->subj, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOTFOUND;
+    if (rc != 0)
+        goto fail;
+    if (k.mv_size != sizeof kb || memcmp(k.mv_data, token, STORE_TOKEN_BYTES) != 0)
+        return STORE_NOTFOUND; /* past this token's entries */
+    MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + STORE_TOKEN_BYTES};
+    *seq = key_seq(&sk);
+    return STORE_OK;
+fail:
+    log_error("event=store_subject_failed error=\"%s\"", mdb_strerror(rc));
+    return STORE_ERR;
+}
+
+int store_hits(store_t *s, const char *agent, size_t limit, store_hit_fn fn, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    uint8_t kb[STORE_HIT_KEY];
+    size_t n = strlen(agent);
+    if (!s->have_index || n + 17 > sizeof kb)
+        return STORE_OK;
+    memcpy(kb, agent, n);
+    kb[n] = 0x1f;
+    MDB_val k = {.mv_size = n + 1, .mv_data = kb}, v;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->hits, &cur);
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (size_t i = 0; rc == 0 && i < limit; i++) {
+        if (k.mv_size != n + 17 || memcmp(k.mv_data, kb, n + 1) != 0)
+            break;
+        MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + n + 1};
+        MDB_val tk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + n + 9};
+        fn(key_seq(&sk), (int64_t)key_seq(&tk), v.mv_data, v.mv_size, ctx);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        log_error("event=store_hits_failed error=\"%s\"", mdb_strerror(rc));
+        return STORE_ERR;
+    }
+    return STORE_OK;
+}
+
+/* The meta record naming the subject key the index was written with. */
+static MDB_val index_key_name(void)
+{
+    MDB_val k = {.mv_size = 9, .mv_data = (void *)(uintptr_t) "index_key"};
+    return k;
+}
+
+int store_index_key(store_t *s, uint8_t id[32])
+{
+    MDB_txn *txn;
+    MDB_val k = index_key_name(), v;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        goto fail;
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 32)
+        memcpy(id, v.mv_data, 32);
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 32))
+        return STORE_NOTFOUND;
+    if (rc == 0)
+        return STORE_OK;
+fail:
+    log_error("event=store_index_key_failed error=\"%s\"", mdb_strerror(rc));
+    return STORE_ERR;
+}
+
+int store_index_reset(store_t *s, const uint8_t *id, int clear)
+{
+    MDB_txn *txn;
+    MDB_val k = index_key_name(), v = {.mv_size = 32, .mv_data = (void *)(uintptr_t)id};
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        goto fail;
+    if (clear)
+        rc = mdb_drop(txn, s->subjects, 0);
+    if (rc == 0)
+        rc = id ? mdb_put(txn, s->meta, &k, &v, 0) : mdb_del(txn, s->meta, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        goto fail;
+    return STORE_OK;
+fail:
+    log_error("event=store_index_reset_failed error=\"%s\"", mdb_strerror(rc));
     return STORE_ERR;
 }

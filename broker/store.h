@@ -40,8 +40,11 @@ struct store_stat {
  *   deadletters seq + "agent/durable" -> reason: messages past max_deliver
  *   audit      audit seq -> packed AuditRecord (hash-chained by audit.c)
  *   checkpoints audit seq -> packed AuditCheckpoint
+ *   subjects   subject token + seq -> (nothing): the blind subject index
+ *   hits       agent + 0x1f + msg seq + time -> packed HitNotice waiting for it
  *   meta       "schema" -> version, "last_seq" -> high-water mark,
- *              "owner" -> the public key of the broker the store belongs to
+ *              "owner" -> the public key of the broker the store belongs to,
+ *              "index_key" -> the id of the subject key the index was written with
  */
 
 /* Opens (creating) the store in dir with a map of map_size_mb MiB.
@@ -134,6 +137,17 @@ void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name);
 void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *origin,
                       const char *msg_id);
 
+/* The subject index: a message under seq is about the subject whose
+ * blind-index token (subject.c) is token; del removes the entry. */
+#define STORE_TOKEN_BYTES 32
+void store_wset_subject(store_wset_t *w, const uint8_t token[STORE_TOKEN_BYTES], uint64_t seq,
+                        int del);
+/* A hit notice (a packed HitNotice) waiting for agent, about msg_seq at
+ * time_us; data NULL removes it. */
+#define STORE_HIT_KEY 96
+void store_wset_hit(store_wset_t *w, const char *agent, uint64_t msg_seq, int64_t time_us,
+                    const void *data, size_t len);
+
 /* Applies w in one write transaction and syncs it to disk. All or nothing:
  * STORE_OK (on disk), STORE_FULL (the map is full: nothing of w stored,
  * nothing else lost), or STORE_ERR (an I/O or internal error: nothing of w
@@ -193,6 +207,21 @@ int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **
 enum store_db { STORE_DB_MESSAGES, STORE_DB_AUDIT, STORE_DB_CHECKPOINTS };
 int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backward, uint64_t *found,
                     const void **data, size_t *len);
+
+/* The first sequence >= from indexed under token: STORE_OK (sets *seq),
+ * STORE_NOTFOUND, or STORE_ERR. */
+int store_read_subject(store_read_t *r, const uint8_t token[STORE_TOKEN_BYTES], uint64_t from,
+                       uint64_t *seq);
+/* Hit notices waiting for agent, oldest first, at most limit. */
+typedef void (*store_hit_fn)(uint64_t msg_seq, int64_t time_us, const void *data, size_t len,
+                             void *ctx);
+int store_hits(store_t *s, const char *agent, size_t limit, store_hit_fn fn, void *ctx);
+/* The id of the subject key the index was written with: STORE_OK,
+ * STORE_NOTFOUND (no index yet, or it was switched off), STORE_ERR. */
+int store_index_key(store_t *s, uint8_t id[32]);
+/* Records id as the index's key (NULL: none), emptying the index first when
+ * clear. At start and in --reindex, before the committer runs. */
+int store_index_reset(store_t *s, const uint8_t *id, int clear);
 
 /* Counts and sizes, for status and metrics. Returns STORE_OK or STORE_ERR. */
 int store_stat(store_t *s, struct store_stat *st);

@@ -599,6 +599,8 @@ static void put_body(json_t *obj, const ProtobufCBinaryData *body)
     free(b64);
 }
 
+static json_t *origin_object(const Liaison__Origin *org);
+
 /* The object for one message; caller decrefs. */
 static json_t *intel_object(const Liaison__Intel *m, int notice)
 {
@@ -653,16 +655,8 @@ static json_t *intel_object(const Liaison__Intel *m, int notice)
         put_text(root, "expires_at", l->expires_at);
     }
     put_text(root, "content_type", m->content_type);
-    if (m->origin != NULL && is_set(m->origin->agent)) {
-        json_t *o = json_object();
-        if (o == NULL)
-            oom();
-        put(o, "agent", text(m->origin->agent));
-        put(o, "agency", text(m->origin->agency));
-        put(o, "type", text(m->origin->type));
-        put(o, "region", text(m->origin->region));
-        put(root, "origin", o);
-    }
+    if (m->origin != NULL && is_set(m->origin->agent))
+        put(root, "origin", origin_object(m->origin));
     if (m->received_at_us != 0) {
         char t[32];
         util_rfc3339(m->received_at_us, t);
@@ -733,7 +727,83 @@ char *json_from_audit_record(const Liaison__AuditRecord *r)
     put_hex(root, "digest", &r->digest);
     if (r->count > 1)
         put(root, "count", json_integer((json_int_t)r->count));
+    if (r->n_tokens) {
+        /* A query's blind-index tokens: never the references. */
+        json_t *a = json_array();
+        if (a == NULL)
+            oom();
+        for (size_t i = 0; i < r->n_tokens; i++) {
+            char hex[2 * 64 + 1];
+            if (r->tokens[i].len > 64)
+                continue;
+            sodium_bin2hex(hex, sizeof hex, r->tokens[i].data, r->tokens[i].len);
+            json_array_append_new(a, json_string(hex));
+        }
+        put(root, "tokens", a);
+    }
+    if (r->action && strcmp(r->action, "query") == 0) {
+        put(root, "results", json_integer((json_int_t)r->results));
+        put(root, "hits", json_integer((json_int_t)r->hits));
+    }
     put_hex(root, "prev_hash", &r->prev_hash);
+    return dump(root);
+}
+
+static json_t *origin_object(const Liaison__Origin *org)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        oom();
+    put(o, "agent", text(org->agent));
+    put(o, "agency", text(org->agency));
+    put(o, "type", text(org->type));
+    put(o, "region", text(org->region));
+    return o;
+}
+
+char *json_from_query_result(const Liaison__QueryResult *r)
+{
+    const Liaison__Intel *m = r->intel;
+    if (m == NULL)
+        return dump(json_object());
+    if (!r->hit)
+        return json_from_intel(m, 0);
+    /* A hit: that it exists and whom to ask, nothing of what it says. */
+    json_t *root = json_object();
+    char t[32];
+    if (root == NULL)
+        oom();
+    put(root, "hit", json_true());
+    put(root, "seq", json_integer((json_int_t)m->seq));
+    put_text(root, "topic", m->topic);
+    if (m->label && m->label->risk != 0)
+        put_text(root, "risk", label_risk_name((int)m->label->risk));
+    if (m->origin != NULL && is_set(m->origin->agent))
+        put(root, "origin", origin_object(m->origin));
+    if (m->received_at_us != 0) {
+        util_rfc3339(m->received_at_us, t);
+        put(root, "received_at", json_string(t));
+    }
+    if (m->label)
+        put_text(root, "reference", m->label->risk_ref);
+    put_text(root, "contact", r->contact);
+    return dump(root);
+}
+
+char *json_from_hit_notice(const Liaison__HitNotice *n)
+{
+    json_t *root = json_object(), *h = json_object();
+    char t[32];
+    if (root == NULL || h == NULL)
+        oom();
+    put(h, "seq", json_integer((json_int_t)n->seq));
+    put_text(h, "topic", n->topic);
+    put_text(h, "asker_agency", n->asker_agency);
+    put_text(h, "asker_contact", n->asker_contact);
+    util_rfc3339(n->time_us, t);
+    put(h, "time", json_string(t));
+    put(h, "hit", n->hit ? json_true() : json_false());
+    put(root, "hit_notice", h);
     return dump(root);
 }
 

@@ -41,8 +41,17 @@ char *json_from_intel(const Liaison__Intel *m, int notice);
  * sanitised notice also "subject_count" and "contact". Caller frees. */
 char *json_from_delivery(const Liaison__Deliver *d);
 
-/* One audit record as a line of JSON (hashes in hex). Caller frees. */
+/* One audit record as a line of JSON (hashes and a query's tokens in
+ * hex). Caller frees. */
 char *json_from_audit_record(const Liaison__AuditRecord *r);
+
+/* One answer of a subject query: a whole message as json_from_intel, or a
+ * hit {"hit": true, "seq", "topic", "risk", "origin", "received_at",
+ * "reference", "contact"} with nothing else. Caller frees. */
+char *json_from_query_result(const Liaison__QueryResult *r);
+/* A hit notice: {"hit_notice": {"seq", "topic", "asker_agency",
+ * "asker_contact", "time", "hit"}}. Caller frees. */
+char *json_from_hit_notice(const Liaison__HitNotice *n);
 
 /* ---- documents: the operator views -----------------------------------------
  * A small tree API over one JSON value (object, array, string, number,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "subject.h"
 #include "topic.h"
 #include "util.h"
 
@@ -184,6 +185,14 @@ Liaison__ErrorCode label_validate(const Liaison__Intel *m, size_t max_topic_len,
     for (size_t i = 0; i < l->n_subjects; i++)
         if (slen(l->subjects[i]) == 0 || slen(l->subjects[i]) > LABEL_MAX_WORD)
             FAIL(BAD_LABEL, "subject %zu empty or over %d bytes", i + 1, LABEL_MAX_WORD);
+    for (size_t i = 0; i < l->n_subjects; i++) {
+        char norm[SUBJECT_NORM_MAX];
+        if (subject_normalise(l->subjects[i], norm, sizeof norm) != 0)
+            FAIL(BAD_SUBJECT,
+                 "subject %zu does not normalise (blank, control characters, or a "
+                 "pnc:/cro:/noms: reference of the wrong form)",
+                 i + 1);
+    }
     if (slen(l->review_at) != 0) {
         int64_t t;
         if (slen(l->review_at) != 10 || util_parse_time(l->review_at, &t) != 0)

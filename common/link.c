@@ -211,6 +211,12 @@ Liaison__Envelope *link_call(link_t *l, Liaison__Envelope *env, int timeout_ms, 
 link_t *link_open(const client_config_t *cfg, const char *client_name, int timeout_ms, char *err,
                   size_t errlen)
 {
+    return link_open_as(cfg, client_name, 0, timeout_ms, err, errlen);
+}
+
+link_t *link_open_as(const client_config_t *cfg, const char *client_name, unsigned flags,
+                     int timeout_ms, char *err, size_t errlen)
+{
     link_t *l = xcalloc(1, sizeof *l);
     char endpoint[64];
     int linger = 1000;
@@ -253,6 +259,7 @@ link_t *link_open(const client_config_t *cfg, const char *client_name, int timeo
     Liaison__Hello hello = LIAISON__HELLO__INIT;
     wire_envelope_init(&env, link_next_corr(l));
     hello.client = (char *)(uintptr_t)client_name;
+    hello.hit_notices = (flags & LINK_HIT_NOTICES) != 0;
     env.kind_case = LIAISON__ENVELOPE__KIND_HELLO;
     env.hello = &hello;
     /* ZeroMQ queues the Hello until the handshake completes. */

@@ -21,6 +21,11 @@ typedef struct link link_t;
  * from the broker at ... (down, or wrong broker_public_key?)", ... */
 link_t *link_open(const client_config_t *cfg, const char *client_name, int timeout_ms, char *err,
                   size_t errlen);
+/* The same, with LINK_* flags: LINK_HIT_NOTICES asks for the hit notices
+ * of this agent (Hello.hit_notices). */
+#define LINK_HIT_NOTICES 0x1u
+link_t *link_open_as(const client_config_t *cfg, const char *client_name, unsigned flags,
+                     int timeout_ms, char *err, size_t errlen);
 void link_close(link_t **l);
 
 /* What the broker said in Welcome. */

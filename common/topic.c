@@ -95,3 +95,11 @@ int topic_pattern_within(const char *p, const char *perm)
         perm += ql + 1;
     }
 }
+
+int topic_match_any(char *const *patterns, size_t n, const char *topic)
+{
+    for (size_t i = 0; i < n; i++)
+        if (topic_match(patterns[i], topic))
+            return 1;
+    return 0;
+}

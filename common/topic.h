@@ -15,6 +15,8 @@ int topic_valid(const char *topic, size_t max_len);
 int topic_pattern_valid(const char *pattern, size_t max_len);
 /* 1 if the valid pattern matches the valid topic, else 0. */
 int topic_match(const char *pattern, const char *topic);
+/* 1 if any of the n patterns matches topic. */
+int topic_match_any(char *const *patterns, size_t n, const char *topic);
 /* 1 if every topic `pattern` can match is also matched by `permission`
  * (both valid patterns), else 0. Used to bound subscriptions. */
 int topic_pattern_within(const char *pattern, const char *permission);

@@ -1,6 +1,7 @@
 /* audit.c — liaisonctl audit tail | export | verify, for auditors.
- *   tail [-n N] [--actor A] [--action X]   the newest records, over the wire
- *   export [--since TIME] [--actor A] [--action X]
+ *   tail [-n N] [--actor A] [--action X] [--subject REF]
+ *                                          the newest records, over the wire
+ *   export [--since TIME] [--actor A] [--action X] [--subject REF]
  *                                          every record, as JSON lines
  *   verify --data-dir DIR [--key K.pub]    offline: re-walks the chain and
  *                                          its checkpoints from a read-only
@@ -45,39 +46,43 @@ static const struct opts_spec verify_spec = {
     .n_flags = UTIL_LEN(verify_flags),
 };
 
-enum { R_LIMIT, R_ACTOR, R_ACTION, R_SINCE };
+/* tail takes the first four rows, export the last four. */
+enum { R_LIMIT, R_ACTOR, R_ACTION, R_SUBJECT, R_SINCE };
 
 static const struct opts_flag remote_flags[] = {
     [R_LIMIT] = {"lines", 'n', "N", "the newest N records (default 20)"},
     [R_ACTOR] = {"actor", 0, "A", "only records whose actor is agent A"},
-    [R_ACTION] = {"action", 0, "X", "only records of action X (publish, deliver, ...)"},
+    [R_ACTION] = {"action", 0, "X", "only records of action X (publish, deliver, query, ...)"},
+    [R_SUBJECT] = {"subject", 0, "REF",
+                   "only queries about REF (the broker derives its token; REF is not logged)"},
     [R_SINCE] = {"since", 0, "TIME",
                  "from TIME: YYYY-MM-DD, RFC 3339 (Z or +01:00), or ago (1h, 30m, 2d)"},
 };
 
 static const struct opts_spec tail_spec = {
     .command = "audit tail",
-    .synopsis = "[-n N] [--actor A] [--action X]",
+    .synopsis = "[-n N] [--actor A] [--action X] [--subject REF]",
     .about = "The newest audit records as JSON lines (auditor role; the read is audited).\n",
     .flags = remote_flags,
-    .n_flags = 3,
+    .n_flags = 4,
     .config = OPTS_CONFIG_NEEDED,
 };
 
 static const struct opts_spec export_spec = {
     .command = "audit export",
-    .synopsis = "[--since TIME] [--actor A] [--action X]",
+    .synopsis = "[--since TIME] [--actor A] [--action X] [--subject REF]",
     .about = "Every audit record, oldest first, as JSON lines (auditor role; audited).\n",
     .flags = remote_flags + 1,
-    .n_flags = 3,
+    .n_flags = 4,
     .config = OPTS_CONFIG_NEEDED,
 };
 
 static void list_actions(FILE *out)
 {
     fputs("actions (liaisonctl audit ACTION --help describes each):\n"
-          "  tail [-n N] [--actor A] [--action X]    the newest records\n"
-          "  export [--since TIME] [--actor A] [--action X]\n"
+          "  tail [-n N] [--actor A] [--action X] [--subject REF]\n"
+          "                                          the newest records\n"
+          "  export [--since TIME] [--actor A] [--action X] [--subject REF]\n"
           "                                          every record, as JSON lines\n"
           "  verify --data-dir DIR [--key K.sign.pub]\n"
           "                                          check the chain offline\n",
@@ -215,6 +220,8 @@ static int remote(const char *config, int tail, int argc, char **argv)
             q.actor = (char *)(uintptr_t)o.arg;
         } else if (row == R_ACTION) {
             q.action = (char *)(uintptr_t)o.arg;
+        } else if (row == R_SUBJECT) {
+            q.subject = (char *)(uintptr_t)o.arg;
         } else if (row == R_SINCE && opts_since(&o, &q.since_us) != 0) {
             return CTL_USAGE;
         }

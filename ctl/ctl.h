@@ -30,5 +30,7 @@ int ctl_topics(const char *config, int argc, char **argv);
 int ctl_watch(const char *config, int argc, char **argv);
 int ctl_audit(const char *config, int argc, char **argv);
 int ctl_deadletters(const char *config, int argc, char **argv);
+int ctl_query(const char *config, int argc, char **argv);
+int ctl_hits(const char *config, int argc, char **argv);
 
 #endif

@@ -42,8 +42,14 @@ static const struct command commands[] = {
     {"deadletters", ctl_deadletters,
      "deadletters [list | requeue SEQ DURABLE | discard SEQ DURABLE] [--json]\n"
      "                               messages past max_deliver (operator role)"},
+    {"query", ctl_query,
+     "query --subject REF [--subject REF ...] [--topic P] [--since TIME] [--json]\n"
+     "                               who holds what on a subject (query role)"},
+    {"hits", ctl_hits,
+     "hits [--count N] [--timeout S]\n"
+     "                               hit notices: another agency's query found ours"},
     {"audit", ctl_audit,
-     "audit tail [-n N] [--actor A] [--action X] | export [--since TIME]\n"
+     "audit tail [-n N] [--actor A] [--action X] [--subject REF] | export [--since TIME]\n"
      "                               the audit trail (auditor role)\n"
      "  audit verify --data-dir DIR [--key K.sign.pub]\n"
      "                               check the chain offline; exit 1 names the first break"},

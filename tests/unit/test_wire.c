@@ -358,7 +358,7 @@ static void test_wire_refuses_envelope_without_kind(void **state)
     free(frame);
 
     /* An unknown field (a kind from a newer peer) is still no kind here. */
-    static const uint8_t newer[] = {0x08, 0x01, 0x10, 0x05, 0xfa, 0x01, 0x00}; /* field 31 */
+    static const uint8_t newer[] = {0x08, 0x01, 0x10, 0x05, 0x9a, 0x06, 0x00}; /* field 99 */
     assert_null(wire_envelope_decode(newer, sizeof newer, MAX_FRAME, &code, &corr));
     assert_int_equal(code, LIAISON__ERROR_CODE__UNKNOWN_KIND);
     assert_int_equal(corr, 5);
