@@ -459,6 +459,8 @@ void control_model(broker_t *b, struct control_model *m)
             o->connected = !s->dead;
             o->window = sub->window;
             o->in_flight = sub->n_inflight;
+            o->watching = sub->n_watch;
+            o->filtered = sub->filter != NULL;
             uint64_t next = sub_next(sub, b->planned + 1);
             o->backlog = (last >= next ? last - next + 1 : 0) + sub->n_inflight;
             /* Held (embargoed) entries were never sent: not "unacked". */
@@ -668,6 +670,8 @@ static json_doc_t *subs_doc(const struct control_model *m)
         json_doc_set_bool(o, "connected", s->connected);
         json_doc_set_int(o, "window", s->window);
         json_doc_set_int(o, "in_flight", s->in_flight);
+        json_doc_set_bool(o, "filter", s->filtered);
+        json_doc_set_int(o, "watching", s->watching);
         set_u64(o, "backlog", s->backlog);
         if (s->oldest_seq)
             set_u64(o, "oldest_unacked_seq", s->oldest_seq);

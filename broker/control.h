@@ -72,6 +72,8 @@ struct control_sub {
     const char *durable; /* the name after "agent/", or NULL; borrowed */
     int connected;
     uint32_t window, in_flight;
+    uint32_t watching; /* subjects its watchlist holds (never which) */
+    int filtered;      /* it has a where filter */
     /* Messages stored after the subscription's position that it has not
      * yet considered, of any topic (the broker only reads a message for a
      * subscription when it has credit), plus its unacked deliveries. An

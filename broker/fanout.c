@@ -19,8 +19,11 @@
 #include <string.h>
 
 #include "control.h"
+#include "filter.h"
+#include "label.h"
 #include "log.h"
 #include "policy.h"
+#include "subjects.h"
 #include "topic.h"
 #include "util.h"
 
@@ -202,6 +205,50 @@ static int withheld_flush(broker_t *b, session_t *s, sub_t *sub)
     return rc;
 }
 
+static int token_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* 1 if m is about a subject sub watches. The tokens of a message in a
+ * batch were made by ingest; one read from the store is blinded again. */
+static int watched(const broker_t *b, const sub_t *sub, const struct msgref *ref)
+{
+    uint8_t buf[LABEL_MAX_SUBJECTS][32];
+    const uint8_t(*tokens)[32] = buf;
+    size_t n;
+    if (!b->index_on)
+        return 0;
+    if (ref->bt) {
+        tokens = batch_pub_tokens(ref->bt, ref->p);
+        n = ref->p->n_tokens;
+    } else {
+        n = subjects_tokens(b->subject_key, ref->m, buf, LABEL_MAX_SUBJECTS);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (bsearch(tokens[i], sub->watch, sub->n_watch, 32, token_cmp))
+            return 1;
+    return 0;
+}
+
+/* The filter sees what the receiver will see: a notice carries topic,
+ * origin and risk, so a filter on anything else cannot tell a receiver
+ * what a message it may not read is labelled. */
+static int filter_passes(const sub_t *sub, const Liaison__Intel *m, int notice)
+{
+    if (sub->filter == NULL)
+        return 1;
+    if (!notice)
+        return filter_match(sub->filter, m);
+    Liaison__Intel n = LIAISON__INTEL__INIT;
+    Liaison__Label l = LIAISON__LABEL__INIT;
+    n.topic = m->topic;
+    n.origin = m->origin;
+    n.label = &l;
+    l.risk = m->label ? m->label->risk : 0;
+    return filter_match(sub->filter, &n);
+}
+
 /* Decides one message for one subscription, appends the audit record of
  * the decision and queues the frame. */
 static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *ref, uint64_t seq,
@@ -210,9 +257,14 @@ static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *
     const Liaison__Intel *m = ref->m;
     /* A topic the subscription does not ask for is not a refusal; only
      * what it asked for and may not see is withheld and audited. */
-    if (!topic_match(sub->pattern, m->topic))
+    if (!topic_match(sub->pattern, m->topic) || (sub->n_watch && !watched(b, sub, ref)))
         return PLAN_WITHHELD;
     struct policy_verdict v = policy_receive(b->cfg, s->conf, sub->pattern, m, now_us);
+    /* The filter narrows what the rule allows, never widens it: what it
+     * leaves out was not asked for, and is not a refusal. */
+    if ((v.action == POLICY_DELIVER || v.action == POLICY_NOTICE) &&
+        !filter_passes(sub, m, v.action == POLICY_NOTICE))
+        return PLAN_WITHHELD;
     struct audit_event ev = {.actor = s->agent,
                              .recipient = s->agent,
                              .topic = m->topic,
@@ -455,6 +507,20 @@ struct tail_ctx {
     int64_t now_ms, now_us;
 };
 
+/* A new message about a subject a watchlist holds: once per message
+ * however many of its subjects the subscription watches, and only on the
+ * subscription's topics. */
+static void on_match(void *item, void *arg);
+static void on_watch_match(void *item, void *arg)
+{
+    sub_t *sub = item;
+    struct tail_ctx *t = arg;
+    if (sub->watch_seen == t->seq || !topic_match(sub->pattern, t->ref->m->topic))
+        return;
+    sub->watch_seen = t->seq;
+    on_match(item, arg);
+}
+
 /* A new message for a subscription that matched it in the index. */
 static void on_match(void *item, void *arg)
 {
@@ -523,6 +589,9 @@ void fanout_plan(broker_t *b)
             continue;
         struct tail_ctx t = {b, &ref, seq, now_ms, now_us};
         subindex_match(b->subindex, ref.m->topic, on_match, &t);
+        const uint8_t(*tokens)[32] = batch_pub_tokens(ref.bt, ref.p);
+        for (uint32_t i = 0; i < ref.p->n_tokens; i++)
+            subindex_match_token(b->subindex, tokens[i], on_watch_match, &t);
         b->planned = seq;
     }
     b->planned = b->next_seq - 1;
@@ -603,14 +672,22 @@ void fanout_cursors(broker_t *b, int64_t now_ms)
     }
 }
 
+/* A watchlist is reached through its tokens, anything else through its
+ * pattern. */
 void fanout_sub_added(broker_t *b, sub_t *sub)
 {
-    subindex_add(b->subindex, sub->pattern, sub);
+    if (sub->n_watch == 0)
+        subindex_add(b->subindex, sub->pattern, sub);
+    for (uint32_t i = 0; i < sub->n_watch; i++)
+        subindex_add_token(b->subindex, sub->watch[i], sub);
 }
 
 void fanout_sub_removing(broker_t *b, sub_t *sub)
 {
-    subindex_remove(b->subindex, sub->pattern, sub);
+    if (sub->n_watch == 0)
+        subindex_remove(b->subindex, sub->pattern, sub);
+    for (uint32_t i = 0; i < sub->n_watch; i++)
+        subindex_remove_token(b->subindex, sub->watch[i], sub);
     if (sub->durable == NULL)
         return;
     /* Its acks up to now are kept: written with this pass, and remembered

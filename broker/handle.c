@@ -13,6 +13,8 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "filter.h"
+#include "label.h"
 #include "log.h"
 #include "policy.h"
 #include "fanout.h"
@@ -106,22 +108,105 @@ static void take_over(broker_t *b, session_t *s, sub_t *holder)
     fanout_sub_remove(b, o, holder->id); /* its state goes to fanout's released ring */
 }
 
-/* Creates the subscription and answers SubAck. */
+/* What narrows a subscription: its compiled filter and watched tokens,
+ * handed to it whole (owned). */
+struct narrowing {
+    filter_t *filter;
+    uint8_t (*watch)[32];
+    uint32_t n_watch;
+};
+
+static void narrowing_free(struct narrowing *nw)
+{
+    filter_free(&nw->filter);
+    free(nw->watch);
+    nw->watch = NULL;
+}
+
+static int token_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Compiles a Subscribe's where filter and blinds its watchlist. Answers a
+ * refusal itself (-1). */
+static int narrowing_make(broker_t *b, session_t *s, uint64_t corr, const Liaison__Subscribe *r,
+                          struct narrowing *nw)
+{
+    char why[256], msg[320];
+    memset(nw, 0, sizeof *nw);
+    if (r->where && r->where[0]) {
+        size_t pos = 0;
+        nw->filter = filter_compile(r->where, &pos, why, sizeof why);
+        if (nw->filter == NULL) {
+            if (pos)
+                snprintf(msg, sizeof msg, "where, column %zu: %s", pos, why);
+            else
+                snprintf(msg, sizeof msg, "where: %s", why);
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_FILTER, NULL, msg);
+            return -1;
+        }
+    }
+    if (r->n_subjects == 0)
+        return 0;
+    if (!b->index_on) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__NO_SUBJECT_INDEX, NULL,
+                    "this broker has no subject_key: watchlists are off");
+        goto fail;
+    }
+    if (r->n_subjects > SUB_MAX_WATCH) {
+        snprintf(msg, sizeof msg, "a watchlist holds at most %d subjects; this one %zu",
+                 SUB_MAX_WATCH, r->n_subjects);
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__TOO_LARGE, NULL, msg);
+        goto fail;
+    }
+    nw->watch = xmalloc(r->n_subjects * sizeof *nw->watch);
+    for (size_t i = 0; i < r->n_subjects; i++) {
+        if (r->subjects[i] == NULL || strlen(r->subjects[i]) > LABEL_MAX_WORD ||
+            subject_token(b->subject_key, r->subjects[i], nw->watch[i]) != 0) {
+            snprintf(msg, sizeof msg, "watched subject %zu does not normalise", i + 1);
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_SUBJECT, NULL, msg);
+            goto fail;
+        }
+    }
+    /* Sorted and unique: two spellings of one subject are one entry. */
+    qsort(nw->watch, r->n_subjects, 32, token_cmp);
+    uint32_t n = 0;
+    for (size_t i = 0; i < r->n_subjects; i++)
+        if (n == 0 || memcmp(nw->watch[n - 1], nw->watch[i], 32) != 0)
+            memmove(nw->watch[n++], nw->watch[i], 32);
+    nw->n_watch = n;
+    return 0;
+fail:
+    narrowing_free(nw);
+    return -1;
+}
+
+/* Creates the subscription and answers SubAck. nw (may be NULL) is taken. */
 static sub_t *subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, const char *pattern,
-                         const char *durable, uint32_t credit, uint64_t start, int later)
+                         const char *durable, uint32_t credit, uint64_t start, int later,
+                         struct narrowing *nw)
 {
     uint32_t window = credit ? credit : b->cfg->credit_window;
     if (window > MAX_WINDOW)
         window = MAX_WINDOW;
     sub_t *sub = session_sub_add(s, id, pattern, durable, window, start);
+    if (nw) {
+        sub->filter = nw->filter;
+        sub->watch = nw->watch;
+        sub->n_watch = nw->n_watch;
+        memset(nw, 0, sizeof *nw);
+    }
     fanout_sub_added(b, sub);
     struct audit_event ev = {
         .actor = s->agent, .action = "subscribe", .topic = pattern, .outcome = "ok"};
     audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
     if (start == SUB_AT_TAIL)
         start = b->planned + 1;
-    log_info("event=subscribed agent=%s sub=%u pattern=%s durable=%s window=%u start=%llu",
-             s->agent, id, pattern, durable ? durable : "-", window, (unsigned long long)start);
+    log_info("event=subscribed agent=%s sub=%u pattern=%s durable=%s window=%u start=%llu "
+             "filter=%d watching=%u",
+             s->agent, id, pattern, durable ? durable : "-", window, (unsigned long long)start,
+             sub->filter != NULL, sub->n_watch);
     Liaison__Envelope env;
     Liaison__SubAck ack = LIAISON__SUB_ACK__INIT;
     wire_envelope_init(&env, corr);
@@ -193,6 +278,9 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
     }
     if (sub_request_ok(b, s, corr, pattern, r->sub_id) != 0)
         return;
+    struct narrowing nw;
+    if (narrowing_make(b, s, corr, r, &nw) != 0)
+        return;
     uint64_t start = SUB_AT_TAIL;
     const char *dname = NULL;
     int fresh = 0;
@@ -209,6 +297,7 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
                      "to take it",
                      r->durable);
             reply_error(b, s, corr, LIAISON__ERROR_CODE__DURABLE_IN_USE, NULL, why);
+            narrowing_free(&nw);
             return;
         }
         if (holder)
@@ -223,6 +312,7 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
             if (rc == STORE_ERR) {
                 reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
                             "cannot read the durable cursor");
+                narrowing_free(&nw);
                 return;
             }
             have = rc == STORE_OK;
@@ -238,7 +328,7 @@ static void on_subscribe(broker_t *b, session_t *s, uint64_t corr, const Liaison
             fresh = 1;
         }
     }
-    sub_t *sub = subscribed(b, s, corr, r->sub_id, pattern, dname, r->credit, start, fresh);
+    sub_t *sub = subscribed(b, s, corr, r->sub_id, pattern, dname, r->credit, start, fresh, &nw);
     /* What it acked above a gap is not sent again; what it still owed
      * keeps its attempts. */
     fanout_resume(sub, &ext);
@@ -301,7 +391,7 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
     struct audit_event ev = {
         .actor = s->agent, .action = "replay", .outcome = "ok", .reason = detail, .topic = pattern};
     audit_append(b->audit, b->open, &ev);
-    sub_t *sub = subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start, 0);
+    sub_t *sub = subscribed(b, s, corr, r->sub_id, pattern, NULL, 0, start, 0, NULL);
     sub->replay = 1;
     sub->replay_to = r->to_seq;
     sub->report_done = r->report_done;

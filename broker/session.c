@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "filter.h"
 #include "util.h"
 
 #define NBUCKETS 1024
@@ -61,6 +62,8 @@ sessions_t *sessions_new(void)
 
 static void sub_free(sub_t *sub)
 {
+    filter_free(&sub->filter);
+    free(sub->watch);
     free(sub->pattern);
     free(sub->durable);
     free(sub->slots);

@@ -26,6 +26,9 @@ struct inflight {
     uint32_t rejected; /* nacked without requeue: a dead letter at once */
 };
 
+/* Subjects one watchlist may hold. */
+#define SUB_MAX_WATCH 10000
+
 typedef struct sub {
     struct session *owner;     /* the session it belongs to */
     uint32_t id;               /* chosen by the client */
@@ -62,6 +65,13 @@ typedef struct sub {
     uint64_t withheld_first, withheld_last;
     uint32_t withheld_n;
     uint64_t delivered, acked, refused, redelivered, dead_lettered;
+    /* Narrowing what it asked for (issue "common database"): a filter over
+     * label fields, evaluated after the delivery rule; a watchlist of
+     * subject tokens (sorted; the references are never kept). */
+    struct filter *filter; /* owned, or NULL */
+    uint8_t (*watch)[32];  /* owned, n_watch of them, or NULL */
+    uint32_t n_watch;
+    uint64_t watch_seen; /* the last new message reached through a token */
 } sub_t;
 
 /* What the broker keeps per agent across its connections: how many it

@@ -25,9 +25,21 @@ struct node {
     struct items rest; /* patterns ending with '>' after this node */
 };
 
+/* Watchlists: subject token -> the subscriptions watching it, open
+ * addressing. Tokens are keyed hashes already, so their first bytes are
+ * the slot. A slot once used keeps its token (its list may empty), so
+ * probing never meets a hole it should have passed. */
+struct watch_slot {
+    uint8_t token[32];
+    int used;
+    struct items subs;
+};
+
 struct subindex {
     struct node root;
     size_t count;
+    struct watch_slot *watch;
+    size_t watch_cap, watch_used;
 };
 
 subindex_t *subindex_new(void)
@@ -56,6 +68,9 @@ void subindex_free(subindex_t **xp)
     if (xp == NULL || *xp == NULL)
         return;
     node_clear(&(*xp)->root);
+    for (size_t i = 0; i < (*xp)->watch_cap; i++)
+        free((*xp)->watch[i].subs.v);
+    free((*xp)->watch);
     free(*xp);
     *xp = NULL;
 }
@@ -205,4 +220,62 @@ void subindex_match(const subindex_t *x, const char *topic, subindex_fn fn, void
 {
     if (topic && topic[0])
         match(&x->root, topic, fn, ctx);
+}
+
+static size_t slot_of(const uint8_t token[32], size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, token, sizeof h);
+    return (size_t)(h & (cap - 1));
+}
+
+/* The slot holding token, or (make) the free one it goes in; NULL when
+ * absent and not make. */
+static struct watch_slot *watch_find(const subindex_t *x, const uint8_t token[32])
+{
+    if (x->watch_cap == 0)
+        return NULL;
+    for (size_t i = slot_of(token, x->watch_cap);; i = (i + 1) & (x->watch_cap - 1)) {
+        struct watch_slot *w = &x->watch[i];
+        if (!w->used || memcmp(w->token, token, 32) == 0)
+            return w;
+    }
+}
+
+static void watch_grow(subindex_t *x)
+{
+    struct watch_slot *old = x->watch;
+    size_t n = x->watch_cap;
+    x->watch_cap = n ? n * 2 : 64;
+    x->watch = xcalloc(x->watch_cap, sizeof *x->watch);
+    for (size_t i = 0; i < n; i++)
+        if (old[i].used)
+            *watch_find(x, old[i].token) = old[i];
+    free(old);
+}
+
+void subindex_add_token(subindex_t *x, const uint8_t token[32], void *item)
+{
+    if ((x->watch_used + 1) * 2 > x->watch_cap)
+        watch_grow(x);
+    struct watch_slot *w = watch_find(x, token);
+    if (!w->used) {
+        w->used = 1;
+        memcpy(w->token, token, 32);
+        x->watch_used++;
+    }
+    items_add(&w->subs, item);
+}
+
+int subindex_remove_token(subindex_t *x, const uint8_t token[32], void *item)
+{
+    struct watch_slot *w = watch_find(x, token);
+    return w && w->used ? items_remove(&w->subs, item) : -1;
+}
+
+void subindex_match_token(const subindex_t *x, const uint8_t token[32], subindex_fn fn, void *ctx)
+{
+    const struct watch_slot *w = watch_find(x, token);
+    if (w && w->used)
+        emit(&w->subs, fn, ctx);
 }

@@ -10,6 +10,7 @@
 #define LIAISON_SUBINDEX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct subindex subindex_t;
 
@@ -27,5 +28,14 @@ size_t subindex_count(const subindex_t *x);
  * no wildcards). fn must not add or remove items. */
 typedef void (*subindex_fn)(void *item, void *ctx);
 void subindex_match(const subindex_t *x, const char *topic, subindex_fn fn, void *ctx);
+
+/* Watchlists, by subject token (32 bytes): a subscription that watches
+ * subjects is reached through the tokens of a message instead of its
+ * topic, so ten thousand watched subjects cost what their matches cost.
+ * The caller checks the topic and calls each item once per message even
+ * when several of its tokens are watched. */
+void subindex_add_token(subindex_t *x, const uint8_t token[32], void *item);
+int subindex_remove_token(subindex_t *x, const uint8_t token[32], void *item);
+void subindex_match_token(const subindex_t *x, const uint8_t token[32], subindex_fn fn, void *ctx);
 
 #endif

@@ -63,10 +63,15 @@ static void goodbye(link_t *l)
     wire_envelope_free(&r);
 }
 
+#define MAX_WATCH 10000
+
 struct from {
     uint64_t seq, to_seq;
     int64_t since_us;
     int take_over;
+    const char *where; /* a filter over label fields, or NULL */
+    char **subjects;   /* a watchlist (borrowed from argv), n_subjects of them */
+    size_t n_subjects;
 };
 
 static int subscribe(link_t *l, const char *pattern, const char *durable, const struct from *from,
@@ -91,6 +96,9 @@ static int subscribe(link_t *l, const char *pattern, const char *durable, const 
         req.pattern = (char *)(uintptr_t)pattern;
         req.durable = (char *)(uintptr_t)(durable ? durable : "");
         req.take_over = from->take_over;
+        req.where = (char *)(uintptr_t)(from->where ? from->where : "");
+        req.subjects = from->subjects;
+        req.n_subjects = from->n_subjects;
         env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
         env.subscribe = &req;
     }
@@ -120,7 +128,9 @@ enum {
     F_FOLLOW,
     F_COUNT,
     F_TIMEOUT,
-    F_NO_ACK
+    F_NO_ACK,
+    F_SUBJECT,
+    F_WHERE
 };
 
 static const struct opts_flag flags[] = {
@@ -137,12 +147,18 @@ static const struct opts_flag flags[] = {
     [F_COUNT] = {"count", 0, "N", "stop after N messages (exit 1 if the timeout comes first)"},
     [F_TIMEOUT] = {"timeout", 0, "S", "stop after S seconds (fractions allowed)"},
     [F_NO_ACK] = {"no-ack", 0, NULL, "never ack (for testing consumers: all comes again)"},
+    [F_SUBJECT] = {"subject", 's', "REF",
+                   "a watchlist: only messages about REF (repeatable; the broker keeps only a "
+                   "blind token)"},
+    [F_WHERE] = {"where", 'w', "EXPR",
+                 "only messages whose label satisfies EXPR, e.g. \"risk >= MEDIUM and "
+                 "origin.type in (prison, rocu)\""},
 };
 
 static const struct opts_spec spec = {
     .command = "sub",
     .synopsis = "PATTERN [--durable NAME [--take-over] | --from-seq N | --since TIME [--to-seq N] "
-                "[--follow]] [--count N] [--timeout S]",
+                "[--follow]] [--subject REF ...] [--where EXPR] [--count N] [--timeout S]",
     .about = "Subscribes to PATTERN (tokens, '*' for one, a final '>' for the rest) and prints\n"
              "each delivery as a line of JSON, acking it once written. A replay (--from-seq,\n"
              "--since) reads the store and, without --count or --follow, exits once it has\n"
@@ -157,7 +173,8 @@ int ctl_sub(const char *config, int argc, char **argv)
     const char *pattern = NULL, *durable = NULL;
     uint64_t count = 0; /* 0: for ever */
     double timeout = -1;
-    struct from from = {0, 0};
+    struct from from = {0, 0, 0, 0, NULL, NULL, 0};
+    char **watch = NULL;
     int no_ack = 0, follow = 0, k;
     opts_t o;
     opts_begin(&o, &spec, config, argc, argv);
@@ -171,7 +188,16 @@ int ctl_sub(const char *config, int argc, char **argv)
             from.take_over = 1;
         else if (k == F_FOLLOW)
             follow = 1;
-        else if (k == F_TO_SEQ)
+        else if (k == F_WHERE)
+            from.where = o.arg;
+        else if (k == F_SUBJECT && from.n_subjects == MAX_WATCH) {
+            opts_bad(&o, "at most %d --subject", MAX_WATCH);
+            bad = 1;
+        } else if (k == F_SUBJECT) {
+            watch = xrealloc(watch, (from.n_subjects + 1) * sizeof *watch);
+            watch[from.n_subjects++] = (char *)(uintptr_t)o.arg;
+            from.subjects = watch;
+        } else if (k == F_TO_SEQ)
             bad = opts_u64(&o, 1, UINT64_MAX, &from.to_seq);
         else if (k == F_FROM_SEQ)
             bad = opts_u64(&o, 1, UINT64_MAX, &from.seq);
@@ -181,27 +207,45 @@ int ctl_sub(const char *config, int argc, char **argv)
             bad = opts_u64(&o, 1, UINT32_MAX, &count);
         else if (k == F_TIMEOUT)
             bad = opts_seconds(&o, 0, 31536000, &timeout);
-        if (bad)
+        if (bad) {
+            free(watch);
             return CTL_USAGE;
+        }
     }
-    if (k != OPTS_END)
-        return k == OPTS_HELP ? CTL_OK : CTL_USAGE;
-    if (o.n_operands != 1)
-        return opts_bad(&o, "wants one PATTERN"), CTL_USAGE;
-    pattern = o.operands[0];
-    if ((from.seq || from.since_us) && durable)
-        return opts_bad(&o, "a replay (--from-seq, --since) is never --durable"), CTL_USAGE;
-    if (from.seq && from.since_us)
-        return opts_bad(&o, "give --from-seq or --since, not both"), CTL_USAGE;
-    int replay = from.seq || from.since_us;
-    if (!replay && (from.to_seq || follow))
-        return opts_bad(&o, "--to-seq and --follow are for a replay (--from-seq, --since)"),
-               CTL_USAGE;
-    if (from.take_over && !durable)
-        return opts_bad(&o, "--take-over is for a --durable subscription"), CTL_USAGE;
-    config = o.config;
-    int status = CTL_FAIL, subscribed_ok = 0;
+    int status = CTL_USAGE, subscribed_ok = 0;
     link_t *l = NULL;
+    if (k != OPTS_END) {
+        status = k == OPTS_HELP ? CTL_OK : CTL_USAGE;
+        goto leave;
+    }
+    if (o.n_operands != 1) {
+        opts_bad(&o, "wants one PATTERN");
+        goto leave;
+    }
+    pattern = o.operands[0];
+    int replay = from.seq || from.since_us;
+    if (replay && durable) {
+        opts_bad(&o, "a replay (--from-seq, --since) is never --durable");
+        goto leave;
+    }
+    if (from.seq && from.since_us) {
+        opts_bad(&o, "give --from-seq or --since, not both");
+        goto leave;
+    }
+    if (!replay && (from.to_seq || follow)) {
+        opts_bad(&o, "--to-seq and --follow are for a replay (--from-seq, --since)");
+        goto leave;
+    }
+    if (replay && (from.where || from.n_subjects)) {
+        opts_bad(&o, "--subject and --where are for a live or durable subscription, not a replay");
+        goto leave;
+    }
+    if (from.take_over && !durable) {
+        opts_bad(&o, "--take-over is for a --durable subscription");
+        goto leave;
+    }
+    config = o.config;
+    status = CTL_FAIL;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -272,5 +316,6 @@ leave:
     if (subscribed_ok && !link_lost(l))
         goodbye(l);
     link_close(&l);
+    free(watch);
     return status;
 }
