@@ -3,7 +3,6 @@
 #include "keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,24 +34,6 @@ int keys_public_from_secret(const uint8_t secret[32], uint8_t public_key[32])
     if (zmq_curve_public(pub, sec) != 0)
         return -1;
     return z85_to_key(pub, public_key);
-}
-
-/* Writes text to a new file with the given mode; never overwrites, so a
- * keygen cannot silently replace an identity the broker already trusts. */
-static int write_new(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t n = strlen(text);
-    /* The mode asked for, whatever the umask: a .pub is meant to be read. */
-    int rc = (fchmod(fd, mode) == 0 && write(fd, text, n) == (ssize_t)n && fsync(fd) == 0) ? 0 : -1;
-    if (rc != 0)
-        snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
-    close(fd);
-    return rc;
 }
 
 /* Both halves are checked before either is written, so a refused keygen
@@ -87,11 +68,11 @@ int keys_generate(const char *dir, const char *name, char *err, size_t errlen)
         return -1;
     snprintf(path, sizeof path, "%s/%s.key", dir, name);
     snprintf(line, sizeof line, "%s\n", sec);
-    if (write_new(path, line, 0600, err, errlen) != 0)
+    if (util_write_new(path, line, 0600, err, errlen) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/%s.pub", dir, name);
     snprintf(line, sizeof line, "%s\n", pub);
-    if (write_new(path, line, 0644, err, errlen) != 0)
+    if (util_write_new(path, line, 0644, err, errlen) != 0)
         return -1;
     return 0;
 }
@@ -119,12 +100,12 @@ int keys_generate_signing(const char *dir, const char *name, char *err, size_t e
     keys_z85(seed, text);
     snprintf(path, sizeof path, "%s/%s.sign.key", dir, name);
     snprintf(line, sizeof line, "%s\n", text);
-    if (write_new(path, line, 0600, err, errlen) != 0)
+    if (util_write_new(path, line, 0600, err, errlen) != 0)
         goto leave;
     keys_z85(pub, text);
     snprintf(path, sizeof path, "%s/%s.sign.pub", dir, name);
     snprintf(line, sizeof line, "%s\n", text);
-    if (write_new(path, line, 0644, err, errlen) != 0)
+    if (util_write_new(path, line, 0644, err, errlen) != 0)
         goto leave;
     rc = 0;
 leave:

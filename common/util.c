@@ -1,14 +1,17 @@
 /* util.c — allocation that aborts on exhaustion, clocks, time formatting and
- * parsing, strict numbers, and paths.
+ * parsing, strict numbers, paths, and small files: written new, or read
+ * only when private to their owner.
  * Not responsible for logging or anything protocol-specific. */
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(size_t n)
 {
@@ -298,6 +301,108 @@ int util_mkdirs(const char *dir)
     if (mkdir(buf, 0700) != 0 && errno != EEXIST)
         return -1;
     return 0;
+}
+
+/* The whole of text, retrying short writes (a write may stop early). */
+static int write_all(int fd, const char *text, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, text, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        text += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int util_write_new(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
+{
+    /* O_EXCL: a keygen must never silently replace a key something already
+     * trusts, nor follow a link planted where the new file is to go. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            snprintf(err, errlen, "%s: already exists; refusing to replace it", path);
+        else
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* The mode asked for, whatever the umask: a .pub is meant to be read. */
+    int rc = (fchmod(fd, mode) == 0 && write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0)
+                 ? 0
+                 : -1;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
+        unlink(path);
+    }
+    close(fd);
+    return rc;
+}
+
+/* Checks an open file is a regular file only its owner has permissions on,
+ * and no larger than cap. */
+static int check_private(int fd, const char *path, size_t cap, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        return -1;
+    }
+    if (st.st_mode & 0077) {
+        snprintf(err, errlen, "%s: mode %04o lets group or others at a secret; chmod 600 %s", path,
+                 (unsigned)(st.st_mode & 07777), path);
+        return -1;
+    }
+    if ((uint64_t)st.st_size > cap) {
+        snprintf(err, errlen, "%s: %lld bytes, more than such a file holds", path,
+                 (long long)st.st_size);
+        return -1;
+    }
+    return 0;
+}
+
+int util_read_private(const char *path, char *buf, size_t cap, size_t *len, char *err,
+                      size_t errlen)
+{
+    /* The checks are made on the file opened, not on the name, so nothing
+     * can swap the file between the check and the read. O_NONBLOCK: a FIFO
+     * put in a key's place is refused, not waited on (a regular file's
+     * reads ignore it). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    size_t n = 0;
+    if (check_private(fd, path, cap, err, errlen) != 0)
+        goto leave;
+    /* The size was checked above; a file that grows meanwhile is read only
+     * up to cap bytes. */
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "%s: read: %s", path, strerror(errno));
+            goto leave;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *len = n;
+    rc = 0;
+leave:
+    close(fd);
+    return rc;
 }
 
 int util_check_truncated(const char *path, uint64_t need, char *err, size_t errlen)

@@ -1,12 +1,13 @@
 /* util.h — small helpers every program uses: allocation that aborts on
  * exhaustion, clocks, bounded string formatting, strict number and time
- * parsing, and the release's version.
+ * parsing, paths and small files, and the release's version.
  * Not responsible for: logging (log.h), anything protocol-specific. */
 #ifndef LIAISON_UTIL_H
 #define LIAISON_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The release every program reports with --version (liaisonctl today; the
  * broker's BROKER_VERSION and the agent's AGENT_VERSION are to follow it). */
@@ -54,6 +55,20 @@ void util_dirname(char *out, size_t outlen, const char *path);
 
 /* Creates dir and its parents with mode 0700. Returns 0 or -1 (errno set). */
 int util_mkdirs(const char *dir);
+
+/* Writes text to a new file of the given mode, whatever the umask, and
+ * fsyncs it. Never replaces a file (O_EXCL): one that exists is refused
+ * with a line saying so. A file that cannot be written whole is removed
+ * again, so a retry is not refused by a half-written one. Returns 0, or -1
+ * with a line naming path in err. */
+int util_write_new(const char *path, const char *text, mode_t mode, char *err, size_t errlen);
+/* Reads a small file that only its owner may use (a secret key): refuses
+ * anything but a regular file, a file that group or others have any
+ * permission on (err gives its mode and `chmod 600`), and one larger than
+ * cap bytes. Returns 0 with the bytes in buf (not NUL-terminated) and their
+ * number in *len, or -1 with a line naming path in err. */
+int util_read_private(const char *path, char *buf, size_t cap, size_t *len, char *err,
+                      size_t errlen);
 
 /* A store file cut short: checks that path holds at least need bytes (the
  * end of the last page its store's meta page names). Returns 0, or -1 with

@@ -19,8 +19,9 @@ struct command {
 
 static const struct command commands[] = {
     {"keygen", ctl_keygen,
-     "keygen NAME [--dir D] [--sign]\n"
-     "                               write D/NAME.pub and D/NAME.key (--sign: Ed25519 pair)"},
+     "keygen NAME [--dir D] [--sign | --subject-key]\n"
+     "                               write D/NAME.pub and D/NAME.key (--sign: Ed25519 pair),\n"
+     "                               or the subject index key D/NAME.subject.key"},
     {"pub", ctl_pub,
      "pub [FILE|-] [--json]        publish JSON (an object or JSON lines)\n"
      "  pub --topic T --classification C --grading G --handling H --risk R\n"

@@ -1,6 +1,7 @@
 /* test_util.c — the strict parsers of common/util.c that the command lines
  * rely on: whole numbers, seconds, label times (strict: UTC only) and
- * --since moments (offsets and "how long ago" too). */
+ * --since moments (offsets and "how long ago" too); and the small-file
+ * helpers secret keys are written and read with. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -101,6 +104,69 @@ static void test_util_seconds_take_fractions_but_nothing_else(void **state)
         assert_int_equal(util_parse_seconds(bad[i], 0, 10, &s), -1);
 }
 
+/* A temporary directory and the path of one file in it. */
+struct files {
+    char dir[64], path[128];
+};
+
+static void files_begin(struct files *f, const char *name)
+{
+    snprintf(f->dir, sizeof f->dir, "/tmp/liaison-test-util-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
+}
+
+static void files_end(struct files *f)
+{
+    unlink(f->path);
+    assert_int_equal(rmdir(f->dir), 0);
+}
+
+static void test_util_write_new_makes_the_mode_asked_and_never_replaces(void **state)
+{
+    (void)state;
+    struct files f;
+    char err[512] = "", buf[64];
+    size_t n = 0;
+    struct stat st;
+    files_begin(&f, "secret");
+    mode_t old = umask(0077);
+    assert_int_equal(util_write_new(f.path, "first\n", 0600, err, sizeof err), 0);
+    umask(old);
+    assert_int_equal(stat(f.path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(util_write_new(f.path, "second\n", 0600, err, sizeof err), -1);
+    assert_non_null(strstr(err, "already exists"));
+    assert_int_equal(util_read_private(f.path, buf, sizeof buf, &n, err, sizeof err), 0);
+    assert_int_equal(n, 6);
+    assert_memory_equal(buf, "first\n", 6);
+    files_end(&f);
+}
+
+static void test_util_read_private_refuses_what_others_may_use(void **state)
+{
+    (void)state;
+    struct files f;
+    char err[512] = "", buf[8];
+    size_t n = 0;
+    files_begin(&f, "secret");
+    assert_int_equal(util_write_new(f.path, "0123456789", 0640, err, sizeof err), 0);
+    assert_int_equal(util_read_private(f.path, buf, sizeof buf, &n, err, sizeof err), -1);
+    assert_non_null(strstr(err, "mode 0640"));
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(chmod(f.path, 0600), 0);
+    /* Larger than the caller holds. */
+    assert_int_equal(util_read_private(f.path, buf, sizeof buf, &n, err, sizeof err), -1);
+    assert_non_null(strstr(err, f.path));
+    unlink(f.path);
+    /* A FIFO in a key's place is refused at once, not waited on. */
+    assert_int_equal(mkfifo(f.path, 0600), 0);
+    err[0] = '\0';
+    assert_int_equal(util_read_private(f.path, buf, sizeof buf, &n, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a regular file"));
+    files_end(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -109,6 +175,8 @@ int main(void)
         cmocka_unit_test(test_util_label_times_stay_utc_only),
         cmocka_unit_test(test_util_numbers_are_whole_and_in_range),
         cmocka_unit_test(test_util_seconds_take_fractions_but_nothing_else),
+        cmocka_unit_test(test_util_write_new_makes_the_mode_asked_and_never_replaces),
+        cmocka_unit_test(test_util_read_private_refuses_what_others_may_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
