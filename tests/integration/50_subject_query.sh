@@ -9,10 +9,7 @@
 # fishing is bounded; a changed subject_key needs --reindex.
 . "$(dirname "$0")/lib.sh"
 keygen broker police rocu marsoc prison auditor fisher
-subject_key() { # FILE: a subject key file (64 hex characters, mode 0600)
-    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$1" && echo >>"$1")
-}
-subject_key "$T/keys/subjects.key"
+"$BIN/liaisonctl" keygen subjects --subject-key --dir "$T/keys" >/dev/null
 broker_cfg <<EOF2
 $(agent police '"alert.yorkshire.>"' '"alert.>", "intel.>"' SECRET '' '"publisher", "receiver", "query"' police yorkshire),
 $(agent rocu '' '"alert.>", "intel.>"' SECRET '"PRISON-INTEL"' '"receiver", "query"' rocu yorkshire),
@@ -21,7 +18,7 @@ $(agent prison '"alert.yorkshire.hmp-hull.>"' '"alert.>", "intel.>"' OFFICIAL-SE
 $(agent fisher '' '"alert.>"' OFFICIAL '' '"query"' police yorkshire),
 $(agent auditor '' '' OFFICIAL '' '"auditor"' marsoc national)
 EOF2
-sed -i 's|metrics = "";|metrics = ""; notices = [ "alert.>" ]; notify_on_hit = [ "alert.>" ]; subject_key = "keys/subjects.key"; max_queries_per_minute = 6;|' "$T/broker.cfg"
+sed -i 's|metrics = "";|metrics = ""; notices = [ "alert.>" ]; notify_on_hit = [ "alert.>" ]; subject_key = "keys/subjects.subject.key"; max_queries_per_minute = 6;|' "$T/broker.cfg"
 sed -i 's|name = "prison"; agency = "prison agency";|name = "prison"; agency = "HMP Hull"; contact = "HMP Hull security, 01482 111111";|' "$T/broker.cfg"
 sed -i 's|name = "rocu"; agency = "rocu agency";|name = "rocu"; agency = "Yorkshire ROCU"; contact = "ROCU desk, 0113 222222";|' "$T/broker.cfg"
 for a in police rocu marsoc prison fisher auditor; do agent_cfg $a; done
@@ -145,8 +142,8 @@ start_broker
 q marsoc A1234BC
 assert_eq "$(got marsoc)" "1 2 3 4 7 " "marsoc after a restart"
 stop_broker
-rm "$T/keys/subjects.key"
-subject_key "$T/keys/subjects.key"
+rm "$T/keys/subjects.subject.key"
+"$BIN/liaisonctl" keygen subjects --subject-key --dir "$T/keys" >/dev/null
 if "$BIN/liaison-broker" -c "$T/broker.cfg" 2>"$T/refused.log"; then fail "started with another subject_key"; fi
 assert_contains "$T/refused.log" "reindex"
 "$BIN/liaison-broker" -c "$T/broker.cfg" --reindex 2>"$T/reindex.log" || fail "reindex: $(cat "$T/reindex.log")"

@@ -8,19 +8,18 @@
 # set and how many subjects it watches, never which.
 . "$(dirname "$0")/lib.sh"
 keygen broker police rocu prison ops
-(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$T/keys/subjects.key" && echo >>"$T/keys/subjects.key")
+"$BIN/liaisonctl" keygen subjects --subject-key --dir "$T/keys" >/dev/null
 broker_cfg <<EOF2
 $(agent police '"alert.>"' '"alert.>"' SECRET '' '"publisher", "receiver"' police humberside),
 $(agent rocu '' '"alert.>"' SECRET '' '"receiver"' rocu yorkshire),
 $(agent prison '' '"alert.>"' OFFICIAL-SENSITIVE '' '"receiver"' prison yorkshire),
 $(agent ops '' '' OFFICIAL '' '"operator"' police yorkshire)
 EOF2
-sed -i 's|metrics = "";|metrics = ""; notices = [ "alert.>" ]; subject_key = "keys/subjects.key";|' "$T/broker.cfg"
+sed -i 's|metrics = "";|metrics = ""; notices = [ "alert.>" ]; subject_key = "keys/subjects.subject.key";|' "$T/broker.cfg"
 for a in police rocu prison ops; do agent_cfg $a; done
 start_broker
 
 sub_bg rocu 'alert.>' --subject A1234BC --subject 'John Smith' --count 3 --timeout 10
-cp "$T/rocu.out" /dev/null
 "$BIN/liaisonctl" -c "$T/prison.cfg" sub 'alert.>' --where 'risk >= MEDIUM and origin.type in (police, rocu)' --count 2 --timeout 10 >"$T/prisonf.out" 2>"$T/prisonf.err" &
 PF=$!
 PIDS="$PIDS $PF"
