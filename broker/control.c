@@ -560,6 +560,8 @@ static json_doc_t *status_doc(broker_t *b, const struct control_model *m)
     set_u64(o, "last_seq", m->store.last_seq);
     set_u64(o, "messages", m->store.messages);
     set_u64(o, "store_used_bytes", m->store.used_bytes);
+    set_u64(o, "subject_index_entries", m->store.subject_entries);
+    set_u64(o, "subject_index_bytes", m->store.subject_bytes);
     set_u64(o, "store_map_bytes", m->store.map_bytes);
     json_doc_set_real(
         o, "store_used_ratio",
@@ -573,6 +575,10 @@ static json_doc_t *status_doc(broker_t *b, const struct control_model *m)
     set_u64(o, "publishes", st->publishes);
     set_u64(o, "publish_refused", st->publish_refused);
     set_u64(o, "duplicates", st->duplicates);
+    set_u64(o, "queries", st->queries);
+    set_u64(o, "query_results", st->query_results);
+    set_u64(o, "query_hits", st->query_hits);
+    set_u64(o, "hit_notices", st->hit_notices);
     set_u64(o, "deliveries", st->deliveries);
     set_u64(o, "notices", st->notices);
     set_u64(o, "delivery_refused", st->delivery_refused);

@@ -1175,6 +1175,13 @@ int store_stat(store_t *s, struct store_stat *st)
     if ((rc = mdb_stat(txn, s->messages, &ms)) != 0)
         goto leave;
     st->messages = ms.ms_entries;
+    if (s->have_index && (rc = mdb_stat(txn, s->subjects, &ms)) == 0) {
+        st->subject_entries = ms.ms_entries;
+        st->subject_bytes =
+            (uint64_t)(ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages) * ms.ms_psize;
+    }
+    if (rc != 0)
+        goto leave;
     if ((rc = mdb_cursor_open(txn, s->messages, &cur)) != 0)
         goto leave;
     if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0)
