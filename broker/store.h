@@ -28,8 +28,8 @@ struct store_stat {
     uint64_t first_seq; /* 0 when empty */
     uint64_t last_seq;  /* 0 when empty */
     uint64_t messages;
-    uint64_t map_bytes;  /* configured map size */
-    uint64_t used_bytes; /* pages in use * page size */
+    uint64_t map_bytes;                      /* configured map size */
+    uint64_t used_bytes;                     /* pages in use * page size */
     uint64_t subject_entries, subject_bytes; /* the subject index: entries, and its pages */
 };
 
