@@ -34,6 +34,7 @@ enum batch_frame_kind {
     BATCH_REPLY,   /* a reply whose record is in the batch: an Error instead if it fails */
     BATCH_DUP_ACK, /* a PubAck for a repeated publish: an Error instead if it fails */
     BATCH_NOTICE,  /* a frame to a third party (a hit notice): dropped if it fails */
+    BATCH_UPLINK,  /* to uplink number sub_id (a forward, an ack): dropped if it fails */
 };
 struct batch_frame {
     uint8_t kind;

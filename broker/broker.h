@@ -25,7 +25,7 @@
 struct broker_stats {
     uint64_t publishes, publish_refused, duplicates, deliveries, notices, delivery_refused,
         redeliveries, dead_letters, commits, frames_bad, erased, queries, query_refused,
-        query_results, query_hits, hit_notices;
+        query_results, query_hits, hit_notices, loops, route_duplicates;
 };
 
 typedef struct broker {
@@ -68,6 +68,7 @@ typedef struct broker {
     struct broker_stats stats;
     struct control *control; /* operator views' history (control.c); owned */
     struct metrics *metrics; /* HTTP endpoint and commit histogram (metrics.c); owned */
+    struct uplinks *uplinks; /* this broker as an agent of those above it (uplink.c); owned */
 } broker_t;
 
 #endif

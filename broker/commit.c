@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "reply.h"
 #include "retention.h"
+#include "uplink.h"
 #include "util.h"
 
 struct committer {
@@ -174,6 +175,10 @@ static void release(broker_t *b, batch_t *bt)
     }
     for (size_t i = 0; i < bt->n_frames; i++) {
         const struct batch_frame *f = &bt->frames[i];
+        if (f->kind == BATCH_UPLINK) {
+            uplink_send(b, (int)f->sub_id, batch_bytes(bt, f->off), f->len);
+            continue;
+        }
         session_t *s = sessions_find(b->sessions, batch_bytes(bt, f->rid_off), f->rid_len);
         if (s == NULL || s->dead)
             continue; /* a delivery stays unacked: sent again from the cursor on return */
@@ -204,7 +209,7 @@ static void refuse(broker_t *b, batch_t *bt, Liaison__ErrorCode code, const char
                          f->len); /* its original is stored */
             continue;
         }
-        if (f->kind == BATCH_NOTICE)
+        if (f->kind == BATCH_NOTICE || f->kind == BATCH_UPLINK)
             continue; /* its record failed with it: as if it never happened */
         if (f->kind == BATCH_REPLY || f->kind == BATCH_DUP_ACK) {
             reply_error(b, s, f->corr_id,
@@ -259,6 +264,7 @@ static void refuse_all(broker_t *b, batch_t *failed, int rc)
     }
     audit_rollback(b->audit);
     retention_invalidate(b->retention);
+    uplinks_rollback(b);
 }
 
 int commit_reap(broker_t *b, int wait)

@@ -807,6 +807,8 @@ static int load_uplinks(const cfg_t *c, const cfg_node_t *list, config_t *cfg, s
 {
     size_t n = cfg_length(list);
     char where[64], key[96];
+    if (n > 16)
+        return cfg_fail(c, list, "uplinks", err, errlen, "at most 16 uplinks");
     cfg->uplinks = xcalloc(n ? n : 1, sizeof *cfg->uplinks);
     for (size_t i = 0; i < n; i++) {
         const cfg_node_t *node = cfg_elem(list, i);

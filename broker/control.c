@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "topic.h"
+#include "uplink.h"
 #include "util.h"
 
 /* Rates are over the last minute; samples are taken once a tick, and a few
@@ -899,6 +900,8 @@ char *control_view(broker_t *b, const char *what, int clearance, char *err, size
         c->topics_ms[depth][k] = now;
         return out;
     }
+    if (strcmp(what, "links") == 0)
+        return uplinks_view_json(b);
     json_doc_t *doc = NULL;
     struct control_model m;
     control_model(b, &m);
@@ -918,7 +921,7 @@ char *control_view(broker_t *b, const char *what, int clearance, char *err, size
         json_doc_set(doc, "subscriptions", subs_doc(&m));
     } else {
         /* Not echoed: it came off the network. */
-        snprintf(err, errlen, "unknown view (status, agents, subs, topics[:N], all)");
+        snprintf(err, errlen, "unknown view (status, agents, subs, topics[:N], links, all)");
     }
     control_model_free(&m);
     if (doc == NULL)

@@ -23,6 +23,7 @@
 #include "label.h"
 #include "log.h"
 #include "policy.h"
+#include "route.h"
 #include "subjects.h"
 #include "topic.h"
 #include "util.h"
@@ -175,6 +176,17 @@ static void queue_notice(broker_t *b, session_t *s, sub_t *sub, const Liaison__I
 static void queue_deliver(broker_t *b, session_t *s, sub_t *sub, const struct msgref *ref,
                           uint64_t seq, uint32_t attempt)
 {
+    if (s->conf && strcmp(s->conf->type, "broker") == 0) {
+        /* To another broker: the message leaves with its route stamped
+         * (route.h), so the broker below can tell a loop and a repeat. */
+        uint8_t *stamped;
+        size_t n = route_stamp_packed(ref_data(ref), ref->len, b->cfg->name, &stamped);
+        uint8_t *out = batch_add_frame(b->open, BATCH_DELIVER, s->rid, s->rid_len, 0, sub->id, seq,
+                                       attempt == 1, wire_deliver_size(n));
+        batch_frame_trim(b->open, wire_deliver_pack(sub->id, attempt, 0, stamped, n, out));
+        free(stamped);
+        return;
+    }
     /* Frames go to the batch's own bytes, not its write set, so the message
      * does not move while its frame is built. */
     uint8_t *out = batch_add_frame(b->open, BATCH_DELIVER, s->rid, s->rid_len, 0, sub->id, seq,

@@ -1,4 +1,13 @@
-/* ingest.c — accepting one publish into the open batch.
+/* ingest.c — accepting one publish into the open batch, from an agent, a
+ * downstream broker's link, or an uplink.
+ *
+ * Sources: an agent's publish gets its origin from the agent's
+ * configuration, whatever the frame says, and is deduplicated by
+ * (origin, msg_id). A message from another broker (a downstream broker's
+ * link publishing up, or the upstream delivering down an uplink) keeps
+ * its origin — from a link only for an agency it speaks_for — must carry a
+ * route, is dropped when the route names this broker (a loop), and is
+ * deduplicated by (origin broker, origin sequence) (route.h).
  *
  * A full store: a publish is accepted only while the store's free room,
  * less what the two uncommitted batches may take, less a reserve, still
@@ -19,8 +28,21 @@
 #include "log.h"
 #include "policy.h"
 #include "reply.h"
+#include "route.h"
 #include "subjects.h"
+#include "uplink.h"
 #include "util.h"
+
+/* Where a publish came from: a session (an agent, or a downstream
+ * broker's link), or an uplink's Deliver (s NULL). */
+struct source {
+    session_t *s;
+    uint64_t corr_id;
+    int uplink;      /* with s NULL: the uplink's index */
+    uint32_t up_sub; /* the upstream subscription and sequence to ack */
+    uint64_t up_seq;
+    const char *actor; /* in the audit trail and logs */
+};
 
 uint64_t ingest_reserve(const broker_t *b)
 {
@@ -32,11 +54,11 @@ uint64_t ingest_reserve(const broker_t *b)
     return r;
 }
 
-static void audit_publish(broker_t *b, session_t *s, const Liaison__Intel *m, uint64_t seq,
-                          const uint8_t *digest, const char *reason)
+static void audit_publish(broker_t *b, const struct source *src, const Liaison__Intel *m,
+                          uint64_t seq, const uint8_t *digest, const char *reason)
 {
-    struct audit_event ev = {.actor = s->agent,
-                             .action = "publish",
+    struct audit_event ev = {.actor = src->actor,
+                             .action = src->s ? "publish" : "receive",
                              .outcome = reason ? "refused" : "ok",
                              .reason = reason,
                              .topic = m ? m->topic : NULL,
@@ -48,14 +70,28 @@ static void audit_publish(broker_t *b, session_t *s, const Liaison__Intel *m, ui
         audit_append(b->audit, b->open, &ev);
 }
 
-static void refuse(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m,
+/* What came down an uplink is acked upstream once this batch is on disk
+ * (so an outage before then means a redelivery, never a loss), or when it
+ * can never be stored (so it does not block the link). */
+static void ack_upstream(broker_t *b, const struct source *src)
+{
+    if (src->s == NULL)
+        uplink_ack_later(b, src->uplink, src->up_sub, src->up_seq);
+}
+
+static void refuse(broker_t *b, const struct source *src, Liaison__Intel *m,
                    Liaison__ErrorCode code, const char *why)
 {
     const char *msg_id = (m && m->msg_id) ? m->msg_id : "";
-    reply_error(b, s, corr_id, code, msg_id, why);
-    s->publish_refused++;
+    if (src->s) {
+        reply_error(b, src->s, src->corr_id, code, msg_id, why);
+        src->s->publish_refused++;
+    } else if (code != LIAISON__ERROR_CODE__STORE_FULL) {
+        /* A full store is a reason to wait: the upstream redelivers. */
+        ack_upstream(b, src);
+    }
     b->stats.publish_refused++;
-    audit_publish(b, s, m, 0, NULL, wire_error_name(code));
+    audit_publish(b, src, m, 0, NULL, wire_error_name(code));
 }
 
 /* Replaces whatever the client wrote in a broker-stamped field. */
@@ -92,12 +128,17 @@ static int has_room(const broker_t *b, size_t len, size_t n_subjects)
     return store_room(b->store) >= need;
 }
 
-static void answer_repeat(broker_t *b, session_t *s, uint64_t corr_id, uint64_t seq,
-                          const char *msg_id)
+static void answer_repeat(broker_t *b, const struct source *src, uint64_t seq, const char *msg_id)
 {
+    b->stats.duplicates++;
+    if (src->s == NULL) {
+        ack_upstream(b, src); /* after this batch: the original may be in an uncommitted one */
+        return;
+    }
+    session_t *s = src->s;
     Liaison__Envelope env;
     Liaison__PubAck ack = LIAISON__PUB_ACK__INIT;
-    wire_envelope_init(&env, corr_id);
+    wire_envelope_init(&env, src->corr_id);
     ack.seq = seq;
     ack.msg_id = (char *)(uintptr_t)msg_id;
     ack.duplicate = 1;
@@ -106,53 +147,62 @@ static void answer_repeat(broker_t *b, session_t *s, uint64_t corr_id, uint64_t 
     size_t n = wire_envelope_size(&env);
     /* The original may be in an uncommitted batch: the answer waits for
      * this one, which commits after it. */
-    wire_envelope_pack(
-        &env, batch_add_frame(b->open, BATCH_DUP_ACK, s->rid, s->rid_len, corr_id, 0, seq, 0, n));
-    b->stats.duplicates++;
+    wire_envelope_pack(&env, batch_add_frame(b->open, BATCH_DUP_ACK, s->rid, s->rid_len,
+                                             src->corr_id, 0, seq, 0, n));
     log_debug("event=publish_duplicate agent=%s seq=%llu", s->agent, (unsigned long long)seq);
 }
 
-void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m)
+/* A message from another broker: a route that does not name this broker.
+ * Returns 0 to go on; else it was answered (a loop is dropped, counted and
+ * recorded, and acknowledged so the sender moves on). */
+static int route_checked(broker_t *b, const struct source *src, Liaison__Intel *m)
 {
-    char why[256];
-    const char *msg_id = (m && m->msg_id) ? m->msg_id : "";
-    int64_t now_us = util_now_us();
-    Liaison__ErrorCode code = label_validate(m, b->cfg->max_topic_len, why, sizeof why);
-    if (code != LIAISON__ERROR_CODE__ERROR_NONE) {
-        log_info("event=publish_refused agent=%s code=%s reason=\"%s\"", s->agent,
-                 wire_error_name(code), why);
-        refuse(b, s, corr_id, m, code, why);
-        goto leave;
+    char why[160];
+    if (route_valid(m->route, why, sizeof why) != 0) {
+        refuse(b, src, m, LIAISON__ERROR_CODE__BAD_ROUTE, why);
+        return -1;
     }
-    enum policy_rule rule = policy_may_publish(s->conf, m, now_us);
-    if (rule != POLICY_ALLOW) {
-        code = policy_rule_error(rule);
-        snprintf(why, sizeof why, "refused by rule %s", policy_rule_name(rule));
-        log_info("event=publish_refused agent=%s topic=%s rule=%s", s->agent, m->topic,
-                 policy_rule_name(rule));
-        refuse(b, s, corr_id, m, code, why);
-        goto leave;
-    }
-    /* Identity comes from the CURVE key's configured agent, never from the
-     * frame: overwrite anything the client claimed. */
-    const config_agent_t *a = s->conf;
-    set_str(&m->origin->agent, a->name);
-    set_str(&m->origin->agency, a->agency);
-    set_str(&m->origin->type, a->type);
-    set_str(&m->origin->region, a->region);
+    if (!route_names(m->route, b->cfg->name))
+        return 0;
+    b->stats.loops++;
+    log_info("event=loop_dropped from=%s origin_broker=%s origin_seq=%llu", src->actor,
+             m->route->origin_broker, (unsigned long long)m->route->origin_seq);
+    struct audit_event ev = {.actor = src->actor,
+                             .action = src->s ? "publish" : "receive",
+                             .outcome = "refused",
+                             .reason = "LOOP",
+                             .topic = m->topic};
+    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
+    if (src->s)
+        reply_error(b, src->s, src->corr_id, LIAISON__ERROR_CODE__LOOP, m->msg_id,
+                    "this message's route already names this broker: dropped");
+    else
+        ack_upstream(b, src);
+    return -1;
+}
+
+static int spoken_for(const config_agent_t *a, const char *agency)
+{
+    for (size_t i = 0; agency && i < a->n_speaks_for; i++)
+        if (strcmp(a->speaks_for[i], agency) == 0)
+            return 1;
+    return 0;
+}
+
+static int origin_sane(const Liaison__Origin *o)
+{
+    return o && o->agent && o->agent[0] && strlen(o->agent) <= LABEL_MAX_WORD && o->agency &&
+           o->agency[0] && strlen(o->agency) <= LABEL_MAX_TEXT && o->type &&
+           strlen(o->type) <= LABEL_MAX_WORD && o->region && strlen(o->region) <= LABEL_MAX_WORD;
+}
+
+/* Stores m (its origin and route settled, its dedup key in dkey or NULL)
+ * and records it. Takes m. */
+static void accept(broker_t *b, const struct source *src, Liaison__Intel *m,
+                   const struct store_dkey *dkey, int64_t now_us)
+{
+    const char *msg_id = m->msg_id ? m->msg_id : "";
     m->received_at_us = now_us;
-    struct store_dkey key;
-    const struct store_dkey *dkey = NULL;
-    if (msg_id[0]) {
-        store_dedup_key(a->name, msg_id, &key);
-        dkey = &key;
-        uint64_t seq = find_repeat(b, &key, a->name, msg_id,
-                                   now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
-        if (seq) {
-            answer_repeat(b, s, corr_id, seq, msg_id);
-            goto leave;
-        }
-    }
     m->seq = b->next_seq;
     size_t len = wire_intel_size(m);
     if (!has_room(b, len, m->label->n_subjects)) {
@@ -164,9 +214,10 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
                      (unsigned long long)ingest_reserve(b));
         }
         b->full = 1;
-        refuse(b, s, corr_id, m, LIAISON__ERROR_CODE__STORE_FULL,
+        refuse(b, src, m, LIAISON__ERROR_CODE__STORE_FULL,
                "store full: publish refused, nothing stored is lost");
-        goto leave;
+        wire_intel_free(&m);
+        return;
     }
     if (b->full && util_mono_ms() - b->full_logged_ms >= 10000)
         log_info("event=store_room room=%llu action=\"publishes accepted again\"",
@@ -182,8 +233,10 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
         msg_id = m->msg_id;
         len = wire_intel_size(m);
     }
+    const uint8_t *rid = src->s ? src->s->rid : NULL;
+    size_t rid_len = src->s ? src->s->rid_len : 0; /* an uplink's is acked upstream instead */
     struct batch_pub *p =
-        batch_add_pub(b->open, m->seq, now_us, len, dkey, s->rid, s->rid_len, corr_id, msg_id, m);
+        batch_add_pub(b->open, m->seq, now_us, len, dkey, rid, rid_len, src->corr_id, msg_id, m);
     if (b->index_on) {
         /* The subject index is written in the same batch: both land or
          * neither. */
@@ -200,9 +253,122 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     memcpy(digest, p->digest, sizeof digest);
     /* A publish whose collection record cannot be written is refused with
      * it: the record is in the same batch, so both land or neither. */
-    audit_publish(b, s, m, m->seq, digest, NULL);
-    s->published++;
+    audit_publish(b, src, m, m->seq, digest, NULL);
+    ack_upstream(b, src);
+    if (src->s)
+        src->s->published++;
+}
+
+/* A message from another broker, its route checked: dropped if it is here
+ * already, else stored. Takes m. */
+static void accept_routed(broker_t *b, const struct source *src, Liaison__Intel *m, int64_t now_us)
+{
+    struct store_dkey key;
+    char origin[80], seq_text[24];
+    route_dedup_key(m->route, &key);
+    snprintf(origin, sizeof origin, "~%s", m->route->origin_broker);
+    snprintf(seq_text, sizeof seq_text, "%llu", (unsigned long long)m->route->origin_seq);
+    uint64_t seq =
+        find_repeat(b, &key, origin, seq_text, now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
+    if (seq) {
+        b->stats.route_duplicates++;
+        answer_repeat(b, src, seq, m->msg_id ? m->msg_id : "");
+        wire_intel_free(&m);
+        return;
+    }
+    accept(b, src, m, &key, now_us);
+}
+
+void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m)
+{
+    char why[256];
+    struct source src = {.s = s, .corr_id = corr_id, .actor = s->agent};
+    const char *msg_id = (m && m->msg_id) ? m->msg_id : "";
+    int64_t now_us = util_now_us();
+    Liaison__ErrorCode code = label_validate(m, b->cfg->max_topic_len, why, sizeof why);
+    if (code != LIAISON__ERROR_CODE__ERROR_NONE) {
+        log_info("event=publish_refused agent=%s code=%s reason=\"%s\"", s->agent,
+                 wire_error_name(code), why);
+        refuse(b, &src, m, code, why);
+        goto leave;
+    }
+    enum policy_rule rule = policy_may_publish(s->conf, m, now_us);
+    if (rule != POLICY_ALLOW) {
+        code = policy_rule_error(rule);
+        snprintf(why, sizeof why, "refused by rule %s", policy_rule_name(rule));
+        log_info("event=publish_refused agent=%s topic=%s rule=%s", s->agent, m->topic,
+                 policy_rule_name(rule));
+        refuse(b, &src, m, code, why);
+        goto leave;
+    }
+    const config_agent_t *a = s->conf;
+    if (strcmp(a->type, "broker") == 0) {
+        /* A downstream broker's link: the origin it asserts is believed
+         * only for the agencies it speaks for. A forged origin never
+         * becomes believed identity. */
+        if (route_checked(b, &src, m) != 0)
+            goto leave;
+        if (!origin_sane(m->origin) || !spoken_for(a, m->origin->agency)) {
+            snprintf(why, sizeof why, "this link does not speak for the agency \"%.80s\"",
+                     m->origin && m->origin->agency ? m->origin->agency : "");
+            log_warn("event=origin_refused link=%s agency=\"%.80s\"", s->agent,
+                     m->origin && m->origin->agency ? m->origin->agency : "");
+            refuse(b, &src, m, LIAISON__ERROR_CODE__ORIGIN_NOT_SPOKEN_FOR, why);
+            goto leave;
+        }
+        accept_routed(b, &src, m, now_us);
+        return;
+    }
+    /* Identity comes from the CURVE key's configured agent, never from the
+     * frame: overwrite anything the client claimed, its route too. */
+    set_str(&m->origin->agent, a->name);
+    set_str(&m->origin->agency, a->agency);
+    set_str(&m->origin->type, a->type);
+    set_str(&m->origin->region, a->region);
+    if (m->route) {
+        liaison__route__free_unpacked(m->route, NULL);
+        m->route = NULL;
+    }
+    struct store_dkey key;
+    const struct store_dkey *dkey = NULL;
+    if (msg_id[0]) {
+        store_dedup_key(a->name, msg_id, &key);
+        dkey = &key;
+        uint64_t seq = find_repeat(b, &key, a->name, msg_id,
+                                   now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
+        if (seq) {
+            answer_repeat(b, &src, seq, msg_id);
+            goto leave;
+        }
+    }
+    accept(b, &src, m, dkey, now_us);
     return;
 leave:
     wire_intel_free(&m);
+}
+
+void ingest_from_uplink(broker_t *b, int uplink, const char *actor, uint32_t up_sub,
+                        uint64_t up_seq, Liaison__Intel *m)
+{
+    char why[256];
+    struct source src = {.uplink = uplink, .up_sub = up_sub, .up_seq = up_seq, .actor = actor};
+    int64_t now_us = util_now_us();
+    Liaison__ErrorCode code = label_validate(m, b->cfg->max_topic_len, why, sizeof why);
+    if (code == LIAISON__ERROR_CODE__ERROR_NONE && !origin_sane(m->origin)) {
+        code = LIAISON__ERROR_CODE__BAD_LABEL;
+        snprintf(why, sizeof why, "a message from the upstream without its origin");
+    }
+    if (code != LIAISON__ERROR_CODE__ERROR_NONE) {
+        log_warn("event=receive_refused link=%s code=%s reason=\"%s\"", actor,
+                 wire_error_name(code), why);
+        refuse(b, &src, m, code, why);
+        wire_intel_free(&m);
+        return;
+    }
+    /* The upstream is the tier above: its origin stands. */
+    if (route_checked(b, &src, m) != 0) {
+        wire_intel_free(&m);
+        return;
+    }
+    accept_routed(b, &src, m, now_us);
 }

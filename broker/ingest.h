@@ -13,6 +13,13 @@
  * audited; an accepted publish is answered when its batch commits. */
 void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m);
 
+/* A message the upstream delivered down uplink number `uplink` (named
+ * actor in the trail), on its subscription up_sub at its sequence up_seq:
+ * stored like a publish (its origin kept, its route checked), and acked
+ * upstream when its batch is on disk. Takes ownership of m. */
+void ingest_from_uplink(broker_t *b, int uplink, const char *actor, uint32_t up_sub,
+                        uint64_t up_seq, Liaison__Intel *m);
+
 /* Bytes kept free in the map for what a full store must still record:
  * deliveries, notices, acks (cursors), replays and erasures. */
 uint64_t ingest_reserve(const broker_t *b);

@@ -22,6 +22,7 @@
 #include "commit.h"
 #include "fanout.h"
 #include "subjects.h"
+#include "uplink.h"
 #include "util.h"
 
 volatile sig_atomic_t loop_stop_flag;
@@ -169,10 +170,31 @@ static void audit_revocations(broker_t *b, const config_t *fresh)
     }
 }
 
+/* Uplinks hold connections: a reload may change what crosses them
+ * (clearance, caveats, patterns), not which they are. */
+static int uplinks_same(const config_t *a, const config_t *b)
+{
+    if (a->n_uplinks != b->n_uplinks || strcmp(a->name, b->name) != 0)
+        return 0;
+    for (size_t i = 0; i < a->n_uplinks; i++)
+        if (strcmp(a->uplinks[i].as.name, b->uplinks[i].as.name) != 0 ||
+            strcmp(a->uplinks[i].broker, b->uplinks[i].broker) != 0 ||
+            memcmp(a->uplinks[i].as.public_key, b->uplinks[i].as.public_key, 32) != 0 ||
+            a->uplinks[i].n_receive != b->uplinks[i].n_receive)
+            return 0;
+    return 1;
+}
+
 static void reload(broker_t *b)
 {
     char err[512];
     config_t *fresh = config_load(b->cfg->path, err, sizeof err);
+    if (fresh && !uplinks_same(b->cfg, fresh)) {
+        snprintf(err, sizeof err,
+                 "the uplinks (their number, names or brokers) change only on "
+                 "restart");
+        config_free(&fresh);
+    }
     if (fresh == NULL) {
         log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
         audit_broker(b, "config_reload", NULL, "refused", err);
@@ -245,6 +267,7 @@ static void before_sleep(broker_t *b)
     int64_t now = util_mono_ms();
     begin_pass(b);
     fanout_plan(b);                     /* 1. decide deliveries, audit them */
+    uplinks_plan(b, now);               /*    and forwards up, with their records */
     retain(b, now);                     /* 2. bounded erasure by the retention rules */
     audit_tick(b->audit, b->open, now); /* 3. aggregates, checkpoint */
     fanout_cursors(b, now);             /* 4. durable cursors that moved */
@@ -334,6 +357,7 @@ int loop_run(config_t *cfg)
         goto err3;
     }
     b.sessions = sessions_new();
+    uplinks_start(&b); /* connecting; nothing here waits for them */
     char pub[41];
     keys_z85(cfg->public_key, pub);
     log_info("event=listening endpoint=%s broker_key=%s last_seq=%llu agents=%zu", cfg->listen, pub,
@@ -348,14 +372,20 @@ int loop_run(config_t *cfg)
         if (next_tick < nearest)
             nearest = next_tick;
         long timeout = nearest > now ? (long)(nearest - now) : 0;
+        long up_wait = uplinks_timeout_ms(&b, now);
+        if (up_wait < timeout)
+            timeout = up_wait;
         int reading = b.open->n_pubs < OPEN_BATCH_MAX;
-        zmq_pollitem_t items[] = {
+        zmq_pollitem_t items[3 + 2 * UPLINKS_MAX] = {
             {NULL, committer_fd(b.committer), ZMQ_POLLIN, 0},
             {auth_socket(b.auth), 0, ZMQ_POLLIN, 0},
             {b.router, 0, ZMQ_POLLIN, 0},
         };
+        /* The uplinks are read like the ROUTER: not while the open batch
+         * is at its bound. */
+        size_t n_items = reading ? 3 + uplinks_poll_items(&b, items + 3, 2 * UPLINKS_MAX) : 2;
         /* 2. poll */
-        if (zmq_poll(items, reading ? 3 : 2, timeout) < 0 && errno != EINTR) {
+        if (zmq_poll(items, (int)n_items, timeout) < 0 && errno != EINTR) {
             log_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
             break;
         }
@@ -368,6 +398,8 @@ int loop_run(config_t *cfg)
             auth_handle(b.auth, b.cfg, b.audit, b.open);
         if (reading && items[2].revents & ZMQ_POLLIN)
             dispatch(&b);
+        if (reading)
+            uplinks_dispatch(&b, util_mono_ms());
         /* 4. before sleep: plan, hand the batch over, signals */
         before_sleep(&b);
         if (loop_reload_flag) {
@@ -403,6 +435,7 @@ int loop_run(config_t *cfg)
              (unsigned long long)store_last_seq(b.store), (unsigned long long)b.stats.publishes,
              (unsigned long long)b.stats.deliveries);
     status = b.fatal ? 1 : 0;
+    uplinks_stop(&b);
     free(b.scratch);
     sessions_free(&b.sessions);
     zmq_close(b.router);

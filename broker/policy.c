@@ -23,6 +23,7 @@ static const char *rule_names[] = {
     [POLICY_EXPIRED] = "expired",
     [POLICY_EMBARGO] = "embargo",
     [POLICY_SUB_LIMIT] = "subscription_limit",
+    [POLICY_ONWARD] = "no_onward_sharing",
 };
 
 const char *policy_rule_name(enum policy_rule rule)
@@ -54,6 +55,8 @@ Liaison__ErrorCode policy_rule_error(enum policy_rule rule)
         return LIAISON__ERROR_CODE__CAVEAT_NOT_HELD;
     case POLICY_SUB_LIMIT:
         return LIAISON__ERROR_CODE__TOO_MANY_SUBSCRIPTIONS;
+    case POLICY_ONWARD:
+        return LIAISON__ERROR_CODE__TOPIC_NOT_PERMITTED; /* only ever a withheld delivery */
     }
     return LIAISON__ERROR_CODE__INTERNAL;
 }
@@ -83,6 +86,33 @@ static int released_to(const config_agent_t *a, const Liaison__Label *l)
         if ((strncmp(r, "agency:", 7) == 0 && strcmp(r + 7, a->name) == 0) ||
             (strncmp(r, "type:", 5) == 0 && strcmp(r + 5, a->type) == 0) ||
             (strncmp(r, "region:", 7) == 0 && strcmp(r + 7, a->region) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* An agent of type broker is another broker's link (an uplink seen from
+ * below, or a downstream broker seen from above): what crosses it is for
+ * whoever is beyond it. */
+static int is_link(const config_agent_t *a)
+{
+    return a->type && strcmp(a->type, "broker") == 0;
+}
+
+/* Release to someone beyond this broker: a release_to that names only
+ * agents of this broker (agency:NAME of a local agent) stays here; a type
+ * or region, or an agency this broker does not hold, may be beyond it, and
+ * the broker there applies its own rule again. */
+static int released_beyond(const config_t *cfg, const Liaison__Label *l)
+{
+    if (l->n_release_to == 0)
+        return 1;
+    for (size_t i = 0; i < l->n_release_to; i++) {
+        const char *r = l->release_to[i];
+        if (strncmp(r, "agency:", 7) != 0)
+            return 1;
+        const config_agent_t *local = cfg ? config_agent_by_name(cfg, r + 7) : NULL;
+        if (local == NULL || is_link(local))
             return 1;
     }
     return 0;
@@ -184,8 +214,14 @@ static struct policy_verdict receive_as(const config_t *cfg, const config_agent_
     int64_t expires, embargo;
     if (label_time(l->expires_at, INT64_MIN, &expires) && now_us > expires)
         return verdict(POLICY_WITHHOLD, POLICY_EXPIRED);
-    if (!released_to(a, l))
+    if (is_link(a)) {
+        if (l->no_onward_sharing)
+            return verdict(POLICY_WITHHOLD, POLICY_ONWARD);
+        if (!released_beyond(cfg, l))
+            return verdict(POLICY_WITHHOLD, POLICY_RELEASE_TO);
+    } else if (!released_to(a, l)) {
         return verdict(POLICY_WITHHOLD, POLICY_RELEASE_TO);
+    }
     struct policy_verdict v = verdict(POLICY_DELIVER, POLICY_ALLOW);
     if ((int)l->classification > a->clearance ||
         (int)l->classification < LIAISON__CLASSIFICATION__OFFICIAL)
@@ -196,8 +232,8 @@ static struct policy_verdict receive_as(const config_t *cfg, const config_agent_
         /* Refused only on clearance or caveats: where the operator enabled
          * notices for this topic, the unit learns that something exists
          * and whom to ask, never what it says. */
-        if (!(cfg && topic_match_any(cfg->notices, cfg->n_notices, m->topic)))
-            return verdict(POLICY_WITHHOLD, r);
+        if (!(cfg && topic_match_any(cfg->notices, cfg->n_notices, m->topic)) || is_link(a))
+            return verdict(POLICY_WITHHOLD, r); /* a link never carries a notice */
         v = verdict(POLICY_NOTICE, r);
     }
     /* The embargo is decided last, so only a message (or notice) the

@@ -25,6 +25,7 @@ enum policy_rule {
     POLICY_EXPIRED,    /* the message's expires_at has passed */
     POLICY_EMBARGO,    /* the message's embargo_until has not come */
     POLICY_SUB_LIMIT,  /* too many subscriptions */
+    POLICY_ONWARD,     /* no_onward_sharing: never past the broker where it was published */
 };
 
 /* What to do with one stored message for one subscriber. */

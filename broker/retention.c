@@ -136,8 +136,16 @@ static int erase(retention_t *r, batch_t *bt, const config_t *cfg, audit_t *audi
     int rc;
     if (bt->failed != STORE_OK)
         return bt->failed;
-    store_wset_purge(bt->w, m->seq, m->received_at_us, m->origin ? m->origin->agent : NULL,
-                     m->msg_id);
+    if (m->route && m->route->origin_broker) {
+        /* A message from another broker is kept once by its route. */
+        char origin[80], seq[24];
+        snprintf(origin, sizeof origin, "~%s", m->route->origin_broker);
+        snprintf(seq, sizeof seq, "%llu", (unsigned long long)m->route->origin_seq);
+        store_wset_purge(bt->w, m->seq, m->received_at_us, origin, seq);
+    } else {
+        store_wset_purge(bt->w, m->seq, m->received_at_us, m->origin ? m->origin->agent : NULL,
+                         m->msg_id);
+    }
     if (index_key)
         subjects_write(index_key, bt->w, m, m->seq, 1); /* its index entries go with it */
     bt->n_purges++;

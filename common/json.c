@@ -460,6 +460,7 @@ static const struct field {
     {"seq", set_stamped},
     {"origin", set_stamped},
     {"received_at", set_stamped},
+    {"route", set_stamped},
     {"notice", set_stamped},
 };
 
@@ -661,6 +662,16 @@ static json_t *intel_object(const Liaison__Intel *m, int notice)
         char t[32];
         util_rfc3339(m->received_at_us, t);
         put(root, "received_at", json_string(t));
+    }
+    if (m->route != NULL && is_set(m->route->origin_broker)) {
+        /* Where it came from across brokers: stamped by them, like origin. */
+        json_t *r = json_object();
+        if (r == NULL)
+            oom();
+        put(r, "origin_broker", text(m->route->origin_broker));
+        put(r, "origin_seq", json_integer((json_int_t)m->route->origin_seq));
+        put_words(r, "via", m->route->via, m->route->n_via);
+        put(root, "route", r);
     }
     if (notice)
         put(root, "notice", json_true());

@@ -32,5 +32,6 @@ int ctl_audit(const char *config, int argc, char **argv);
 int ctl_deadletters(const char *config, int argc, char **argv);
 int ctl_query(const char *config, int argc, char **argv);
 int ctl_hits(const char *config, int argc, char **argv);
+int ctl_links(const char *config, int argc, char **argv);
 
 #endif

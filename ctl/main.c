@@ -40,6 +40,8 @@ static const struct command commands[] = {
     {"watch", ctl_watch,
      "watch [--interval S] [--count N] [--json]\n"
      "                               all of the above, refreshed in place (q quits)"},
+    {"links", ctl_links,
+     "links [--json]               federation: uplinks, their state, lag and refusals"},
     {"deadletters", ctl_deadletters,
      "deadletters [list | requeue SEQ DURABLE | discard SEQ DURABLE] [--json]\n"
      "                               messages past max_deliver (operator role)"},

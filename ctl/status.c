@@ -340,8 +340,53 @@ static void print_deadletters(const json_doc_t *d, FILE *out)
     table_print(&t, out, "no dead letters");
 }
 
+/* The links: this broker's uplinks, then the downstream brokers linked
+ * to it. A link that is not connected says why, loudly. */
+static void print_links(const json_doc_t *d, FILE *out)
+{
+    struct table t;
+    const json_doc_t *ups = json_doc_get(d, "uplinks"), *downs = json_doc_get(d, "downlinks");
+    table_init(&t, "UPLINK|BROKER|STATE|>LAG|>IN FLIGHT|>FORWARDED|>REFUSED|>LOOPS|>RECEIVED|WHY");
+    for (size_t i = 0; i < json_doc_len(ups); i++) {
+        const json_doc_t *u = json_doc_at(ups, i);
+        const char *state = str(u, "state", "?");
+        cell(&t, "%s", str(u, "name", "?"));
+        cell(&t, "%s", str(u, "broker", "?"));
+        cell(&t, "%s", strcmp(state, "connected") == 0 ? state : "NOT CONNECTED");
+        cell(&t, "%.0f", num(u, "forward_lag"));
+        cell(&t, "%.0f", num(u, "in_flight"));
+        cell(&t, "%.0f", num(u, "forwarded"));
+        cell(&t, "%.0f", num(u, "refused"));
+        cell(&t, "%.0f", num(u, "loops"));
+        cell(&t, "%.0f", num(u, "received"));
+        cell(&t, "%s", strcmp(state, "connected") == 0 ? str(u, "why", "") : state);
+    }
+    table_print(&t, out, "no uplinks configured");
+    for (size_t i = 0; i < json_doc_len(ups); i++) {
+        const json_doc_t *u = json_doc_at(ups, i);
+        if (strcmp(str(u, "state", "?"), "connected") != 0)
+            fprintf(out, "uplink %s is %s: %s\n", str(u, "name", "?"), str(u, "state", "?"),
+                    str(u, "why", "no reason given"));
+    }
+    table_init(&t, "DOWNSTREAM BROKER|AGENCY|>RECEIVED|>REFUSED|>DELIVERED|>SUBSCRIPTIONS");
+    for (size_t i = 0; i < json_doc_len(downs); i++) {
+        const json_doc_t *x = json_doc_at(downs, i);
+        cell(&t, "%s", str(x, "agent", "?"));
+        cell(&t, "%s", str(x, "agency", "?"));
+        cell(&t, "%.0f", num(x, "received"));
+        cell(&t, "%.0f", num(x, "refused"));
+        cell(&t, "%.0f", num(x, "delivered"));
+        cell(&t, "%.0f", num(x, "subscriptions"));
+    }
+    table_print(&t, out, "no downstream broker connected");
+    fprintf(out, "loops dropped %.0f, repeats dropped %.0f\n", num(d, "loops_dropped"),
+            num(d, "route_duplicates"));
+}
+
 void status_print(const char *kind, const json_doc_t *doc, FILE *out)
 {
+    if (strcmp(kind, "links") == 0)
+        print_links(doc, out);
     if (strcmp(kind, "status") == 0)
         print_status(doc, out);
     else if (strcmp(kind, "agents") == 0)
@@ -381,6 +426,14 @@ static const struct opts_spec view_specs[] = {
     {.command = "subs",
      .synopsis = "[--json]",
      .about = "Each subscription: backlog, in flight, oldest unacked, redeliveries" VIEW_ABOUT,
+     .flags = view_flags,
+     .n_flags = 1,
+     .config = OPTS_CONFIG_NEEDED},
+    {.command = "links",
+     .synopsis = "[--json]",
+     .about = "Federation: each uplink's state (and why, when it is not connected), its lag,\n"
+              "what it forwarded, what was refused and what came down; and the downstream\n"
+              "brokers linked to this one" VIEW_ABOUT,
      .flags = view_flags,
      .n_flags = 1,
      .config = OPTS_CONFIG_NEEDED},
@@ -466,4 +519,9 @@ int ctl_subs(const char *config, int argc, char **argv)
 int ctl_topics(const char *config, int argc, char **argv)
 {
     return view(config, "topics", argc, argv);
+}
+
+int ctl_links(const char *config, int argc, char **argv)
+{
+    return view(config, "links", argc, argv);
 }
