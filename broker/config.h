@@ -55,8 +55,8 @@ typedef struct config_uplink {
     char *broker;   /* the upstream's endpoint */
     char **receive; /* patterns received from the upstream (a durable subscription there) */
     size_t n_receive;
-    char *durable;    /* that subscription's durable name on the upstream */
-    unsigned window;  /* forwards in flight */
+    char *durable;   /* that subscription's durable name on the upstream */
+    unsigned window; /* forwards in flight */
 } config_uplink_t;
 
 /* One retention rule; the first rule whose pattern matches a message's
