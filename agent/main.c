@@ -27,6 +27,13 @@ static void summary(const client_config_t *cfg)
         const client_sub_t *s = &cfg->subs[i];
         printf("  subscription %s: %s -> %s (durable %s)\n", s->name, s->pattern, s->sink,
                s->durable[0] ? s->durable : "none");
+        /* How many subjects, never which: this summary goes to terminals
+         * and tickets. */
+        if (s->n_subjects > 0)
+            printf("    watching %zu subject%s%s%s\n", s->n_subjects, s->n_subjects == 1 ? "" : "s",
+                   s->subjects_file[0] ? ", subjects_file " : "", s->subjects_file);
+        if (s->where[0] != '\0')
+            printf("    where %s\n", s->where);
     }
 }
 

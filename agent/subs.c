@@ -43,6 +43,9 @@ struct written {
 
 struct sub {
     char *name, *pattern, *durable;
+    char **subjects; /* the watchlist as configured, never logged; n_subjects */
+    size_t n_subjects;
+    char *where; /* the filter as configured, "" for none */
     sink_t *sink;
     enum sub_state state;
     uint32_t id;    /* sub_id on the current connection */
@@ -96,6 +99,10 @@ static void sub_free(struct sub *sub)
     free(sub->name);
     free(sub->pattern);
     free(sub->durable);
+    for (size_t i = 0; i < sub->n_subjects; i++)
+        free(sub->subjects[i]);
+    free(sub->subjects);
+    free(sub->where);
     free(sub);
 }
 
@@ -108,6 +115,11 @@ static struct sub *sub_new(const client_sub_t *c, char *err, size_t errlen)
     sub->name = xstrdup(c->name);
     sub->pattern = xstrdup(c->pattern);
     sub->durable = xstrdup(c->durable);
+    sub->subjects = xcalloc(c->n_subjects ? c->n_subjects : 1, sizeof *sub->subjects);
+    for (size_t i = 0; i < c->n_subjects; i++)
+        sub->subjects[i] = xstrdup(c->subjects[i]);
+    sub->n_subjects = c->n_subjects;
+    sub->where = xstrdup(c->where);
     sub->sink = sink;
     backoff_init(&sub->retry, SUBS_RETRY_BASE_MS, SUBS_RETRY_CAP_MS);
     return sub;
@@ -140,10 +152,25 @@ static void send_nack(link_t *l, uint32_t id, uint64_t seq)
     link_send(l, &env);
 }
 
+/* A refusal, from the broker or (a Subscribe too large to send) from
+ * here. Logged once per attempt, and attempts are bounded: the next
+ * connection or a SIGHUP, never a timer, since most refusals (a filter the
+ * broker reads differently, a watchlist on a broker without a subject_key)
+ * last until someone changes a config. */
+static void refused(struct sub *sub, Liaison__ErrorCode code, const char *why)
+{
+    sub->state = SUB_REFUSED;
+    log_error("event=subscription_refused sub=%s pattern=%s durable=%s code=%s reason=\"%s\" "
+              "action=\"tried again on the next connection or SIGHUP\"",
+              sub->name, sub->pattern, sub->durable[0] ? sub->durable : "-", wire_error_name(code),
+              why);
+}
+
 static void send_subscribe(subs_t *s, struct sub *sub, link_t *l)
 {
     Liaison__Envelope env;
     Liaison__Subscribe req = LIAISON__SUBSCRIBE__INIT;
+    char why[160];
     sub->id = ++s->next_id;
     sub->corr = link_next_corr(l);
     wire_envelope_init(&env, sub->corr);
@@ -154,8 +181,23 @@ static void send_subscribe(subs_t *s, struct sub *sub, link_t *l)
     /* The agent owns its durables: after a reconnect its own old
      * connection may still hold them until the broker reaps it. */
     req.take_over = sub->durable[0] != '\0';
+    req.subjects = sub->subjects;
+    req.n_subjects = sub->n_subjects;
+    req.where = sub->where;
     env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
     env.subscribe = &req;
+    /* A long watchlist can outgrow a broker's max_frame_bytes, and a frame
+     * far over it costs the connection, not just this subscription. */
+    size_t size = wire_envelope_size(&env);
+    uint32_t max = link_max_frame(l);
+    if (max != 0 && size > max) {
+        snprintf(why, sizeof why,
+                 "the Subscribe is %zu bytes with its %zu subjects; the broker takes frames of "
+                 "at most %u",
+                 size, sub->n_subjects, max);
+        refused(sub, LIAISON__ERROR_CODE__FRAME_TOO_LARGE, why);
+        return;
+    }
     sub->state = link_send(l, &env) == 0 ? SUB_PENDING : SUB_IDLE;
 }
 
@@ -309,9 +351,13 @@ int subs_on_frame(subs_t *s, link_t *l, const Liaison__Envelope *env)
         if ((sub = find_pending(s, env->corr_id)) == NULL)
             return 0;
         sub->state = SUB_ACTIVE;
-        log_info("event=subscribed sub=%s pattern=%s durable=%s sink=%s start_seq=%llu", sub->name,
-                 sub->pattern, sub->durable[0] ? sub->durable : "-", sink_spec(sub->sink),
-                 (unsigned long long)env->sub_ack->start_seq);
+        /* How many subjects it watches, as the broker logs it; which they
+         * are, never. */
+        log_info("event=subscribed sub=%s pattern=%s durable=%s sink=%s start_seq=%llu "
+                 "filter=%d watching=%zu",
+                 sub->name, sub->pattern, sub->durable[0] ? sub->durable : "-",
+                 sink_spec(sub->sink), (unsigned long long)env->sub_ack->start_seq,
+                 sub->where[0] != '\0', sub->n_subjects);
         return 1;
     case LIAISON__ENVELOPE__KIND_ERROR:
         if (env->error->code == LIAISON__ERROR_CODE__TAKEN_OVER) {
@@ -324,12 +370,7 @@ int subs_on_frame(subs_t *s, link_t *l, const Liaison__Envelope *env)
         }
         if ((sub = find_pending(s, env->corr_id)) == NULL)
             return 0;
-        sub->state = SUB_REFUSED;
-        log_error("event=subscription_refused sub=%s pattern=%s durable=%s code=%s reason=\"%s\" "
-                  "action=\"tried again on the next connection or SIGHUP\"",
-                  sub->name, sub->pattern, sub->durable[0] ? sub->durable : "-",
-                  wire_error_name(env->error->code),
-                  env->error->message ? env->error->message : "");
+        refused(sub, env->error->code, env->error->message ? env->error->message : "");
         return 1;
     default:
         return 0;
@@ -487,8 +528,16 @@ static struct sub *find_named(subs_t *s, const char *name)
 
 static int same(const struct sub *sub, const client_sub_t *c)
 {
-    return strcmp(sub->pattern, c->pattern) == 0 && strcmp(sub->durable, c->durable) == 0 &&
-           strcmp(sink_spec(sub->sink), c->sink) == 0;
+    if (strcmp(sub->pattern, c->pattern) != 0 || strcmp(sub->durable, c->durable) != 0 ||
+        strcmp(sink_spec(sub->sink), c->sink) != 0 || strcmp(sub->where, c->where) != 0 ||
+        sub->n_subjects != c->n_subjects)
+        return 0;
+    /* In order: a subjects_file read again unchanged is the same watchlist;
+     * one merely reordered is subscribed again, like any changed one. */
+    for (size_t i = 0; i < sub->n_subjects; i++)
+        if (strcmp(sub->subjects[i], c->subjects[i]) != 0)
+            return 0;
+    return 1;
 }
 
 int subs_reload(subs_t *s, link_t *l, const client_config_t *cfg, char *err, size_t errlen)

@@ -1,7 +1,9 @@
-/* subs.h — the agent's subscriptions: subscribing on every connection,
- * each delivery into its sink in sequence order, the record of what each
- * sink has written, the Ack after that record is on disk, and the Nack
- * (with a retry later, after a backoff) when the sink fails.
+/* subs.h — the agent's subscriptions: subscribing on every connection
+ * (with the watchlist and filter agent.cfg gives; a refusal is logged and
+ * tried again on the next connection or SIGHUP), each delivery into its
+ * sink in sequence order, the record of what each sink has written, the
+ * Ack after that record is on disk, and the Nack (with a retry later,
+ * after a backoff) when the sink fails.
  *
  * The promise: a delivery is acked only after its sink has it durably and
  * the agent has recorded its sequence, so a crash means a redelivery,
@@ -53,8 +55,9 @@ int subs_on_frame(subs_t *s, link_t *l, const Liaison__Envelope *env);
 int64_t subs_run(subs_t *s, link_t *l, int64_t now_ms);
 
 /* SIGHUP: applies cfg's subscriptions. Unchanged ones keep running;
- * removed or changed ones are unsubscribed; new ones are subscribed when
- * connected. On a bad new sink nothing changes: returns -1 with err. */
+ * removed or changed ones (pattern, sink, durable, subjects, where) are
+ * unsubscribed; new ones are subscribed when connected; refused ones are
+ * tried again. On a bad new sink nothing changes: returns -1 with err. */
 int subs_reload(subs_t *s, link_t *l, const client_config_t *cfg, char *err, size_t errlen);
 
 /* 1 while a sink command is running. */

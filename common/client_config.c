@@ -1,17 +1,26 @@
 /* client_config.c — agent.cfg: the table of `agent` keys and of
- * subscription keys, their checks (endpoint, key files, patterns, sinks),
- * the defaults that depend on other keys (data_dir, durable), and paths
- * made relative to the config file.
+ * subscription keys, their checks (endpoint, key files, patterns, sinks,
+ * filters, watched subjects), the defaults that depend on other keys
+ * (data_dir, durable), paths made relative to the config file, and the
+ * reading of a subscription's subjects_file.
  * Not responsible for: reading libconfig (common/cfg.c), what the broker
- * permits (broker.cfg), or running sinks (the agent does). */
+ * permits (broker.cfg), running sinks (the agent does), or what a subject
+ * normalises to (common/subject.c) and a filter means (common/filter.c):
+ * they are only checked here, so a mistake is named at load rather than
+ * refused by the broker later. */
 #include "client_config.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfg.h"
+#include "filter.h"
 #include "keys.h"
+#include "label.h"
 #include "log.h"
+#include "subject.h"
 #include "topic.h"
 #include "util.h"
 
@@ -176,6 +185,26 @@ static int check_durable(const char *v, void *obj, void *ctx, char *why, size_t 
     return -1;
 }
 
+static int check_where(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    char reason[256];
+    size_t pos = 0;
+    if (v[0] == '\0')
+        return 0;
+    /* Compiled only to be checked: the broker compiles its own copy. */
+    filter_t *f = filter_compile(v, &pos, reason, sizeof reason);
+    if (f != NULL) {
+        filter_free(&f);
+        return 0;
+    }
+    if (pos != 0)
+        snprintf(why, whylen, "column %zu: %s", pos, reason);
+    else
+        snprintf(why, whylen, "%s", reason);
+    return -1;
+}
+
 static const cfg_key_t sub_rows[] = {
     {.name = "name",
      .type = CFG_STRING,
@@ -202,6 +231,24 @@ static const cfg_key_t sub_rows[] = {
      .offset = offsetof(client_sub_t, durable),
      .check = check_durable,
      .help = "durable subscription name; default the name"},
+    /* No check in the row: an entry is checked after the row is read, so
+     * its error can name the entry's number rather than echo it. */
+    {.name = "subjects",
+     .type = CFG_STRLIST,
+     .offset = offsetof(client_sub_t, subjects),
+     .count_offset = offsetof(client_sub_t, n_subjects),
+     .help = "watchlist: only new messages about these subjects; default [ ] (no watchlist)"},
+    {.name = "subjects_file",
+     .type = CFG_STRING,
+     .offset = offsetof(client_sub_t, subjects_file),
+     .def = "",
+     .help = "more of the watchlist, one subject a line, '#' comments; \"\" for none"},
+    {.name = "where",
+     .type = CFG_STRING,
+     .offset = offsetof(client_sub_t, where),
+     .def = "",
+     .check = check_where,
+     .help = "filter over label fields, e.g. \"risk >= MEDIUM\"; \"\" for none"},
 };
 
 static const cfg_key_t root_rows[] = {
@@ -221,6 +268,144 @@ static int resolve(const cfg_t *c, const cfg_node_t *node, const char *key, cons
         return cfg_fail(c, node, key, err, errlen, "path too long");
     free(*path);
     *path = xstrdup(buf);
+    return 0;
+}
+
+/* ---- watchlists ----------------------------------------------------------- */
+
+/* Whether the broker will take ref as a watched subject: the two checks
+ * it makes (broker/handle.c). Returns 0, or -1 with why, which never holds
+ * ref: a watchlist says whom an agency is interested in. */
+static int subject_ok(const char *ref, char *why, size_t whylen)
+{
+    char norm[SUBJECT_NORM_MAX];
+    if (strlen(ref) > LABEL_MAX_WORD) {
+        snprintf(why, whylen, "is longer than %d bytes", LABEL_MAX_WORD);
+        return -1;
+    }
+    if (subject_normalise(ref, norm, sizeof norm) != 0) {
+        snprintf(
+            why, whylen,
+            "does not normalise (empty, not UTF-8, a control character, not fitting its scheme, "
+            "or a PNC/CRO shape that needs a scheme)");
+        return -1;
+    }
+    return 0;
+}
+
+enum line_rc { LINE_OK, LINE_EOF, LINE_LONG, LINE_NUL, LINE_ERR };
+
+/* One line of f, without its '\n', into buf (cap bytes, NUL-terminated).
+ * getc rather than fgets, so a NUL byte inside a line is seen, not taken
+ * for its end. */
+static enum line_rc read_line(FILE *f, char *buf, size_t cap)
+{
+    size_t n = 0;
+    int ch;
+    while ((ch = getc(f)) != EOF && ch != '\n') {
+        if (ch == '\0')
+            return LINE_NUL;
+        if (n + 1 >= cap)
+            return LINE_LONG;
+        buf[n++] = (char)ch;
+    }
+    buf[n] = '\0';
+    if (ch == EOF && ferror(f))
+        return LINE_ERR;
+    return ch == EOF && n == 0 ? LINE_EOF : LINE_OK;
+}
+
+/* Appends s->subjects_file's subjects to s->subjects: one a line, spaces,
+ * tabs and a '\r' around it trimmed, blank lines and lines whose first
+ * character after the spaces is '#' skipped. Errors name the file and the
+ * line number, never the line. */
+static int read_subjects_file(const cfg_t *c, const cfg_node_t *node, const char *key,
+                              client_sub_t *s, char *err, size_t errlen)
+{
+    /* Room for a subject of LABEL_MAX_WORD bytes with generous spaces
+     * around it; a longer line is refused whatever it holds. */
+    char line[256], why[160];
+    size_t lineno = 0, cap = s->n_subjects;
+    int rc = -1;
+    FILE *f = fopen(s->subjects_file, "r");
+    if (f == NULL)
+        return cfg_fail(c, node, key, err, errlen, "cannot read %s: %s", s->subjects_file,
+                        strerror(errno));
+    for (;;) {
+        enum line_rc lr = read_line(f, line, sizeof line);
+        lineno++;
+        if (lr == LINE_EOF)
+            break;
+        if (lr == LINE_ERR) {
+            cfg_fail(c, node, key, err, errlen, "cannot read %s: %s", s->subjects_file,
+                     strerror(errno));
+            goto leave;
+        }
+        if (lr == LINE_NUL || lr == LINE_LONG) {
+            cfg_fail(c, node, key, err, errlen, "%s:%zu: %s", s->subjects_file, lineno,
+                     lr == LINE_NUL ? "holds a NUL byte" : "is longer than a subject can be");
+            goto leave;
+        }
+        char *at = line, *end = line + strlen(line);
+        while (*at == ' ' || *at == '\t')
+            at++;
+        while (end > at && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+            end--;
+        *end = '\0';
+        if (*at == '\0' || *at == '#')
+            continue;
+        if (subject_ok(at, why, sizeof why) != 0) {
+            cfg_fail(c, node, key, err, errlen, "%s:%zu: %s", s->subjects_file, lineno, why);
+            goto leave;
+        }
+        if (s->n_subjects >= CLIENT_SUB_MAX_WATCH) {
+            cfg_fail(c, node, key, err, errlen,
+                     "%s:%zu: more than %d subjects, with those of subjects", s->subjects_file,
+                     lineno, CLIENT_SUB_MAX_WATCH);
+            goto leave;
+        }
+        if (s->n_subjects == cap) {
+            cap = cap ? cap * 2 : 64;
+            s->subjects = xrealloc(s->subjects, cap * sizeof *s->subjects);
+        }
+        s->subjects[s->n_subjects++] = xstrdup(at);
+    }
+    rc = 0;
+leave:
+    fclose(f);
+    return rc;
+}
+
+/* The watchlist of subscription `where`: the entries of `subjects`
+ * checked, subjects_file (resolved against base) read after them, the
+ * total bounded. A watchlist asked for and left empty is refused: with no
+ * subjects a subscription receives everything its pattern matches, the
+ * opposite of what a watchlist file emptied by accident was for. */
+static int load_watch(const cfg_t *c, const cfg_node_t *node, const char *where, const char *base,
+                      client_sub_t *s, char *err, size_t errlen)
+{
+    char key[96], why[160];
+    const cfg_node_t *list = cfg_member(node, "subjects");
+    const cfg_node_t *file = cfg_member(node, "subjects_file");
+
+    snprintf(key, sizeof key, "%s.subjects", where);
+    if (s->n_subjects > CLIENT_SUB_MAX_WATCH)
+        return cfg_fail(c, list, key, err, errlen, "more than %d subjects", CLIENT_SUB_MAX_WATCH);
+    for (size_t i = 0; i < s->n_subjects; i++)
+        if (subject_ok(s->subjects[i], why, sizeof why) != 0)
+            return cfg_fail(c, cfg_elem(list, i), key, err, errlen, "entry %zu %s", i + 1, why);
+    if (s->subjects_file[0] != '\0') {
+        snprintf(key, sizeof key, "%s.subjects_file", where);
+        if (resolve(c, file, key, base, &s->subjects_file, err, errlen) != 0 ||
+            read_subjects_file(c, file, key, s, err, errlen) != 0)
+            return -1;
+    }
+    if (s->n_subjects == 0 && (list != NULL || s->subjects_file[0] != '\0')) {
+        snprintf(key, sizeof key, "%s.%s", where, list ? "subjects" : "subjects_file");
+        return cfg_fail(c, list ? list : file, key, err, errlen,
+                        "no subjects: a subscription without a watchlist receives every message "
+                        "its pattern matches; remove subjects and subjects_file for that");
+    }
     return 0;
 }
 
@@ -268,6 +453,8 @@ static int load_subs(const cfg_t *c, const cfg_node_t *list, client_config_t *cf
             free(s->sink);
             s->sink = xstrdup(sink);
         }
+        if (load_watch(c, node, where, lc->base_dir, s, err, errlen) != 0)
+            return -1;
     }
     return 0;
 }

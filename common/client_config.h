@@ -8,11 +8,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Subjects one subscription may watch, its subjects and subjects_file
+ * together. The broker enforces the same number (SUB_MAX_WATCH in
+ * broker/session.h, a header no client includes): keep the two equal, so a
+ * file the agent accepts is never refused for its size. */
+#define CLIENT_SUB_MAX_WATCH 10000
+
 typedef struct client_sub {
     char *name;    /* unique within the file */
     char *pattern; /* valid topic pattern */
     char *sink;    /* "dir:PATH", "stdout" or "exec:COMMAND"; default "stdout" */
     char *durable; /* durable subscription name, "" for none; default = name */
+    /* The watchlist, as written: the entries of `subjects`, then the lines
+     * of subjects_file (trimmed). Each normalises (common/subject.h) and is
+     * at most LABEL_MAX_WORD bytes; at most CLIENT_SUB_MAX_WATCH of them.
+     * n_subjects == 0: no watchlist. These are the people an agency is
+     * interested in: nothing here is ever logged or printed. */
+    char **subjects;
+    size_t n_subjects;
+    char *subjects_file; /* resolved against the config's dir; "" for none */
+    char *where;         /* a filter that compiles (common/filter.h), as written; "" for none */
 } client_sub_t;
 
 typedef struct client_config {
@@ -30,8 +45,11 @@ typedef struct client_config {
     size_t n_subs;
 } client_config_t;
 
-/* Loads and validates path; NULL with "FILE:LINE: KEY: why" in err on any
- * error (unknown key, wrong type, bad pattern or sink, unreadable key). */
+/* Loads and validates path, reading every subscription's subjects_file
+ * too; NULL with "FILE:LINE: KEY: why" in err on any error (unknown key,
+ * wrong type, bad pattern, sink or where, unreadable key or subjects_file,
+ * a subject that does not normalise, too many or none). An error about a
+ * subject names its entry or its file and line, never the subject. */
 client_config_t *client_config_load(const char *path, char *err, size_t errlen);
 void client_config_free(client_config_t **cfg);
 

@@ -770,6 +770,9 @@ static void test_client_config_takes_stdout_and_durable_defaults(void **state)
     assert_string_equal(cfg->subs[0].sink, "stdout");
     assert_string_equal(cfg->subs[0].durable, "regional");
     assert_string_equal(cfg->subs[1].durable, ""); /* explicitly not durable */
+    assert_int_equal(cfg->subs[0].n_subjects, 0);  /* no watchlist */
+    assert_string_equal(cfg->subs[0].subjects_file, "");
+    assert_string_equal(cfg->subs[0].where, "");
     client_config_free(&cfg);
 }
 
@@ -851,6 +854,233 @@ static void test_client_config_names_the_line_of_a_syntax_error(void **state)
     snprintf(want, sizeof want, "%s/agent.cfg:%u: ", dir, line_of(text, "= ="));
     if (strncmp(err, want, strlen(want)) != 0)
         fail_msg("expected \"%s\" at the start of \"%s\"", want, err);
+    free(text);
+}
+
+/* ---- agent.cfg: watchlists and filters ----------------------------------- */
+
+/* The design example's subscription with `keys` added to it; caller frees. */
+static char *with_sub_keys(const char *keys)
+{
+    static const char sink[] = "sink = \"dir:inbox/humberside-police\";";
+    size_t n = sizeof sink + strlen(keys) + 8;
+    char *to = malloc(n);
+    assert_non_null(to);
+    snprintf(to, n, "%s\n    %s", sink, keys);
+    char *text = edit(design_agent_cfg, sink, to);
+    free(to);
+    return text;
+}
+
+/* Asserts text is refused naming key at the line of `at`, with `want` in
+ * the reason and `secret` (when not NULL) nowhere in it. */
+static void agent_refuses_quietly(const char *text, const char *key, const char *at,
+                                  const char *want, const char *secret)
+{
+    char err[1024];
+    agent_refuses(text, key, at);
+    assert_null(load_agent(text, err, sizeof err));
+    if (strstr(err, want) == NULL)
+        fail_msg("expected \"%s\" in \"%s\"", want, err);
+    if (secret != NULL && strstr(err, secret) != NULL)
+        fail_msg("the subject \"%s\" is echoed in \"%s\"", secret, err);
+}
+
+static void test_client_config_takes_a_watchlist_from_the_list_and_the_file(void **state)
+{
+    (void)state;
+    char err[1024], want[512];
+    write_file("watch.txt",
+               "# the Hull watchlist\n"
+               "\n"
+               "  a-1234-bc  \n"
+               "   # an indented comment\n"
+               "John Smith\r\n"
+               "\t\n"
+               "pnc: 2019/123456X",
+               0600);
+    char *text = with_sub_keys("subjects = [ \"A1234BC\", \"name: Jo Bloggs\" ];\n"
+                               "    subjects_file = \"watch.txt\";\n"
+                               "    where = \"risk >= MEDIUM and origin.type in (prison, rocu)\";");
+    client_config_t *cfg = load_agent(text, err, sizeof err);
+    free(text);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    const client_sub_t *sub = &cfg->subs[0];
+    /* The list first, then the file's lines trimmed, as written: the
+     * broker normalises, and two spellings of one subject are its to join. */
+    assert_int_equal(sub->n_subjects, 5);
+    assert_string_equal(sub->subjects[0], "A1234BC");
+    assert_string_equal(sub->subjects[1], "name: Jo Bloggs");
+    assert_string_equal(sub->subjects[2], "a-1234-bc");
+    assert_string_equal(sub->subjects[3], "John Smith");
+    assert_string_equal(sub->subjects[4], "pnc: 2019/123456X");
+    snprintf(want, sizeof want, "%s/watch.txt", dir);
+    assert_string_equal(sub->subjects_file, want);
+    assert_string_equal(sub->where, "risk >= MEDIUM and origin.type in (prison, rocu)");
+    client_config_free(&cfg);
+}
+
+static void test_client_config_takes_either_half_of_a_watchlist_alone(void **state)
+{
+    (void)state;
+    char err[1024];
+    write_file("watch.txt", "B9999ZZ\n", 0600);
+    char *text = with_sub_keys("subjects_file = \"watch.txt\";");
+    client_config_t *cfg = load_agent(text, err, sizeof err);
+    free(text);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->subs[0].n_subjects, 1);
+    assert_string_equal(cfg->subs[0].subjects[0], "B9999ZZ");
+    client_config_free(&cfg);
+
+    text = with_sub_keys("subjects = [ \"A1234BC\" ]; where = \"risk = HIGH\";");
+    cfg = load_agent(text, err, sizeof err);
+    free(text);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->subs[0].n_subjects, 1);
+    assert_string_equal(cfg->subs[0].subjects_file, "");
+    assert_string_equal(cfg->subs[0].where, "risk = HIGH");
+    client_config_free(&cfg);
+}
+
+static void test_client_config_refuses_a_subject_without_echoing_it(void **state)
+{
+    (void)state;
+    /* Both a PNC id and a CRO number in shape: refused without a scheme. */
+    char *text = with_sub_keys("subjects = [ \"A1234BC\",\n"
+                               "                 \"19/12A\" ];");
+    agent_refuses_quietly(text, "subscriptions[0].subjects", "\"19/12A\"",
+                          "entry 2 does not normalise", "19/12A");
+    free(text);
+    /* A control character (a tab is a space), and a reference longer than
+     * the broker takes. */
+    text = with_sub_keys("subjects = [ \"Ann\\tOther\", \"Ann\\nOther\" ];");
+    agent_refuses_quietly(text, "subscriptions[0].subjects", "Ann", "entry 2 does not normalise",
+                          "Other");
+    free(text);
+    char keys[256];
+    snprintf(keys, sizeof keys, "subjects = [ \"%0*d\" ];", LABEL_MAX_WORD + 1, 7);
+    text = with_sub_keys(keys);
+    agent_refuses_quietly(text, "subscriptions[0].subjects", "subjects = [",
+                          "entry 1 is longer than 64 bytes", "0000007");
+    free(text);
+}
+
+static void test_client_config_names_the_line_of_a_bad_subject_in_its_file(void **state)
+{
+    (void)state;
+    char want[512];
+    char *text = with_sub_keys("subjects = [ \"A1234BC\" ];\n"
+                               "    subjects_file = \"watch.txt\";");
+    write_file("watch.txt", "# header\n\nB9999ZZ\n19/12A\nC1111DD\n", 0600);
+    snprintf(want, sizeof want, "%s/watch.txt:4: does not normalise", dir);
+    agent_refuses_quietly(text, "subscriptions[0].subjects_file", "subjects_file", want, "19/12A");
+
+    /* A NUL byte must not cut a line short into a good subject. */
+    write_file("watch.txt", "B9999ZZ\n", 0600);
+    snprintf(want, sizeof want, "%s/watch.txt", dir);
+    FILE *f = fopen(want, "a");
+    assert_non_null(f);
+    fwrite("C1111DD\0rest\n", 1, 13, f);
+    fclose(f);
+    snprintf(want, sizeof want, "%s/watch.txt:2: holds a NUL byte", dir);
+    agent_refuses_quietly(text, "subscriptions[0].subjects_file", "subjects_file", want, "C1111DD");
+
+    char line[400];
+    memset(line, 'x', 300);
+    strcpy(line + 300, "\n");
+    write_file("watch.txt", line, 0600);
+    snprintf(want, sizeof want, "%s/watch.txt:1: is longer than", dir);
+    agent_refuses_quietly(text, "subscriptions[0].subjects_file", "subjects_file", want, "xxxx");
+
+    snprintf(want, sizeof want, "%s/watch.txt", dir);
+    unlink(want);
+    agent_refuses_quietly(text, "subscriptions[0].subjects_file", "subjects_file", "cannot read",
+                          NULL);
+    free(text);
+}
+
+/* n prison numbers A0000BC, A0001BC, ... one a line; caller frees. */
+static char *numbers(size_t from, size_t n, const char *sep)
+{
+    char *out = malloc(n * 16 + 1);
+    assert_non_null(out);
+    size_t len = 0;
+    for (size_t i = from; i < from + n; i++)
+        len += (size_t)sprintf(out + len, "%s\"A%04zuBC\"", i > from ? sep : "", i);
+    out[len] = '\0';
+    return out;
+}
+
+static void test_client_config_refuses_more_subjects_than_the_broker_watches(void **state)
+{
+    (void)state;
+    char err[1024];
+    /* Exactly the limit, list and file together. */
+    char *file = numbers(1, CLIENT_SUB_MAX_WATCH - 1, "\n");
+    for (char *p = file; *p; p++)
+        if (*p == '"')
+            *p = ' ';
+    write_file("watch.txt", file, 0600);
+    free(file);
+    char *text = with_sub_keys("subjects = [ \"A0000BC\" ]; subjects_file = \"watch.txt\";");
+    client_config_t *cfg = load_agent(text, err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->subs[0].n_subjects, CLIENT_SUB_MAX_WATCH);
+    assert_string_equal(cfg->subs[0].subjects[CLIENT_SUB_MAX_WATCH - 1], "A9999BC");
+    client_config_free(&cfg);
+    free(text);
+
+    /* One more in the list: the file's last line is one too many. */
+    text = with_sub_keys("subjects = [ \"A0000BC\", \"B0000BC\" ]; subjects_file = \"watch.txt\";");
+    char want[512];
+    snprintf(want, sizeof want, "%s/watch.txt:%d: more than %d subjects", dir,
+             CLIENT_SUB_MAX_WATCH - 1, CLIENT_SUB_MAX_WATCH);
+    agent_refuses_quietly(text, "subscriptions[0].subjects_file", "subjects_file", want, NULL);
+    free(text);
+
+    /* The list alone, over the limit. */
+    char *list = numbers(0, CLIENT_SUB_MAX_WATCH + 1, ", ");
+    char *keys = malloc(strlen(list) + 64);
+    assert_non_null(keys);
+    sprintf(keys, "subjects = [ %s ];", list);
+    text = with_sub_keys(keys);
+    agent_refuses_quietly(text, "subscriptions[0].subjects", "subjects = [", "more than 10000",
+                          NULL);
+    free(text);
+    free(keys);
+    free(list);
+}
+
+static void test_client_config_refuses_an_empty_watchlist(void **state)
+{
+    (void)state;
+    write_file("watch.txt", "# nobody yet\n\n", 0600);
+    char *text = with_sub_keys("subjects_file = \"watch.txt\";");
+    agent_refuses_quietly(text, "subscriptions[0].subjects_file", "subjects_file", "no subjects",
+                          NULL);
+    free(text);
+    text = with_sub_keys("subjects = [ ];");
+    agent_refuses_quietly(text, "subscriptions[0].subjects", "subjects", "no subjects", NULL);
+    free(text);
+}
+
+static void test_client_config_refuses_a_bad_where_naming_the_column(void **state)
+{
+    (void)state;
+    char *text = with_sub_keys("where = \"risk >= MEDIUM and riks = LOW\";");
+    agent_refuses_quietly(text, "subscriptions[0].where", "riks", "column 20: unknown field 'riks'",
+                          NULL);
+    free(text);
+    text = with_sub_keys("where = \"risk >=\";");
+    agent_refuses_quietly(text, "subscriptions[0].where", "risk >=", "column 8: ", NULL);
+    free(text);
+    text = with_sub_keys("where = \"risk = SEVERE\";");
+    agent_refuses_quietly(text, "subscriptions[0].where", "SEVERE", "column 8: ", NULL);
     free(text);
 }
 
@@ -947,6 +1177,13 @@ int main(void)
         cmocka_unit_test(test_client_config_refuses_wrong_type_and_range),
         cmocka_unit_test(test_client_config_accepts_inline_broker_key),
         cmocka_unit_test(test_client_config_names_the_line_of_a_syntax_error),
+        cmocka_unit_test(test_client_config_takes_a_watchlist_from_the_list_and_the_file),
+        cmocka_unit_test(test_client_config_takes_either_half_of_a_watchlist_alone),
+        cmocka_unit_test(test_client_config_refuses_a_subject_without_echoing_it),
+        cmocka_unit_test(test_client_config_names_the_line_of_a_bad_subject_in_its_file),
+        cmocka_unit_test(test_client_config_refuses_more_subjects_than_the_broker_watches),
+        cmocka_unit_test(test_client_config_refuses_an_empty_watchlist),
+        cmocka_unit_test(test_client_config_refuses_a_bad_where_naming_the_column),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
