@@ -53,6 +53,8 @@ struct uplink {
     size_t n_inflight, cap_inflight;
     uint64_t floor_written;
     int64_t floor_written_ms;
+    int64_t progress_ms; /* the last settlement, or the last rewind */
+    int resend;          /* a forward could not be sent: plan again from the floor */
     /* receive */
     uint32_t subscribed; /* SubAcks back, of n_receive */
     /* counters, for the view */
@@ -173,6 +175,7 @@ static void link_up(broker_t *b, size_t i)
     struct uplink *u = &b->uplinks->v[i];
     const config_uplink_t *c = conf_of(b, i);
     u->state = UP_UP;
+    u->progress_ms = util_mono_ms();
     u->refused = 0;
     u->backoff_ms = 0;
     u->why[0] = '\0';
@@ -207,6 +210,7 @@ static void settle(broker_t *b, size_t i, uint64_t seq, const char *refused)
         return;
     u->settled++;
     u->last_settled = seq;
+    u->progress_ms = util_mono_ms();
     if (refused == NULL)
         return;
     if (strcmp(refused, "LOOP") == 0) {
@@ -438,6 +442,14 @@ void uplinks_plan(broker_t *b, int64_t now_ms)
     for (size_t i = 0; b->uplinks && i < b->uplinks->n && b->rd; i++) {
         struct uplink *u = &b->uplinks->v[i];
         const config_uplink_t *c = conf_of(b, i);
+        /* A forward that could not be sent (the link's queue was full),
+         * or an upstream that has settled nothing for an ack timeout:
+         * everything unsettled goes again (the upstream drops repeats). */
+        if (u->resend || (u->n_inflight && now_ms - u->progress_ms > b->cfg->ack_timeout_ms)) {
+            rewind_forwards(u);
+            u->resend = 0;
+            u->progress_ms = now_ms;
+        }
         if (u->state == UP_UP && c->as.n_subscribe) {
             uint64_t seq;
             const void *data;
@@ -493,10 +505,15 @@ void uplink_send(broker_t *b, int uplink, const void *data, size_t len)
     if (b->uplinks == NULL || (size_t)uplink >= b->uplinks->n)
         return;
     struct uplink *u = &b->uplinks->v[uplink];
-    /* Down or full: a forward is sent again from the cursor, an ack's
+    /* Down or full: a forward is planned again from the cursor, an ack's
      * delivery comes again from the upstream. */
-    if (u->link && u->state == UP_UP &&
-        zmq_send(link_socket(u->link), data, len, ZMQ_DONTWAIT) < 0 && errno != EAGAIN)
+    if (u->link == NULL || u->state != UP_UP)
+        return;
+    if (zmq_send(link_socket(u->link), data, len, ZMQ_DONTWAIT) >= 0)
+        return;
+    if (errno == EAGAIN)
+        u->resend = 1;
+    else
         link_down(b, (size_t)uplink, "cannot send to the upstream", 0);
 }
 

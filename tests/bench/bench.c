@@ -26,6 +26,11 @@
  * reads COUNT deliveries (a durable subscription when DURABLE is not "",
  * else a replay from FROM_SEQ) and prints the rate.
  *
+ *   bench --link PUB.cfg SUB.cfg OPS.cfg
+ *
+ * the same phase with the publisher on a downstream broker and the
+ * subscriber on the broker above it: BENCH_LINK_N messages (100000).
+ *
  *   bench --query PUB.cfg QUERY.cfg OPS.cfg
  *
  * the subject query phase: publishes BENCH_QUERY_N messages (1000000; 0
@@ -957,6 +962,29 @@ static void quiet_close(link_t **links, size_t n)
     free(links);
 }
 
+/* ---- one federation link (bench --link) --------------------------------------- */
+
+/* bench --link: the 1-publisher -> 1-subscriber phase with the publisher on
+ * a downstream broker and the subscriber on the broker above it, so every
+ * message crosses one uplink: its rate, and publish -> Deliver latency
+ * with the link in the path (to compare with the single-broker phase's). */
+static int link_bench(const client_config_t *pub, const client_config_t *sub,
+                      const client_config_t *ops)
+{
+    long n = env_long("BENCH_LINK_N", 100000, 1, 100000000);
+    struct phase ph = {.id = 5,
+                       .n = n,
+                       .window = env_long("BENCH_WINDOW", 1000, 1, 1000000),
+                       .credit = env_long("BENCH_CREDIT", 1000, 1, 100000),
+                       .stall_ns = env_long("BENCH_STALL_S", 30, 1, 3600) * INT64_C(1000000000),
+                       .sub_cfg = sub,
+                       .broker_pid = env_long("BENCH_BROKER_PID", 0, 0, 1L << 30)};
+    printf("federation: %ld messages published on a downstream broker, received on the broker "
+           "above it through one uplink (CPU: the downstream broker):\n",
+           n);
+    return run_phase(&ph, pub, ops) < 0 ? -1 : 0;
+}
+
 /* ---- subject queries (bench --query) ---------------------------------------- */
 
 /* splitmix64: seeded once, so every run asks the same questions. */
@@ -1252,6 +1280,18 @@ int main(int argc, char **argv)
         log_set_level(LOG_WARN);
         return drain(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10),
                      strtol(argv[6], NULL, 10));
+    }
+    if (argc == 5 && strcmp(argv[1], "--link") == 0) {
+        log_set_program("bench");
+        log_set_level(LOG_WARN);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        client_config_t *pub = load(argv[2]), *sub = load(argv[3]), *ops = load(argv[4]);
+        if (pub != NULL && sub != NULL && ops != NULL)
+            status = link_bench(pub, sub, ops) == 0 ? 0 : 1;
+        client_config_free(&pub);
+        client_config_free(&sub);
+        client_config_free(&ops);
+        return status;
     }
     if (argc == 5 && strcmp(argv[1], "--query") == 0) {
         log_set_program("bench");

@@ -17,7 +17,8 @@
 # (2000 of one subject and as many of four; at most 50000);
 # BENCH_DIR (the temp dir, beside the store, for the fsync probe) and
 # BENCH_BROKER_PID (for the broker's CPU use) are set here.
-# Here: BENCH_BACKLOG (1000000; 0 skips the backlog phase); BENCH_PERF=FILE records the broker with `perf record -g` into FILE;
+# Here: BENCH_BACKLOG (1000000; 0 skips the backlog phase); BENCH_LINK_N (100000; 0 skips the
+# federation phase: a second broker above this one, every message through one uplink); BENCH_PERF=FILE records the broker with `perf record -g` into FILE;
 # TMPDIR picks where the store lives (it must be a real disk for the fsyncs
 # to mean anything — tmpfs makes them free).
 set -eu
@@ -68,13 +69,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-for name in broker pub sub ops query; do
+for name in broker pub sub ops query upstream; do
     "$B/liaisonctl" keygen "$name" --dir "$tmp/keys" >/dev/null
 done
 "$B/liaisonctl" keygen subjects --subject-key --dir "$tmp/keys" >/dev/null
 
 # $1 = port. Paths in the configs are relative to the configs' own directory.
 write_configs() {
+    uplinks=""
+    [ -z "${UPLINK_PORT:-}" ] || uplinks="{ name = \"up\"; broker = \"tcp://127.0.0.1:$UPLINK_PORT\";
+    broker_public_key = \"keys/upstream.pub\"; forward = [ \"bench.>\" ]; clearance = \"SECRET\";
+    window = 1000; }"
     cat >"$tmp/broker.cfg" <<EOF
 broker = {
   listen        = "tcp://127.0.0.1:$1";
@@ -88,7 +93,9 @@ broker = {
   subject_key   = "keys/subjects.subject.key";
   max_queries_per_minute = 100000;
   log_level     = "info";
+  name          = "downstream";
 };
+uplinks = ( $uplinks );
 agents = (
   { name = "pub"; agency = "Bench Publisher"; type = "police"; region = "bench";
     public_key = "keys/pub.pub"; clearance = "SECRET"; roles = [ "publisher" ];
@@ -200,6 +207,55 @@ if [ "$rc" -eq 0 ] && [ "$backlog" -gt 0 ]; then
     echo "  catch-up on return (bench client)  $catchup"
     echo "  replay from the store (bench client) $replay"
     echo "  (targets: RssAnon <= 64 MiB with the backlog; catch-up and replay >= 500k msgs/s)"
+fi
+
+# One federation link: an upstream broker with the subscriber, and this
+# broker (a fresh store) forwarding bench.> up to it. The upstream's config
+# holds this broker's key as a link agent that speaks for the publisher.
+if [ "$rc" -eq 0 ] && [ "${BENCH_LINK_N:-100000}" -gt 0 ]; then
+    stop_broker
+    if [ "$brc" -ne 0 ]; then
+        echo "bench: failed (broker exit $brc); broker log:" >&2
+        tail -n 30 "$tmp/broker.log" >&2
+        exit 1
+    fi
+    UPLINK_PORT=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000 + 30000 ))
+    cat >"$tmp/upstream.cfg" <<EOF
+broker = { name = "upstream"; listen = "tcp://127.0.0.1:$UPLINK_PORT";
+  secret_key = "keys/upstream.key"; data_dir = "data/upstream"; map_size_mb = 4096;
+  metrics = ""; credit_window = 1000; log_level = "info"; };
+agents = (
+  { name = "sub"; agency = "Bench Subscriber"; type = "rocu"; region = "bench";
+    public_key = "keys/sub.pub"; clearance = "SECRET"; roles = [ "receiver" ];
+    subscribe = [ "bench.>" ]; },
+  { name = "bench-link"; agency = "Bench Downstream"; type = "broker"; region = "bench";
+    public_key = "keys/broker.pub"; clearance = "SECRET"; roles = [ "publisher" ];
+    publish = [ "bench.>" ]; speaks_for = [ "Bench Publisher" ]; }
+);
+EOF
+    sed "s|127.0.0.1:[0-9]*|127.0.0.1:$UPLINK_PORT|; s|keys/broker.pub|keys/upstream.pub|" \
+        "$tmp/sub.cfg" >"$tmp/sub-up.cfg"
+    "$B/liaison-broker" -c "$tmp/upstream.cfg" >"$tmp/upstream.log" 2>&1 &
+    up_pid=$!
+    n=0
+    until grep -q 'event=listening' "$tmp/upstream.log"; do
+        n=$((n + 1))
+        [ "$n" -lt 100 ] || { echo "bench: the upstream broker did not start:" >&2; cat "$tmp/upstream.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    export UPLINK_PORT
+    rm -rf "$tmp/data/broker"
+    start_broker
+    n=0
+    until grep -q 'event=uplink_up' "$tmp/broker.log"; do
+        n=$((n + 1))
+        [ "$n" -lt 100 ] || { echo "bench: the uplink did not come up:" >&2; tail "$tmp/broker.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    BENCH_BROKER_PID="$broker_pid" "$B/bench" --link "$tmp/pub.cfg" "$tmp/sub-up.cfg" "$tmp/ops.cfg" || rc=$?
+    kill -TERM "$up_pid" 2>/dev/null || true
+    wait "$up_pid" 2>/dev/null || true
+    unset UPLINK_PORT
 fi
 
 # Subject queries, on a store that holds only their messages (the figures
