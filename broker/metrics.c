@@ -14,6 +14,7 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "broker.h"
 #include "control.h"
 #include "log.h"
+#include "uplink.h"
 #include "util.h"
 
 /* The page, generated from broker/status_page.html by the Makefile. */
@@ -443,6 +445,46 @@ static void scalar(struct buf *b, const char *name, const char *type, const char
     put(b, "%s %.17g\n", name, v);
 }
 
+/* One family over the uplinks, labelled by link. */
+static void uplink_family(struct buf *b, const broker_t *br, const char *name, const char *type,
+                          const char *help, size_t field)
+{
+    family(b, name, type, help);
+    for (size_t i = 0; i < uplinks_count(br); i++) {
+        struct uplink_info u;
+        uplink_info(br, i, &u);
+        put(b, "%s{", name);
+        put_label(b, "link", u.name);
+        put(b, "} %llu\n",
+            field == SIZE_MAX ? (unsigned long long)u.up
+                              : (unsigned long long)*(const uint64_t *)((const char *)&u + field));
+    }
+}
+
+/* A link that is down is loud here too: liaison_uplink_up 0. */
+static void render_uplinks(struct buf *b, const broker_t *br)
+{
+    if (uplinks_count(br) == 0)
+        return;
+    uplink_family(b, br, "liaison_uplink_up", "gauge", "1 while the uplink is connected.",
+                  SIZE_MAX);
+    uplink_family(b, br, "liaison_uplink_forward_lag_messages", "gauge",
+                  "Stored messages past the uplink's forward cursor.",
+                  offsetof(struct uplink_info, lag));
+    uplink_family(b, br, "liaison_uplink_forwarded_total", "counter",
+                  "Messages forwarded up the link since the broker started.",
+                  offsetof(struct uplink_info, forwarded));
+    uplink_family(b, br, "liaison_uplink_refused_total", "counter",
+                  "Forwards the upstream refused for good since the broker started.",
+                  offsetof(struct uplink_info, refused));
+    uplink_family(b, br, "liaison_uplink_received_total", "counter",
+                  "Messages received down the link since the broker started.",
+                  offsetof(struct uplink_info, received));
+    uplink_family(b, br, "liaison_uplink_losses_total", "counter",
+                  "Times the connected link was lost since the broker started.",
+                  offsetof(struct uplink_info, losses));
+}
+
 /* The subscription label: its durable name, or "#id" for one that lives
  * and dies with its connection (durable names cannot start with '#'). */
 static void sub_label(char *out, size_t n, const struct control_sub *s)
@@ -605,6 +647,24 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
                  "Publishes refused from the agent since the broker started.");
     AGENT_FAMILY(a->withheld, "liaison_agent_withheld_total", "counter",
                  "Deliveries to the agent refused by the rule since the broker started.");
+
+    family(&b, "liaison_queries_total", "counter", "Subject queries answered.");
+    put(&b, "liaison_queries_total %llu\n", (unsigned long long)st->queries);
+    family(&b, "liaison_query_answers_total", "counter",
+           "Answers to subject queries: whole messages and hits.");
+    put(&b, "liaison_query_answers_total{kind=\"whole\"} %llu\n",
+        (unsigned long long)(st->query_results - st->query_hits));
+    put(&b, "liaison_query_answers_total{kind=\"hit\"} %llu\n", (unsigned long long)st->query_hits);
+    scalar(&b, "liaison_hit_notices_total", "counter",
+           "Hit notices: originators told that a query found their message.",
+           (double)st->hit_notices);
+    scalar(&b, "liaison_federation_loops_dropped_total", "counter",
+           "Messages from another broker dropped: their route named this broker.",
+           (double)st->loops);
+    scalar(&b, "liaison_federation_repeats_dropped_total", "counter",
+           "Messages from another broker dropped: stored here already (same route).",
+           (double)st->route_duplicates);
+    render_uplinks(&b, br);
 
     struct sub_series *series = xcalloc(model->n_subs + 1, sizeof *series);
     size_t n_series = sub_series(model, series);

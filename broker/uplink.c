@@ -535,30 +535,54 @@ static const char *state_name(const struct uplink *u)
     return u->refused ? "refused" : "retrying";
 }
 
+size_t uplinks_count(const broker_t *b)
+{
+    return b->uplinks ? b->uplinks->n : 0;
+}
+
+void uplink_info(const broker_t *b, size_t i, struct uplink_info *out)
+{
+    const struct uplink *u = &b->uplinks->v[i];
+    const config_uplink_t *c = conf_of(b, i);
+    uint64_t last = store_last_seq(b->store), floor = floor_of(u);
+    out->name = c->as.name;
+    out->broker = c->broker;
+    out->state = state_name(u);
+    out->why = u->why;
+    out->up = u->state == UP_UP;
+    out->floor = floor;
+    out->lag = last > floor ? last - floor : 0;
+    out->in_flight = u->n_inflight;
+    out->forwarded = u->forwarded;
+    out->refused = u->refusals;
+    out->loops = u->loops;
+    out->received = u->received;
+    out->connects = u->connects;
+    out->losses = u->losses;
+}
+
 char *uplinks_view_json(broker_t *b)
 {
     json_doc_t *root = json_doc_object(), *ups = json_doc_array(), *downs = json_doc_array();
-    uint64_t last = store_last_seq(b->store);
-    for (size_t i = 0; b->uplinks && i < b->uplinks->n; i++) {
-        const struct uplink *u = &b->uplinks->v[i];
-        const config_uplink_t *c = conf_of(b, i);
+    for (size_t i = 0; i < uplinks_count(b); i++) {
+        struct uplink_info u;
+        uplink_info(b, i, &u);
         json_doc_t *o = json_doc_object();
-        json_doc_set_str(o, "name", c->as.name);
-        json_doc_set_str(o, "broker", c->broker);
-        json_doc_set_str(o, "state", state_name(u));
-        json_doc_set_str(o, "why", u->why);
-        uint64_t floor = floor_of(u);
-        json_doc_set_int(o, "forward_floor", (int64_t)floor);
-        json_doc_set_int(o, "forward_lag", (int64_t)(last > floor ? last - floor : 0));
-        json_doc_set_int(o, "in_flight", (int64_t)u->n_inflight);
-        json_doc_set_int(o, "forwarded", (int64_t)u->forwarded);
-        json_doc_set_int(o, "last_forwarded_seq", (int64_t)u->last_forwarded);
-        json_doc_set_int(o, "refused", (int64_t)u->refusals);
-        json_doc_set_int(o, "loops", (int64_t)u->loops);
-        json_doc_set_int(o, "received", (int64_t)u->received);
-        json_doc_set_int(o, "receive_subscriptions", (int64_t)u->subscribed);
-        json_doc_set_int(o, "connects", (int64_t)u->connects);
-        json_doc_set_int(o, "losses", (int64_t)u->losses);
+        json_doc_set_str(o, "name", u.name);
+        json_doc_set_str(o, "broker", u.broker);
+        json_doc_set_str(o, "state", u.state);
+        json_doc_set_str(o, "why", u.why);
+        json_doc_set_int(o, "forward_floor", (int64_t)u.floor);
+        json_doc_set_int(o, "forward_lag", (int64_t)u.lag);
+        json_doc_set_int(o, "in_flight", (int64_t)u.in_flight);
+        json_doc_set_int(o, "forwarded", (int64_t)u.forwarded);
+        json_doc_set_int(o, "last_forwarded_seq", (int64_t)b->uplinks->v[i].last_forwarded);
+        json_doc_set_int(o, "refused", (int64_t)u.refused);
+        json_doc_set_int(o, "loops", (int64_t)u.loops);
+        json_doc_set_int(o, "received", (int64_t)u.received);
+        json_doc_set_int(o, "receive_subscriptions", (int64_t)b->uplinks->v[i].subscribed);
+        json_doc_set_int(o, "connects", (int64_t)u.connects);
+        json_doc_set_int(o, "losses", (int64_t)u.losses);
         json_doc_push(ups, o);
     }
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {

@@ -52,6 +52,15 @@ void uplink_send(broker_t *b, int uplink, const void *data, size_t len);
  * are planned again. */
 void uplinks_rollback(broker_t *b);
 
+/* What one uplink is doing, for the views and metrics. */
+struct uplink_info {
+    const char *name, *broker, *state, *why; /* borrowed until the next pass */
+    int up;
+    uint64_t floor, lag, in_flight, forwarded, refused, loops, received, connects, losses;
+};
+size_t uplinks_count(const broker_t *b);
+void uplink_info(const broker_t *b, size_t i, struct uplink_info *out);
+
 /* The links view (operators): one JSON object per uplink, and one per
  * connected downstream broker. Caller frees. */
 char *uplinks_view_json(broker_t *b);
