@@ -919,6 +919,7 @@ char *control_view(broker_t *b, const char *what, int clearance, char *err, size
         json_doc_set(doc, "status", status_doc(b, &m));
         json_doc_set(doc, "agents", agents_doc(&m));
         json_doc_set(doc, "subscriptions", subs_doc(&m));
+        json_doc_set(doc, "links", uplinks_doc(b));
     } else {
         /* Not echoed: it came off the network. */
         snprintf(err, errlen, "unknown view (status, agents, subs, topics[:N], links, all)");

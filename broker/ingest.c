@@ -271,7 +271,15 @@ static void accept_routed(broker_t *b, const struct source *src, Liaison__Intel 
     uint64_t seq =
         find_repeat(b, &key, origin, seq_text, now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
     if (seq) {
+        /* Here already (another path, or a re-send after an outage):
+         * counted, and recorded as floods are, one record a minute. */
         b->stats.route_duplicates++;
+        struct audit_event ev = {.actor = src->actor,
+                                 .action = src->s ? "publish" : "receive",
+                                 .outcome = "refused",
+                                 .reason = "REPEAT",
+                                 .topic = m->topic};
+        audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
         answer_repeat(b, src, seq, m->msg_id ? m->msg_id : "");
         wire_intel_free(&m);
         return;

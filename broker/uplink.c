@@ -561,7 +561,7 @@ void uplink_info(const broker_t *b, size_t i, struct uplink_info *out)
     out->losses = u->losses;
 }
 
-char *uplinks_view_json(broker_t *b)
+json_doc_t *uplinks_doc(broker_t *b)
 {
     json_doc_t *root = json_doc_object(), *ups = json_doc_array(), *downs = json_doc_array();
     for (size_t i = 0; i < uplinks_count(b); i++) {
@@ -602,6 +602,12 @@ char *uplinks_view_json(broker_t *b)
     json_doc_set(root, "downlinks", downs);
     json_doc_set_int(root, "loops_dropped", (int64_t)b->stats.loops);
     json_doc_set_int(root, "route_duplicates", (int64_t)b->stats.route_duplicates);
+    return root;
+}
+
+char *uplinks_view_json(broker_t *b)
+{
+    json_doc_t *root = uplinks_doc(b);
     char *out = json_doc_dump(root);
     json_doc_free(&root);
     return out;

@@ -62,7 +62,10 @@ size_t uplinks_count(const broker_t *b);
 void uplink_info(const broker_t *b, size_t i, struct uplink_info *out);
 
 /* The links view (operators): one JSON object per uplink, and one per
- * connected downstream broker. Caller frees. */
+ * connected downstream broker, as a document (caller frees with
+ * json_doc_free) or its text (caller frees). */
+struct json_doc;
+struct json_doc *uplinks_doc(broker_t *b);
 char *uplinks_view_json(broker_t *b);
 
 #endif

@@ -106,11 +106,11 @@ assert_eq "$(val liaison_commit_duration_seconds_count)" "$commits" "histogram c
 assert_eq "$(val 'liaison_commit_duration_seconds_bucket{le="+Inf"}')" "$commits" "+Inf bucket"
 grep '^liaison_commit_duration_seconds_bucket' "$T/metrics.txt" | awk '{ print $2 }' | sort -n -c ||
     fail "histogram buckets not cumulative"
-# Labels name agents and subscriptions only: nothing from inside a message.
+# Labels name agents, subscriptions, links and kinds of answer only: nothing from inside a message.
 assert_not_contains "$T/metrics.txt" 'alert\.'
 assert_not_contains "$T/metrics.txt" 'test body'
 assert_eq "$(grep -v '^#' "$T/metrics.txt" | grep -o '{[a-z_]*=' | sort -u | tr '\n' ' ')" \
-    '{agent= {le= {outcome= {version= ' "label names"
+    '{agent= {kind= {le= {outcome= {version= ' "label names"
 
 # The same figures as liaisonctl (quiet broker: nothing moves in between).
 S=$(ctl ops status --json) || fail "status"
