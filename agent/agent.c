@@ -1,11 +1,14 @@
 /* agent.c — the agent's one thread: a zmq_poll over the signal pipe, the
- * spool's inotify descriptor and the broker link; then, each pass, take
- * spool files into the outbox, read the broker's frames, send from the
- * outbox, run the sinks, and commit what was settled. The connection is
- * watched here: silence or a broker that forgot us drops it, and it is
- * opened again after a capped, jittered backoff.
+ * spool's inotify descriptor and the broker link (its socket and its
+ * monitor); then, each pass, take spool files into the outbox, read the
+ * broker's frames, send from the outbox, run the sinks, and commit what was
+ * settled. Nothing here waits for the broker: the link is started and comes
+ * up (or fails) while the loop goes on taking the spool. When the link is
+ * up the agent resumes publishing and subscribes; when link.c finds it
+ * refused or lost, it is dropped and started again after a capped,
+ * jittered backoff.
  * Not responsible for: the parts' own rules (outbox.c, spool.c, publish.c,
- * subs.c, sink.c) or the wire (link.c). */
+ * subs.c, sink.c), or the wire and what makes a link lost (link.c). */
 #include "agent.h"
 
 #include <errno.h>
@@ -30,11 +33,8 @@
 /* Frames read per pass, so a flood of deliveries cannot hold off the
  * heartbeat and the spool. */
 #define FRAMES_PER_PASS 1024
-/* The broker is taken as gone after this many heartbeat intervals of
- * silence (it answers each of ours, so silence means it is away). */
-#define SILENT_BEATS   3
-#define SPOOL_RETRY_MS 1000
-#define DAY_MS         (24LL * 3600 * 1000)
+#define SPOOL_RETRY_MS  1000
+#define DAY_MS          (24LL * 3600 * 1000)
 
 static volatile sig_atomic_t got_term, got_hup;
 static int sig_wfd = -1;
@@ -60,10 +60,10 @@ typedef struct agent {
     spool_t *spool;
     publish_t *pub;
     subs_t *subs;
-    link_t *link;
+    link_t *link; /* NULL between attempts; else CONNECTING or UP */
+    int up;       /* the agent has acted on the link's Welcome */
     backoff_t reconnect;
     int64_t next_connect;
-    int64_t last_rx;
     int64_t spool_retry_at;
     int64_t next_forget;
     int64_t subs_due; /* from the last subs_run: ms until sinks need us */
@@ -104,23 +104,22 @@ static void drain_pipe(int fd)
 static void try_connect(agent_t *a)
 {
     char err[512];
-    a->link = link_open_as(a->cfg, "liaison-agent " AGENT_VERSION, LINK_HIT_NOTICES,
-                           AGENT_CONNECT_MS, err, sizeof err);
-    int64_t now = util_mono_ms();
+    a->up = 0;
+    a->link = link_start(a->cfg, "liaison-agent " AGENT_VERSION, LINK_HIT_NOTICES, err, sizeof err);
     if (a->link == NULL) {
         int64_t delay = backoff_next(&a->reconnect);
-        a->next_connect = now + delay;
+        a->next_connect = util_mono_ms() + delay;
         log_warn("event=disconnected reason=\"%s\" retry_in_ms=%lld", err, (long long)delay);
         return;
     }
-    /* A send must never stall the loop: with no peer (the broker went away
-     * and the link does not reconnect by itself) or a full queue, ZeroMQ
-     * would block for ever. A send that times out fails, and the link is
-     * dropped and opened again. */
-    int send_timeout = AGENT_SEND_TIMEOUT_MS;
-    zmq_setsockopt(link_socket(a->link), ZMQ_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    link_set_connect_timeout(a->link, AGENT_CONNECT_MS);
+}
+
+/* Welcome: what used to follow a blocking connect. */
+static void on_up(agent_t *a)
+{
+    a->up = 1;
     backoff_reset(&a->reconnect);
-    a->last_rx = now;
     log_info("event=connected broker=%s agent=%s heartbeat_ms=%u broker_last_seq=%llu "
              "outbox=%llu",
              a->cfg->broker, link_agent(a->link), link_heartbeat_ms(a->link),
@@ -130,45 +129,41 @@ static void try_connect(agent_t *a)
     subs_connected(a->subs, a->link, link_welcome_last_seq(a->link));
 }
 
-static void drop_link(agent_t *a, const char *why)
+/* The link when requests may go on it, else NULL. */
+static link_t *up_link(agent_t *a)
 {
-    int zero = 0;
-    /* What is queued for a dead connection must not reach a broker that
-     * comes back: everything unanswered is sent again on the next one. */
-    zmq_setsockopt(link_socket(a->link), ZMQ_LINGER, &zero, sizeof zero);
-    link_close(&a->link);
-    publish_reset(a->pub);
-    subs_disconnected(a->subs);
-    int64_t delay = backoff_next(&a->reconnect);
-    a->next_connect = util_mono_ms() + delay;
-    log_warn("event=disconnected reason=\"%s\" retry_in_ms=%lld", why, (long long)delay);
+    return a->link != NULL && a->up && link_state(a->link) == LINK_UP ? a->link : NULL;
 }
 
-/* Errors that are about the connection, not a request: the broker
- * restarted and no longer knows us, or will not talk to us. */
-static int connection_error(agent_t *a, const Liaison__Error *e)
+static void drop_link(agent_t *a, const char *why)
 {
-    char why[600];
-    switch (e->code) {
-    case LIAISON__ERROR_CODE__NOT_WELCOMED:
-        drop_link(a, "the broker no longer knows this connection (it restarted?)");
-        return 1;
-    case LIAISON__ERROR_CODE__BAD_VERSION:
-    case LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED:
-        snprintf(why, sizeof why, "the broker refused this agent: %s: %s", wire_error_name(e->code),
-                 e->message ? e->message : "");
-        drop_link(a, why);
-        return 1;
-    default:
-        return 0;
+    /* What is queued for a dead connection must not reach a broker that
+     * comes back: everything unanswered is sent again on the next one
+     * (link_close drops the queue of a link that is not up). */
+    char reason[600];
+    snprintf(reason, sizeof reason, "%s", why);
+    link_close(&a->link);
+    if (a->up) {
+        publish_reset(a->pub);
+        subs_disconnected(a->subs);
     }
+    a->up = 0;
+    int64_t delay = backoff_next(&a->reconnect);
+    a->next_connect = util_mono_ms() + delay;
+    log_warn("event=disconnected reason=\"%s\" retry_in_ms=%lld", reason, (long long)delay);
+}
+
+/* Acts on a link that link.c found refused or lost. Returns 1 if it was. */
+static int drop_if_finished(agent_t *a)
+{
+    if (a->link == NULL || !link_lost(a->link))
+        return 0;
+    drop_link(a, link_why(a->link));
+    return 1;
 }
 
 static void on_frame(agent_t *a, Liaison__Envelope *env, int64_t now)
 {
-    a->last_rx = now;
-    if (env->kind_case == LIAISON__ENVELOPE__KIND_ERROR && connection_error(a, env->error))
-        return;
     if (publish_on_frame(a->pub, env, now) || subs_on_frame(a->subs, a->link, env))
         return;
     switch (env->kind_case) {
@@ -194,41 +189,46 @@ static void on_frame(agent_t *a, Liaison__Envelope *env, int64_t now)
     }
 }
 
-/* Reads what the broker sent (link_recv also sends our heartbeat when one
- * is due), then checks the broker has not gone silent. */
+/* Reads what the broker sent, a bounded batch, reacting to the link's
+ * changes of state on the way: Welcome brings it up; a refusal, a drop,
+ * silence or an Error that ends the session (link.c decides which) drops
+ * it. Then runs the link's timers (our heartbeat, the silence rule, the
+ * connect timeout). */
 static void read_link(agent_t *a)
 {
     for (int i = 0; i < FRAMES_PER_PASS && a->link != NULL; i++) {
-        int timed_out = 0;
-        Liaison__Envelope *env = link_recv(a->link, 0, &timed_out);
-        if (env == NULL) {
-            if (timed_out)
-                break;
-            continue; /* undecodable frame, logged by link.c */
+        int64_t now = util_mono_ms();
+        Liaison__Envelope *env = link_on_readable(a->link, now);
+        if (link_lost(a->link)) {
+            /* the frame that ended the session, if one did: nothing to
+             * act on, everything unanswered goes again on the next link */
+            wire_envelope_free(&env);
+            drop_if_finished(a);
+            return;
         }
-        on_frame(a, env, util_mono_ms());
+        int came_up = !a->up && link_state(a->link) == LINK_UP;
+        if (came_up)
+            on_up(a);
+        if (env == NULL && came_up)
+            continue; /* what followed Welcome is read now */
+        if (env == NULL)
+            break;
+        if (a->up)
+            on_frame(a, env, now); /* (nothing before Welcome is for us) */
         wire_envelope_free(&env);
     }
-    if (a->link == NULL)
-        return;
-    if (link_lost(a->link)) {
-        drop_link(a, "the connection to the broker dropped (broker stopped or restarted)");
-        return;
-    }
-    int64_t silent = util_mono_ms() - a->last_rx;
-    if (silent > (int64_t)link_heartbeat_ms(a->link) * SILENT_BEATS) {
-        char why[160];
-        snprintf(why, sizeof why, "nothing from the broker for %lld ms (down, or the network?)",
-                 (long long)silent);
-        drop_link(a, why);
-    }
+    if (a->link != NULL)
+        link_tick(a->link, util_mono_ms());
+    drop_if_finished(a);
 }
 
-/* 1 if a frame can go to the broker now. Not when its connection has
- * dropped (the socket then has no peer) or its queue is full: sends wait
- * for a later pass, and silence ends a dead link. */
+/* 1 if a frame can go to the broker now. Not before Welcome, nor when the
+ * link's queue is full: sends wait for a later pass, and silence ends a
+ * dead link. */
 static int can_send(agent_t *a)
 {
+    if (up_link(a) == NULL)
+        return 0;
     zmq_pollitem_t it = {link_socket(a->link), 0, ZMQ_POLLOUT, 0};
     return zmq_poll(&it, 1, 0) == 1 && (it.revents & ZMQ_POLLOUT);
 }
@@ -254,7 +254,7 @@ static void reload(agent_t *a)
         memcmp(fresh->broker_public_key, a->cfg->broker_public_key, 32) != 0)
         log_warn("event=reload_partial reason=\"broker, keys, data_dir and spool change only on "
                  "restart\"");
-    if (subs_reload(a->subs, a->link, fresh, err, sizeof err) != 0) {
+    if (subs_reload(a->subs, up_link(a), fresh, err, sizeof err) != 0) {
         log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
         client_config_free(&fresh);
         return;
@@ -294,24 +294,24 @@ static void take_spool(agent_t *a, int64_t now)
     }
 }
 
-/* Waits for input or the nearest timer: our next heartbeat (half an
- * interval keeps us well inside the broker's three), a reconnect, a sink
- * retry or running command, a publish pause, a spool retry. */
+/* Waits for input or the nearest timer: the link's (our next heartbeat,
+ * the silence limit, the connect timeout), a reconnect, a sink retry or
+ * running command, a publish pause, a spool retry. */
 static void wait_for_input(agent_t *a, int draining)
 {
     int64_t now = util_mono_ms();
     int64_t due = a->subs_due;
-    zmq_pollitem_t items[3];
+    zmq_pollitem_t items[4];
     int n = 0;
 
     items[n++] = (zmq_pollitem_t){NULL, a->sig_rfd, ZMQ_POLLIN, 0};
     if (a->spool && spool_fd(a->spool) >= 0 && !draining)
         items[n++] = (zmq_pollitem_t){NULL, spool_fd(a->spool), ZMQ_POLLIN, 0};
-    if (a->link)
+    if (a->link) {
         items[n++] = (zmq_pollitem_t){link_socket(a->link), 0, ZMQ_POLLIN, 0};
-    if (a->link)
-        due = min_due(due, link_heartbeat_ms(a->link) / 2);
-    else if (!draining)
+        items[n++] = (zmq_pollitem_t){link_monitor_socket(a->link), 0, ZMQ_POLLIN, 0};
+        due = min_due(due, link_next_timeout_ms(a->link, now));
+    } else if (!draining)
         due = min_due(due, a->next_connect > now ? a->next_connect - now : 0);
     due = min_due(due, publish_due_in(a->pub, now));
     if (a->spool && !draining) {
@@ -341,10 +341,12 @@ static void pass(agent_t *a, int draining)
         take_spool(a, now);
     if (a->link)
         read_link(a);
-    int writable = a->link != NULL && can_send(a);
-    if (writable && !draining && publish_send(a->pub, a->link, now) != 0)
+    if (can_send(a) && !draining && publish_send(a->pub, a->link, now) != 0 && !drop_if_finished(a))
         drop_link(a, "cannot send to the broker");
-    a->subs_due = subs_run(a->subs, writable ? a->link : NULL, now);
+    /* Asked again: the publishes may have filled the queue. */
+    a->subs_due = subs_run(a->subs, can_send(a) ? a->link : NULL, now);
+    /* A send that failed in the sinks' acks lost the link. */
+    drop_if_finished(a);
     publish_settle(a->pub);
     if (!draining && now >= a->next_forget) {
         int64_t cutoff = util_now_us() - (int64_t)AGENT_IDS_KEEP_DAYS * DAY_MS * 1000;
@@ -362,6 +364,8 @@ static void drain(agent_t *a)
              publish_in_flight(a->pub), subs_busy(a->subs),
              (unsigned long long)outbox_count(a->outbox));
     subs_stop(a->subs);
+    if (a->link != NULL && !a->up)
+        link_close(&a->link); /* still connecting: nothing on it to see through */
     int64_t deadline = util_mono_ms() + AGENT_DRAIN_MS;
     sig_atomic_t term_seen = got_term;
     while (util_mono_ms() < deadline &&

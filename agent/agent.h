@@ -1,10 +1,11 @@
-/* agent.h — liaison-agent's loop: the connection to the broker (connect,
- * heartbeat, notice silence, reconnect with capped exponential backoff and
- * jitter, and log why it is disconnected), the spool, the outbox and the
+/* agent.h — liaison-agent's loop: the connection to the broker (started
+ * without waiting for it, reconnected with capped exponential backoff and
+ * jitter, and why it is disconnected logged), the spool, the outbox and the
  * subscriptions in one thread, and the signals: SIGHUP reloads the
  * subscriptions, SIGTERM (or SIGINT) drains and stops.
- * Not responsible for: the command line (main.c), or what each part does
- * (outbox.c, spool.c, publish.c, subs.c, sink.c). */
+ * Not responsible for: the command line (main.c), what each part does
+ * (outbox.c, spool.c, publish.c, subs.c, sink.c), or heartbeats and the
+ * verdict on a silent or dropped connection (link.c). */
 #ifndef LIAISON_AGENT_H
 #define LIAISON_AGENT_H
 
@@ -12,10 +13,9 @@
 
 #define AGENT_VERSION "0.1.0"
 
-/* How long to wait for the broker's Welcome on each attempt. */
+/* How long each attempt may go without the broker's Welcome (the loop
+ * runs on meanwhile) before it counts as failed. */
 #define AGENT_CONNECT_MS 3000
-/* Longest a send to the broker may block before the link counts as gone. */
-#define AGENT_SEND_TIMEOUT_MS 2000
 /* Reconnect backoff: first delay, doubling to the cap, with jitter. */
 #define AGENT_RECONNECT_BASE_MS 250
 #define AGENT_RECONNECT_CAP_MS  30000

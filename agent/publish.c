@@ -99,8 +99,7 @@ int publish_send(publish_t *p, link_t *l, int64_t now_ms)
     }
     while (p->n_flights < PUBLISH_WINDOW) {
         outbox_entry_t e;
-        int rc = outbox_next(p->outbox, p->last_sent, &e);
-        if (rc != OUTBOX_OK)
+        if (outbox_next(p->outbox, p->last_sent, &e) != OUTBOX_OK)
             return 0; /* empty, or an LMDB error already logged: tried again next pass */
         Liaison__Envelope env;
         Liaison__Publish pub = LIAISON__PUBLISH__INIT;
@@ -109,9 +108,12 @@ int publish_send(publish_t *p, link_t *l, int64_t now_ms)
         pub.intel = e.m;
         env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
         env.publish = &pub;
-        if (link_send(l, &env) != 0) {
+        int rc = link_try_send(l, &env);
+        if (rc != 0) {
+            /* Not now (a full queue): this entry goes on a later pass,
+             * when the broker has read what is queued. */
             outbox_entry_clear(&e);
-            return -1;
+            return rc < 0 ? -1 : 0;
         }
         struct flight *f = &p->flights[p->n_flights++];
         f->corr = corr;

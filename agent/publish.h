@@ -28,8 +28,9 @@ void publish_free(publish_t **p);
 
 /* A new connection: nothing is in flight any more. */
 void publish_reset(publish_t *p);
-/* Sends what the window and any pause allow. Returns 0, or -1 when the
- * link failed to send. */
+/* Sends what the window, any pause and the link's queue allow, never
+ * waiting: what does not fit goes on a later call. Returns 0, or -1 when
+ * the link is not up or failed to send. */
 int publish_send(publish_t *p, link_t *l, int64_t now_ms);
 /* Takes a PubAck, or an Error answering one of our publishes. Returns 1 if
  * the frame was ours, else 0. */

@@ -322,27 +322,18 @@ static void set_send_timeout(link_t *l)
 }
 
 /* link_recv polls before every read, a system call per frame; under load
- * frames are already queued, so read without waiting first and fall back to
- * link_recv (which also keeps the heartbeat going) only when none is. That
+ * frames are already queued, so read without waiting first
+ * (link_on_readable) and fall back to link_recv only when none is. That
  * keeps the load generator's CPU, which shares the machine with the broker,
- * to what a lean client would spend. Same contract as link_recv. */
+ * to what a lean client would spend; the link still sees every frame, so
+ * its heartbeat and silence rule stay right. Same contract as link_recv. */
 static Liaison__Envelope *recv_env(link_t *l, int timeout_ms, int *timed_out)
 {
-    zmq_msg_t m;
     *timed_out = 0;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, link_socket(l), ZMQ_DONTWAIT) >= 0) {
-        Liaison__ErrorCode code;
-        Liaison__Envelope *env =
-            wire_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), SIZE_MAX, &code, NULL);
-        zmq_msg_close(&m);
-        if (env == NULL)
-            fprintf(stderr, "bench: undecodable frame from the broker: %s\n",
-                    wire_error_name(code));
+    Liaison__Envelope *env = link_on_readable(l, util_mono_ms());
+    if (env != NULL)
         return env;
-    }
-    zmq_msg_close(&m);
-    if (timeout_ms == 0) {
+    if (timeout_ms == 0 || link_lost(l)) {
         *timed_out = 1;
         return NULL;
     }
