@@ -3,7 +3,7 @@
 #   make            installs missing build packages; liaison-broker, liaison-agent, liaisonctl in build/
 #   make test       installs missing test packages too, builds, runs every test (plain and ASan/UBSan)
 #   make asan       the same programs built with AddressSanitizer + UBSan, in build/asan/
-#   make fuzz       libFuzzer at length: envelopes, JSON, configs, a stateful broker
+#   make fuzz       libFuzzer at length: envelopes, JSON, configs, a stateful broker, filters
 #   make bench      load generator: broker throughput and latency beside raw ZeroMQ
 #   make demo       a broker and four agencies on loopback: deliveries, refusals with the
 #                   audit trail's reasons, queue state, status page
@@ -190,7 +190,7 @@ asan: test-deps
 # the run, as a crash does); each harness links only what it calls.
 #   make fuzz         every harness for FUZZ_SECONDS (600) each, one after another
 #   make fuzz-smoke   every harness for FUZZ_RUNS runs (make test runs it)
-FUZZ_NAMES := envelope json config broker
+FUZZ_NAMES := envelope json config broker filter
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -fsanitize-ignorelist=tests/fuzz/ubsan.ignore \
               -Icommon -Iproto -Ibroker -Ibuild/fuzz/gen $(PKG_CFLAGS)

@@ -26,8 +26,8 @@ struct load_ctx {
     char base_dir[4096];
 };
 
-static const char *const agency_types[] = {"police", "rocu",      "marsoc",
-                                           "prison", "probation", "nca"};
+static const char *const agency_types[] = {"police",    "rocu", "marsoc", "prison",
+                                           "probation", "nca",  "broker"};
 
 static const struct {
     const char *name;
@@ -57,6 +57,15 @@ static int check_listen(const char *v, void *obj, void *ctx, char *why, size_t w
     if ((strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0) && v[6] != '\0')
         return 0;
     snprintf(why, whylen, "\"%s\" is not a tcp:// or ipc:// endpoint", v);
+    return -1;
+}
+
+static int check_broker_name(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (word_valid(v) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a name of [a-z0-9-]", v);
     return -1;
 }
 
@@ -165,6 +174,13 @@ static int check_notice_pattern(const char *v, void *obj, void *ctx, char *why, 
  * SIGHUP applies it; the rest are bound at start-up (the socket, the store,
  * the metrics listener, the log level). */
 static const cfg_key_t broker_rows[] = {
+    {.name = "name",
+     .type = CFG_STRING,
+     .offset = offsetof(config_t, name),
+     .def = "liaison",
+     .check = check_broker_name,
+     .help = "this broker's name in the route of what it stores and forwards ([a-z0-9-]; "
+             "unique among federated brokers)"},
     {.name = "listen",
      .type = CFG_STRING,
      .offset = offsetof(config_t, listen),
@@ -408,7 +424,8 @@ static int check_type(const char *v, void *obj, void *ctx, char *why, size_t why
         if (strcmp(v, agency_types[i]) == 0)
             return 0;
     snprintf(why, whylen,
-             "unknown agency type \"%s\" (police, rocu, marsoc, prison, probation, nca)", v);
+             "unknown agency type \"%s\" (police, rocu, marsoc, prison, probation, nca, broker)",
+             v);
     return -1;
 }
 
@@ -632,6 +649,95 @@ static const cfg_key_t agent_rows[] = {
      .offset = offsetof(config_agent_t, contact),
      .def = "",
      .help = "who to ask about its messages, shown in sanitised notices"},
+    {.name = "speaks_for",
+     .type = CFG_STRLIST,
+     .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_agent_t, speaks_for),
+     .count_offset = offsetof(config_agent_t, n_speaks_for),
+     .check = check_agency,
+     .help = "type broker: the agencies (display names) whose origin this link may assert"},
+};
+
+static int check_durable(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    size_t n = strlen(v);
+    int ok = n > 0 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+             (v[i] >= '0' && v[i] <= '9') || strchr("._-", v[i]) != NULL;
+    if (ok)
+        return 0;
+    snprintf(why, whylen, "must be 1-128 characters of [A-Za-z0-9._-]");
+    return -1;
+}
+
+/* An uplink's rows. Its clearance, caveats and key go through the agent
+ * checks: the uplink begins with its config_agent_t. */
+static const cfg_key_t uplink_rows[] = {
+    {.name = "name",
+     .type = CFG_STRING,
+     .flags = CFG_REQUIRED,
+     .offset = offsetof(config_uplink_t, as.name),
+     .check = check_broker_name,
+     .help = "[a-z0-9-], unique: names the link in logs, views and the audit trail"},
+    {.name = "broker",
+     .type = CFG_STRING,
+     .flags = CFG_REQUIRED,
+     .offset = offsetof(config_uplink_t, broker),
+     .check = check_listen,
+     .help = "the upstream broker's endpoint, tcp://host:port"},
+    {.name = "broker_public_key",
+     .type = CFG_STRING,
+     .flags = CFG_REQUIRED,
+     .offset = CFG_NOFIELD,
+     .check = check_public_key,
+     .print = print_public_key,
+     .help = "the upstream broker's public key: a .pub file, or 40 Z85 characters"},
+    {.name = "agency",
+     .type = CFG_STRING,
+     .offset = offsetof(config_uplink_t, as.agency),
+     .def = "upstream broker",
+     .check = check_agency,
+     .help = "the upstream's display name, in views and the audit trail"},
+    {.name = "forward",
+     .type = CFG_STRLIST,
+     .offset = offsetof(config_uplink_t, as.subscribe),
+     .count_offset = offsetof(config_uplink_t, as.n_subscribe),
+     .check = check_pattern,
+     .help = "patterns of this broker's messages forwarded up (what the link's clearance allows)"},
+    {.name = "receive",
+     .type = CFG_STRLIST,
+     .offset = offsetof(config_uplink_t, receive),
+     .count_offset = offsetof(config_uplink_t, n_receive),
+     .check = check_pattern,
+     .help = "patterns received from the upstream and stored here for this broker's agents"},
+    {.name = "clearance",
+     .type = CFG_STRING,
+     .offset = CFG_NOFIELD,
+     .def = "OFFICIAL",
+     .check = check_clearance,
+     .print = print_clearance,
+     .help = "the highest classification forwarded up this link"},
+    {.name = "caveats",
+     .type = CFG_STRLIST,
+     .offset = offsetof(config_uplink_t, as.caveats),
+     .count_offset = offsetof(config_uplink_t, as.n_caveats),
+     .check = check_caveat,
+     .help = "caveats the link holds: a message with any other is not forwarded"},
+    {.name = "durable",
+     .type = CFG_STRING,
+     .offset = offsetof(config_uplink_t, durable),
+     .def = "downlink",
+     .check = check_durable,
+     .help = "the durable name of the receive subscription on the upstream"},
+    {.name = "window",
+     .type = CFG_UINT,
+     .offset = offsetof(config_uplink_t, window),
+     .def_uint = 256,
+     .min = 1,
+     .max = 100000,
+     .help = "forwarded messages in flight, unacknowledged by the upstream"},
 };
 
 static const cfg_key_t retention_rows[] = {
@@ -693,7 +799,49 @@ static const cfg_key_t root_rows[] = {
      .flags = CFG_REQUIRED | CFG_RELOADABLE,
      .offset = CFG_NOFIELD},
     {.name = "retention", .type = CFG_LIST, .flags = CFG_RELOADABLE, .offset = CFG_NOFIELD},
+    {.name = "uplinks", .type = CFG_LIST, .offset = CFG_NOFIELD},
 };
+
+static int load_uplinks(const cfg_t *c, const cfg_node_t *list, config_t *cfg, struct load_ctx *lc,
+                        char *err, size_t errlen)
+{
+    size_t n = cfg_length(list);
+    char where[64], key[96];
+    cfg->uplinks = xcalloc(n ? n : 1, sizeof *cfg->uplinks);
+    for (size_t i = 0; i < n; i++) {
+        const cfg_node_t *node = cfg_elem(list, i);
+        config_uplink_t *u = &cfg->uplinks[i];
+        snprintf(where, sizeof where, "uplinks[%zu]", i);
+        cfg->n_uplinks = i + 1;
+        if (!cfg_is_group(node))
+            return cfg_fail(c, node, where, err, errlen, "expected a group { } for an uplink");
+        if (cfg_parse(c, node, where, uplink_rows, UTIL_LEN(uplink_rows), u, lc, err, errlen) != 0)
+            return -1;
+        u->as.type = xstrdup("broker");
+        u->as.region = xstrdup("");
+        u->as.contact = xstrdup("");
+        u->as.roles = ROLE_RECEIVER;
+        u->as.valid_from_us = INT64_MIN;
+        u->as.valid_to_us = INT64_MAX;
+        if (u->as.n_subscribe == 0 && u->n_receive == 0) {
+            snprintf(key, sizeof key, "%s.forward", where);
+            return cfg_fail(c, node, key, err, errlen,
+                            "an uplink that forwards nothing and receives nothing does nothing");
+        }
+        if (memcmp(u->as.public_key, cfg->public_key, 32) == 0) {
+            snprintf(key, sizeof key, "%s.broker_public_key", where);
+            return cfg_fail(c, cfg_member(node, "broker_public_key"), key, err, errlen,
+                            "is this broker's own key");
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(u->as.name, cfg->uplinks[j].as.name) == 0) {
+                snprintf(key, sizeof key, "%s.name", where);
+                return cfg_fail(c, cfg_member(node, "name"), key, err, errlen,
+                                "duplicate uplink name \"%s\"", u->as.name);
+            }
+    }
+    return 0;
+}
 
 /* Checks one agent against itself and the agents before it. */
 static int check_agent(const cfg_t *c, const cfg_node_t *node, const char *where,
@@ -711,6 +859,11 @@ static int check_agent(const cfg_t *c, const cfg_node_t *node, const char *where
     if ((a->roles & ROLE_AUDITOR) && (a->roles & (ROLE_PUBLISHER | ROLE_RECEIVER | ROLE_QUERY)))
         return cfg_fail(c, cfg_member(node, "roles"), key, err, errlen,
                         "an auditor may not also be a publisher, receiver or query agent");
+
+    snprintf(key, sizeof key, "%s.speaks_for", where);
+    if (a->n_speaks_for && strcmp(a->type, "broker") != 0)
+        return cfg_fail(c, cfg_member(node, "speaks_for"), key, err, errlen,
+                        "only an agent of type broker (another broker's link) speaks for others");
 
     snprintf(key, sizeof key, "%s.public_key", where);
     if (memcmp(a->public_key, cfg->public_key, 32) == 0)
@@ -788,6 +941,8 @@ config_t *config_load(const char *path, char *err, size_t errlen)
         goto fail;
     if (load_retention(c, cfg_member(cfg_root(c), "retention"), cfg, &lc, err, errlen) != 0)
         goto fail;
+    if (load_uplinks(c, cfg_member(cfg_root(c), "uplinks"), cfg, &lc, err, errlen) != 0)
+        goto fail;
     cfg_close(&c);
     return cfg;
 fail:
@@ -807,6 +962,14 @@ void config_free(config_t **cfgp)
     for (size_t i = 0; i < cfg->n_retention; i++)
         cfg_free_fields(retention_rows, UTIL_LEN(retention_rows), &cfg->retention[i]);
     free(cfg->retention);
+    for (size_t i = 0; i < cfg->n_uplinks; i++) {
+        config_uplink_t *u = &cfg->uplinks[i];
+        cfg_free_fields(uplink_rows, UTIL_LEN(uplink_rows), u);
+        free(u->as.type);
+        free(u->as.region);
+        free(u->as.contact);
+    }
+    free(cfg->uplinks);
     cfg_free_fields(broker_rows, UTIL_LEN(broker_rows), cfg);
     free(cfg->path);
     /* The secret key should not outlive its config in freed heap. */
@@ -854,6 +1017,13 @@ void config_print(const config_t *cfg, FILE *out)
         cfg_print_fields(out, retention_rows, UTIL_LEN(retention_rows), &cfg->retention[i], NULL,
                          4);
         fputs(i + 1 < cfg->n_retention ? "  },\n" : "  }\n", out);
+    }
+    fputs(");\n", out);
+    fputs("uplinks = (\n", out);
+    for (size_t i = 0; i < cfg->n_uplinks; i++) {
+        fputs("  {\n", out);
+        cfg_print_fields(out, uplink_rows, UTIL_LEN(uplink_rows), &cfg->uplinks[i], NULL, 4);
+        fputs(i + 1 < cfg->n_uplinks ? "  },\n" : "  }\n", out);
     }
     fputs(");\n", out);
 }

@@ -39,7 +39,25 @@ typedef struct config_agent {
     int64_t valid_from_us; /* parsed; INT64_MIN / INT64_MAX when unbounded */
     int64_t valid_to_us;
     char *contact; /* who to ask about its messages, shown in notices */
+    /* Type "broker" (a downstream broker's link): the agencies whose origin
+     * it may assert on what it forwards (agency display names). */
+    char **speaks_for;
+    size_t n_speaks_for;
 } config_agent_t;
+
+/* One uplink: this broker as an agent of the broker above it (federation).
+ * `as` comes first so the agent checks apply to it: it is the upstream as
+ * this broker's rule sees it, a receiver of what is forwarded, with
+ * as.name the link's name, as.clearance and as.caveats what may cross it,
+ * as.subscribe the forward patterns and as.public_key the upstream's key. */
+typedef struct config_uplink {
+    config_agent_t as;
+    char *broker;   /* the upstream's endpoint */
+    char **receive; /* patterns received from the upstream (a durable subscription there) */
+    size_t n_receive;
+    char *durable;    /* that subscription's durable name on the upstream */
+    unsigned window;  /* forwards in flight */
+} config_uplink_t;
 
 /* One retention rule; the first rule whose pattern matches a message's
  * topic governs it. 0 means no limit. */
@@ -94,6 +112,10 @@ typedef struct config {
     /* agents list */
     config_agent_t *agents;
     size_t n_agents;
+    /* federation */
+    char *name; /* this broker's name in routes, [a-z0-9-], default "liaison" */
+    config_uplink_t *uplinks;
+    size_t n_uplinks;
 } config_t;
 
 /* Loads and validates path. Returns the config (caller owns; config_free),

@@ -53,8 +53,20 @@ struct tally {
     int json;
 };
 
+/* The first 60 bytes of a body for a table cell: not NUL-terminated on
+ * the wire, and anything but printable ASCII shown as '.'. */
+static const char *body_start(const ProtobufCBinaryData *body, char out[61])
+{
+    size_t n = body->len < 60 ? body->len : 60;
+    for (size_t i = 0; i < n; i++)
+        out[i] = body->data[i] >= 0x20 && body->data[i] < 0x7f ? (char)body->data[i] : '.';
+    out[n] = '\0';
+    return out;
+}
+
 static void print_row(const Liaison__QueryResult *r, struct tally *t)
 {
+    char start[61];
     const Liaison__Intel *m = r->intel;
     if (m == NULL)
         return;
@@ -78,8 +90,8 @@ static void print_row(const Liaison__QueryResult *r, struct tally *t)
                m->label && m->label->risk_ref && m->label->risk_ref[0] ? ", ref " : "",
                m->label && m->label->risk_ref ? m->label->risk_ref : "");
     else
-        printf("%-8llu %-20.20s %-28.28s %-6s %-24.24s %.60s\n", (unsigned long long)m->seq, when,
-               m->topic, risk, agency, m->body.len ? (const char *)m->body.data : "");
+        printf("%-8llu %-20.20s %-28.28s %-6s %-24.24s %s\n", (unsigned long long)m->seq, when,
+               m->topic, risk, agency, body_start(&m->body, start));
 }
 
 /* One page: prints it; sets *last and *more. 0, or -1 after saying why. */

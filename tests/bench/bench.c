@@ -16,12 +16,25 @@
  * BENCH_STALL_S seconds without progress before giving up (30), BENCH_DIR a
  * directory on the store's file system for the fsync probe (unset: skipped),
  * BENCH_BROKER_PID the broker's pid, to report its CPU use (unset: not shown),
- * BENCH_IDLE idle subscriptions for the fan-out phase (1000; 0 skips it).
+ * BENCH_IDLE idle subscriptions for the fan-out phase (1000; 0 skips it),
+ * BENCH_WATCH_SUBS subscriptions on bench.> with a watchlist of 10 subjects
+ * each for the watchlist fan-out phase (1000; 0 skips it; the broker needs a
+ * subject_key).
  *
  *   bench --drain SUB.cfg PATTERN DURABLE FROM_SEQ COUNT
  *
  * reads COUNT deliveries (a durable subscription when DURABLE is not "",
- * else a replay from FROM_SEQ) and prints the rate. */
+ * else a replay from FROM_SEQ) and prints the rate.
+ *
+ *   bench --query PUB.cfg QUERY.cfg OPS.cfg
+ *
+ * the subject query phase: publishes BENCH_QUERY_N messages (1000000; 0
+ * skips the phase) on bench.subjects, each about one of BENCH_SUBJECTS
+ * prison numbers (100000), then asks BENCH_QUERIES queries (2000; at most
+ * 50000) naming one random subject, and as many naming four, one at a time
+ * as QUERY.cfg's agent (role query), and prints their round trips, results
+ * per query and the subject index's bytes per message. BENCH_WINDOW and
+ * BENCH_STALL_S apply as above. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -239,10 +252,46 @@ leave:
 
 /* ---- through the broker ------------------------------------------------------ */
 
+/* What a message is about, as its publisher would write it. The families
+ * never share a subject, so no phase's messages answer another's queries or
+ * wake another's watchlists. */
+enum subject_family {
+    SUBJ_NONE,
+    SUBJ_PRISON,  /* prison numbers, "A1234BC" shaped: the query phase */
+    SUBJ_WATCHED, /* names the watchlist phase watches and nothing carries */
+    SUBJ_TRAFFIC, /* names the watchlist phase's messages carry */
+};
+
+/* Subject k of family f into out (at least 32 bytes). Prison numbers are
+ * distinct for k below 26 * 10000 * 676 (175,760,000). */
+static void subject_name(enum subject_family f, long k, char *out, size_t len)
+{
+    switch (f) {
+    case SUBJ_PRISON: {
+        long tail = (k / 260000) % 676; /* the two letters after the digits */
+        snprintf(out, len, "%c%04ld%c%c", 'A' + (int)(k % 26), (k / 26) % 10000,
+                 'A' + (int)(tail / 26), 'A' + (int)(tail % 26));
+        break;
+    }
+    case SUBJ_WATCHED:
+        snprintf(out, len, "Watched Person %ld", k);
+        break;
+    case SUBJ_TRAFFIC:
+        snprintf(out, len, "Bench Person %ld", k);
+        break;
+    case SUBJ_NONE:
+        out[0] = '\0';
+        break;
+    }
+}
+
 /* One measured run: a publisher in the calling thread, a subscriber in its
  * own thread with its own link (each link has its own ZeroMQ context). */
 struct phase {
     uint32_t id;
+    const char *topic;            /* NULL: bench.load */
+    enum subject_family subjects; /* SUBJ_NONE: messages about no one */
+    long n_subjects;              /* message i is about subject i % n_subjects */
     long n;
     long window;
     long rate; /* offered msgs/s; 0 = as fast as the window allows */
@@ -442,9 +491,11 @@ struct template
     Liaison__Label label;
     uint8_t body[BODY_LEN];
     char msg_id[64];
+    char subject[64];
+    char *subjects[1];
 };
 
-static void template_init(struct template *t)
+static void template_init(struct template *t, const struct phase *ph)
 {
     static const Liaison__Publish pub_init = LIAISON__PUBLISH__INIT;
     static const Liaison__Intel intel_init = LIAISON__INTEL__INIT;
@@ -457,7 +508,12 @@ static void template_init(struct template *t)
     t->label.intel_grade = (char *)(uintptr_t) "B";
     t->label.handling = LIAISON__HANDLING__HANDLING_P;
     t->label.risk = LIAISON__RISK__LOW;
-    t->intel.topic = (char *)(uintptr_t) "bench.load";
+    if (ph->subjects != SUBJ_NONE) {
+        t->subjects[0] = t->subject;
+        t->label.subjects = t->subjects;
+        t->label.n_subjects = 1;
+    }
+    t->intel.topic = (char *)(uintptr_t)(ph->topic ? ph->topic : "bench.load");
     t->intel.msg_id = t->msg_id;
     t->intel.label = &t->label;
     t->intel.content_type = (char *)(uintptr_t) "application/octet-stream";
@@ -476,6 +532,8 @@ static int publish_one(link_t *l, struct template *t, struct phase *ph, long i)
     /* Unique across phases and runs: the broker drops repeats of
      * (origin, msg_id) as duplicates. */
     snprintf(t->msg_id, sizeof t->msg_id, "bench-%ld-%u-%ld", (long)getpid(), ph->id, i);
+    if (ph->subjects != SUBJ_NONE)
+        subject_name(ph->subjects, i % ph->n_subjects, t->subject, sizeof t->subject);
     t->env.corr_id = CORR_BASE + (uint64_t)i;
     h.sent_ns = now_ns();
     memcpy(t->body, &h, sizeof h);
@@ -517,7 +575,7 @@ static int publish_all(link_t *l, struct phase *ph)
     struct template t;
     long sent = 0, acked = 0;
     int64_t t0 = now_ns(), progress = t0;
-    template_init(&t);
+    template_init(&t, ph);
     while (acked < ph->n) {
         int64_t now = now_ns();
         while (sent < ph->n && sent - acked < ph->window &&
@@ -579,6 +637,8 @@ static int publish_all(link_t *l, struct phase *ph)
 struct counters {
     unsigned long long publishes, commits, commit_p50_us, commit_p99_us;
     int known; /* 0 when the status reply did not carry both */
+    unsigned long long index_entries, index_bytes, messages;
+    int index_known; /* 0 when it did not carry the subject index's size */
 };
 
 static int json_u64(const char *json, const char *key, unsigned long long *out)
@@ -628,6 +688,10 @@ static int broker_counters(const client_config_t *ops, struct counters *c)
             if (json_u64(j, "commit_p50_us", &c->commit_p50_us) != 0 ||
                 json_u64(j, "commit_p99_us", &c->commit_p99_us) != 0)
                 c->commit_p50_us = c->commit_p99_us = 0;
+            c->index_known = json_u64(j, "subject_index_entries", &c->index_entries) == 0 &&
+                             json_u64(j, "subject_index_bytes", &c->index_bytes) == 0;
+            if (json_u64(j, "messages", &c->messages) != 0)
+                c->messages = 0;
             rc = 0;
         } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
             fprintf(stderr, "bench: status refused: %s: %s\n", wire_error_name(r->error->code),
@@ -810,22 +874,35 @@ err0:
     return rate;
 }
 
-/* Idle subscriptions: n of them, on topics the traffic never matches but
- * that share its first token (so the index walks past them), spread over
- * connections of IDLE_PER_LINK each. They stay open, unacked and silent,
- * until idle_close. Returns the links (count in *n_links), NULL on failure. */
-#define IDLE_PER_LINK 60
-static link_t **idle_open(const client_config_t *cfg, long n, size_t *n_links)
+/* Quiet subscriptions: n of them that the traffic never wakes, spread over
+ * connections of QUIET_PER_LINK each. With watch 0 they are idle, on topics
+ * the traffic never matches but that share its first token (so the index
+ * walks past them); else each is on bench.> with a watchlist of watch
+ * subjects no message carries (subscription i watches SUBJ_WATCHED subjects
+ * i * watch to i * watch + watch - 1), so only the token index can pass
+ * them by. They stay open, unacked and silent, until quiet_close. Returns
+ * the links (count in *n_links; the SubAcks received in *acked), NULL on
+ * failure. */
+#define QUIET_PER_LINK 60
+#define WATCH_PER_SUB  10
+static link_t **quiet_open(const client_config_t *cfg, long n, int watch, size_t *n_links,
+                           long *acked)
 {
     char err[512];
-    size_t k = (size_t)((n + IDLE_PER_LINK - 1) / IDLE_PER_LINK);
+    char names[WATCH_PER_SUB][64], *subjects[WATCH_PER_SUB];
+    size_t k = (size_t)((n + QUIET_PER_LINK - 1) / QUIET_PER_LINK);
     link_t **links = xcalloc(k ? k : 1, sizeof *links);
     *n_links = 0;
+    *acked = 0;
+    for (int j = 0; j < WATCH_PER_SUB; j++)
+        subjects[j] = names[j];
+    if (watch > WATCH_PER_SUB)
+        watch = WATCH_PER_SUB;
     for (long i = 0; i < n; i++) {
-        if (i % IDLE_PER_LINK == 0) {
-            links[*n_links] = link_open(cfg, "bench idle", CONNECT_MS, err, sizeof err);
+        if (i % QUIET_PER_LINK == 0) {
+            links[*n_links] = link_open(cfg, "bench quiet", CONNECT_MS, err, sizeof err);
             if (links[*n_links] == NULL) {
-                fprintf(stderr, "bench: idle subscriber: %s\n", err);
+                fprintf(stderr, "bench: quiet subscriber: %s\n", err);
                 return links;
             }
             set_send_timeout(links[*n_links]);
@@ -833,43 +910,251 @@ static link_t **idle_open(const client_config_t *cfg, long n, size_t *n_links)
         }
         link_t *l = links[*n_links - 1];
         char pattern[64];
-        snprintf(pattern, sizeof pattern, "bench.idle-%ld.>", i);
+        if (watch)
+            snprintf(pattern, sizeof pattern, "bench.>");
+        else
+            snprintf(pattern, sizeof pattern, "bench.idle-%ld.>", i);
+        for (int j = 0; j < watch; j++)
+            subject_name(SUBJ_WATCHED, i * watch + j, names[j], sizeof names[j]);
         Liaison__Envelope env;
         Liaison__Subscribe req = LIAISON__SUBSCRIBE__INIT;
         wire_envelope_init(&env, link_next_corr(l));
-        req.sub_id = (uint32_t)(100 + i % IDLE_PER_LINK);
+        req.sub_id = (uint32_t)(100 + i % QUIET_PER_LINK);
         req.pattern = pattern;
         req.durable = (char *)(uintptr_t) "";
         req.credit = 16;
+        req.subjects = subjects;
+        req.n_subjects = (size_t)watch;
         env.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
         env.subscribe = &req;
         if (link_send(l, &env) != 0)
             return links;
     }
     /* Every SubAck back before the phase starts. */
-    long acked = 0;
     int64_t deadline = util_mono_ms() + 10 * CONNECT_MS;
-    while (acked < n && util_mono_ms() < deadline) {
+    while (*acked < n && util_mono_ms() < deadline) {
         for (size_t j = 0; j < *n_links; j++) {
             int timed_out;
             Liaison__Envelope *r = link_recv(links[j], 10, &timed_out);
             if (r && r->kind_case == LIAISON__ENVELOPE__KIND_SUB_ACK)
-                acked++;
+                (*acked)++;
             else if (r && r->kind_case == LIAISON__ENVELOPE__KIND_ERROR)
-                fprintf(stderr, "bench: idle subscription refused: %s\n", r->error->message);
+                fprintf(stderr, "bench: %s subscription refused: %s\n",
+                        watch ? "watchlist" : "idle", r->error->message);
             wire_envelope_free(&r);
         }
     }
-    if (acked < n)
-        fprintf(stderr, "bench: %ld of %ld idle subscriptions acknowledged\n", acked, n);
+    if (*acked < n)
+        fprintf(stderr, "bench: %ld of %ld %s subscriptions acknowledged\n", *acked, n,
+                watch ? "watchlist" : "idle");
     return links;
 }
 
-static void idle_close(link_t **links, size_t n)
+static void quiet_close(link_t **links, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         link_close(&links[i]);
     free(links);
+}
+
+/* ---- subject queries (bench --query) ---------------------------------------- */
+
+/* splitmix64: seeded once, so every run asks the same questions. */
+static uint64_t next_rand(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Publishes ph->n messages through the windowed publisher with nobody
+ * subscribed, returning once every PubAck is in: msgs/s from the first
+ * send to the last PubAck, or -1 (reported). */
+static double publish_only(struct phase *ph, const client_config_t *pub_cfg)
+{
+    char err[512];
+    double rate = -1;
+    ph->sent_ns = xcalloc((size_t)ph->n, sizeof *ph->sent_ns);
+    ph->puback_lat = xcalloc((size_t)ph->n, sizeof *ph->puback_lat);
+    link_t *l = link_open(pub_cfg, "bench pub", CONNECT_MS, err, sizeof err);
+    if (l == NULL) {
+        fprintf(stderr, "bench: publisher: %s\n", err);
+        goto leave;
+    }
+    set_send_timeout(l);
+    if (publish_all(l, ph) == 0 && ph->last_puback > ph->first_send)
+        rate = (double)ph->n * 1e9 / (double)(ph->last_puback - ph->first_send);
+leave:
+    link_close(&l);
+    free(ph->sent_ns);
+    free(ph->puback_lat);
+    return rate;
+}
+
+/* What the queries of one width got back. */
+struct asked {
+    long results, hits;
+    long paged; /* replies with more to come: only their first page was timed */
+};
+
+/* Asks one query naming subjects[n] and waits for its QueryReply, one page
+ * of up to 1000 answers. *lat is the round trip, from handing the Query to
+ * ZeroMQ to its reply's arrival: the broker's lookup, reads and policy
+ * checks, and the commit of the query's audit record, which the reply
+ * waits for. Returns 0, or -1 (reported). */
+static int ask(link_t *l, char **subjects, size_t n, int64_t stall_ns, int64_t *lat,
+               struct asked *a)
+{
+    Liaison__Envelope env;
+    Liaison__Query q = LIAISON__QUERY__INIT;
+    uint64_t corr = link_next_corr(l);
+    wire_envelope_init(&env, corr);
+    q.subjects = subjects;
+    q.n_subjects = n;
+    q.limit = 1000;
+    env.kind_case = LIAISON__ENVELOPE__KIND_QUERY;
+    env.query = &q;
+    int64_t t0 = now_ns();
+    if (link_send(l, &env) != 0) {
+        fprintf(stderr, "bench: query not sent\n");
+        return -1;
+    }
+    for (;;) {
+        int timed_out;
+        Liaison__Envelope *r = recv_env(l, 100, &timed_out);
+        int64_t t = now_ns();
+        if (r != NULL && r->corr_id == corr) {
+            int rc = -1;
+            if (r->kind_case == LIAISON__ENVELOPE__KIND_QUERY_REPLY) {
+                const Liaison__QueryReply *rep = r->query_reply;
+                *lat = t - t0 > 0 ? t - t0 : 1;
+                a->results += (long)rep->n_results;
+                for (size_t i = 0; i < rep->n_results; i++)
+                    a->hits += rep->results[i]->hit != 0;
+                a->paged += rep->more != 0;
+                rc = 0;
+            } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
+                fprintf(stderr, "bench: query refused: %s: %s\n", wire_error_name(r->error->code),
+                        r->error->message);
+            }
+            wire_envelope_free(&r);
+            return rc;
+        }
+        wire_envelope_free(&r);
+        if (link_lost(l)) {
+            fprintf(stderr, "bench: the query link was lost\n");
+            return -1;
+        }
+        if (t - t0 > stall_ns) {
+            fprintf(stderr, "bench: no QueryReply for %" PRId64 " s\n", stall_ns / 1000000000);
+            return -1;
+        }
+    }
+}
+
+/* `queries` queries naming `width` distinct random subjects each, one at a
+ * time; prints their round trips and results per query. 0, or -1. */
+static int ask_all(link_t *l, long queries, int width, long n_subjects, uint64_t *seed,
+                   int64_t stall_ns)
+{
+    char names[4][64], *subjects[4], label[64];
+    struct asked a = {0, 0, 0};
+    int64_t *lat = xcalloc((size_t)queries, sizeof *lat);
+    int rc = -1;
+    for (int j = 0; j < width; j++)
+        subjects[j] = names[j];
+    for (long i = 0; i < queries; i++) {
+        long ks[4];
+        for (int j = 0; j < width; j++) {
+            int again;
+            do {
+                ks[j] = (long)(next_rand(seed) % (uint64_t)n_subjects);
+                again = 0;
+                for (int m = 0; m < j && n_subjects >= width; m++)
+                    again |= ks[m] == ks[j];
+            } while (again);
+            subject_name(SUBJ_PRISON, ks[j], names[j], sizeof names[j]);
+        }
+        if (ask(l, subjects, (size_t)width, stall_ns, &lat[i], &a) != 0)
+            goto leave;
+    }
+    snprintf(label, sizeof label, "query, %d subject%s -> QueryReply", width, width > 1 ? "s" : "");
+    print_latency(label, lat, queries);
+    snprintf(label, sizeof label, "results per query, %d subject%s", width, width > 1 ? "s" : "");
+    printf("  %-36s %8.1f   (%ld queries, %ld results, %ld of them hits)\n", label,
+           (double)a.results / (double)queries, queries, a.results, a.hits);
+    if (a.paged)
+        printf("  %-36s %8ld   (only their first page of 1000 was timed)\n",
+               "replies with more pages", a.paged);
+    rc = 0;
+leave:
+    free(lat);
+    return rc;
+}
+
+/* bench --query: BENCH_QUERY_N messages on bench.subjects, message i about
+ * prison number i % BENCH_SUBJECTS, so each subject has N / S messages
+ * spread evenly through the store; then the queries. The figures are meant
+ * for a store that holds only these (run.sh starts a fresh broker). */
+static int query_bench(const client_config_t *pub, const client_config_t *qcfg,
+                       const client_config_t *ops)
+{
+    char err[512];
+    long n = env_long("BENCH_QUERY_N", 1000000, 0, 100000000);
+    long n_subjects = env_long("BENCH_SUBJECTS", 100000, 1, 100000000);
+    /* Twice this many in all, within the broker's fixed one-minute
+     * max_queries_per_minute, whose limit is 100000. */
+    long queries = env_long("BENCH_QUERIES", 2000, 1, 50000);
+    long window = env_long("BENCH_WINDOW", 1000, 1, 1000000);
+    int64_t stall_ns = env_long("BENCH_STALL_S", 30, 1, 3600) * INT64_C(1000000000);
+    uint64_t seed = 10;
+    struct counters before, after;
+    int rc = -1;
+    link_t *l = NULL;
+    if (n == 0)
+        return 0;
+    if (broker_counters(ops, &before) != 0)
+        return -1;
+    printf("subject queries: %ld messages on bench.subjects (the store held %llu before), each "
+           "about one of %ld prison numbers (%.1f messages each):\n",
+           n, before.messages, n_subjects, (double)n / (double)n_subjects);
+    struct phase ph = {.id = 5,
+                       .topic = "bench.subjects",
+                       .subjects = SUBJ_PRISON,
+                       .n_subjects = n_subjects,
+                       .n = n,
+                       .window = window,
+                       .stall_ns = stall_ns};
+    double rate = publish_only(&ph, pub);
+    if (rate < 0 || broker_counters(ops, &after) != 0)
+        return -1;
+    printf("  %-36s %8.0f msgs/s\n", "publish (first send to last PubAck)", rate);
+    if (before.index_known && after.index_known) {
+        unsigned long long bytes = after.index_bytes - before.index_bytes;
+        printf("  %-36s %8.1f   (%llu entries, %.1f MiB)\n", "subject index bytes per message",
+               (double)bytes / (double)n, after.index_entries - before.index_entries,
+               (double)bytes / 1048576.0);
+    } else {
+        printf("  %-36s %8s   (the broker's status has no \"subject_index_bytes\")\n",
+               "subject index bytes per message", "n/a");
+    }
+    l = link_open(qcfg, "bench query", CONNECT_MS, err, sizeof err);
+    if (l == NULL) {
+        fprintf(stderr, "bench: query link: %s\n", err);
+        return -1;
+    }
+    set_send_timeout(l);
+    printf("  queries one at a time, each for random subjects; a reply waits for its audit "
+           "record's commit:\n");
+    if (ask_all(l, queries, 1, n_subjects, &seed, stall_ns) != 0 ||
+        ask_all(l, queries, 4, n_subjects, &seed, stall_ns) != 0)
+        goto leave;
+    printf("  (target: p99 <= 5000 us)\n");
+    rc = 0;
+leave:
+    link_close(&l);
+    return rc;
 }
 
 /* bench --drain: reads COUNT deliveries of a durable subscription (NAME)
@@ -968,6 +1253,18 @@ int main(int argc, char **argv)
         return drain(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10),
                      strtol(argv[6], NULL, 10));
     }
+    if (argc == 5 && strcmp(argv[1], "--query") == 0) {
+        log_set_program("bench");
+        log_set_level(LOG_WARN);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        client_config_t *pub = load(argv[2]), *query = load(argv[3]), *ops = load(argv[4]);
+        if (pub != NULL && query != NULL && ops != NULL)
+            status = query_bench(pub, query, ops) == 0 ? 0 : 1;
+        client_config_free(&pub);
+        client_config_free(&query);
+        client_config_free(&ops);
+        return status;
+    }
     if (argc != 4) {
         fprintf(stderr, "usage: bench PUB.cfg SUB.cfg OPS.cfg (see tests/bench/run.sh)\n");
         return 2;
@@ -1035,7 +1332,8 @@ int main(int argc, char **argv)
                "never matches):\n",
                idle);
         size_t n_links = 0;
-        link_t **links = idle_open(sub, idle, &n_links);
+        long acked;
+        link_t **links = quiet_open(sub, idle, 0, &n_links, &acked);
         struct phase fan = {.id = 3,
                             .n = n,
                             .window = window,
@@ -1044,7 +1342,7 @@ int main(int argc, char **argv)
                             .sub_cfg = sub,
                             .broker_pid = broker_pid};
         double fan_rate = run_phase(&fan, pub, ops);
-        idle_close(links, n_links);
+        quiet_close(links, n_links);
         if (fan_rate < 0)
             goto leave;
         if (full.broker_us > 0 && fan.broker_us > 0)
@@ -1069,6 +1367,39 @@ int main(int argc, char **argv)
         if (achieved < 0)
             goto leave;
         printf("  (DESIGN target at 20k msgs/s: p99 publish -> Deliver <= 2000 us)\n");
+    }
+
+    /* After the phases that were here before it, so their figures are taken
+     * on the store they always were. */
+    long watch = env_long("BENCH_WATCH_SUBS", 1000, 0, 100000);
+    if (watch > 0) {
+        printf("broker, the same with %ld watchlist%s of %d subjects on bench.> (%ld watched), "
+               "each message about one subject none watches:\n",
+               watch, watch > 1 ? "s" : "", WATCH_PER_SUB, watch * WATCH_PER_SUB);
+        size_t n_links = 0;
+        long acked;
+        link_t **links = quiet_open(sub, watch, WATCH_PER_SUB, &n_links, &acked);
+        struct phase wl = {.id = 4,
+                           .subjects = SUBJ_TRAFFIC,
+                           .n_subjects = n,
+                           .n = n,
+                           .window = window,
+                           .credit = credit,
+                           .stall_ns = stall_ns,
+                           .sub_cfg = sub,
+                           .broker_pid = broker_pid};
+        double wl_rate = acked == watch ? run_phase(&wl, pub, ops) : -1;
+        quiet_close(links, n_links);
+        if (wl_rate < 0)
+            goto leave;
+        if (full.broker_us > 0 && wl.broker_us > 0) {
+            printf("  %-36s %8.2f   (the plain phase, no subjects: %.2f)\n",
+                   "broker us/msg with watchlists", wl.broker_us, full.broker_us);
+            printf("  %-36s %8.2f   (target <= 1.10: %ld watched subjects cost what their "
+                   "matches cost; includes each message's own subject index entry)\n",
+                   "broker us/msg, watchlists / none", wl.broker_us / full.broker_us,
+                   watch * WATCH_PER_SUB);
+        }
     }
 
     printf("ratios (broker end to end / raw zmq, same run):\n");

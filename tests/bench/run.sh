@@ -1,14 +1,20 @@
 #!/bin/sh
-# run.sh — what `make bench` runs: a throw-away broker with fresh CURVE keys
-# and an empty store on a free loopback port, then $B/bench against it (raw
-# ZeroMQ baselines, then one publisher -> broker -> one subscriber). The
-# temp directory and the broker go away on every exit, clean or not.
+# run.sh — what `make bench` runs: a throw-away broker with fresh CURVE keys,
+# a subject key and an empty store on a free loopback port, then $B/bench
+# against it (raw ZeroMQ baselines, then one publisher -> broker -> one
+# subscriber), the backlog, and last the subject queries on a fresh broker
+# with an empty store (bench --query). The temp directory and the broker go
+# away on every exit, clean or not.
 # Not responsible for the measuring itself (bench.c).
 #
 #   sh tests/bench/run.sh BUILD_DIR
 #
 # Environment, read by bench: BENCH_N (200000), BENCH_WINDOW (1000),
-# BENCH_CREDIT (1000), BENCH_RATE (20000), BENCH_SECONDS (5), BENCH_STALL_S (30);
+# BENCH_CREDIT (1000), BENCH_RATE (20000), BENCH_SECONDS (5), BENCH_STALL_S (30),
+# BENCH_IDLE (1000), BENCH_WATCH_SUBS (1000 watchlists of 10 subjects; 0 skips
+# that phase), and for the subject queries BENCH_QUERY_N (1000000; 0 skips
+# them, and the second broker), BENCH_SUBJECTS (100000) and BENCH_QUERIES
+# (2000 of one subject and as many of four; at most 50000);
 # BENCH_DIR (the temp dir, beside the store, for the fsync probe) and
 # BENCH_BROKER_PID (for the broker's CPU use) are set here.
 # Here: BENCH_BACKLOG (1000000; 0 skips the backlog phase); BENCH_PERF=FILE records the broker with `perf record -g` into FILE;
@@ -62,9 +68,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-for name in broker pub sub ops; do
+for name in broker pub sub ops query; do
     "$B/liaisonctl" keygen "$name" --dir "$tmp/keys" >/dev/null
 done
+"$B/liaisonctl" keygen subjects --subject-key --dir "$tmp/keys" >/dev/null
 
 # $1 = port. Paths in the configs are relative to the configs' own directory.
 write_configs() {
@@ -78,6 +85,8 @@ broker = {
   credit_window = 1000;
   max_subs_per_agent = 2000;
   max_sessions_per_agent = 100;
+  subject_key   = "keys/subjects.subject.key";
+  max_queries_per_minute = 100000;
   log_level     = "info";
 };
 agents = (
@@ -88,10 +97,13 @@ agents = (
     public_key = "keys/sub.pub"; clearance = "SECRET"; roles = [ "receiver" ];
     subscribe = [ "bench.>" ]; },
   { name = "ops"; agency = "Bench Operator"; type = "marsoc"; region = "bench";
-    public_key = "keys/ops.pub"; clearance = "OFFICIAL"; roles = [ "operator" ]; }
+    public_key = "keys/ops.pub"; clearance = "OFFICIAL"; roles = [ "operator" ]; },
+  { name = "query"; agency = "Bench Analyst"; type = "rocu"; region = "bench";
+    public_key = "keys/query.pub"; clearance = "SECRET"; roles = [ "query" ];
+    subscribe = [ "bench.>" ]; }
 );
 EOF
-    for name in pub sub ops; do
+    for name in pub sub ops query; do
         cat >"$tmp/$name.cfg" <<EOF
 agent = {
   name              = "$name";
@@ -113,6 +125,10 @@ start_broker() {
         tries=$((tries + 1))
         port=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000 + 20000 ))
         write_configs "$port"
+        # Emptied here, not only by the redirection below, which the
+        # background job may do after the first grep: that grep must never
+        # read an earlier broker's event=listening.
+        : >"$tmp/broker.log"
         "$B/liaison-broker" -c "$tmp/broker.cfg" >"$tmp/broker.log" 2>&1 &
         broker_pid=$!
         waited=0
@@ -184,6 +200,22 @@ if [ "$rc" -eq 0 ] && [ "$backlog" -gt 0 ]; then
     echo "  catch-up on return (bench client)  $catchup"
     echo "  replay from the store (bench client) $replay"
     echo "  (targets: RssAnon <= 64 MiB with the backlog; catch-up and replay >= 500k msgs/s)"
+fi
+
+# Subject queries, on a store that holds only their messages (the figures
+# are for "a store of 1M messages"): the broker is stopped, its store
+# removed, and a new one started, on which bench --query publishes and asks.
+if [ "$rc" -eq 0 ] && [ "${BENCH_QUERY_N:-1000000}" -gt 0 ]; then
+    stop_broker
+    if [ "$brc" -ne 0 ]; then
+        # Now, before the new broker's log replaces this one's.
+        echo "bench: failed (broker exit $brc); broker log:" >&2
+        tail -n 30 "$tmp/broker.log" >&2
+        exit 1
+    fi
+    rm -rf "$tmp/data/broker"
+    start_broker
+    "$B/bench" --query "$tmp/pub.cfg" "$tmp/query.cfg" "$tmp/ops.cfg" || rc=$?
 fi
 
 stop_broker

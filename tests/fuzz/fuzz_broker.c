@@ -38,6 +38,11 @@
  * a full store is reached too). The store lives on tmpfs where there is
  * one: every pass commits, and the harness is there to test logic, not
  * fsync.
+ * - a subject query's answer holds a whole message only where policy_consult
+ *   says DELIVER for the asker, a hit only where it says NOTICE, and a hit
+ *   holds nothing of the content; a hit notice goes only to the message's
+ *   originator; a delivery through a watchlist is about a watched subject,
+ *   and one through a filter passes it.
  * Not responsible for: CURVE and ZAP (auth.c), reloads, retention, timers.
  *
  *   make fuzz          at length, corpus in build/fuzz/corpus/broker
@@ -50,6 +55,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "audit.h"
@@ -58,11 +64,15 @@
 #include "commit.h"
 #include "control.h"
 #include "fanout.h"
+#include "filter.h"
+#include "label.h"
 #include "handle.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "subject.h"
+#include "subjects.h"
 #include "util.h"
 
 #define N_AGENTS      4
@@ -92,12 +102,14 @@ static const char config_text[] =
     "  data_dir = \"data\"; map_size_mb = %d; metrics = \"\"; max_frame_bytes = %d;\n"
     "  max_topic_len = 64; credit_window = 8; max_deliver = 3; max_subs_per_agent = 16;\n"
     "  max_replays_per_minute = 100000; max_views_per_minute = 100000;\n"
+    "  max_queries_per_minute = 100000; subject_key = \"keys/subjects.key\";\n"
+    "  notify_on_hit = [ \"alert.>\" ];\n"
     "  notices = [ \"alert.>\" ]; audit_key = \"keys/audit.sign.key\";\n"
     "  audit_checkpoint_records = 64; log_level = \"error\"; };\n"
     "agents = (\n"
     " { name = \"force\"; agency = \"Humberside Police\"; type = \"police\";\n"
     "   region = \"yorkshire\"; public_key = \"%s\"; clearance = \"OFFICIAL-SENSITIVE\";\n"
-    "   roles = [ \"publisher\", \"receiver\" ]; publish = [ \"alert.yorkshire.>\" ];\n"
+    "   roles = [ \"publisher\", \"receiver\", \"query\" ]; publish = [ \"alert.yorkshire.>\" ];\n"
     "   subscribe = [ \"alert.>\" ]; contact = \"FIB duty desk\"; },\n"
     " { name = \"rocu\"; agency = \"Yorkshire ROCU\"; type = \"rocu\";\n"
     "   region = \"yorkshire\"; public_key = \"%s\"; clearance = \"SECRET\";\n"
@@ -105,7 +117,7 @@ static const char config_text[] =
     "   publish = [ \"alert.>\", \"national.>\" ]; subscribe = [ \">\" ]; },\n"
     " { name = \"prison\"; agency = \"HMP Hull\"; type = \"prison\";\n"
     "   region = \"humber\"; public_key = \"%s\"; clearance = \"OFFICIAL\";\n"
-    "   roles = [ \"publisher\", \"receiver\" ]; publish = [ \"alert.humber.>\" ];\n"
+    "   roles = [ \"publisher\", \"receiver\", \"query\" ]; publish = [ \"alert.humber.>\" ];\n"
     "   subscribe = [ \"alert.>\", \"national.*\" ]; contact = \"LPIO\"; },\n"
     " { name = \"ops\"; agency = \"MARSOC\"; type = \"marsoc\"; region = \"national\";\n"
     "   public_key = \"%s\"; clearance = \"TOP-SECRET\"; caveats = [ \"PRISON-INTEL\" ];\n"
@@ -175,6 +187,9 @@ static void broker_up(void)
         fprintf(stderr, "fuzz_broker: store: %s\n", err);
         abort();
     }
+    check(subjects_check(b->store, b->cfg->subject_key, err, sizeof err) == 0);
+    b->index_on = 1;
+    memcpy(b->subject_key, b->cfg->subject_key, sizeof b->subject_key);
     b->audit = audit_open(b->store, fz.audit_seed, b->cfg->audit_checkpoint_records,
                           b->cfg->audit_checkpoint_s, err, sizeof err);
     check(b->audit != NULL);
@@ -252,8 +267,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(fz.dir, sizeof fz.dir, "%s/liaison-fuzz-broker-XXXXXX", tmp_base());
     check(mkdtemp(fz.dir) != NULL);
     snprintf(path, sizeof path, "%s/keys", fz.dir);
+    uint8_t subject_key[SUBJECT_KEY_BYTES];
+    char key_path[420];
+    randombytes_buf(subject_key, sizeof subject_key);
+    snprintf(key_path, sizeof key_path, "%s/subjects.key", path);
     if (keys_generate(path, "broker", err, sizeof err) != 0 ||
-        keys_generate_signing(path, "audit", err, sizeof err) != 0) {
+        keys_generate_signing(path, "audit", err, sizeof err) != 0 ||
+        subject_key_save(key_path, subject_key, err, sizeof err) != 0) {
         fprintf(stderr, "fuzz_broker: keygen: %s\n", err);
         abort();
     }
@@ -441,15 +461,69 @@ static void on_deliver(int who, const Liaison__Deliver *d, int64_t t0, int64_t t
         check(n->label->classification == 0 && n->label->sanitisation == 0);
         check(d->subject_count == m->label->n_subjects);
     } else {
+        /* A filter only narrows: what passes it, it passes as received. */
+        check(sub->filter == NULL || filter_match(sub->filter, m));
         /* The message itself, as stored. */
         check(same(d->intel->msg_id, m->msg_id) && same(d->intel->topic, m->topic));
         check(d->intel->body.len == m->body.len);
         check(d->intel->body.len == 0 ||
               memcmp(d->intel->body.data, m->body.data, m->body.len) == 0);
     }
+    /* A watchlist gets only messages about what it watches. */
+    if (sub->n_watch) {
+        uint8_t tokens[LABEL_MAX_SUBJECTS][32];
+        size_t n = subjects_tokens(fz.b.subject_key, m, tokens, LABEL_MAX_SUBJECTS), hit = 0;
+        for (size_t i = 0; i < n && !hit; i++)
+            for (uint32_t j = 0; j < sub->n_watch && !hit; j++)
+                hit = memcmp(tokens[i], sub->watch[j], 32) == 0;
+        check(hit);
+    }
     wire_intel_free(&m);
     if (n_delivered < MAX_DELIVERED)
         delivered[n_delivered++] = (struct delivered){who, d->sub_id, seq};
+}
+
+/* A query's answers: a whole message only where the rule as the asker's
+ * (any pattern: the query's is within ">") says DELIVER, a hit only where
+ * it says NOTICE, and a hit carries nothing of the content. */
+static void on_query_reply(int who, const Liaison__QueryReply *r, int64_t t0, int64_t t1)
+{
+    check(fz.conf[who]->roles & ROLE_QUERY);
+    for (size_t i = 0; i < r->n_results; i++) {
+        const Liaison__QueryResult *q = r->results[i];
+        check(q->intel != NULL);
+        Liaison__Intel *m = stored(q->intel->seq);
+        check(m != NULL);
+        enum policy_action want = q->hit ? POLICY_NOTICE : POLICY_DELIVER;
+        struct policy_verdict v0 = policy_consult(fz.b.cfg, fz.conf[who], ">", m, t0);
+        struct policy_verdict v1 = policy_consult(fz.b.cfg, fz.conf[who], ">", m, t1);
+        if (v0.action != want && v1.action != want)
+            why_not(who, m, "(query)", v0);
+        check(v0.action == want || v1.action == want);
+        if (q->hit) {
+            const Liaison__Intel *h = q->intel;
+            check(h->body.len == 0 && empty(h->msg_id) && same(h->topic, m->topic));
+            check(h->label != NULL && h->label->n_subjects == 0 && h->label->n_caveats == 0);
+            check(h->label->source_grade == 0 && empty(h->label->intel_grade));
+            check(empty(h->label->conditions) && empty(h->label->risk_basis));
+            check(h->label->classification == 0 && h->label->n_release_to == 0);
+        } else {
+            check((int)m->label->classification <= fz.conf[who]->clearance);
+            check(same(q->intel->msg_id, m->msg_id) && q->intel->body.len == m->body.len);
+        }
+        wire_intel_free(&m);
+    }
+}
+
+/* A hit notice goes only to the agency whose message was found, on a
+ * connection that asked for them. */
+static void on_hit_notice(int who, const Liaison__HitNotice *n)
+{
+    Liaison__Intel *m = stored(n->seq);
+    check(m != NULL && m->origin != NULL && same(m->origin->agent, names[who]));
+    session_t *s = session_of(who);
+    check(s == NULL || s->hit_notices);
+    wire_intel_free(&m);
 }
 
 static void on_puback(int who, uint64_t corr, const Liaison__PubAck *a)
@@ -515,6 +589,12 @@ static void drain(int64_t t0)
                 break;
             case LIAISON__ENVELOPE__KIND_PUB_ACK:
                 on_puback(who, env->corr_id, env->pub_ack);
+                break;
+            case LIAISON__ENVELOPE__KIND_QUERY_REPLY:
+                on_query_reply(who, env->query_reply, t0, t1);
+                break;
+            case LIAISON__ENVELOPE__KIND_HIT_NOTICE:
+                on_hit_notice(who, env->hit_notice);
                 break;
             case LIAISON__ENVELOPE__KIND_ERROR:
                 check(env->error->code != LIAISON__ERROR_CODE__ERROR_NONE);
