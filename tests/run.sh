@@ -37,10 +37,10 @@ for B in build build/asan; do
         run "integration $B $(basename "$s" .sh)" env BIN="$B" bash "$s"
     done
     # Sanitized builds run several times slower: smaller fault runs there.
-    n=50000 backlog=100000
-    [ "$B" = build/asan ] && n=15000 backlog=20000
+    n=50000 backlog=100000 fed=20000
+    [ "$B" = build/asan ] && n=15000 backlog=20000 fed=6000
     for s in tests/fault/[0-9]*.sh; do
-        run "fault $B $(basename "$s" .sh)" env BIN="$B" FAULT_N=$n FAULT_BACKLOG=$backlog bash "$s"
+        run "fault $B $(basename "$s" .sh)" env BIN="$B" FAULT_N=$n FAULT_BACKLOG=$backlog FAULT_FED_N=$fed bash "$s"
     done
 done
 # Power cuts (FUSE, the plain build): a short run; `make powerloss` is the

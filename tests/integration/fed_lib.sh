@@ -72,17 +72,23 @@ kill_fed() {
     wait "$p" 2>/dev/null || true
 }
 
-# fed_agent_cfg AGENT BROKER: $T/AGENT.cfg for liaisonctl, on BROKER.
+# fed_agent_cfg AGENT BROKER [KEY]: $T/AGENT.cfg for liaisonctl, on
+# BROKER, with keys/KEY.key (default keys/AGENT.key).
 fed_agent_cfg() {
     cat >"$T/$1.cfg" <<EOT
 agent = { name = "$1"; broker = "tcp://127.0.0.1:$(port_of "$2")"; broker_public_key = "keys/$2.pub";
-          secret_key = "keys/$1.key"; heartbeat_ms = 1000; };
+          secret_key = "keys/${3:-$1}.key"; heartbeat_ms = 1000; };
 EOT
 }
 
-# wait_link BROKER LINK: until BROKER's log says its uplink LINK is up.
+# wait_link BROKER LINK [N]: until BROKER's log says its uplink LINK is
+# up, N times in all (1: the first).
 wait_link() {
-    wait_for "$T/$1.log" "event=uplink_up link=$2"
+    n=400
+    while [ "$(grep -c "event=uplink_up link=$2 " "$T/$1.log" || true)" -lt "${3:-1}" ]; do
+        n=$((n - 1)); [ $n -gt 0 ] || fail "$1's uplink $2 did not come up (${3:-1}): $(grep "link=$2" "$T/$1.log" | tail -3)"
+        sleep 0.05
+    done
 }
 
 # wait_stored NAME COUNT: until broker NAME (through operator agent
@@ -97,4 +103,50 @@ wait_stored() {
         n=$((n - 1)); [ $n -gt 0 ] || fail "broker $1 stores ${got:-?} messages, not $2"
         sleep 0.25
     done
+}
+
+# fed_view NAME VIEW: broker NAME's view (status, links, ...) as JSON,
+# through its operator NAME-ops, into $T/NAME.VIEW.json. Non-zero if it
+# could not be read (the broker is down, say).
+fed_view() {
+    "$BIN/liaisonctl" -c "$T/$1-ops.cfg" "$2" --json >"$T/$1.$2.json" 2>/dev/null
+}
+
+# json_sum FILE KEY: the sum of every integer field KEY in FILE (0 if none).
+json_sum() {
+    grep -o "\"$2\":[0-9]*" "$1" | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# uplink_field FILE UPLINK KEY: field KEY of uplink UPLINK in a links view.
+uplink_field() {
+    sed 's/},{/}\n{/g' "$1" | grep "\"name\":\"$2\"" | sed -n "s/.*\"$3\":\"\{0,1\}\([^,\"}]*\).*/\1/p"
+}
+
+# wait_settled NAME...: until every uplink of each broker NAME is
+# connected, with nothing in flight and no forward lag: all it stores has
+# been forwarded and answered. Views are rate limited: brokers that are
+# polled here set max_views_per_minute.
+wait_settled() {
+    for name in "$@"; do
+        n=160
+        while :; do
+            if fed_view "$name" links && ! grep -q '"state":"\(connecting\|retrying\|refused\)"' "$T/$name.links.json" &&
+                [ "$(json_sum "$T/$name.links.json" forward_lag)" = 0 ] &&
+                [ "$(json_sum "$T/$name.links.json" in_flight)" = 0 ]; then
+                break
+            fi
+            n=$((n - 1)); [ $n -gt 0 ] || fail "broker $name's uplinks did not settle: $(cat "$T/$name.links.json")"
+            sleep 0.25
+        done
+    done
+}
+
+# stored_ids NAME AGENT PATTERN: replays broker NAME's store from its
+# first message to AGENT (a receiver there, with its config in
+# $T/AGENT.cfg) into $T/NAME.store.jsonl, and writes the msg_ids it holds,
+# one a line, sorted (repeats kept), to $T/NAME.ids.
+stored_ids() {
+    "$BIN/liaisonctl" -c "$T/$2.cfg" sub "$3" --from-seq 1 --timeout 120 >"$T/$1.store.jsonl" 2>"$T/$1.store.err" ||
+        fail "replay of $1's store: $(cat "$T/$1.store.err")"
+    sed -n 's/.*"msg_id":"\([^"]*\)".*/\1/p' "$T/$1.store.jsonl" | sort >"$T/$1.ids"
 }

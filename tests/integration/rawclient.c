@@ -6,12 +6,18 @@
  * (PATTERN, the third argument) and sends an Ack and a Nack of 5000
  * sequences each. Mode handshakes N tries N handshakes, each with a fresh
  * random key pair the broker does not know, and prints "handshakes done".
- * usage: rawclient AGENT.cfg MODE [MAX_FRAME_BYTES]
+ * Mode linkpub AGENCY ORIGIN_BROKER ORIGIN_SEQ [VIA] publishes, as a
+ * broker's link would, one labelled message whose origin claims AGENCY
+ * and whose route is ORIGIN_BROKER, ORIGIN_SEQ (and VIA on the way); "-"
+ * for ORIGIN_BROKER sends it without a route. It prints the Welcome and
+ * the answer to the publish.
+ * usage: rawclient AGENT.cfg MODE [MAX_FRAME_BYTES | ARGS...]
  * Not part of any installed program. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "client_config.h"
@@ -51,6 +57,9 @@ static int print_reply(int timeout_ms)
         printf("reply ERROR %s\n", wire_error_name(env->error->code));
     else if (env->kind_case == LIAISON__ENVELOPE__KIND_WELCOME)
         printf("reply WELCOME %s\n", env->welcome->agent);
+    else if (env->kind_case == LIAISON__ENVELOPE__KIND_PUB_ACK)
+        printf("reply PUB_ACK seq %llu%s\n", (unsigned long long)env->pub_ack->seq,
+               env->pub_ack->duplicate ? " duplicate" : "");
     else
         printf("reply kind %d\n", (int)env->kind_case);
     wire_envelope_free(&env);
@@ -81,11 +90,55 @@ static void publish(void)
     wire_intel_free(&m);
 }
 
+/* A publish as a downstream broker's link sends it: the label whole, the
+ * origin and the route filled in by the sender, not left to the broker. */
+static void link_publish(int argc, char **argv)
+{
+    Liaison__Envelope env;
+    Liaison__Publish p = LIAISON__PUBLISH__INIT;
+    Liaison__Intel m = LIAISON__INTEL__INIT;
+    Liaison__Label l = LIAISON__LABEL__INIT;
+    Liaison__Origin o = LIAISON__ORIGIN__INIT;
+    Liaison__Route r = LIAISON__ROUTE__INIT;
+    char *via = argc > 6 ? argv[6] : NULL;
+    char body[160], msg_id[64];
+    snprintf(body, sizeof body, "claimed by %s", argv[3]);
+    /* A msg_id of its own each time: a link's repeats are told by the
+     * route, not by the msg_id. */
+    snprintf(msg_id, sizeof msg_id, "linkpub-%ld", (long)getpid());
+    l.classification = LIAISON__CLASSIFICATION__OFFICIAL;
+    l.source_grade = 2;
+    l.intel_grade = (char *)(uintptr_t) "B";
+    l.handling = LIAISON__HANDLING__HANDLING_P;
+    l.risk = LIAISON__RISK__LOW;
+    o.agent = (char *)(uintptr_t) "intel-unit";
+    o.agency = argv[3];
+    o.type = (char *)(uintptr_t) "prison";
+    o.region = (char *)(uintptr_t) "humberside";
+    r.origin_broker = argv[4];
+    r.origin_seq = strtoull(argv[5], NULL, 10);
+    r.n_via = via ? 1 : 0;
+    r.via = &via;
+    m.topic = (char *)(uintptr_t) "alert.yorkshire.hmp-hull.linkpub";
+    m.msg_id = msg_id;
+    m.label = &l;
+    m.content_type = (char *)(uintptr_t) "text/plain";
+    m.body.data = (uint8_t *)body;
+    m.body.len = strlen(body);
+    m.origin = &o;
+    m.route = strcmp(argv[4], "-") == 0 ? NULL : &r;
+    wire_envelope_init(&env, 17);
+    p.intel = &m;
+    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env.publish = &p;
+    send_env(&env);
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
     if (argc < 3) {
-        fprintf(stderr, "usage: rawclient AGENT.cfg MODE [MAX_FRAME_BYTES]\n");
+        fprintf(stderr, "usage: rawclient AGENT.cfg MODE [MAX_FRAME_BYTES | ARGS...]\n");
         return 2;
     }
     client_config_t *cfg = client_config_load(argv[1], err, sizeof err);
@@ -221,6 +274,14 @@ int main(int argc, char **argv)
         env.kind_case = LIAISON__ENVELOPE__KIND_NACK;
         env.nack = &nk;
         send_env(&env);
+    } else if (strcmp(mode, "linkpub") == 0) {
+        if (argc < 6) {
+            fprintf(stderr, "rawclient: linkpub AGENCY ORIGIN_BROKER ORIGIN_SEQ [VIA]\n");
+            return 2;
+        }
+        hello();
+        print_reply(5000);
+        link_publish(argc, argv);
     } else if (strcmp(mode, "multipart") == 0) {
         zmq_send(sock, "a", 1, ZMQ_SNDMORE);
         zmq_send(sock, "b", 1, 0);
