@@ -8,6 +8,8 @@
 #   make demo       a broker and four agencies on loopback: deliveries, refusals with the
 #                   audit trail's reasons, queue state, status page
 #   make demo-up    the same, left running for exploring
+#   make demo-federation  three brokers linked up and down (Humberside, Yorkshire,
+#                   national): what crosses a link, what stays home, the links view
 #   make install    PREFIX=/usr/local (and DESTDIR): programs, man pages, bash completion,
 #                   systemd units, example configs, the docs the units link to
 #   make deb        Debian packages liaison-broker, liaison-agent, liaison-tools in build/deb/
@@ -63,8 +65,8 @@ ifneq ($(wildcard agent/main.c),)
 PROGRAMS += $(B)/liaison-agent
 endif
 
-.PHONY: all programs test tools units asan demo-up fuzz fuzz-smoke bench install help deps test-deps \
-        deb deb-deps package-check clean format format-check demo
+.PHONY: all programs test tools units asan demo-up demo-federation fuzz fuzz-smoke bench install help \
+        deps test-deps deb deb-deps package-check clean format format-check demo
 .DEFAULT_GOAL := all
 
 # The flags above come from pkg-config when the Makefile is read, so the
@@ -75,7 +77,7 @@ all: deps
 programs: $(PROGRAMS)
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---- generated protobuf-c code (build/ only) --------------------------------
 $(GEN_C) $(GEN_H) &: proto/liaison.proto
@@ -270,6 +272,10 @@ demo: deps
 demo-up: deps
 	@$(MAKE) --no-print-directory programs
 	@bash config/demo/demo.sh $(B) --up
+# Three brokers linked in tiers on loopback; see config/demo/federation.sh.
+demo-federation: deps
+	@$(MAKE) --no-print-directory programs
+	@bash config/demo/federation.sh $(B)
 
 # ---- install, packages, format, clean -------------------------------------------
 # The programs, their manuals (docs/man, mdoc: nothing to build), liaisonctl's

@@ -492,6 +492,7 @@ fi
 stop_all
 if [ "$PROBLEMS" -eq 0 ]; then
     say "All four agencies got exactly what the broker's audit trail says it disclosed; stopped cleanly."
+    say "Next: make demo-federation, three brokers linked up and down (docs/federation.md)."
     exit 0
 fi
 say "demo: $PROBLEMS problem(s); logs were in $D/logs (run with KEEP=1 to keep them)"
