@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "cfg.h"
@@ -63,7 +64,7 @@ static int check_listen(const char *v, void *obj, void *ctx, char *why, size_t w
 static int check_broker_name(const char *v, void *obj, void *ctx, char *why, size_t whylen)
 {
     (void)obj, (void)ctx;
-    if (word_valid(v) == 0)
+    if (v[0] == '\0' || word_valid(v) == 0) /* "": named after its key, at load */
         return 0;
     snprintf(why, whylen, "\"%s\" is not a name of [a-z0-9-]", v);
     return -1;
@@ -177,10 +178,10 @@ static const cfg_key_t broker_rows[] = {
     {.name = "name",
      .type = CFG_STRING,
      .offset = offsetof(config_t, name),
-     .def = "liaison",
+     .def = "",
      .check = check_broker_name,
      .help = "this broker's name in the route of what it stores and forwards ([a-z0-9-]; "
-             "unique among federated brokers)"},
+             "unique among federated brokers); unset, broker- and a hash of its key"},
     {.name = "listen",
      .type = CFG_STRING,
      .offset = offsetof(config_t, listen),
@@ -679,7 +680,7 @@ static const cfg_key_t uplink_rows[] = {
      .type = CFG_STRING,
      .flags = CFG_REQUIRED,
      .offset = offsetof(config_uplink_t, as.name),
-     .check = check_broker_name,
+     .check = check_region,
      .help = "[a-z0-9-], unique: names the link in logs, views and the audit trail"},
     {.name = "broker",
      .type = CFG_STRING,
@@ -929,6 +930,17 @@ config_t *config_load(const char *path, char *err, size_t errlen)
     if (cfg_parse(c, cfg_member(cfg_root(c), "broker"), "broker", broker_rows,
                   UTIL_LEN(broker_rows), cfg, &lc, err, errlen) != 0)
         goto fail;
+    if (cfg->name[0] == '\0') {
+        /* Unnamed, a broker is named after its key: two brokers left at
+         * one default name would drop each other's messages as loops. */
+        uint8_t h[6];
+        char name[32];
+        crypto_generichash(h, sizeof h, cfg->public_key, 32, NULL, 0);
+        snprintf(name, sizeof name, "broker-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4],
+                 h[5]);
+        free(cfg->name);
+        cfg->name = xstrdup(name);
+    }
     /* "./data" reads worse than "data" in every log line that names it. */
     if (strcmp(lc.base_dir, ".") != 0) {
         if (util_path_join(dir, sizeof dir, lc.base_dir, cfg->data_dir) != 0) {

@@ -180,7 +180,8 @@ static void queue_deliver(broker_t *b, session_t *s, sub_t *sub, const struct ms
         /* To another broker: the message leaves with its route stamped
          * (route.h), so the broker below can tell a loop and a repeat. */
         uint8_t *stamped;
-        size_t n = route_stamp_packed(ref_data(ref), ref->len, b->cfg->name, &stamped);
+        size_t n = route_stamp_packed(ref_data(ref), ref->len, b->cfg->name, store_epoch(b->store),
+                                      &stamped);
         uint8_t *out = batch_add_frame(b->open, BATCH_DELIVER, s->rid, s->rid_len, 0, sub->id, seq,
                                        attempt == 1, wire_deliver_size(n));
         batch_frame_trim(b->open, wire_deliver_pack(sub->id, attempt, 0, stamped, n, out));

@@ -128,6 +128,20 @@ static int token_cmp(const void *a, const void *b)
     return memcmp(a, b, 32);
 }
 
+/* A refused watchlist or filter is answered and recorded, like other
+ * refused subscriptions (aggregated). */
+static void refuse_narrowing(broker_t *b, session_t *s, uint64_t corr, const char *pattern,
+                             Liaison__ErrorCode code, const char *why)
+{
+    struct audit_event ev = {.actor = s->agent,
+                             .action = "subscribe",
+                             .topic = pattern,
+                             .outcome = "refused",
+                             .reason = wire_error_name(code)};
+    audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
+    reply_error(b, s, corr, code, NULL, why);
+}
+
 /* Compiles a Subscribe's where filter and blinds its watchlist. Answers a
  * refusal itself (-1). */
 static int narrowing_make(broker_t *b, session_t *s, uint64_t corr, const Liaison__Subscribe *r,
@@ -143,21 +157,21 @@ static int narrowing_make(broker_t *b, session_t *s, uint64_t corr, const Liaiso
                 snprintf(msg, sizeof msg, "where, column %zu: %s", pos, why);
             else
                 snprintf(msg, sizeof msg, "where: %s", why);
-            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_FILTER, NULL, msg);
+            refuse_narrowing(b, s, corr, r->pattern, LIAISON__ERROR_CODE__BAD_FILTER, msg);
             return -1;
         }
     }
     if (r->n_subjects == 0)
         return 0;
     if (!b->index_on) {
-        reply_error(b, s, corr, LIAISON__ERROR_CODE__NO_SUBJECT_INDEX, NULL,
-                    "this broker has no subject_key: watchlists are off");
+        refuse_narrowing(b, s, corr, r->pattern, LIAISON__ERROR_CODE__NO_SUBJECT_INDEX,
+                         "this broker has no subject_key: watchlists are off");
         goto fail;
     }
     if (r->n_subjects > SUB_MAX_WATCH) {
         snprintf(msg, sizeof msg, "a watchlist holds at most %d subjects; this one %zu",
                  SUB_MAX_WATCH, r->n_subjects);
-        reply_error(b, s, corr, LIAISON__ERROR_CODE__TOO_LARGE, NULL, msg);
+        refuse_narrowing(b, s, corr, r->pattern, LIAISON__ERROR_CODE__TOO_LARGE, msg);
         goto fail;
     }
     nw->watch = xmalloc(r->n_subjects * sizeof *nw->watch);
@@ -165,7 +179,7 @@ static int narrowing_make(broker_t *b, session_t *s, uint64_t corr, const Liaiso
         if (r->subjects[i] == NULL || strlen(r->subjects[i]) > LABEL_MAX_WORD ||
             subject_token(b->subject_key, r->subjects[i], nw->watch[i]) != 0) {
             snprintf(msg, sizeof msg, "watched subject %zu does not normalise", i + 1);
-            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_SUBJECT, NULL, msg);
+            refuse_narrowing(b, s, corr, r->pattern, LIAISON__ERROR_CODE__BAD_SUBJECT, msg);
             goto fail;
         }
     }

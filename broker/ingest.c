@@ -264,12 +264,11 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m,
 static void accept_routed(broker_t *b, const struct source *src, Liaison__Intel *m, int64_t now_us)
 {
     struct store_dkey key;
-    char origin[80], seq_text[24];
+    char origin[ROUTE_DEDUP_ORIGIN], id[ROUTE_DEDUP_ID];
     route_dedup_key(m->route, &key);
-    snprintf(origin, sizeof origin, "~%s", m->route->origin_broker);
-    snprintf(seq_text, sizeof seq_text, "%llu", (unsigned long long)m->route->origin_seq);
+    route_dedup_ids(m->route, origin, id);
     uint64_t seq =
-        find_repeat(b, &key, origin, seq_text, now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
+        find_repeat(b, &key, origin, id, now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
     if (seq) {
         /* Here already (another path, or a re-send after an outage):
          * counted, and recorded as floods are, one record a minute. */

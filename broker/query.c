@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "audit.h"
@@ -166,39 +167,80 @@ static void notify(broker_t *b, const session_t *asker, const Liaison__Intel *m,
     b->stats.hit_notices++;
 }
 
-/* Reads and decides one indexed message: 1 if it joined the page. */
-static int consider(broker_t *b, session_t *s, const Liaison__Query *q, const char *pattern,
-                    struct plan *p, uint64_t seq, struct page *pg, unsigned *notified)
+/* Reads and judges one indexed message: the decoded message (caller owns)
+ * when the asker gets an answer for it (*hit: as a hit), NULL when it is
+ * absent, exactly as if it did not exist. */
+static Liaison__Intel *judge(broker_t *b, session_t *s, const Liaison__Query *q,
+                             const char *pattern, struct plan *p, uint64_t seq, int *hit)
 {
     const void *data;
     size_t len;
     if (store_read_get(p->rd, seq, &data, &len) != STORE_OK)
-        return 0; /* erased since it was indexed in this snapshot cannot be; a damaged entry */
+        return NULL; /* a damaged entry: the snapshot holds what it indexes */
     Liaison__Intel *m = wire_intel_decode(data, len);
     if (m == NULL || m->label == NULL || m->topic == NULL || m->received_at_us < q->since_us ||
         !topic_match(pattern, m->topic)) {
         wire_intel_free(&m);
-        return 0;
+        return NULL;
     }
     struct policy_verdict v = policy_consult(b->cfg, s->conf, pattern, m, util_now_us());
     if (v.action != POLICY_DELIVER && v.action != POLICY_NOTICE) {
         wire_intel_free(&m);
-        return 0; /* absent: the same as no match at all */
+        return NULL;
     }
+    *hit = v.action == POLICY_NOTICE;
+    return m;
+}
+
+/* Puts an answer on the page, unless it would take the frame past room
+ * (0: it was not added, m is freed). Its originator is told once it is
+ * on. */
+static int answer(broker_t *b, session_t *s, struct page *pg, Liaison__Intel *m, int hit,
+                  size_t room, unsigned *notified)
+{
     struct answer *a = page_add(pg, m);
-    if (v.action == POLICY_NOTICE) {
+    if (hit)
         make_hit(b, a);
-        pg->hits++;
-    } else {
+    else
         a->r.intel = m;
+    size_t n = liaison__query_result__get_packed_size(&a->r) + 8;
+    if (pg->bytes + n > room && pg->n > 1) {
+        pg->n--;
+        wire_intel_free(&pg->a[pg->n].m);
+        return 0;
     }
-    pg->bytes += liaison__query_result__get_packed_size(&a->r) + 8;
+    pg->bytes += n;
+    pg->hits += hit != 0;
     if (*notified < NOTIFY_MAX &&
         topic_match_any(b->cfg->notify_on_hit, b->cfg->n_notify_on_hit, m->topic)) {
-        notify(b, s, m, v.action == POLICY_NOTICE);
+        notify(b, s, m, hit);
         (*notified)++;
     }
     return 1;
+}
+
+/* What makes a query the same query on its next page. */
+static void query_sig(const Liaison__Query *q, const char *pattern, uint8_t sig[16])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 16);
+    for (size_t i = 0; i < q->n_subjects; i++)
+        if (q->subjects[i])
+            crypto_generichash_update(&st, (const uint8_t *)q->subjects[i],
+                                      strlen(q->subjects[i]) + 1);
+    crypto_generichash_update(&st, (const uint8_t *)pattern, strlen(pattern) + 1);
+    crypto_generichash_update(&st, (const uint8_t *)&q->since_us, sizeof q->since_us);
+    crypto_generichash_final(&st, sig, 16);
+}
+
+/* 1 if q asks for the next page of the session's last query. */
+static int next_page(const session_t *s, const Liaison__Query *q, const char *pattern)
+{
+    uint8_t sig[16];
+    if (q->after_seq == 0 || q->after_seq != s->query_next_after)
+        return 0;
+    query_sig(q, pattern, sig);
+    return memcmp(sig, s->query_sig, sizeof sig) == 0;
 }
 
 /* The refusals a query can meet before it reads anything; 0 to go on. */
@@ -218,9 +260,10 @@ static int query_refused(broker_t *b, session_t *s, uint64_t corr, const Liaison
                      "this broker has no subject_key: its subject index is off");
         return 1;
     }
-    /* Counted before anything is read: a refused query costs nothing. */
-    if (!agent_rate(s->agent_state, &s->agent_state->queries, b->cfg->max_queries_per_minute,
-                    util_mono_ms())) {
+    /* Counted before anything is read: a refused query costs nothing. A
+     * query's next page is not another query. */
+    if (!next_page(s, q, pattern) && !agent_rate(s->agent_state, &s->agent_state->queries,
+                                                 b->cfg->max_queries_per_minute, util_mono_ms())) {
         reply_refuse(b, s, corr, "query", LIAISON__ERROR_CODE__TOO_MANY_QUERIES,
                      "too many subject queries this minute (max_queries_per_minute)");
         return 1;
@@ -301,10 +344,11 @@ void query_handle(broker_t *b, session_t *s, uint64_t corr, const Liaison__Query
         failed = plan_advance(&p, i, from) != 0;
     unsigned notified = 0;
     size_t room = b->cfg->max_frame_bytes > 4096 ? b->cfg->max_frame_bytes - 4096 : 0;
+    /* "more" says only that another answer for the asker follows: the page
+     * reads on past its limit to the next one it would give (or, past the
+     * scan budget, says more without knowing). */
     while (!failed) {
-        if (pg.n == limit || p.scanned >= SCAN_BUDGET) {
-            /* Whether anything visible follows is not known without
-             * reading on: say "more" only when an index entry is left. */
+        if (p.scanned >= SCAN_BUDGET) {
             for (size_t i = 0; i < p.n; i++)
                 more |= p.at[i] != UINT64_MAX;
             break;
@@ -315,14 +359,16 @@ void query_handle(broker_t *b, session_t *s, uint64_t corr, const Liaison__Query
         }
         if (seq == UINT64_MAX)
             break;
-        size_t before = pg.bytes;
-        if (consider(b, s, q, pattern, &p, seq, &pg, &notified) && pg.bytes > room && pg.n > 1) {
-            /* Over the frame: this answer starts the next page. */
-            pg.n--;
-            wire_intel_free(&pg.a[pg.n].m);
-            pg.hits -= pg.a[pg.n].r.hit;
-            pg.bytes = before;
-            more = 1;
+        int hit = 0;
+        Liaison__Intel *m = judge(b, s, q, pattern, &p, seq, &hit);
+        if (m == NULL) {
+            last = seq; /* absent: the next page starts after it */
+            continue;
+        }
+        if (pg.n == limit || !answer(b, s, &pg, m, hit, room, &notified)) {
+            if (pg.n == limit)
+                wire_intel_free(&m);
+            more = 1; /* this one starts the next page */
             break;
         }
         last = seq;
@@ -354,6 +400,9 @@ void query_handle(broker_t *b, session_t *s, uint64_t corr, const Liaison__Query
     b->stats.query_hits += pg.hits;
     log_info("event=query agent=%s subjects=%zu pattern=%s results=%zu hits=%u more=%d", s->agent,
              p.n, pattern, pg.n, pg.hits, more);
+    s->query_next_after = more ? last : 0;
+    if (more)
+        query_sig(q, pattern, s->query_sig);
     send_page(b, s, corr, &pg, more, last);
     page_free(&pg);
 }

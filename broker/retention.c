@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "route.h"
 #include "subjects.h"
 #include "topic.h"
 #include "util.h"
@@ -138,10 +139,9 @@ static int erase(retention_t *r, batch_t *bt, const config_t *cfg, audit_t *audi
         return bt->failed;
     if (m->route && m->route->origin_broker) {
         /* A message from another broker is kept once by its route. */
-        char origin[80], seq[24];
-        snprintf(origin, sizeof origin, "~%s", m->route->origin_broker);
-        snprintf(seq, sizeof seq, "%llu", (unsigned long long)m->route->origin_seq);
-        store_wset_purge(bt->w, m->seq, m->received_at_us, origin, seq);
+        char origin[ROUTE_DEDUP_ORIGIN], id[ROUTE_DEDUP_ID];
+        route_dedup_ids(m->route, origin, id);
+        store_wset_purge(bt->w, m->seq, m->received_at_us, origin, id);
     } else {
         store_wset_purge(bt->w, m->seq, m->received_at_us, m->origin ? m->origin->agent : NULL,
                          m->msg_id);

@@ -9,7 +9,7 @@
 
 #include "util.h"
 
-void route_stamp(Liaison__Intel *m, const char *self)
+void route_stamp(Liaison__Intel *m, const char *self, uint64_t epoch)
 {
     Liaison__Route *r = m->route;
     if (r == NULL) {
@@ -17,6 +17,7 @@ void route_stamp(Liaison__Intel *m, const char *self)
         liaison__route__init(r);
         r->origin_broker = xstrdup(self);
         r->origin_seq = m->seq;
+        r->origin_epoch = epoch;
         m->route = r;
         return;
     }
@@ -24,13 +25,14 @@ void route_stamp(Liaison__Intel *m, const char *self)
     r->via[r->n_via++] = xstrdup(self);
 }
 
-size_t route_stamp_packed(const void *data, size_t len, const char *self, uint8_t **out)
+size_t route_stamp_packed(const void *data, size_t len, const char *self, uint64_t epoch,
+                          uint8_t **out)
 {
     Liaison__Intel *m = wire_intel_decode(data, len);
     *out = NULL;
     if (m == NULL)
         return 0;
-    route_stamp(m, self);
+    route_stamp(m, self, epoch);
     size_t n = wire_intel_size(m);
     *out = xmalloc(n ? n : 1);
     wire_intel_pack(m, *out);
@@ -81,12 +83,19 @@ int route_names(const Liaison__Route *r, const char *self)
     return 0;
 }
 
-void route_dedup_key(const Liaison__Route *r, struct store_dkey *key)
+void route_dedup_ids(const Liaison__Route *r, char origin[ROUTE_DEDUP_ORIGIN],
+                     char id[ROUTE_DEDUP_ID])
 {
     /* "~" is not a character of an agent's name, so no publisher's key
      * (origin agent, msg_id) is ever this one. */
-    char origin[80], seq[24];
-    snprintf(origin, sizeof origin, "~%s", r->origin_broker);
-    snprintf(seq, sizeof seq, "%llu", (unsigned long long)r->origin_seq);
-    store_dedup_key(origin, seq, key);
+    snprintf(origin, ROUTE_DEDUP_ORIGIN, "~%s", r->origin_broker);
+    snprintf(id, ROUTE_DEDUP_ID, "%016llx:%llu", (unsigned long long)r->origin_epoch,
+             (unsigned long long)r->origin_seq);
+}
+
+void route_dedup_key(const Liaison__Route *r, struct store_dkey *key)
+{
+    char origin[ROUTE_DEDUP_ORIGIN], id[ROUTE_DEDUP_ID];
+    route_dedup_ids(r, origin, id);
+    store_dedup_key(origin, id, key);
 }

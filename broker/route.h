@@ -25,14 +25,16 @@
 /* Brokers one route may name after its origin. */
 #define ROUTE_MAX_VIA 16
 
-/* Stamps m (decoded, owned by the caller) for sending from broker self:
- * sets the route if it has none (with m->seq), else appends self. */
-void route_stamp(Liaison__Intel *m, const char *self);
+/* Stamps m (decoded, owned by the caller) for sending from broker self
+ * whose store's epoch is epoch: sets the route if it has none (with
+ * m->seq), else appends self. */
+void route_stamp(Liaison__Intel *m, const char *self, uint64_t epoch);
 
 /* The stored form of a message (packed Intel) stamped for sending from
  * self: a fresh packed Intel in *out (caller frees) and its length; 0 if
  * the bytes do not decode. */
-size_t route_stamp_packed(const void *data, size_t len, const char *self, uint8_t **out);
+size_t route_stamp_packed(const void *data, size_t len, const char *self, uint64_t epoch,
+                          uint8_t **out);
 
 /* 0 if r is a well-formed route (an origin broker name, a sequence, at
  * most ROUTE_MAX_VIA names), else -1 with why. */
@@ -41,8 +43,13 @@ int route_valid(const Liaison__Route *r, char *why, size_t whylen);
 /* 1 if the route names self, as its origin or on the way. */
 int route_names(const Liaison__Route *r, const char *self);
 
-/* The dedup key of a routed message: its (origin_broker, origin_seq), in
- * a space no agent's (origin, msg_id) key can reach. */
+/* The dedup entry of a routed message, its (origin broker, epoch,
+ * sequence), as the (origin, msg_id) pair the store keys it by: origin is
+ * "~" and the broker's name, a space no agent's name can reach. */
+#define ROUTE_DEDUP_ORIGIN 80
+#define ROUTE_DEDUP_ID     48
+void route_dedup_ids(const Liaison__Route *r, char origin[ROUTE_DEDUP_ORIGIN],
+                     char id[ROUTE_DEDUP_ID]);
 void route_dedup_key(const Liaison__Route *r, struct store_dkey *key);
 
 #endif

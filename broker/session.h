@@ -96,7 +96,11 @@ typedef struct session {
     const config_agent_t *conf;    /* borrowed from the current config; NULL if removed */
     int welcomed;
     int hit_notices; /* its Hello asked for hit notices */
-    int dead;        /* unroutable or timed out: reaped before sleep */
+    /* The page its last subject query answered with "more": asking for
+     * the next one is the same query, not another against the rate. */
+    uint8_t query_sig[16];
+    uint64_t query_next_after;
+    int dead; /* unroutable or timed out: reaped before sleep */
     int64_t last_seen_ms;
     int64_t last_sent_ms; /* for the broker's own heartbeats to an idle session */
     sub_t **subs;         /* owned array of owned subscriptions (stable addresses: the

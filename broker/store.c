@@ -38,6 +38,7 @@ struct store {
     int readonly;
     int lock_fd;       /* broker.lock in data_dir, flocked while open; -1 read-only */
     uint64_t last_seq; /* highest committed sequence (written by the committer) */
+    uint64_t epoch;    /* drawn when the store was made (meta "epoch"); 0 if older */
     uint64_t room;     /* bytes the map can still take, as of the last commit */
     uint64_t map_bytes;
 };
@@ -131,6 +132,24 @@ static int store_init(store_t *s, char *err, size_t errlen)
         s->last_seq = key_seq(&k);
     else if (rc != MDB_NOTFOUND)
         goto fail;
+    /* The store's epoch: a random number drawn once, when it is made, so a
+     * store rebuilt from nothing (its sequences starting again at 1) is
+     * told apart from the one before it by brokers that dedup by route. */
+    k.mv_data = "epoch";
+    k.mv_size = 5;
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 8) {
+        memcpy(&s->epoch, v.mv_data, 8);
+    } else if (rc == MDB_NOTFOUND && !s->readonly) {
+        randombytes_buf(&s->epoch, sizeof s->epoch);
+        s->epoch |= 1; /* never 0, which means "none" */
+        v.mv_data = &s->epoch;
+        v.mv_size = 8;
+        if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+            goto fail;
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+        goto fail;
+    }
     /* Retention may have erased the newest messages: the high-water mark
      * in meta keeps sequence numbers from ever being reused. */
     k.mv_data = "last_seq";
@@ -399,6 +418,11 @@ void store_close(store_t **sp)
         close(s->lock_fd); /* releases the flock */
     free(s);
     *sp = NULL;
+}
+
+uint64_t store_epoch(const store_t *s)
+{
+    return s->epoch;
 }
 
 uint64_t store_last_seq(const store_t *s)

@@ -45,7 +45,8 @@ struct store_stat {
  *   hits       agent + 0x1f + msg seq + time -> packed HitNotice waiting for it
  *   meta       "schema" -> version, "last_seq" -> high-water mark,
  *              "owner" -> the public key of the broker the store belongs to,
- *              "index_key" -> the id of the subject key the index was written with
+ *              "index_key" -> the id of the subject key the index was written with,
+ *              "epoch" -> a random number drawn when the store was made
  */
 
 /* Opens (creating) the store in dir with a map of map_size_mb MiB.
@@ -69,6 +70,11 @@ int store_claim(store_t *s, const uint8_t key[32], int expect_store, int adopt, 
  * empty data.mdb, or one without its databases: a power cut during that
  * start). Nothing in it was ever acknowledged. */
 int store_never_started(const char *dir);
+
+/* The number drawn when the store was made (0 for a store made before
+ * stores had one): with a broker's name and a sequence, it names one
+ * message for good, even across a store rebuilt from nothing. */
+uint64_t store_epoch(const store_t *s);
 
 /* The highest committed sequence (0 when empty). Safe from any thread. */
 uint64_t store_last_seq(const store_t *s);

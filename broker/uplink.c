@@ -419,7 +419,7 @@ static int plan_one(broker_t *b, size_t i, uint64_t seq, const void *data, size_
         wire_intel_free(&m);
         return -1;
     }
-    route_stamp(m, b->cfg->name);
+    route_stamp(m, b->cfg->name, store_epoch(b->store));
     Liaison__Envelope env;
     Liaison__Publish p = LIAISON__PUBLISH__INIT;
     wire_envelope_init(&env, seq); /* the answer names the local sequence */

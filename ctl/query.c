@@ -22,7 +22,7 @@
 
 #define MAX_SUBJECTS 64
 
-enum { Q_SUBJECT, Q_TOPIC, Q_SINCE, Q_JSON, Q_MAX };
+enum { Q_SUBJECT, Q_TOPIC, Q_SINCE, Q_JSON, Q_MAX, Q_PAGE };
 
 static const struct opts_flag flags[] = {
     [Q_SUBJECT] = {"subject", 's', "REF",
@@ -32,6 +32,8 @@ static const struct opts_flag flags[] = {
                  "only messages received from TIME: YYYY-MM-DD, RFC 3339, or ago (1h, 2d)"},
     [Q_JSON] = {"json", 0, NULL, "JSON lines, and a summary line last"},
     [Q_MAX] = {"max", 0, "N", "stop after N answers (default 10000)"},
+    [Q_PAGE] = {"page", 0, "N",
+                "answers per request, 1-1000 (default 100); one query however many"},
 };
 
 static const struct opts_spec spec = {
@@ -146,6 +148,11 @@ int ctl_query(const char *config, int argc, char **argv)
             t.json = 1;
         } else if (k == Q_MAX && opts_u64(&o, 1, UINT32_MAX, &max) != 0) {
             return CTL_USAGE;
+        } else if (k == Q_PAGE) {
+            uint64_t n;
+            if (opts_u64(&o, 1, 1000, &n) != 0)
+                return CTL_USAGE;
+            q.limit = (uint32_t)n;
         }
     }
     if (k != OPTS_END)

@@ -100,6 +100,10 @@ ctl police query $many >/dev/null 2>"$T/many.err"; rc=$?
 set -e
 assert_eq "$rc" 1 "17 subjects"
 assert_contains "$T/many.err" TOO_LARGE
+# police has asked 5 this minute; one query read a page at a time is one
+# query, however many pages.
+ctl police query --subject A1234BC --page 1 --json >"$T/paged.q" 2>"$T/paged.err" || fail "a paged query: $(cat "$T/paged.err")"
+assert_contains "$T/paged.q" '{"summary":{"results":4,"hits":2}}'
 
 # Hit notices: prison was away, so its notices were kept; police is live.
 "$BIN/liaisonctl" -c "$T/police.cfg" hits --count 1 --timeout 10 >"$T/police.hits" 2>&1 &
@@ -111,10 +115,10 @@ wait "$HP" || fail "police got no live hit notice: $(cat "$T/police.hits")"
 assert_contains "$T/police.hits" '"asker_agency":"Yorkshire ROCU"'
 assert_contains "$T/police.hits" '"asker_contact":"ROCU desk, 0113 222222"'
 ctl prison hits --timeout 2 >"$T/prison.hits" || fail "prison hits"
-# Seq 3 was found by police (twice, a hit), rocu (twice) and marsoc; never
-# by prison itself.
-[ "$(grep -c '"seq":3,' "$T/prison.hits")" = 5 ] || fail "prison's kept notices: $(cat "$T/prison.hits")"
-assert_eq "$(grep -c '"asker_agency":"police agency",.*"hit":true' "$T/prison.hits")" 2 "police's hits"
+# Seq 3 was found by police (three times, a hit), rocu (twice) and marsoc;
+# never by prison itself.
+[ "$(grep -c '"seq":3,' "$T/prison.hits")" = 6 ] || fail "prison's kept notices: $(cat "$T/prison.hits")"
+assert_eq "$(grep -c '"asker_agency":"police agency",.*"hit":true' "$T/prison.hits")" 3 "police's hits"
 assert_eq "$(grep -c '"asker_agency":"Yorkshire ROCU","asker_contact":"ROCU desk, 0113 222222",.*"hit":false' "$T/prison.hits")" 2 "rocu's finds"
 assert_not_contains "$T/prison.hits" '"asker_agency":"HMP Hull"'
 assert_not_contains "$T/prison.hits" 'A1234BC'
@@ -131,9 +135,9 @@ grep '"action":"query"' "$T/audit.jsonl" | grep '"actor":"police"' | grep -q '"r
 grep '"action":"query"' "$T/audit.jsonl" | grep '"outcome":"refused"' | grep -q TOO_MANY_QUERIES || fail "the rate refusal is not audited"
 grep -q '"action":"hit_notice","recipient":"prison"' "$T/audit.jsonl" || fail "hit notices are not audited"
 ctl auditor audit export --subject 'a1234bc' --action query >"$T/about.jsonl" || fail "audit --subject"
-# police twice (one and two subjects), rocu twice, marsoc once, prison twice
-# (the JSON and the table).
-assert_eq "$(grep -c '"action":"query"' "$T/about.jsonl")" 7 "queries about A1234BC"
+# police twice (one and two subjects) and four pages of one, rocu twice,
+# marsoc once, prison twice (the JSON and the table): each page is recorded.
+assert_eq "$(grep -c '"action":"query"' "$T/about.jsonl")" 11 "pages of queries about A1234BC"
 assert_not_contains "$T/about.jsonl" '"actor":"fisher"'
 
 # The index survives a restart; another subject_key needs --reindex.
