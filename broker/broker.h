@@ -24,7 +24,22 @@
 
 struct broker_stats {
     uint64_t publishes, publish_refused, duplicates, deliveries, notices, delivery_refused,
-        redeliveries, dead_letters, commits, frames_bad, erased;
+        redeliveries, dead_letters, commits, commits_refused, frames_bad, erased;
+};
+
+/* What waits for room (room.c): disclosures held at the floor, or every
+ * writer after a commit refused for want of room, tried again after a
+ * backoff. */
+struct broker_pause {
+    int held;          /* disclosures wait: the room left is below the floor */
+    int on;            /* a commit was refused (MAP_FULL): only tries write */
+    int ticked;        /* this pause's last tick committed: the next try plans the work */
+    int logged;        /* this pause's store_exhausted line was written */
+    int64_t since_ms;  /* when it began (monotonic) */
+    int64_t retry_ms;  /* when the next try may be planned */
+    int64_t delay_ms;  /* the wait before it: doubles after each refused try */
+    uint32_t tries;    /* tries refused in this pause */
+    int64_t logged_ms; /* when store_exhausted was last written */
 };
 
 typedef struct broker {
@@ -45,6 +60,7 @@ typedef struct broker {
     int fatal;              /* a commit failed with an I/O error: stop, exit 1 */
     int full;               /* publishes are being refused for want of room */
     int64_t full_logged_ms; /* when store_full was last logged */
+    struct broker_pause pause;
     /* Durable subscriptions let go (unsubscribed, reaped, taken over): their
      * acked floor as it was in memory, for the next connection to resume
      * from even before the cursor write commits (fanout.c). */
