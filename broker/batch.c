@@ -29,6 +29,7 @@ void batch_reset(batch_t *bt)
     bt->has_audit = bt->has_ckpt = 0;
     bt->n_purges = 0;
     bt->failed = STORE_OK;
+    bt->try_kind = 0;
     bt->commit_s = 0;
     store_wset_clear(bt->w);
 }
@@ -197,6 +198,7 @@ uint8_t *batch_add_frame(batch_t *bt, enum batch_frame_kind kind, const uint8_t 
         bt->frames = xrealloc(bt->frames, bt->cap_frames * sizeof *bt->frames);
     }
     struct batch_frame *f = &bt->frames[bt->n_frames++];
+    memset(f, 0, sizeof *f);
     f->kind = (uint8_t)kind;
     f->first = (uint8_t)(first != 0);
     f->sub_id = sub_id;
@@ -214,4 +216,9 @@ void batch_frame_trim(batch_t *bt, size_t len)
     struct batch_frame *f = &bt->frames[bt->n_frames - 1];
     bt->len -= f->len - len;
     f->len = len;
+}
+
+struct batch_frame *batch_last_frame(batch_t *bt)
+{
+    return &bt->frames[bt->n_frames - 1];
 }

@@ -28,18 +28,32 @@ struct batch_pub {
     uint32_t n_tokens;         /* (32 bytes each; 0 when the index is off) */
 };
 
-/* A frame that leaves only when the batch is durable. */
+/* A frame that leaves only when the batch is durable, or a change to a
+ * subscription's state that is undone if the batch fails (those send
+ * nothing: what happened is put back, to be planned again). */
 enum batch_frame_kind {
-    BATCH_DELIVER, /* a Deliver or notice: undone (redelivered later) if the batch fails */
-    BATCH_REPLY,   /* a reply whose record is in the batch: an Error instead if it fails */
-    BATCH_DUP_ACK, /* a PubAck for a repeated publish: an Error instead if it fails */
-    BATCH_NOTICE,  /* a frame to a third party (a hit notice): dropped if it fails */
-    BATCH_UPLINK,  /* to uplink number sub_id (a forward, an ack): dropped if it fails */
+    BATCH_DELIVER,     /* a Deliver or notice: undone (redelivered later) if the batch fails */
+    BATCH_REPLY,       /* a reply whose record is in the batch: an Error instead if it fails */
+    BATCH_DUP_ACK,     /* a PubAck for a repeated publish: an Error instead if it fails */
+    BATCH_NOTICE,      /* a frame to a third party (a hit notice): dropped if it fails */
+    BATCH_UPLINK,      /* to uplink number sub_id (a forward, an ack): dropped if it fails */
+    BATCH_REPLAY_DONE, /* a replay's ReplayDone: its replay is caught up again if it fails */
+    BATCH_DEAD_LETTER, /* seq left sub's window as a dead letter: logged once durable, put
+                        * back if it fails; the frame's bytes hold the agent's name */
+    BATCH_WITHDRAWN,   /* seq left sub's window, withheld at redelivery: put back if it fails */
+    BATCH_REWIND,      /* sub walked the store from seq in this batch: walks it again if it
+                        * fails, so what it withheld is recorded */
 };
 struct batch_frame {
     uint8_t kind;
-    uint8_t first; /* BATCH_DELIVER: a first delivery (else a redelivery) */
+    uint8_t first;     /* BATCH_DELIVER: a first delivery (else a redelivery) */
+    uint8_t notice;    /* BATCH_DELIVER: a sanitised notice */
+    uint8_t in_window; /* BATCH_DELIVER: of an entry the window held before this batch (a
+                        * redelivery, or a held one's first): it stays there if it fails */
+    uint8_t rejected;  /* BATCH_DEAD_LETTER, BATCH_WITHDRAWN: nacked without requeue */
     uint32_t sub_id;
+    uint32_t count; /* BATCH_DEAD_LETTER, BATCH_WITHDRAWN: the entry's deliveries so far;
+                     * BATCH_REWIND: the deliveries the walk withheld */
     uint64_t seq, corr_id;
     size_t rid_off, rid_len;
     size_t off, len; /* the packed frame, in the batch's bytes */
@@ -63,6 +77,7 @@ typedef struct batch {
     int has_audit, has_ckpt;
     size_t n_purges;
     int failed;      /* STORE_OK, or why it failed (STORE_FULL, STORE_ERR): sticky */
+    int try_kind;    /* 0, or a try while the store was out of room (enum room_plan) */
     double commit_s; /* how long its commit took, set by the committer */
 } batch_t;
 
@@ -102,6 +117,9 @@ uint8_t *batch_add_frame(batch_t *bt, enum batch_frame_kind kind, const uint8_t 
                          size_t len);
 /* Shrinks the last frame to the len actually packed. */
 void batch_frame_trim(batch_t *bt, size_t len);
+/* The last frame added, for its kind's own fields; valid until the next
+ * batch_add_frame. */
+struct batch_frame *batch_last_frame(batch_t *bt);
 const uint8_t *batch_bytes(const batch_t *bt, size_t off);
 const char *batch_msg_id(const batch_t *bt, const struct batch_pub *p);
 

@@ -24,8 +24,23 @@
 
 struct broker_stats {
     uint64_t publishes, publish_refused, duplicates, deliveries, notices, delivery_refused,
-        redeliveries, dead_letters, commits, frames_bad, erased, queries, query_refused,
-        query_results, query_hits, hit_notices, loops, route_duplicates;
+        redeliveries, dead_letters, commits, commits_refused, frames_bad, erased, queries,
+        query_refused, query_results, query_hits, hit_notices, loops, route_duplicates;
+};
+
+/* What waits for room (room.c): disclosures held at the floor, or every
+ * writer after a commit refused for want of room, tried again after a
+ * backoff. */
+struct broker_pause {
+    int held;          /* disclosures wait: the room left is below the floor */
+    int on;            /* a commit was refused (MAP_FULL): only tries write */
+    int ticked;        /* this pause's last tick committed: the next try plans the work */
+    int logged;        /* this pause's store_exhausted line was written */
+    int64_t since_ms;  /* when it began (monotonic) */
+    int64_t retry_ms;  /* when the next try may be planned */
+    int64_t delay_ms;  /* the wait before it: doubles after each refused try */
+    uint32_t tries;    /* tries refused in this pause */
+    int64_t logged_ms; /* when store_exhausted was last written */
 };
 
 typedef struct broker {
@@ -50,6 +65,7 @@ typedef struct broker {
      * subject_key at start; the key is bound at start like the store. */
     int index_on;
     uint8_t subject_key[32];
+    struct broker_pause pause;
     /* Durable subscriptions let go (unsubscribed, reaped, taken over): their
      * acked floor as it was in memory, for the next connection to resume
      * from even before the cursor write commits (fanout.c). */

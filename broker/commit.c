@@ -10,10 +10,15 @@
  *
  * Failure: a full map refuses the batch and, since the open batch was
  * numbered and chained on top of it, that one too; the loop's state goes
- * back to what is committed. An I/O error is fatal: after a failed sync
- * the kernel may have dropped the dirty pages, so nothing is retried; the
- * broker refuses what waited and stops, and a restart recovers from disk.
- * Not responsible for: what goes into a batch. */
+ * back to what is committed: each delivery, notice, dead letter and
+ * replay's end the batches planned is planned again, and nothing they took
+ * out of a window is lost (undo, from the frames fanout.c leaves in them),
+ * and what writes pauses until a try commits (room.c). An I/O error is
+ * fatal: after a failed sync the kernel may have dropped the dirty pages,
+ * so nothing is retried; the broker refuses what waited and stops, and a
+ * restart recovers from disk.
+ * Not responsible for: what goes into a batch, or when to try again
+ * (room.c). */
 #include "commit.h"
 
 #include <errno.h>
@@ -30,6 +35,7 @@
 #include "reply.h"
 #include "retention.h"
 #include "uplink.h"
+#include "room.h"
 #include "util.h"
 
 struct committer {
@@ -149,6 +155,8 @@ static batch_t *committer_take(committer_t *c, int wait, int *rc)
 
 void commit_submit(broker_t *b)
 {
+    if (b->open->try_kind && batch_empty(b->open))
+        room_try_empty(b); /* nothing needed room this time */
     if (b->inflight || b->fatal || batch_empty(b->open))
         return;
     b->inflight = b->open;
@@ -179,12 +187,85 @@ static void release(broker_t *b, batch_t *bt)
             uplink_send(b, (int)f->sub_id, batch_bytes(bt, f->off), f->len);
             continue;
         }
+        if (f->kind == BATCH_DEAD_LETTER) {
+            const char *agent = (const char *)batch_bytes(bt, f->off);
+            log_warn("event=dead_letter agent=%s sub=%u seq=%llu reason=\"%s\"", agent, f->sub_id,
+                     (unsigned long long)f->seq, agent + strlen(agent) + 1);
+            continue;
+        }
+        if (f->kind == BATCH_WITHDRAWN || f->kind == BATCH_REWIND)
+            continue; /* nothing to send: they matter only if a batch fails */
         session_t *s = sessions_find(b->sessions, batch_bytes(bt, f->rid_off), f->rid_len);
         if (s == NULL || s->dead)
             continue; /* a delivery stays unacked: sent again from the cursor on return */
         /* A full peer queue leaves a delivery unacked in the window; the
          * ack timeout sends it again. */
         session_send(b->router, s, batch_bytes(bt, f->off), f->len);
+    }
+}
+
+/* A subscription's state goes back to before the batch that failed: each
+ * planned delivery is planned again, each entry it took out of the window
+ * put back, and its counts are undone. */
+static void undo(broker_t *b, session_t *s, sub_t *sub, const struct batch_frame *f)
+{
+    switch ((enum batch_frame_kind)f->kind) {
+    case BATCH_DELIVER:
+        if (f->notice)
+            b->stats.notices--;
+        else
+            b->stats.deliveries--;
+        s->delivered--;
+        if (f->in_window) {
+            /* It was in the window before: it stays, due again at once. */
+            struct inflight *fl = sub_inflight(sub, f->seq);
+            if (fl) {
+                sub_unattempted(sub, fl);
+                sub_set_due(sub, fl, 0);
+            }
+            if (f->first) {
+                sub->delivered--;
+            } else {
+                sub->redelivered--;
+                b->stats.redeliveries--;
+            }
+            break;
+        }
+        /* Put in the window by this batch: it goes, and the subscription
+         * reaches it again from the store. */
+        sub_forget(sub, f->seq);
+        sub->delivered--;
+        if (sub->next_seq == SUB_AT_TAIL || f->seq < sub->next_seq)
+            sub->next_seq = f->seq;
+        break;
+    case BATCH_REPLAY_DONE:
+        /* Caught up again from where it was, and told then. */
+        sub->report_done = 1;
+        if (sub->next_seq == SUB_AT_TAIL || f->seq < sub->next_seq)
+            sub->next_seq = f->seq;
+        break;
+    case BATCH_DEAD_LETTER:
+        sub->dead_lettered--;
+        b->stats.dead_letters--;
+        sub_restore(sub, f->seq, f->count, f->rejected);
+        break;
+    case BATCH_WITHDRAWN:
+        sub->refused--;
+        b->stats.delivery_refused--;
+        sub_restore(sub, f->seq, f->count, 0);
+        break;
+    case BATCH_REWIND:
+        sub->refused -= f->count;
+        b->stats.delivery_refused -= f->count;
+        sub_forget_from(sub, f->seq);
+        if (sub->next_seq == SUB_AT_TAIL || f->seq < sub->next_seq)
+            sub->next_seq = f->seq;
+        break;
+    case BATCH_REPLY:
+    case BATCH_DUP_ACK:
+    case BATCH_NOTICE:
+    case BATCH_UPLINK:
+        break;
     }
 }
 
@@ -219,20 +300,8 @@ static void refuse(broker_t *b, batch_t *bt, Liaison__ErrorCode code, const char
             continue;
         }
         sub_t *sub = session_sub_find(s, f->sub_id);
-        if (sub == NULL)
-            continue;
-        if (f->first) {
-            sub_forget(sub, f->seq);
-            sub->delivered--;
-            if (sub->next_seq == SUB_AT_TAIL || f->seq < sub->next_seq)
-                sub->next_seq = f->seq;
-        } else {
-            struct inflight *fl = sub_inflight(sub, f->seq);
-            if (fl) {
-                sub_unattempted(sub, fl);
-                sub_set_due(sub, fl, 0);
-            }
-        }
+        if (sub)
+            undo(b, s, sub, f);
     }
     batch_reset(bt);
 }
@@ -251,11 +320,18 @@ static void refuse_all(broker_t *b, batch_t *failed, int rc)
     refuse(b, b->open, code, why);
     uint64_t next = store_last_seq(b->store) + 1;
     b->next_seq = next;
-    b->planned = next - 1;
+    /* What committed unplanned (a pass that could not plan let its batch
+     * go) is still to plan. */
+    if (b->planned > next - 1)
+        b->planned = next - 1;
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {
         session_t *s = sessions_at(b->sessions, i);
         for (size_t j = 0; j < s->n_subs; j++) {
             sub_t *sub = s->subs[j];
+            /* The refused messages are gone, and their numbers go to the
+             * next ones stored: nothing of theirs may stay in a window
+             * (held under an embargo, say). */
+            sub_forget_from(sub, next);
             if (sub->next_seq != SUB_AT_TAIL && sub->next_seq > next)
                 sub->next_seq = next;
             /* Cursor writes in the lost batches must be written again. */
@@ -277,13 +353,18 @@ int commit_reap(broker_t *b, int wait)
         return 0;
     b->inflight = NULL;
     if (rc == STORE_OK) {
+        room_committed(b, bt->try_kind);
         /* The next batch goes to disk first, so its commit overlaps the
          * sending of this one's replies. It was numbered and chained on
          * this one, which is now on disk. */
         commit_submit(b);
         release(b, bt);
     } else {
+        int was_try = bt->try_kind;
+        b->stats.commits_refused++;
         refuse_all(b, bt, rc);
+        if (rc == STORE_FULL)
+            room_refused(b, was_try);
         if (rc == STORE_ERR) {
             log_error("event=commit_failed action=\"stopping: nothing is retried after a "
                       "failed write; a restart recovers what is on disk\"");

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "room.h"
 #include "topic.h"
 #include "uplink.h"
 #include "util.h"
@@ -569,6 +570,13 @@ static json_doc_t *status_doc(broker_t *b, const struct control_model *m)
         m->store.map_bytes
             ? round2((double)m->store.used_bytes * 100.0 / (double)m->store.map_bytes) / 100.0
             : 0.0);
+    /* Paused: the map and its reserve are used up (room.c). */
+    json_doc_set_bool(o, "store_paused", room_paused(b));
+    if (room_paused(b))
+        json_doc_set_real(o, "store_paused_s",
+                          (double)(util_mono_ms() - b->pause.since_ms) / 1000.0);
+    else
+        json_doc_set_null(o, "store_paused_s");
     set_u64(o, "agents_configured", b->cfg->n_agents);
     set_u64(o, "agents_connected", m->agents_connected);
     set_u64(o, "sessions", sessions_count(b->sessions));
@@ -586,6 +594,7 @@ static json_doc_t *status_doc(broker_t *b, const struct control_model *m)
     set_u64(o, "redeliveries", st->redeliveries);
     set_u64(o, "dead_letters", st->dead_letters);
     set_u64(o, "commits", st->commits);
+    set_u64(o, "commits_refused", st->commits_refused);
     set_u64(o, "commit_p50_us", (uint64_t)(metrics_commit_quantile(b->metrics, 0.5) * 1e6));
     set_u64(o, "commit_p99_us", (uint64_t)(metrics_commit_quantile(b->metrics, 0.99) * 1e6));
     set_u64(o, "frames_bad", st->frames_bad);

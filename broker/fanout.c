@@ -10,7 +10,11 @@
  * it catches up.
  * Messages still in an uncommitted batch are read from it, decoded once;
  * older ones from the pass's snapshot, decoded once per pass through a
- * small cache.
+ * small cache. Each decision writes a record, so none is planned when the
+ * store's room is down to its floor (room.c): what waits is planned when
+ * room is back, as if the window were full. Should a batch be refused
+ * anyway, what it planned is undone (commit.c) with the help of the
+ * frames this file leaves in it: nothing it took from a window is lost.
  * Not responsible for: the rule (policy.c) or sending (commit.c). */
 #include "fanout.h"
 
@@ -25,6 +29,7 @@
 #include "policy.h"
 #include "route.h"
 #include "subjects.h"
+#include "room.h"
 #include "topic.h"
 #include "util.h"
 
@@ -171,6 +176,7 @@ static void queue_notice(broker_t *b, session_t *s, sub_t *sub, const Liaison__I
     size_t len = wire_envelope_size(&env);
     wire_envelope_pack(&env, batch_add_frame(b->open, BATCH_DELIVER, s->rid, s->rid_len, 0, sub->id,
                                              seq, attempt == 1, len));
+    batch_last_frame(b->open)->notice = 1;
 }
 
 static void queue_deliver(broker_t *b, session_t *s, sub_t *sub, const struct msgref *ref,
@@ -336,15 +342,34 @@ static int64_t due_in(int64_t now_ms, int64_t now_us, int64_t until_us)
     return now_ms + (until_us - now_us) / 1000 + 1;
 }
 
-/* A message that has used up its deliveries is set aside where operators
- * can see it, and stops blocking the subscription's window. */
-static void dead_letter(broker_t *b, session_t *s, sub_t *sub, uint64_t seq, const char *why)
+/* An entry taken out of a window by this batch: put back if the batch
+ * fails (commit.c), so a refused batch loses no delivery. */
+static void queue_taken(broker_t *b, session_t *s, sub_t *sub, enum batch_frame_kind kind,
+                        uint64_t seq, uint32_t attempts, int rejected, const char *why)
 {
+    /* A dead letter's agent and reason, for the line logged at commit. */
+    size_t na = why ? strlen(s->agent) + 1 : 0, nw = why ? strlen(why) + 1 : 0;
+    uint8_t *p = batch_add_frame(b->open, kind, s->rid, s->rid_len, 0, sub->id, seq, 0, na + nw);
+    if (why) {
+        memcpy(p, s->agent, na);
+        memcpy(p + na, why, nw);
+    }
+    struct batch_frame *f = batch_last_frame(b->open);
+    f->count = attempts;
+    f->rejected = (uint8_t)(rejected != 0);
+}
+
+/* A message that has used up its deliveries is set aside where operators
+ * can see it, and stops blocking the subscription's window. It is logged
+ * when its batch is on disk (commit.c), not here: a batch refused for want
+ * of room puts it back in the window instead. */
+static void dead_letter(broker_t *b, session_t *s, sub_t *sub, uint64_t seq, uint32_t attempts,
+                        int rejected)
+{
+    const char *why = rejected ? "rejected by the receiver" : "max_deliver reached";
     sub_forget(sub, seq);
     sub->dead_lettered++;
     b->stats.dead_letters++;
-    log_warn("event=dead_letter agent=%s sub=%u seq=%llu reason=\"%s\"", s->agent, sub->id,
-             (unsigned long long)seq, why);
     struct audit_event ev = {.actor = "broker",
                              .action = "dead_letter",
                              .recipient = s->agent,
@@ -354,6 +379,7 @@ static void dead_letter(broker_t *b, session_t *s, sub_t *sub, uint64_t seq, con
     audit_append(b->audit, b->open, &ev);
     if (sub->durable)
         store_wset_deadletter(b->open->w, seq, sub->durable, why);
+    queue_taken(b, s, sub, BATCH_DEAD_LETTER, seq, attempts, rejected, why);
 }
 
 /* Unacked deliveries past their due time are planned again, re-checked by
@@ -372,10 +398,14 @@ static int redeliver_due(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, 
             i++;
             continue;
         }
+        if (!room_to_disclose(b)) {
+            next_due = now_ms; /* still due: looked at again next pass */
+            break;
+        }
         uint64_t seq = f->seq;
-        if (f->rejected || f->attempts >= b->cfg->max_deliver) {
-            dead_letter(b, s, sub, seq,
-                        f->rejected ? "rejected by the receiver" : "max_deliver reached");
+        uint32_t attempts = f->attempts;
+        if (f->rejected || attempts >= b->cfg->max_deliver) {
+            dead_letter(b, s, sub, seq, attempts, f->rejected);
             continue; /* entry i was removed */
         }
         struct msgref ref;
@@ -392,11 +422,13 @@ static int redeliver_due(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, 
             return -1;
         if (p == PLAN_WITHHELD) {
             sub_forget(sub, seq); /* no longer allowed: withheld, not retried */
+            queue_taken(b, s, sub, BATCH_WITHDRAWN, seq, attempts, 0, NULL);
             continue;
         }
         if (p == PLAN_DEFERRED) {
             f->due_ms = due_in(now_ms, now_us, until);
         } else {
+            batch_last_frame(b->open)->in_window = 1; /* it stays in the window if refused */
             if (f->attempts > 0) {
                 sub->redelivered++;
                 b->stats.redeliveries++;
@@ -432,8 +464,10 @@ static void replay_caught_up(broker_t *b, session_t *s, sub_t *sub, uint64_t las
     env.kind_case = LIAISON__ENVELOPE__KIND_REPLAY_DONE;
     env.replay_done = &done;
     size_t n = wire_envelope_size(&env);
-    wire_envelope_pack(
-        &env, batch_add_frame(b->open, BATCH_REPLY, s->rid, s->rid_len, 0, sub->id, 0, 0, n));
+    /* Its seq is where the replay walks from to be caught up again, should
+     * the batch fail. */
+    wire_envelope_pack(&env, batch_add_frame(b->open, BATCH_REPLAY_DONE, s->rid, s->rid_len, 0,
+                                             sub->id, last_seq + 1, 0, n));
 }
 
 /* Plans seq for sub and records what happened in its window. */
@@ -456,10 +490,19 @@ static enum plan plan_next(broker_t *b, session_t *s, sub_t *sub, struct msgref 
 static void walk_on(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us);
 static void walk(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us)
 {
+    uint64_t from = sub->next_seq, refused = sub->refused;
+    size_t writes = store_wset_count(b->open->w);
     walk_on(b, s, sub, now_ms, now_us);
     /* A replay's withheld range is recorded in the batch of the pass that
      * walked it, so the record is on disk with the pass's deliveries. */
     withheld_flush(b, s, sub);
+    /* Should the batch fail, the walk starts again here and what it put in
+     * the window goes: what it withheld (a record, no frame) is recorded
+     * by a later batch, and nothing is in the window twice. */
+    if (store_wset_count(b->open->w) != writes) {
+        batch_add_frame(b->open, BATCH_REWIND, s->rid, s->rid_len, 0, sub->id, from, 0, 0);
+        batch_last_frame(b->open)->count = (uint32_t)(sub->refused - refused);
+    }
 }
 
 static void walk_on(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64_t now_us)
@@ -503,6 +546,8 @@ static void walk_on(broker_t *b, session_t *s, sub_t *sub, int64_t now_ms, int64
             }
             attempt = sub->resume[sub->i_resume].attempts + 1;
         }
+        if (!room_to_disclose(b))
+            return; /* it goes on from seq when there is room */
         if (plan_next(b, s, sub, &ref, seq, attempt, now_ms, now_us) == PLAN_FAILED)
             return;
         sub->next_seq = seq + 1;
@@ -546,8 +591,8 @@ static void on_match(void *item, void *arg)
         replay_caught_up(t->b, s, sub, sub->replay_to, 1); /* live up to its end */
         return;
     }
-    if (sub_credit(sub) == 0) {
-        sub->next_seq = t->seq; /* its window is full: it falls behind here */
+    if (sub_credit(sub) == 0 || !room_to_disclose(t->b)) {
+        sub->next_seq = t->seq; /* its window is full, or the store: it falls behind here */
         return;
     }
     plan_next(t->b, s, sub, t->ref, t->seq, 1, t->now_ms, t->now_us);
@@ -569,6 +614,26 @@ static void cut_off(broker_t *b, session_t *s, enum policy_rule why)
                              .reason = policy_rule_name(why)};
     audit_append(b->audit, b->open, &ev);
     fanout_session_gone(b, s);
+}
+
+/* The watchlists a new message concerns, through the token index: its
+ * tokens from ingest when it is in a batch, blinded again when it was read
+ * from the store. */
+static void tail_watchlists(broker_t *b, struct tail_ctx *t)
+{
+    uint8_t buf[LABEL_MAX_SUBJECTS][32];
+    const uint8_t(*tokens)[32] = buf;
+    size_t n;
+    if (!b->index_on)
+        return;
+    if (t->ref->bt) {
+        tokens = batch_pub_tokens(t->ref->bt, t->ref->p);
+        n = t->ref->p->n_tokens;
+    } else {
+        n = subjects_tokens(b->subject_key, t->ref->m, buf, LABEL_MAX_SUBJECTS);
+    }
+    for (size_t i = 0; i < n; i++)
+        subindex_match_token(b->subindex, tokens[i], on_watch_match, t);
 }
 
 void fanout_plan(broker_t *b)
@@ -595,20 +660,24 @@ void fanout_plan(broker_t *b)
                 walk(b, s, sub, now_ms, now_us);
         }
     }
-    /* 2. New messages, through the index: each costs its matches. */
+    /* 2. New messages, through the index: each costs its matches. They
+     * are in the open batch, unless a pass that could not plan (the store
+     * out of room, room.c) let their batch go: then from the store. */
     for (uint64_t seq = from; seq < b->next_seq; seq++) {
         struct msgref ref;
-        if (!from_batch(b->open, seq, &ref))
-            continue;
-        struct tail_ctx t = {b, &ref, seq, now_ms, now_us};
-        subindex_match(b->subindex, ref.m->topic, on_match, &t);
-        const uint8_t(*tokens)[32] = batch_pub_tokens(ref.bt, ref.p);
-        for (uint32_t i = 0; i < ref.p->n_tokens; i++)
-            subindex_match_token(b->subindex, tokens[i], on_watch_match, &t);
-        b->planned = seq;
+        uint64_t at = seq;
+        int rc = fetch(b, &at, 1, &ref);
+        if (rc == STORE_ERR)
+            break; /* planned next pass */
+        if (rc == STORE_OK) {
+            struct tail_ctx t = {b, &ref, seq, now_ms, now_us};
+            subindex_match(b->subindex, ref.m->topic, on_match, &t);
+            tail_watchlists(b, &t);
+        }
+        b->planned = seq; /* or gone (erased, unreadable): nothing to plan */
     }
-    b->planned = b->next_seq - 1;
     cache_clear();
+    room_unhold(b); /* held disclosures go on next pass if room came back */
 }
 
 /* What a durable cursor should remember above its floor: the window's

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "reply.h"
+#include "room.h"
 #include "commit.h"
 #include "fanout.h"
 #include "subjects.h"
@@ -245,6 +246,8 @@ static void retain(broker_t *b, int64_t now_ms)
 {
     if (now_ms < b->retention_due_ms || b->open->n_purges || (b->inflight && b->inflight->n_purges))
         return;
+    /* Short of room, a pass erases only what its records leave room for. */
+    retention_limit(b->retention, room_erase_budget(b));
     int n = retention_pass(b->retention, b->store, b->cfg, b->audit,
                            b->index_on ? b->subject_key : NULL, b->open, util_now_us());
     if (n < 0)
@@ -266,11 +269,23 @@ static void before_sleep(broker_t *b)
 {
     int64_t now = util_mono_ms();
     begin_pass(b);
-    fanout_plan(b);                     /* 1. decide deliveries, audit them */
-    uplinks_plan(b, now);               /*    and forwards up, with their records */
-    retain(b, now);                     /* 2. bounded erasure by the retention rules */
-    audit_tick(b->audit, b->open, now); /* 3. aggregates, checkpoint */
-    fanout_cursors(b, now);             /* 4. durable cursors that moved */
+    /* A store out of room plans nothing that writes until a try is due
+     * (room.c): first a tick, the pause's record alone, then the work,
+     * erasures first and alone when retention has any, since erasing is
+     * what frees room. */
+    enum room_plan plan = room_plan(b, now);
+    if (plan == ROOM_PLAN_TICK)
+        audit_broker(b, "store_paused", NULL, "refused", "map_full");
+    if (plan == ROOM_PLAN_TRY)
+        retain(b, now);
+    if (plan == ROOM_PLAN_ALL || (plan == ROOM_PLAN_TRY && b->open->n_purges == 0)) {
+        fanout_plan(b);       /* 1. decide deliveries, audit them */
+        uplinks_plan(b, now); /*    and forwards up, with their records */
+        if (plan == ROOM_PLAN_ALL)
+            retain(b, now);                 /* 2. bounded erasure by the retention rules */
+        audit_tick(b->audit, b->open, now); /* 3. aggregates, checkpoint */
+        fanout_cursors(b, now);             /* 4. durable cursors that moved */
+    }
     /* Readers must not outlive the pass: a long-lived snapshot would pin
      * old pages and grow the file. */
     store_read_end(&b->rd);
@@ -368,14 +383,17 @@ int loop_run(config_t *cfg)
     while (!loop_stop_flag && !b.fatal) {
         /* 1. timeout from the nearest timer */
         int64_t now = util_mono_ms();
-        int64_t nearest = next_timer < b.retention_due_ms ? next_timer : b.retention_due_ms;
-        if (next_tick < nearest)
-            nearest = next_tick;
+        int64_t nearest = next_timer < next_tick ? next_timer : next_tick;
+        /* Paused for want of room, retention waits for the next try. */
+        if (!b.pause.on && b.retention_due_ms < nearest)
+            nearest = b.retention_due_ms;
+        if (room_retry_ms(&b) < nearest)
+            nearest = room_retry_ms(&b);
         long timeout = nearest > now ? (long)(nearest - now) : 0;
         long up_wait = uplinks_timeout_ms(&b, now);
         if (up_wait < timeout)
             timeout = up_wait;
-        int reading = b.open->n_pubs < OPEN_BATCH_MAX;
+        int reading = b.open->n_pubs < OPEN_BATCH_MAX && !room_trying(&b);
         zmq_pollitem_t items[3 + 2 * UPLINKS_MAX] = {
             {NULL, committer_fd(b.committer), ZMQ_POLLIN, 0},
             {auth_socket(b.auth), 0, ZMQ_POLLIN, 0},

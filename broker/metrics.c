@@ -25,6 +25,7 @@
 #include "control.h"
 #include "log.h"
 #include "uplink.h"
+#include "room.h"
 #include "util.h"
 
 /* The page, generated from broker/status_page.html by the Makefile. */
@@ -595,6 +596,13 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
            "Messages set aside after max_deliver attempts.", (double)st->dead_letters);
     scalar(&b, "liaison_commits_total", "counter", "Group commits (one fsync each).",
            (double)st->commits);
+    scalar(&b, "liaison_commits_refused_total", "counter",
+           "Group commits LMDB refused for want of room (MAP_FULL), tries included.",
+           (double)st->commits_refused);
+    scalar(&b, "liaison_store_paused", "gauge",
+           "1 while the store's reserve is used up and deliveries (or, after a refused commit, "
+           "all writes) wait for room.",
+           (double)room_paused(br));
     scalar(&b, "liaison_bad_frames_total", "counter", "Frames refused as undecodable.",
            (double)st->frames_bad);
     scalar(&b, "liaison_auth_refused_total", "counter",

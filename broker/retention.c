@@ -29,6 +29,7 @@ struct retention {
     size_t n_rules;
     int stale; /* totals must be recounted */
     uint64_t rolling;
+    int limit; /* erasures the next pass may make (retention_limit), 0: ERASE_BUDGET */
 };
 
 retention_t *retention_new(void)
@@ -45,6 +46,11 @@ void retention_free(retention_t **rp)
     free((*rp)->rules);
     free(*rp);
     *rp = NULL;
+}
+
+void retention_limit(retention_t *r, int max_erase)
+{
+    r->limit = max_erase < 1 ? 1 : max_erase;
 }
 
 void retention_invalidate(retention_t *r)
@@ -177,13 +183,15 @@ int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *au
     if (rd == NULL)
         return 0;
     int scanned = 0, erased = 0, failed = 0;
+    int budget = r->limit && r->limit < ERASE_BUDGET ? r->limit : ERASE_BUDGET;
+    r->limit = 0;
     uint64_t seq;
     const void *data;
     size_t len;
     /* 1. Rules over their count or size: their oldest messages go first. */
     for (size_t i = 0; i < r->n_rules && !failed; i++) {
         struct rule_state *s = &r->rules[i];
-        while (over(s, &cfg->retention[i]) && scanned < SCAN_BUDGET && erased < ERASE_BUDGET &&
+        while (over(s, &cfg->retention[i]) && scanned < SCAN_BUDGET && erased < budget &&
                store_read_next(rd, s->pos, &seq, &data, &len) == STORE_OK) {
             scanned++;
             s->pos = seq + 1;
@@ -202,7 +210,7 @@ int retention_pass(retention_t *r, store_t *st, const config_t *cfg, audit_t *au
         }
     }
     /* 2. Age and review dates, rolling over the whole store. */
-    while (!failed && scanned < SCAN_BUDGET && erased < ERASE_BUDGET) {
+    while (!failed && scanned < SCAN_BUDGET && erased < budget) {
         if (store_read_next(rd, r->rolling + 1, &seq, &data, &len) != STORE_OK) {
             r->rolling = 0; /* wrapped: start again from the oldest next pass */
             break;

@@ -30,6 +30,10 @@ void retention_invalidate(retention_t *r);
 /* A message was committed: adds it to its rule's totals. */
 void retention_note(retention_t *r, const config_t *cfg, const Liaison__Intel *m, size_t len);
 
+/* Bounds the next pass's erasures to max_erase (at least 1) below its own
+ * bound: each writes a record, and a store short of room has little. */
+void retention_limit(retention_t *r, int max_erase);
+
 /* One bounded pass: erases into bt what the rules say must go (read from
  * the committed store), with an audit record for each. Returns how many
  * were erased, or -1 when bt has failed. With index_key (the subject key,

@@ -335,6 +335,25 @@ int sub_requeue(sub_t *sub, uint64_t seq)
     return 0;
 }
 
+int sub_restore(sub_t *sub, uint64_t seq, uint32_t attempts, int rejected)
+{
+    if (sub_requeue(sub, seq) != 0)
+        return -1;
+    struct inflight *f = sub_inflight(sub, seq); /* held, due at once */
+    if (attempts > 0) {
+        f->attempts = attempts;
+        sub->n_held--;
+    }
+    f->rejected = rejected != 0;
+    return 0;
+}
+
+void sub_forget_from(sub_t *sub, uint64_t seq)
+{
+    while (sub->n_inflight && sub->inflight[sub->n_inflight - 1].seq >= seq)
+        remove_at(sub, sub->n_inflight - 1);
+}
+
 int sub_forget(sub_t *sub, uint64_t seq)
 {
     int i = find(sub, seq);

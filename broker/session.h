@@ -162,6 +162,13 @@ int sub_forget(sub_t *sub, uint64_t seq);
  * at once: an operator's requeue of a dead letter.
  * Returns -1 if it is already there. */
 int sub_requeue(sub_t *sub, uint64_t seq);
+/* Puts back an entry a batch that failed had taken out of the window (a
+ * dead letter, a delivery withheld at redelivery), with the deliveries it
+ * had and its nack, due at once. Returns -1 if it is already there. */
+int sub_restore(sub_t *sub, uint64_t seq, uint32_t attempts, int rejected);
+/* Forgets every entry at or above seq (what a batch that failed planned
+ * from there on). */
+void sub_forget_from(sub_t *sub, uint64_t seq);
 /* Sets f's due time (f in sub's window), keeping next_due_ms a bound. */
 void sub_set_due(sub_t *sub, struct inflight *f, int64_t due_ms);
 /* The unacked entry for seq, or NULL (binary search: the window is in

@@ -893,7 +893,8 @@ abort:
     mdb_txn_abort(txn);
 fail:
     if (rc == MDB_MAP_FULL) {
-        log_warn("event=store_full op=%s", what);
+        /* Said once per pause by commit.c (event=store_exhausted). */
+        log_debug("event=store_full op=%s", what);
         return STORE_FULL;
     }
     log_error("event=store_failed op=%s error=\"%s\"", what, mdb_strerror(rc));

@@ -183,6 +183,11 @@ static void print_status(const json_doc_t *s, FILE *out)
     fprintf(out, "store      %.0f messages (seq %.0f..%.0f), %s of %s used (%.1f%%)\n",
             num(s, "messages"), num(s, "first_seq"), num(s, "last_seq"), used, map,
             num(s, "store_used_ratio") * 100.0);
+    if (json_doc_bool(json_doc_get(s, "store_paused")) == 1)
+        fprintf(out,
+                "           its reserve used up %.0fs ago: deliveries wait for room (the broker's "
+                "log says so, event=store_exhausted)\n",
+                num(s, "store_paused_s"));
     fprintf(out, "agents     %.0f of %.0f connected, %.0f connections, %.0f subscriptions\n",
             num(s, "agents_connected"), num(s, "agents_configured"), num(s, "sessions"),
             num(s, "subscriptions"));

@@ -38,9 +38,9 @@ wait_for() { # file pattern [seconds]
 }
 
 # wait_deadletter OPS SEQ: waits (bounded) until the operator OPS's view
-# lists a dead letter of sequence SEQ. The broker logs event=dead_letter when
-# it plans one, before its batch is on disk; the view shows what is on disk.
-# Views are rate limited, so it asks a few times, not many.
+# lists a dead letter of sequence SEQ. The broker logs event=dead_letter once
+# its batch is on disk, so the view shows it from then; asking again is a
+# safety net, a few times, not many (views are rate limited).
 wait_deadletter() {
     n=40
     until "$BIN/liaisonctl" -c "$T/$1.cfg" deadletters list --json 2>/dev/null |

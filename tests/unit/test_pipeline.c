@@ -5,7 +5,10 @@
  * with the publish after it in the same pass, and the sequence given again
  * to the next stored message, never to two; a repeat answered from the
  * uncommitted batch; a full store refusing publishes while it still
- * delivers; and idle subscriptions never visited per message. */
+ * delivers; a commit the map cannot hold pausing what writes, tried again
+ * after a backoff, and everything it planned (deliveries, a dead letter)
+ * planned again once there is room; deliveries held at the floor; and idle
+ * subscriptions never visited per message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +30,7 @@
 #include "ingest.h"
 #include "keys.h"
 #include "metrics.h"
+#include "room.h"
 #include "util.h"
 
 struct fixture {
@@ -221,6 +225,16 @@ static Liaison__Envelope *frame(void *d, int wait)
     return env;
 }
 
+/* The next frame d received is a Deliver of seq. */
+static void env_seq_is(void *d, uint64_t seq)
+{
+    Liaison__Envelope *env = frame(d, 1);
+    assert_non_null(env);
+    assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+    assert_int_equal(env->deliver->intel->seq, seq);
+    wire_envelope_free(&env);
+}
+
 static uint64_t expect_puback(void *d, uint64_t corr, int duplicate)
 {
     Liaison__Envelope *env = frame(d, 1);
@@ -244,6 +258,30 @@ static void expect_error(void *d, uint64_t corr, Liaison__ErrorCode code)
     assert_int_equal(env->corr_id, corr);
     assert_int_equal(env->error->code, code);
     wire_envelope_free(&env);
+}
+
+/* One loop pass as before_sleep makes it while the store may be out of
+ * room (loop.c): what room_plan allows, at now_ms. Returns the plan. */
+static enum room_plan room_pass(broker_t *b, int64_t now_ms)
+{
+    b->rd = store_read_begin(b->store);
+    enum room_plan plan = room_plan(b, now_ms);
+    if (plan == ROOM_PLAN_TICK) {
+        struct audit_event ev = {.actor = "broker",
+                                 .action = "store_paused",
+                                 .outcome = "refused",
+                                 .reason = "map_full"};
+        audit_append(b->audit, b->open, &ev);
+    }
+    if (plan == ROOM_PLAN_ALL || plan == ROOM_PLAN_TRY) {
+        fanout_plan(b);
+        audit_tick(b->audit, b->open, now_ms);
+        fanout_cursors(b, now_ms);
+    }
+    store_read_end(&b->rd);
+    commit_submit(b);
+    commit_reap(b, 1);
+    return plan;
 }
 
 /* The msg_id stored under seq, or "" if none. */
@@ -320,13 +358,11 @@ static void fill_behind(broker_t *b, size_t leave)
     free(reason);
 }
 
-static void free_filler(broker_t *b)
+/* LMDB reuses a freed page only once two later commits have passed (the
+ * previous snapshot stays readable): moves it on, and measures the room. */
+static void free_filler_ticks(broker_t *b)
 {
     store_wset_t *w = store_wset_new();
-    store_wset_deadletter_del(w, 1, "filler/1");
-    assert_int_equal(store_commit(b->store, w), STORE_OK);
-    /* LMDB reuses a freed page only once two later commits have passed
-     * (the previous snapshot stays readable): move it on. */
     for (int i = 0; i < 2; i++) {
         store_wset_clear(w);
         store_wset_cursor(w, "test/tick", (uint64_t)i, "alert.>", NULL);
@@ -334,6 +370,15 @@ static void free_filler(broker_t *b)
     }
     store_wset_free(&w);
     store_room_update(b->store);
+}
+
+static void free_filler(broker_t *b)
+{
+    store_wset_t *w = store_wset_new();
+    store_wset_deadletter_del(w, 1, "filler/1");
+    assert_int_equal(store_commit(b->store, w), STORE_OK);
+    store_wset_free(&w);
+    free_filler_ticks(b);
 }
 
 static void test_pipeline_map_full_after_the_message_refuses_the_whole_pass(void **state)
@@ -403,6 +448,223 @@ static void test_pipeline_full_store_refuses_publishes_and_still_delivers(void *
     assert_int_equal(sub_ack(sub, 1), 0);
 }
 
+/* Fills the map to its last page behind the broker's back, with fillers
+ * it does not count (dead letters), each as large as still fits: nothing
+ * more commits, not even a delete (LMDB copies the pages it changes). The
+ * room the broker measured stays as it was, as a wrong estimate would.
+ * But `held` bytes were freed first under a reader's snapshot, which keeps
+ * LMDB from reusing them: ending the reader (the returned one) gives them
+ * back without a write. */
+static store_read_t *fill_all(broker_t *b, size_t held)
+{
+    store_wset_t *w = store_wset_new();
+    char *reason = xmalloc(held + 1);
+    memset(reason, 'r', held);
+    reason[held] = '\0';
+    store_wset_deadletter(w, 1, "filler/held", reason);
+    assert_int_equal(store_commit(b->store, w), STORE_OK);
+    store_read_t *pin = store_read_begin(b->store);
+    assert_non_null(pin);
+    store_wset_clear(w);
+    store_wset_deadletter_del(w, 1, "filler/held");
+    assert_int_equal(store_commit(b->store, w), STORE_OK);
+    int n = 0;
+    for (size_t size = 1u << 20; size >= 64; size /= 2) {
+        reason[size < held ? size : held] = '\0';
+        for (;;) {
+            char name[32];
+            snprintf(name, sizeof name, "filler/%d", n);
+            store_wset_clear(w);
+            store_wset_deadletter(w, 1, name, reason);
+            if (store_commit(b->store, w) != STORE_OK)
+                break;
+            n++;
+        }
+    }
+    free(reason);
+    store_wset_free(&w);
+    return pin;
+}
+
+/* n publishes of 100 bytes, acked. */
+static void publish_n(struct fixture *f, uint64_t n)
+{
+    for (uint64_t i = 1; i <= n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "m-%llu", (unsigned long long)i);
+        publish(f, i, "alert.y.a", id, 100);
+    }
+    pass(&f->b);
+    for (uint64_t i = 1; i <= n; i++)
+        expect_puback(f->pub, i, 0);
+}
+
+/* One try, as the loop makes it once it is due: a tick and, if the tick
+ * commits, the work at once. 1 if the work committed. */
+static int try_once(broker_t *b)
+{
+    assert_int_equal(room_pass(b, b->pause.retry_ms - 1), ROOM_PLAN_WAIT);
+    assert_int_equal(room_pass(b, b->pause.retry_ms), ROOM_PLAN_TICK);
+    if (!b->pause.ticked)
+        return 0;
+    assert_int_equal(room_pass(b, b->pause.retry_ms), ROOM_PLAN_TRY);
+    return !b->pause.on;
+}
+
+static void test_pipeline_a_refused_commit_pauses_and_is_tried_after_a_backoff(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish_n(f, 600);
+    /* A replay of the 600: their disclosure records fit the room the
+     * broker measured, not the map. */
+    store_read_t *pin = fill_all(b, 512u << 10);
+    sub_t *sub = session_sub_add(f->ss, 9, "alert.>", NULL, 1000, 1);
+    fanout_sub_added(b, sub);
+    assert_int_equal(room_pass(b, util_mono_ms()), ROOM_PLAN_ALL);
+    assert_true(b->pause.on);
+    assert_int_equal(b->stats.commits_refused, 1);
+    assert_null(frame(f->sub, 0));
+    /* Undone: all 600 are owed again, none counted as delivered. */
+    assert_int_equal(sub->n_inflight, 0);
+    assert_int_equal(sub->next_seq, 1);
+    assert_int_equal(b->stats.deliveries, 0);
+    /* Nothing is planned before a try is due, and each refused try (its
+     * tick: not even that fits) doubles the wait, up to 5 s. */
+    int64_t delay = ROOM_RETRY_FIRST_MS;
+    assert_int_equal(b->pause.delay_ms, delay);
+    for (uint64_t k = 1; k <= 10; k++) {
+        assert_int_equal(try_once(b), 0);
+        assert_int_equal(b->stats.commits_refused, k + 1);
+        delay = delay * 2 < ROOM_RETRY_MAX_MS ? delay * 2 : ROOM_RETRY_MAX_MS;
+        assert_int_equal(b->pause.delay_ms, delay);
+        assert_true(b->pause.on);
+        assert_null(frame(f->sub, 0));
+    }
+    assert_int_equal(delay, ROOM_RETRY_MAX_MS);
+    /* Room again: the next try commits and the pause is over; the 600
+     * arrive in order, once each. */
+    store_read_end(&pin);
+    assert_int_equal(try_once(b), 1);
+    assert_int_equal(b->pause.delay_ms, 0);
+    for (uint64_t seq = 1; seq <= 600; seq++) {
+        Liaison__Envelope *env = frame(f->sub, 1);
+        assert_non_null(env);
+        assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+        assert_int_equal(env->deliver->intel->seq, seq);
+        assert_int_equal(env->deliver->attempt, 1);
+        wire_envelope_free(&env);
+    }
+    assert_null(frame(f->sub, 0));
+    assert_int_equal(b->stats.deliveries, 600);
+    assert_int_equal(room_pass(b, util_mono_ms()), ROOM_PLAN_ALL);
+    struct audit_report rep;
+    assert_int_equal(audit_verify(b->store, NULL, &rep), 0);
+}
+
+static void test_pipeline_a_dead_letter_refused_with_its_batch_stays_in_the_window(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish_n(f, 1);
+    sub_t *sub = session_sub_add(f->ss, 5, "alert.>", "sub/dl", 1, 1);
+    fanout_sub_added(b, sub);
+    pass(b);
+    env_seq_is(f->sub, 1);
+    /* Sent as often as it may be, and due again: a dead letter, in a batch
+     * the map cannot hold. */
+    struct inflight *fl = sub_inflight(sub, 1);
+    fl->attempts = b->cfg->max_deliver;
+    sub_set_due(sub, fl, 0);
+    store_read_t *pin = fill_all(b, 512u << 10);
+    assert_int_equal(room_pass(b, util_mono_ms()), ROOM_PLAN_ALL);
+    assert_true(b->pause.on);
+    /* Refused with it: back in the window as it was, not set aside. */
+    assert_int_equal(sub->n_inflight, 1);
+    assert_int_equal(sub_inflight(sub, 1)->attempts, b->cfg->max_deliver);
+    assert_int_equal(sub->dead_lettered, 0);
+    assert_int_equal(b->stats.dead_letters, 0);
+    assert_int_equal(store_deadletter_get(b->store, 1, "sub/dl"), STORE_NOTFOUND);
+    assert_null(frame(f->sub, 0));
+    /* Room again: set aside now, and on disk; the window moves on. */
+    store_read_end(&pin);
+    assert_int_equal(try_once(b), 1);
+    assert_int_equal(sub->dead_lettered, 1);
+    assert_int_equal(b->stats.dead_letters, 1);
+    assert_int_equal(store_deadletter_get(b->store, 1, "sub/dl"), STORE_OK);
+    assert_true(sub_inflight(sub, 1) == NULL);
+}
+
+static void test_pipeline_a_publish_stored_while_paused_reaches_the_tail_after(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish_n(f, 600);
+    sub_t *tail = session_sub_add(f->ss, 3, "alert.>", NULL, 16, SUB_AT_TAIL);
+    fanout_sub_added(b, tail);
+    store_read_t *pin = fill_all(b, 512u << 10);
+    sub_t *replay = session_sub_add(f->ss, 9, "alert.>", NULL, 1000, 1);
+    fanout_sub_added(b, replay);
+    assert_int_equal(room_pass(b, util_mono_ms()), ROOM_PLAN_ALL);
+    assert_true(b->pause.on);
+    store_read_end(&pin);
+    /* Paused, a publish that fits is stored by a pass that plans nothing:
+     * acked, and not yet delivered. */
+    publish(f, 700, "alert.y.a", "while-paused", 100);
+    assert_int_equal(room_pass(b, b->pause.retry_ms - 1), ROOM_PLAN_WAIT);
+    assert_int_equal(expect_puback(f->pub, 700, 0), 601);
+    assert_null(frame(f->sub, 0));
+    /* The pause over, it is planned from the store for the subscription
+     * at the tail (after the replay's 600). */
+    assert_int_equal(try_once(b), 1);
+    for (uint64_t seq = 1; seq <= 600; seq++) {
+        Liaison__Envelope *env = frame(f->sub, 1);
+        assert_non_null(env);
+        assert_int_equal(env->deliver->sub_id, 9);
+        wire_envelope_free(&env);
+    }
+    Liaison__Envelope *env = frame(f->sub, 1);
+    assert_non_null(env);
+    assert_int_equal(env->deliver->sub_id, 3);
+    assert_int_equal(env->deliver->intel->seq, 601);
+    wire_envelope_free(&env);
+    Liaison__Envelope *more = frame(f->sub, 1);
+    assert_non_null(more);
+    assert_int_equal(more->deliver->sub_id, 9); /* the replay reaches it too */
+    assert_int_equal(more->deliver->intel->seq, 601);
+    wire_envelope_free(&more);
+    assert_null(frame(f->sub, 0));
+}
+
+static void test_pipeline_deliveries_wait_at_the_floor_until_room_is_back(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish(f, 1, "alert.y.a", "kept", 100);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 1, 0), 1);
+    /* Room below the floor, and the broker knows it. */
+    fill_behind(b, room_floor(b) / 2);
+    store_room_update(b->store);
+    assert_true(room_left(b) <= room_floor(b));
+    sub_t *sub = session_sub_add(f->ss, 9, "alert.>", NULL, 16, 1);
+    fanout_sub_added(b, sub);
+    pass(b);
+    /* Held, not tried: nothing is refused, and the rest of the reserve is
+     * left for erasures, cursors and consultation records. */
+    assert_null(frame(f->sub, 0));
+    assert_true(b->pause.held);
+    assert_true(room_paused(b));
+    assert_int_equal(b->stats.commits_refused, 0);
+    assert_int_equal(sub->next_seq, 1);
+    assert_int_equal(sub->n_inflight, 0);
+    /* Room back: the next pass delivers, and the hold is over. */
+    free_filler(b);
+    pass(b);
+    env_seq_is(f->sub, 1);
+    assert_false(b->pause.held);
+}
+
 static void test_pipeline_delivers_new_messages_through_the_index(void **state)
 {
     struct fixture *f = *state;
@@ -463,6 +725,10 @@ int main(void)
         T(test_pipeline_answers_a_repeat_from_the_uncommitted_batch),
         S(test_pipeline_map_full_after_the_message_refuses_the_whole_pass),
         S(test_pipeline_full_store_refuses_publishes_and_still_delivers),
+        S(test_pipeline_a_refused_commit_pauses_and_is_tried_after_a_backoff),
+        S(test_pipeline_a_dead_letter_refused_with_its_batch_stays_in_the_window),
+        S(test_pipeline_a_publish_stored_while_paused_reaches_the_tail_after),
+        S(test_pipeline_deliveries_wait_at_the_floor_until_room_is_back),
         T(test_pipeline_delivers_new_messages_through_the_index),
     };
 #undef T

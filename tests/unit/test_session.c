@@ -431,6 +431,45 @@ static void test_session_held_message_takes_no_credit_and_keeps_the_floor(void *
     sessions_free(&t);
 }
 
+static void test_session_a_refused_batch_puts_back_what_it_took_from_the_window(void **state)
+{
+    (void)state;
+    sessions_t *t = sessions_new();
+    uint8_t rid[5];
+    session_t *s = sessions_add(t, rid, rid_of(1, rid), "x");
+    sub_t *sub = session_sub_add(s, 1, "a.>", "x/d", 4, 1);
+    sub_sent(sub, 3, 100);
+    sub_sent(sub, 8, 100);
+    /* A dead letter (sent 5 times, nacked) taken out, then the batch
+     * failed: it is back in order, as it was, due at once. */
+    assert_int_equal(sub_restore(sub, 5, 5, 1), 0);
+    assert_int_equal(sub_restore(sub, 5, 5, 1), -1);
+    assert_int_equal(sub->n_inflight, 3);
+    assert_int_equal(sub->inflight[1].seq, 5);
+    assert_int_equal(sub->inflight[1].attempts, 5);
+    assert_int_equal(sub->inflight[1].rejected, 1);
+    assert_int_equal(sub->inflight[1].due_ms, 0);
+    assert_int_equal(sub->n_held, 0);
+    assert_int_equal(sub_credit(sub), 1);
+    /* One never sent (held) is held again. */
+    assert_int_equal(sub_restore(sub, 2, 0, 0), 0);
+    assert_int_equal(sub->n_held, 1);
+    assert_int_equal(sub_credit(sub), 1);
+    /* What a failed walk planned from 5 on goes; what was there before
+     * stays. */
+    sub_hold(sub, 9, 9000);
+    sub_forget_from(sub, 5);
+    assert_int_equal(sub->n_inflight, 2);
+    assert_int_equal(sub->inflight[0].seq, 2);
+    assert_int_equal(sub->inflight[1].seq, 3);
+    assert_int_equal(sub->n_held, 1);
+    assert_int_equal(sub_credit(sub), 3);
+    sub_forget_from(sub, 1);
+    assert_int_equal(sub->n_inflight, 0);
+    assert_int_equal(sub->n_held, 0);
+    sessions_free(&t);
+}
+
 static void test_session_send_to_dead_peer_is_refused(void **state)
 {
     (void)state;
@@ -456,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_session_floor_is_below_the_oldest_unacked),
         cmocka_unit_test(test_session_window_resize_keeps_what_is_in_flight),
         cmocka_unit_test(test_session_held_message_takes_no_credit_and_keeps_the_floor),
+        cmocka_unit_test(test_session_a_refused_batch_puts_back_what_it_took_from_the_window),
         cmocka_unit_test(test_session_send_to_dead_peer_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

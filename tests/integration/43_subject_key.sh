@@ -1,4 +1,4 @@
-# 42: `liaisonctl keygen NAME --subject-key` writes the broker's subject
+# 43: `liaisonctl keygen NAME --subject-key` writes the broker's subject
 # index key: one line of 64 lower-case hex characters, mode 0600 whatever
 # the umask, in a directory keygen creates; it says where the file goes in
 # broker.cfg; a second run refuses to replace the key (every stored token
