@@ -1263,6 +1263,24 @@ static client_config_t *load(const char *path)
     return c;
 }
 
+/* A mode of three configs (publisher, subscriber or asker, operator):
+ * runs fn on them; the exit status. */
+typedef int (*three_fn)(const client_config_t *, const client_config_t *, const client_config_t *);
+static int three_configs(char **paths, three_fn fn)
+{
+    int status = 1;
+    log_set_program("bench");
+    log_set_level(LOG_WARN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    client_config_t *a = load(paths[0]), *b = load(paths[1]), *c = load(paths[2]);
+    if (a != NULL && b != NULL && c != NULL)
+        status = fn(a, b, c) == 0 ? 0 : 1;
+    client_config_free(&a);
+    client_config_free(&b);
+    client_config_free(&c);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     int status = 1;
@@ -1272,30 +1290,10 @@ int main(int argc, char **argv)
         return drain(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10),
                      strtol(argv[6], NULL, 10));
     }
-    if (argc == 5 && strcmp(argv[1], "--link") == 0) {
-        log_set_program("bench");
-        log_set_level(LOG_WARN);
-        setvbuf(stdout, NULL, _IOLBF, 0);
-        client_config_t *pub = load(argv[2]), *sub = load(argv[3]), *ops = load(argv[4]);
-        if (pub != NULL && sub != NULL && ops != NULL)
-            status = link_bench(pub, sub, ops) == 0 ? 0 : 1;
-        client_config_free(&pub);
-        client_config_free(&sub);
-        client_config_free(&ops);
-        return status;
-    }
-    if (argc == 5 && strcmp(argv[1], "--query") == 0) {
-        log_set_program("bench");
-        log_set_level(LOG_WARN);
-        setvbuf(stdout, NULL, _IOLBF, 0);
-        client_config_t *pub = load(argv[2]), *query = load(argv[3]), *ops = load(argv[4]);
-        if (pub != NULL && query != NULL && ops != NULL)
-            status = query_bench(pub, query, ops) == 0 ? 0 : 1;
-        client_config_free(&pub);
-        client_config_free(&query);
-        client_config_free(&ops);
-        return status;
-    }
+    if (argc == 5 && strcmp(argv[1], "--link") == 0)
+        return three_configs(argv + 2, link_bench);
+    if (argc == 5 && strcmp(argv[1], "--query") == 0)
+        return three_configs(argv + 2, query_bench);
     if (argc != 4) {
         fprintf(stderr, "usage: bench PUB.cfg SUB.cfg OPS.cfg (see tests/bench/run.sh)\n");
         return 2;
