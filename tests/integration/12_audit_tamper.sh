@@ -52,7 +52,7 @@ assert_contains "$T/v1.out" "are gone"
 # pages on write, so stale copies of the record may linger in free pages:
 # change the byte in every copy, so the live one is surely among them.
 key=$(tr -d '\n' <"$T/keys/stranger.pub")
-offs=$(grep -obUaF "$key" "$db/data.mdb" | cut -d: -f1)
+offs=$(grep -obUaF -e "$key" "$db/data.mdb" | cut -d: -f1)
 [ -n "$offs" ] || fail "record bytes not found in data.mdb"
 for off in $offs; do
     pos=$((off + 7))
