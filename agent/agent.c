@@ -24,6 +24,7 @@
 #include "backoff.h"
 #include "link.h"
 #include "log.h"
+#include "agent_metrics.h"
 #include "outbox.h"
 #include "publish.h"
 #include "spool.h"
@@ -68,6 +69,9 @@ typedef struct agent {
     int64_t next_forget;
     int64_t subs_due; /* from the last subs_run: ms until sinks need us */
     int sig_rfd;
+    agent_metrics_t *metrics; /* NULL when agent.metrics is "" */
+    int64_t next_metrics;
+    const char *dropped; /* how the last link ended: "refused", "lost"; NULL before any */
 } agent_t;
 
 static int setup_signals(agent_t *a)
@@ -142,6 +146,7 @@ static void drop_link(agent_t *a, const char *why)
      * (link_close drops the queue of a link that is not up). */
     char reason[600];
     snprintf(reason, sizeof reason, "%s", why);
+    a->dropped = link_state(a->link) == LINK_REFUSED ? "refused" : "lost";
     link_close(&a->link);
     if (a->up) {
         publish_reset(a->pub);
@@ -233,6 +238,27 @@ static int can_send(agent_t *a)
     return zmq_poll(&it, 1, 0) == 1 && (it.revents & ZMQ_POLLOUT);
 }
 
+/* What the metrics call the link's state now. */
+static const char *link_state_name(const agent_t *a)
+{
+    if (a->link == NULL)
+        return a->dropped ? a->dropped : "down";
+    return a->up && link_state(a->link) == LINK_UP ? "up" : "connecting";
+}
+
+static void publish_metrics(agent_t *a, int64_t now)
+{
+    if (a->metrics == NULL || now < a->next_metrics)
+        return;
+    struct agent_metrics_view v = {.link_state = link_state_name(a),
+                                   .outbox = a->outbox,
+                                   .spool = a->spool,
+                                   .pub = a->pub,
+                                   .subs = a->subs};
+    agent_metrics_publish(a->metrics, &v);
+    a->next_metrics = now + AGENT_METRICS_MS;
+}
+
 /* ---- SIGHUP -------------------------------------------------------------------- */
 
 static int differs(const char *x, const char *y)
@@ -249,11 +275,12 @@ static void reload(agent_t *a)
         return;
     }
     if (differs(fresh->broker, a->cfg->broker) || differs(fresh->data_dir, a->cfg->data_dir) ||
-        differs(fresh->spool, a->cfg->spool) ||
+        differs(fresh->spool, a->cfg->spool) || differs(fresh->metrics, a->cfg->metrics) ||
+        differs(fresh->metrics_token, a->cfg->metrics_token) ||
         memcmp(fresh->secret_key, a->cfg->secret_key, 32) != 0 ||
         memcmp(fresh->broker_public_key, a->cfg->broker_public_key, 32) != 0)
-        log_warn("event=reload_partial reason=\"broker, keys, data_dir and spool change only on "
-                 "restart\"");
+        log_warn("event=reload_partial reason=\"broker, keys, data_dir, spool and metrics change "
+                 "only on restart\"");
     if (subs_reload(a->subs, up_link(a), fresh, err, sizeof err) != 0) {
         log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
         client_config_free(&fresh);
@@ -319,6 +346,8 @@ static void wait_for_input(agent_t *a, int draining)
         if (spool_waiting(a->spool))
             due = min_due(due, a->spool_retry_at > now ? a->spool_retry_at - now : 0);
     }
+    if (a->metrics)
+        due = min_due(due, a->next_metrics > now ? a->next_metrics - now : 0);
     if (draining)
         due = min_due(due, 100);
     if (zmq_poll(items, n, due < 0 ? -1 : (long)due) < 0 && errno != EINTR)
@@ -348,6 +377,7 @@ static void pass(agent_t *a, int draining)
     /* A send that failed in the sinks' acks lost the link. */
     drop_if_finished(a);
     publish_settle(a->pub);
+    publish_metrics(a, now);
     if (!draining && now >= a->next_forget) {
         int64_t cutoff = util_now_us() - (int64_t)AGENT_IDS_KEEP_DAYS * DAY_MS * 1000;
         long n_forgot = outbox_forget_ids(a->outbox, cutoff);
@@ -416,13 +446,20 @@ int agent_run(client_config_t *cfg)
         goto err3;
     }
     a.pub = publish_new(a.outbox, a.spool);
+    if (cfg->metrics && cfg->metrics[0] &&
+        (a.metrics = agent_metrics_start(cfg->metrics, cfg->metrics_token, err, sizeof err)) ==
+            NULL) {
+        log_error("event=startup_failed reason=\"%s\"", err);
+        goto err4;
+    }
     /* Old msg_ids are forgotten only after the first spool scan has had
      * its chance to recognise files left by a crash. */
     a.next_forget = util_mono_ms() + 60000;
     log_info("event=started agent=%s version=%s broker=%s data_dir=%s spool=%s subscriptions=%zu "
-             "outbox=%llu",
+             "metrics=%s outbox=%llu",
              cfg->name, AGENT_VERSION, cfg->broker, cfg->data_dir,
              cfg->spool && cfg->spool[0] ? cfg->spool : "-", cfg->n_subs,
+             cfg->metrics && cfg->metrics[0] ? cfg->metrics : "-",
              (unsigned long long)outbox_count(a.outbox));
 
     while (!got_term) {
@@ -435,6 +472,8 @@ int agent_run(client_config_t *cfg)
     status = 0;
     /* A clean close lingers briefly so the last acks reach the broker. */
     link_close(&a.link);
+err4:
+    agent_metrics_stop(&a.metrics);
     publish_free(&a.pub);
     subs_free(&a.subs);
 err3:

@@ -23,6 +23,8 @@
 #define AGENT_DRAIN_MS 10000
 /* Spool files taken into the outbox per commit. */
 #define AGENT_SPOOL_BATCH 256
+/* How often the metrics page is rendered anew. */
+#define AGENT_METRICS_MS 1000
 /* How long the msg_ids of published spool files are remembered. */
 #define AGENT_IDS_KEEP_DAYS 30
 

@@ -470,6 +470,23 @@ uint64_t outbox_count(outbox_t *o)
     return n;
 }
 
+int64_t outbox_oldest_us(outbox_t *o)
+{
+    outbox_entry_t e;
+    if (outbox_next(o, 0, &e) != OUTBOX_OK)
+        return 0;
+    int64_t at = 0;
+    MDB_txn *txn = NULL;
+    const char *msg_id = e.m->msg_id ? e.m->msg_id : "";
+    MDB_val k = {.mv_size = strlen(msg_id), .mv_data = (void *)(uintptr_t)msg_id}, v;
+    if (msg_id[0] && read_begin(o, &txn) == 0 && mdb_get(txn, o->ids, &k, &v) == 0 &&
+        v.mv_size >= 16)
+        at = (int64_t)get_be((uint8_t *)v.mv_data + 8);
+    read_end(o, txn);
+    outbox_entry_clear(&e);
+    return at;
+}
+
 long outbox_forget_ids(outbox_t *o, int64_t cutoff_us)
 {
     MDB_txn *txn = NULL;

@@ -75,6 +75,9 @@ int outbox_remove(outbox_t *o, const uint64_t *ids, size_t n);
 int outbox_refused(outbox_t *o, uint64_t id, const char *msg_id);
 /* Entries waiting. */
 uint64_t outbox_count(outbox_t *o);
+/* When the oldest entry waiting was taken (microseconds since the epoch),
+ * 0 when none waits: an agency alerts on a stuck outbox by its age. */
+int64_t outbox_oldest_us(outbox_t *o);
 /* Forgets taken msg_ids older than cutoff_us whose entries have left the
  * outbox. Returns the number forgotten, or -1. */
 long outbox_forget_ids(outbox_t *o, int64_t cutoff_us);

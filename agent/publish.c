@@ -34,6 +34,7 @@ struct publish {
     size_t n_settled, cap_settled;
     int64_t paused_until;
     backoff_t pause;
+    uint64_t n_acked, n_refused, n_deferred; /* since start, for the agent's metrics */
 };
 
 publish_t *publish_new(outbox_t *o, spool_t *spool)
@@ -178,6 +179,7 @@ int publish_on_frame(publish_t *p, const Liaison__Envelope *env, int64_t now_ms)
             p->settled = xrealloc(p->settled, p->cap_settled * sizeof *p->settled);
         }
         p->settled[p->n_settled++] = f->id;
+        p->n_acked++;
         flight_drop(p, at);
         backoff_reset(&p->pause);
         return 1;
@@ -191,6 +193,7 @@ int publish_on_frame(publish_t *p, const Liaison__Envelope *env, int64_t now_ms)
          * the pause; answers still coming for the rest are then ignored and
          * the broker's dedup answers the resends. */
         int64_t delay = backoff_next(&p->pause);
+        p->n_deferred++;
         log_warn("event=publish_deferred msg_id=%s code=%s reason=\"%s\" retry_in_ms=%lld",
                  f->msg_id, wire_error_name(e->code), e->message ? e->message : "",
                  (long long)delay);
@@ -206,6 +209,7 @@ int publish_on_frame(publish_t *p, const Liaison__Envelope *env, int64_t now_ms)
               "from the outbox\"",
               f->msg_id, f->source && f->source[0] ? f->source : "-", wire_error_name(e->code),
               e->message ? e->message : "");
+    p->n_refused++;
     if (outbox_refused(p->outbox, f->id, f->msg_id) == OUTBOX_OK && p->spool != NULL)
         spool_refused(p->spool, f->source, why);
     flight_drop(p, at);
@@ -220,4 +224,11 @@ void publish_settle(publish_t *p)
      * connection; the broker answers those from its dedup. */
     outbox_remove(p->outbox, p->settled, p->n_settled);
     p->n_settled = 0;
+}
+
+void publish_counts(const publish_t *p, uint64_t *acked, uint64_t *refused, uint64_t *deferred)
+{
+    *acked = p->n_acked;
+    *refused = p->n_refused;
+    *deferred = p->n_deferred;
 }

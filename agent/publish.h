@@ -42,4 +42,8 @@ size_t publish_in_flight(const publish_t *p);
 /* Milliseconds until a pause ends (-1 when not paused). */
 int64_t publish_due_in(const publish_t *p, int64_t now_ms);
 
+/* Since start: PubAcks (duplicates included), refusals for good, and
+ * deferrals (a transient refusal: the outbox sends again later). */
+void publish_counts(const publish_t *p, uint64_t *acked, uint64_t *refused, uint64_t *deferred);
+
 #endif

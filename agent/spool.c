@@ -33,6 +33,7 @@ struct spool {
     int64_t retry_ms; /* when to try watching again */
     char **names;     /* files waiting, in the order to take them; owned */
     size_t n, cap;
+    uint64_t n_taken, n_rejected; /* since start, for the agent's metrics */
 };
 
 /* One file of a batch in spool_take. */
@@ -177,6 +178,12 @@ int spool_fd(const spool_t *s)
     return s->ifd;
 }
 
+void spool_counts(const spool_t *s, uint64_t *taken, uint64_t *rejected)
+{
+    *taken = s ? s->n_taken : 0;
+    *rejected = s ? s->n_rejected : 0;
+}
+
 int spool_waiting(const spool_t *s)
 {
     return s->rescan || s->n > 0;
@@ -316,6 +323,7 @@ static void reject(spool_t *s, const char *from_dir, const char *name, const cha
     char to[300];
     unique_name(s->rejected, name, 1, NULL, 0, to, sizeof to);
     write_error(s->rejected, to, name, by, why);
+    s->n_rejected++;
     if (move(from_dir, name, s->rejected, to) == 0)
         log_warn("event=spool_rejected file=%s to=rejected/%s by=%s reason=\"%s\"", name, to, by,
                  why);
@@ -333,6 +341,7 @@ void spool_refused(spool_t *s, const char *source, const char *why)
     char to[300];
     unique_name(s->rejected, source, 1, NULL, 0, to, sizeof to);
     write_error(s->rejected, to, source, "broker", why);
+    s->n_rejected++;
     log_warn("event=spool_rejected file=%s by=broker reason=\"%s\" note=\"file had left done/\"",
              source, why);
 }
@@ -503,6 +512,7 @@ int spool_take(spool_t *s, outbox_t *o, size_t max)
             continue;
         if (move(s->dir, it->name, s->done, it->done_name) != 0)
             continue; /* still in the spool: found again, and known, next time */
+        s->n_taken += it->state == ITEM_TAKEN;
         if (it->state == ITEM_TAKEN)
             log_info("event=spool_taken file=%s msg_id=%s topic=%s", it->name, it->m->msg_id,
                      it->m->topic);

@@ -50,6 +50,9 @@ void spool_on_events(spool_t *s);
 int64_t spool_tick(spool_t *s, int64_t now_ms);
 /* 1 if files are waiting to be taken. */
 int spool_waiting(const spool_t *s);
+/* Files taken into the outbox and files rejected (by the agent or, later,
+ * the broker) since the spool was opened. s may be NULL (no spool). */
+void spool_counts(const spool_t *s, uint64_t *taken, uint64_t *rejected);
 
 /* Takes up to max waiting files (fewer once SPOOL_BATCH_BYTES have been
  * read): valid ones into the outbox in one commit

@@ -57,7 +57,8 @@ struct sub {
     backoff_t retry;
     struct written *done; /* written, to record then ack */
     size_t n_done, cap_done;
-    int gone; /* removed by a reload, kept until its command ends */
+    int gone;                     /* removed by a reload, kept until its command ends */
+    uint64_t n_written, n_failed; /* by its sink, since start: the agent's metrics */
 };
 
 struct subs {
@@ -430,6 +431,7 @@ static void wrote(struct sub *sub, struct held *h)
              (unsigned long long)h->seq, h->msg_id, sink_spec(sub->sink),
              h->notice ? " notice=1" : "");
     done_add(sub, h->seq, h->conn);
+    sub->n_written++;
     backoff_reset(&sub->retry);
     held_free(h);
 }
@@ -438,6 +440,7 @@ static void failed(subs_t *s, struct sub *sub, link_t *l, struct held *h, const 
                    int64_t now)
 {
     int64_t delay = backoff_next(&sub->retry);
+    sub->n_failed++;
     int nack =
         h->conn == s->conn && s->conn != 0 && l != NULL && sub->state == SUB_ACTIVE && !sub->gone;
     log_warn("event=sink_failed sub=%s seq=%llu reason=\"%s\" action=%s retry_in_ms=%lld",
@@ -609,5 +612,15 @@ void subs_cancel(subs_t *s)
             continue;
         sink_cancel(sub->sink);
         held_free(&sub->run);
+    }
+}
+
+void subs_each(const subs_t *s, subs_each_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct sub *sub = s->all[i];
+        if (!sub->gone)
+            fn(sub->name, sink_spec(sub->sink), sub->state == SUB_ACTIVE, sub->n_written,
+               sub->n_failed, ctx);
     }
 }

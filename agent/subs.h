@@ -68,4 +68,11 @@ void subs_stop(subs_t *s);
 /* Kills running sink commands; what they did is not recorded. */
 void subs_cancel(subs_t *s);
 
+/* Calls fn for each configured subscription: its name, its sink, whether
+ * it is subscribed now, and how many deliveries its sink wrote and failed
+ * since start (for the agent's metrics). */
+typedef void (*subs_each_fn)(const char *name, const char *sink, int active, uint64_t written,
+                             uint64_t failed, void *ctx);
+void subs_each(const subs_t *s, subs_each_fn fn, void *ctx);
+
 #endif

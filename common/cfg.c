@@ -495,3 +495,50 @@ void cfg_print_fields(FILE *out, const cfg_key_t *table, size_t n, const void *o
         fputc('\n', out);
     }
 }
+
+/* ---- operators' HTTP endpoints ---------------------------------------------- */
+
+int cfg_check_http_listen(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (v[0] == '\0')
+        return 0;
+    const char *colon = strrchr(v, ':');
+    if (colon != NULL && colon != v && colon[1] != '\0') {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (*end == '\0' && port >= 1 && port <= 65535)
+            return 0;
+    }
+    snprintf(why, whylen, "\"%s\" is not host:port (or \"\" to disable)", v);
+    return -1;
+}
+
+/* A bearer token is sent in a header and typed into a browser's password
+ * prompt: RFC 6750 token characters, long enough not to be guessed. */
+int cfg_check_http_token(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    size_t n = strlen(v);
+    if (n == 0)
+        return 0;
+    int ok = n >= 16 && n <= 256;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+             (v[i] >= '0' && v[i] <= '9') || strchr("-._~+/=", v[i]) != NULL;
+    if (ok)
+        return 0;
+    snprintf(why, whylen, "must be 16 to 256 characters of [A-Za-z0-9-._~+/=] (or \"\")");
+    return -1;
+}
+
+int cfg_http_is_loopback(const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+    if (n == 5 && strncmp(addr, "[::1]", 5) == 0)
+        return 1;
+    if (n == 9 && strncmp(addr, "localhost", 9) == 0)
+        return 1;
+    return n > 4 && strncmp(addr, "127.", 4) == 0;
+}

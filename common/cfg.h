@@ -117,4 +117,14 @@ void cfg_print_string(FILE *out, const char *s);
 /* [ "a", "b" ] */
 void cfg_print_strlist(FILE *out, const char *const *list, size_t n);
 
+/* Checks shared by broker.cfg and agent.cfg for an operators' HTTP
+ * endpoint. A listen address: "" (off) or host:port with a port in
+ * 1..65535. A bearer token: "" (none) or 16 to 256 RFC 6750 token
+ * characters. */
+int cfg_check_http_listen(const char *v, void *obj, void *ctx, char *why, size_t whylen);
+int cfg_check_http_token(const char *v, void *obj, void *ctx, char *why, size_t whylen);
+/* 1 if a host:port's host is a loopback address (127.0.0.0/8, [::1],
+ * localhost), where an endpoint may go without a token. */
+int cfg_http_is_loopback(const char *addr);
+
 #endif

@@ -141,6 +141,18 @@ static const cfg_key_t agent_rows[] = {
      .def = "info",
      .check = check_log_level,
      .help = "debug, info, warn, error"},
+    {.name = "metrics",
+     .type = CFG_STRING,
+     .offset = offsetof(client_config_t, metrics),
+     .def = "",
+     .check = cfg_check_http_listen,
+     .help = "host:port of the agent's Prometheus /metrics, \"\" for none"},
+    {.name = "metrics_token",
+     .type = CFG_STRING,
+     .offset = offsetof(client_config_t, metrics_token),
+     .def = "",
+     .check = cfg_check_http_token,
+     .help = "bearer token /metrics requires; needed off loopback"},
 };
 
 /* ---- subscriptions ------------------------------------------------------ */
@@ -488,6 +500,13 @@ client_config_t *client_config_load(const char *path, char *err, size_t errlen)
         resolve(c, cfg_member(agent, "spool"), "agent.spool", lc.base_dir, &cfg->spool, err,
                 errlen) != 0)
         goto fail;
+    if (cfg->metrics[0] && !cfg_http_is_loopback(cfg->metrics) && cfg->metrics_token[0] == '\0') {
+        cfg_fail(c, cfg_member(agent, "metrics"), "agent.metrics", err, errlen,
+                 "\"%s\" is not a loopback address: set agent.metrics_token too, or anyone who "
+                 "can reach it reads the agent's state",
+                 cfg->metrics);
+        goto fail;
+    }
     if (load_subs(c, cfg_member(root, "subscriptions"), cfg, &lc, err, errlen) != 0)
         goto fail;
     cfg_close(&c);

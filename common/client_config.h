@@ -41,6 +41,8 @@ typedef struct client_config {
     char *spool;            /* "" when not set */
     unsigned heartbeat_ms;  /* default 5000 */
     char *log_level;        /* default "info" */
+    char *metrics;          /* host:port of /metrics, "" for none (the default) */
+    char *metrics_token;    /* "" for none; required when metrics is not loopback */
     client_sub_t *subs;
     size_t n_subs;
 } client_config_t;

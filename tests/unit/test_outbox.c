@@ -121,6 +121,33 @@ static void test_outbox_keeps_messages_in_order_until_removed(void **state)
     outbox_close(&o);
 }
 
+/* The age an agency alerts on is the oldest entry's, and moves on to the
+ * next once the oldest is PubAcked; an empty outbox has none. */
+static void test_outbox_oldest_is_the_first_waiting(void **state)
+{
+    (void)state;
+    outbox_t *o = open_ok(16);
+    assert_int_equal(outbox_oldest_us(o), 0);
+    int64_t before = util_now_us();
+    assert_int_equal(add_one(o, "m-1", 'a', ""), OUTBOX_OK);
+    int64_t between = util_now_us();
+    assert_int_equal(add_one(o, "m-2", 'b', ""), OUTBOX_OK);
+    int64_t oldest = outbox_oldest_us(o);
+    assert_true(oldest >= before && oldest <= between);
+    outbox_entry_t e;
+    assert_int_equal(outbox_next(o, 0, &e), OUTBOX_OK);
+    uint64_t first = e.id;
+    outbox_entry_clear(&e);
+    assert_int_equal(outbox_remove(o, &first, 1), OUTBOX_OK);
+    assert_true(outbox_oldest_us(o) >= between);
+    assert_int_equal(outbox_next(o, first, &e), OUTBOX_OK);
+    uint64_t second = e.id;
+    outbox_entry_clear(&e);
+    assert_int_equal(outbox_remove(o, &second, 1), OUTBOX_OK);
+    assert_int_equal(outbox_oldest_us(o), 0);
+    outbox_close(&o);
+}
+
 static void test_outbox_knows_a_taken_msg_id_even_after_publishing(void **state)
 {
     (void)state;
@@ -348,6 +375,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outbox_keeps_messages_in_order_until_removed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_oldest_is_the_first_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_knows_a_taken_msg_id_even_after_publishing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_forgets_a_msg_id_the_broker_refused, setup,
