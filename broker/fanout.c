@@ -585,8 +585,15 @@ static void on_match(void *item, void *arg)
     sub_t *sub = item;
     struct tail_ctx *t = arg;
     session_t *s = sub->owner;
-    if (sub->next_seq != SUB_AT_TAIL || s->dead || s->conf == NULL)
+    if (sub->next_seq != SUB_AT_TAIL)
         return; /* behind: it reaches this message by walking */
+    if (s->dead || s->conf == NULL) {
+        /* Gone but not reaped yet, or its key no longer its agent's: it
+         * falls behind here rather than past, or its durable's floor
+         * would move over a message it was never sent. */
+        sub->next_seq = t->seq;
+        return;
+    }
     if (sub->replay_to && t->seq > sub->replay_to) {
         replay_caught_up(t->b, s, sub, sub->replay_to, 1); /* live up to its end */
         return;

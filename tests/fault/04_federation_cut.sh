@@ -39,34 +39,35 @@ UP=$!
 DOWN=$!
 PIDS="$PIDS $UP $DOWN"
 
-# acked_at_least COUNT: until the publisher into Humberside has COUNT
-# PubAcks.
+# acked_at_least WAY PID COUNT: until the publisher PID of WAY (up: into
+# Humberside, down: into National) has COUNT PubAcks.
 acked_at_least() {
     n=0
-    while [ "$(wc -l <"$T/up.acked")" -lt "$1" ]; do
-        kill -0 "$UP" 2>/dev/null || break
+    while [ "$(wc -l <"$T/$1.acked")" -lt "$3" ]; do
+        kill -0 "$2" 2>/dev/null || break
         sleep 0.05
-        n=$((n + 1)); [ $n -lt 6000 ] || fail "publisher stalled at $(wc -l <"$T/up.acked")"
+        n=$((n + 1)); [ $n -lt 6000 ] || fail "publisher $1 stalled at $(wc -l <"$T/$1.acked")"
     done
 }
-# streaming WHAT: both publishers are still at it.
+# streaming WAY PID WHAT: the publisher into the broker about to be killed
+# is still at it (the other may be done: they go at their own pace).
 streaming() {
-    for p in "$UP" "$DOWN"; do
-        kill -0 "$p" 2>/dev/null || fail "a publisher finished before $1: $(cat "$T/up.err" "$T/down.err")"
-    done
+    kill -0 "$2" 2>/dev/null || fail "the publisher $1 finished before $3: $(cat "$T/$1.err")"
 }
-# The upstream first: forwards in flight are lost with it, and sent again
-# once the uplink is back; deliveries not yet acked come again.
-acked_at_least $((N / 3))
-streaming "the upstream was killed"
+# The upstream first, a third into the stream that goes into it: forwards
+# in flight are lost with it, and sent again once the uplink is back;
+# deliveries not yet acked come again.
+acked_at_least down "$DOWN" $((N / 3))
+streaming down "$DOWN" "the upstream was killed"
 kill_fed national
 start_fed national
 wait_link humberside national 2
-# Then the downstream: the publisher re-sends what it had not had acked,
-# the uplink resumes from its cursor on disk, the receive subscription
-# from the upstream's durable cursor.
-acked_at_least $((2 * N / 3))
-streaming "the downstream was killed"
+# Then the downstream, two thirds into the stream that goes into it: the
+# publisher re-sends what it had not had acked, the uplink resumes from
+# its cursor on disk, the receive subscription from the upstream's
+# durable cursor.
+acked_at_least up "$UP" $((2 * N / 3))
+streaming up "$UP" "the downstream was killed"
 kill_fed humberside
 start_fed humberside
 wait "$UP" || fail "publisher into humberside failed: $(cat "$T/up.err")"

@@ -716,6 +716,41 @@ static void test_pipeline_delivers_new_messages_through_the_index(void **state)
     assert_int_equal(floor, 4);
 }
 
+/* A durable whose connection has gone (the ROUTER found its peer
+ * unreachable) but is not reaped yet: messages that arrive meanwhile are
+ * not its to skip. Its next connection gets them (fault 04 lost them:
+ * the floor went past what the dead session was never sent). */
+static void test_pipeline_a_dead_session_keeps_its_durable_owed(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    sub_t *sub = session_sub_add(f->ss, 1, "alert.>", "sub/away", 16, SUB_AT_TAIL);
+    fanout_sub_added(b, sub);
+    f->ss->dead = 1;
+    publish(f, 1, "alert.y.a", "while-dead-1", 20);
+    publish(f, 2, "alert.y.a", "while-dead-2", 20);
+    pass(b);
+    expect_puback(f->pub, 1, 0);
+    expect_puback(f->pub, 2, 0);
+    assert_null(frame(f->sub, 0));
+    /* Reaped: what it leaves behind is a floor below both. */
+    fanout_sub_remove(b, f->ss, 1);
+    pass(b);
+    uint64_t floor = 99;
+    struct store_cursor_ext ext = {0, 0, NULL};
+    assert_true(fanout_released_floor(b, "sub/away", &floor, &ext));
+    assert_int_equal(floor, 0);
+    /* The next connection resumes there and is sent both. */
+    f->ss->dead = 0;
+    sub_t *again = session_sub_add(f->ss, 2, "alert.>", "sub/away", 16, floor + 1);
+    fanout_sub_added(b, again);
+    fanout_resume(again, &ext);
+    free(ext.v);
+    pass(b);
+    env_seq_is(f->sub, 1);
+    env_seq_is(f->sub, 2);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -730,6 +765,7 @@ int main(void)
         S(test_pipeline_a_publish_stored_while_paused_reaches_the_tail_after),
         S(test_pipeline_deliveries_wait_at_the_floor_until_room_is_back),
         T(test_pipeline_delivers_new_messages_through_the_index),
+        T(test_pipeline_a_dead_session_keeps_its_durable_owed),
     };
 #undef T
 #undef S
