@@ -7,6 +7,8 @@
  * With RETRYPUB_MIXED set, bodies run from 10 bytes to 60 KB (message i's
  * length is retrypub_len(i), its bytes name i), and a STORE_FULL refusal
  * is final: written as "msg_id FULL" and not retried.
+ * With RETRYPUB_RATE=R, message i is first sent no sooner than i/R seconds
+ * after the start (a steady publisher, for the soak); resends go at once.
  * usage: retrypub AGENT.cfg N ACKED_FILE [WINDOW] [TOPIC]
  * Not part of any installed program. */
 #include <stdint.h>
@@ -69,6 +71,8 @@ int main(int argc, char **argv)
         return 2;
     }
     int mixed = getenv("RETRYPUB_MIXED") != NULL;
+    double rate = getenv("RETRYPUB_RATE") ? strtod(getenv("RETRYPUB_RATE"), NULL) : 0;
+    int64_t t0 = util_mono_ms();
     size_t refused = 0;
     uint8_t *done = xcalloc(n, 1);
     uint64_t *corr_of = xcalloc(n, sizeof *corr_of);
@@ -89,6 +93,8 @@ int main(int argc, char **argv)
                     next++;
                     continue;
                 }
+                if (rate > 0 && (double)next >= (double)(util_mono_ms() - t0) * rate / 1000.0)
+                    break; /* not yet due */
                 char id[64];
                 snprintf(id, sizeof id, "fault-%zu", next);
                 Liaison__Intel *fresh = wire_intel_new();
@@ -111,10 +117,17 @@ int main(int argc, char **argv)
             }
             if (inflight == 0 && next >= n)
                 break; /* all sent on this link were answered; rescan */
-            int timed_out;
-            Liaison__Envelope *r = link_recv(l, 1500, &timed_out);
+            int timed_out, wait_ms = 1500, paced = 0;
+            if (rate > 0 && next < n) {
+                int64_t due = t0 + (int64_t)((double)next * 1000.0 / rate) - util_mono_ms();
+                if (due < 1500) {
+                    wait_ms = due < 1 ? 1 : (int)due;
+                    paced = 1;
+                }
+            }
+            Liaison__Envelope *r = link_recv(l, wait_ms, &timed_out);
             if (r == NULL) {
-                if (timed_out || link_lost(l))
+                if ((timed_out && !paced) || link_lost(l))
                     lost = 1; /* broker silent or gone: reconnect */
                 continue;
             }
