@@ -109,7 +109,7 @@ static void try_connect(agent_t *a)
     if (a->link == NULL) {
         int64_t delay = backoff_next(&a->reconnect);
         a->next_connect = util_mono_ms() + delay;
-        log_warn("event=disconnected reason=\"%s\" retry_in_ms=%lld", err, (long long)delay);
+        log_warn("event=disconnected reason=%s retry_in_ms=%lld", log_q(err), (long long)delay);
         return;
     }
     link_set_connect_timeout(a->link, AGENT_CONNECT_MS);
@@ -122,7 +122,7 @@ static void on_up(agent_t *a)
     backoff_reset(&a->reconnect);
     log_info("event=connected broker=%s agent=%s heartbeat_ms=%u broker_last_seq=%llu "
              "outbox=%llu",
-             a->cfg->broker, link_agent(a->link), link_heartbeat_ms(a->link),
+             log_q(a->cfg->broker), log_q(link_agent(a->link)), link_heartbeat_ms(a->link),
              (unsigned long long)link_welcome_last_seq(a->link),
              (unsigned long long)outbox_count(a->outbox));
     publish_reset(a->pub);
@@ -150,7 +150,7 @@ static void drop_link(agent_t *a, const char *why)
     a->up = 0;
     int64_t delay = backoff_next(&a->reconnect);
     a->next_connect = util_mono_ms() + delay;
-    log_warn("event=disconnected reason=\"%s\" retry_in_ms=%lld", reason, (long long)delay);
+    log_warn("event=disconnected reason=%s retry_in_ms=%lld", log_q(reason), (long long)delay);
 }
 
 /* Acts on a link that link.c found refused or lost. Returns 1 if it was. */
@@ -173,15 +173,15 @@ static void on_frame(agent_t *a, Liaison__Envelope *env, int64_t now)
     case LIAISON__ENVELOPE__KIND_HIT_NOTICE:
         /* Another agency's subject query found one of ours: the liaison
          * officer is told who asked, to expect their call. */
-        log_info("event=hit_notice seq=%llu topic=%s asker_agency=\"%s\" asker_contact=\"%s\" "
+        log_info("event=hit_notice seq=%llu topic=%s asker_agency=%s asker_contact=%s "
                  "hit=%d",
-                 (unsigned long long)env->hit_notice->seq, env->hit_notice->topic,
-                 env->hit_notice->asker_agency, env->hit_notice->asker_contact,
+                 (unsigned long long)env->hit_notice->seq, log_q(env->hit_notice->topic),
+                 log_q(env->hit_notice->asker_agency), log_q(env->hit_notice->asker_contact),
                  (int)env->hit_notice->hit);
         break;
     case LIAISON__ENVELOPE__KIND_ERROR:
-        log_warn("event=broker_error code=%s reason=\"%s\"", wire_error_name(env->error->code),
-                 env->error->message ? env->error->message : "");
+        log_warn("event=broker_error code=%s reason=%s", wire_error_name(env->error->code),
+                 log_q(env->error->message ? env->error->message : ""));
         break;
     default:
         log_debug("event=frame_ignored kind=%d", (int)env->kind_case);
@@ -245,7 +245,7 @@ static void reload(agent_t *a)
     char err[512];
     client_config_t *fresh = client_config_load(a->cfg->path, err, sizeof err);
     if (fresh == NULL) {
-        log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
+        log_error("event=reload_rejected reason=%s action=\"kept the running config\"", log_q(err));
         return;
     }
     if (differs(fresh->broker, a->cfg->broker) || differs(fresh->data_dir, a->cfg->data_dir) ||
@@ -255,7 +255,7 @@ static void reload(agent_t *a)
         log_warn("event=reload_partial reason=\"broker, keys, data_dir and spool change only on "
                  "restart\"");
     if (subs_reload(a->subs, up_link(a), fresh, err, sizeof err) != 0) {
-        log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
+        log_error("event=reload_rejected reason=%s action=\"kept the running config\"", log_q(err));
         client_config_free(&fresh);
         return;
     }
@@ -322,7 +322,7 @@ static void wait_for_input(agent_t *a, int draining)
     if (draining)
         due = min_due(due, 100);
     if (zmq_poll(items, n, due < 0 ? -1 : (long)due) < 0 && errno != EINTR)
-        log_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
+        log_error("event=poll_failed error=%s", log_q(zmq_strerror(errno)));
     drain_pipe(a->sig_rfd);
 }
 
@@ -397,22 +397,23 @@ int agent_run(client_config_t *cfg)
         goto err0;
     }
     if (setup_signals(&a) != 0) {
-        log_error("event=startup_failed reason=\"pipe: %s\"", strerror(errno));
+        snprintf(err, sizeof err, "pipe: %s", strerror(errno));
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err0;
     }
     a.outbox = outbox_open(cfg->data_dir, OUTBOX_MAP_MB, err, sizeof err);
     if (a.outbox == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err1;
     }
     if (cfg->spool && cfg->spool[0] &&
         (a.spool = spool_open(cfg->spool, err, sizeof err)) == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err2;
     }
     a.subs = subs_new(cfg, a.outbox, err, sizeof err);
     if (a.subs == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err3;
     }
     a.pub = publish_new(a.outbox, a.spool);
@@ -421,8 +422,8 @@ int agent_run(client_config_t *cfg)
     a.next_forget = util_mono_ms() + 60000;
     log_info("event=started agent=%s version=%s broker=%s data_dir=%s spool=%s subscriptions=%zu "
              "outbox=%llu",
-             cfg->name, AGENT_VERSION, cfg->broker, cfg->data_dir,
-             cfg->spool && cfg->spool[0] ? cfg->spool : "-", cfg->n_subs,
+             log_q(cfg->name), AGENT_VERSION, log_q(cfg->broker), log_q(cfg->data_dir),
+             log_q(cfg->spool && cfg->spool[0] ? cfg->spool : "-"), cfg->n_subs,
              (unsigned long long)outbox_count(a.outbox));
 
     while (!got_term) {
