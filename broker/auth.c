@@ -161,8 +161,8 @@ static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit, batch_t *b
             memcpy(addr, zmq_msg_data(&frames[3]), al);
             addr[al] = '\0';
         }
-        log_warn("event=auth_refused reason=%s key=%s peer=%s", log_q(text), z85[0] ? z85 : "-",
-                 log_q(addr[0] ? addr : "-"));
+        log_warn("event=auth_refused reason=%s key=%s peer=%s", log_q(text),
+                 log_q(z85[0] ? z85 : "-"), log_q(addr[0] ? addr : "-"));
         char by_addr[96];
         const char *actor = user[0] ? user : (z85[0] ? z85 : "-");
         if (!user[0]) {

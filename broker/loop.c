@@ -352,7 +352,7 @@ int loop_run(config_t *cfg)
         char was[41], why[64];
         keys_z85(prev_owner, was);
         snprintf(why, sizeof why, "previous owner %s", was);
-        log_warn("event=store_adopted previous_key=%s", was);
+        log_warn("event=store_adopted previous_key=%s", log_q(was));
         audit_broker(&b, "store_adopted", NULL, "ok", why);
     }
     audit_checkpoint_now(b.audit, b.open); /* every trail is signed from its first start */
@@ -376,7 +376,8 @@ int loop_run(config_t *cfg)
     char pub[41];
     keys_z85(cfg->public_key, pub);
     log_info("event=listening endpoint=%s broker_key=%s last_seq=%llu agents=%zu",
-             log_q(cfg->listen), pub, (unsigned long long)store_last_seq(b.store), cfg->n_agents);
+             log_q(cfg->listen), log_q(pub), (unsigned long long)store_last_seq(b.store),
+             cfg->n_agents);
 
     int64_t next_timer = util_mono_ms() + b.cfg->heartbeat_ms;
     int64_t next_tick = util_mono_ms(); /* operator views: a first snapshot at once */
