@@ -24,6 +24,7 @@
 #include "backoff.h"
 #include "link.h"
 #include "log.h"
+#include "notify.h"
 #include "outbox.h"
 #include "publish.h"
 #include "spool.h"
@@ -321,6 +322,11 @@ static void wait_for_input(agent_t *a, int draining)
     }
     if (draining)
         due = min_due(due, 100);
+    /* The watchdog hears from a loop that turns: it is sent from here,
+     * so a stuck pass stops it. INT64_MAX when there is none. */
+    notify_watchdog(now);
+    if (notify_watchdog_in(now) != INT64_MAX)
+        due = min_due(due, notify_watchdog_in(now));
     if (zmq_poll(items, n, due < 0 ? -1 : (long)due) < 0 && errno != EINTR)
         log_error("event=poll_failed error=%s", log_q(zmq_strerror(errno)));
     drain_pipe(a->sig_rfd);
@@ -360,6 +366,7 @@ static void pass(agent_t *a, int draining)
 
 static void drain(agent_t *a)
 {
+    notify_stopping("draining");
     log_info("event=stopping reason=signal in_flight=%zu sink_running=%d outbox=%llu",
              publish_in_flight(a->pub), subs_busy(a->subs),
              (unsigned long long)outbox_count(a->outbox));
@@ -392,6 +399,7 @@ int agent_run(client_config_t *cfg)
     a.sig_rfd = -1;
     a.subs_due = -1;
     backoff_init(&a.reconnect, AGENT_RECONNECT_BASE_MS, AGENT_RECONNECT_CAP_MS);
+    notify_init();
     if (sodium_init() < 0) {
         log_error("event=startup_failed reason=\"libsodium did not initialise\"");
         goto err0;
@@ -425,6 +433,12 @@ int agent_run(client_config_t *cfg)
              log_q(cfg->name), AGENT_VERSION, log_q(cfg->broker), log_q(cfg->data_dir),
              log_q(cfg->spool && cfg->spool[0] ? cfg->spool : "-"), cfg->n_subs,
              (unsigned long long)outbox_count(a.outbox));
+    /* Spool and outbox open: from here the agent takes work, with or
+     * without the broker (it connects in the loop). */
+    char ready[96];
+    snprintf(ready, sizeof ready, "started, outbox=%llu, connecting",
+             (unsigned long long)outbox_count(a.outbox));
+    notify_ready(ready);
 
     while (!got_term) {
         if (a.link == NULL && util_mono_ms() >= a.next_connect)

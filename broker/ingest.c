@@ -295,8 +295,10 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     int64_t now_us = util_now_us();
     Liaison__ErrorCode code = label_validate(m, b->cfg->max_topic_len, why, sizeof why);
     if (code != LIAISON__ERROR_CODE__ERROR_NONE) {
-        log_info("event=publish_refused agent=%s code=%s reason=%s", log_q(s->agent),
-                 wire_error_name(code), log_q(why));
+        /* The topic as sent, cut at 256 bytes: what was refused, escaped,
+         * since an invalid one may hold anything. */
+        log_info("event=publish_refused agent=%s topic=%s code=%s reason=%s", log_q(s->agent),
+                 log_qn(m && m->topic ? m->topic : "", 256), wire_error_name(code), log_q(why));
         refuse(b, &src, m, code, why);
         goto leave;
     }

@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "policy.h"
 #include "reply.h"
 #include "room.h"
@@ -300,6 +301,7 @@ int loop_run(config_t *cfg)
     memset(&b, 0, sizeof b);
     b.cfg = cfg;
     b.started_us = util_now_us();
+    notify_init();
     b.ctx = zmq_ctx_new();
     if (b.ctx == NULL)
         log_fatal("event=startup_failed reason=\"cannot create a ZeroMQ context\"");
@@ -378,6 +380,11 @@ int loop_run(config_t *cfg)
     log_info("event=listening endpoint=%s broker_key=%s last_seq=%llu agents=%zu",
              log_q(cfg->listen), log_q(pub), (unsigned long long)store_last_seq(b.store),
              cfg->n_agents);
+    /* Store open, sockets bound: from here the broker serves. */
+    char ready[160];
+    snprintf(ready, sizeof ready, "listening, last_seq=%llu, %zu agents",
+             (unsigned long long)store_last_seq(b.store), cfg->n_agents);
+    notify_ready(ready);
 
     int64_t next_timer = util_mono_ms() + b.cfg->heartbeat_ms;
     int64_t next_tick = util_mono_ms(); /* operator views: a first snapshot at once */
@@ -394,6 +401,8 @@ int loop_run(config_t *cfg)
         long up_wait = uplinks_timeout_ms(&b, now);
         if (up_wait < timeout)
             timeout = up_wait;
+        if (notify_watchdog_in(now) < timeout)
+            timeout = (long)notify_watchdog_in(now);
         int reading = b.open->n_pubs < OPEN_BATCH_MAX && !room_trying(&b);
         zmq_pollitem_t items[3 + 2 * UPLINKS_MAX] = {
             {NULL, committer_fd(b.committer), ZMQ_POLLIN, 0},
@@ -403,6 +412,12 @@ int loop_run(config_t *cfg)
         /* The uplinks are read like the ROUTER: not while the open batch
          * is at its bound. */
         size_t n_items = reading ? 3 + uplinks_poll_items(&b, items + 3, 2 * UPLINKS_MAX) : 2;
+        /* The watchdog hears from a loop that turns, and the health
+         * check sees it turn; both stop when the loop is stuck. */
+        notify_watchdog(now);
+        metrics_alive(b.metrics, room_paused(&b) ? "store exhausted: writes wait for room"
+                                 : b.full        ? "store full: publishes are refused"
+                                                 : NULL);
         /* 2. poll */
         if (zmq_poll(items, (int)n_items, timeout) < 0 && errno != EINTR) {
             log_error("event=poll_failed error=%s", log_q(zmq_strerror(errno)));
@@ -440,6 +455,7 @@ int loop_run(config_t *cfg)
     }
     /* Drain: what was read is committed and answered before exit — unless
      * a commit failed, when nothing more may be written. */
+    notify_stopping(b.fatal ? "stopping after a failed commit" : "draining");
     if (!b.fatal) {
         commit_reap(&b, 1);
         audit_flush(b.audit, b.open); /* counts still in memory */
