@@ -116,6 +116,35 @@ const char *log_q(const char *s)
     return log_qn(s, (size_t)-1);
 }
 
+/* A line cut at the buffer's end: end it so it still parses and says so
+ * (truncated=1): inside a quoted value, cut before an escape the end
+ * split and close the quotes; else cut at the last space, so no key is
+ * left without its value. */
+static void close_cut(char *line, size_t size)
+{
+    static const char mark[] = "\" truncated=1";
+    size_t end = size - sizeof mark, i = 0, last_space = 0;
+    int quoted = 0;
+    while (i < end) {
+        if (quoted && line[i] == '\\') {
+            size_t len = line[i + 1] == 'x' ? 4 : 2;
+            if (i + len > end)
+                break;
+            i += len;
+            continue;
+        }
+        if (line[i] == '"')
+            quoted = !quoted;
+        else if (!quoted && line[i] == ' ')
+            last_space = i;
+        i++;
+    }
+    if (quoted)
+        snprintf(line + i, size - i, "%s", mark);
+    else
+        snprintf(line + last_space, size - last_space, "%s", mark + 1);
+}
+
 static void emit(enum log_level level, const char *fmt, va_list ap)
 {
     static const char *tags[] = {"debug", "info", "warn", "error"};
@@ -123,7 +152,9 @@ static void emit(enum log_level level, const char *fmt, va_list ap)
     if (level < min_level)
         return;
     char line[2048];
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    if (n >= (int)sizeof line)
+        close_cut(line, sizeof line);
     /* One fprintf per line so lines from several processes sharing a
      * terminal do not interleave mid-line. */
     if (to_journal) {

@@ -88,7 +88,7 @@ static char *capture_stderr(void (*fn)(void))
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
-    static char text[1024];
+    static char text[4096];
     ssize_t n = pread(fd, text, sizeof text - 1, 0);
     text[n > 0 ? n : 0] = '\0';
     close(fd);
@@ -132,6 +132,36 @@ static void test_log_to_a_terminal_starts_with_the_time(void **state)
     assert_null(strchr(text, '<'));
 }
 
+static void log_too_long(void)
+{
+    char big[700];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[10] = ' ';
+    big[20] = '"';
+    log_info("event=long a=%s b=%s c=%s d=%s", log_q(big), log_q(big), log_q(big), log_q(big));
+}
+
+static void test_log_a_cut_line_still_closes_its_quotes(void **state)
+{
+    (void)state;
+    unsetenv("JOURNAL_STREAM");
+    log_set_program("test");
+    const char *text = capture_stderr(log_too_long);
+    size_t n = strlen(text);
+    assert_true(n > 1000);
+    assert_string_equal(text + n - strlen("\" truncated=1\n"), "\" truncated=1\n");
+    /* Balanced quotes outside escapes: an even number. */
+    int quotes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == '\\')
+            i++;
+        else if (text[i] == '"')
+            quotes++;
+    }
+    assert_int_equal(quotes % 2, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_log_cut_values_stay_closed),
         cmocka_unit_test(test_log_to_journald_starts_with_priority_and_no_time),
         cmocka_unit_test(test_log_to_a_terminal_starts_with_the_time),
+        cmocka_unit_test(test_log_a_cut_line_still_closes_its_quotes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
