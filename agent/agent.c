@@ -111,6 +111,7 @@ static void try_connect(agent_t *a)
         int64_t delay = backoff_next(&a->reconnect);
         a->next_connect = util_mono_ms() + delay;
         log_warn("event=disconnected reason=%s retry_in_ms=%lld", log_q(err), (long long)delay);
+        notify_status("disconnected", err);
         return;
     }
     link_set_connect_timeout(a->link, AGENT_CONNECT_MS);
@@ -126,6 +127,7 @@ static void on_up(agent_t *a)
              log_q(a->cfg->broker), log_q(link_agent(a->link)), link_heartbeat_ms(a->link),
              (unsigned long long)link_welcome_last_seq(a->link),
              (unsigned long long)outbox_count(a->outbox));
+    notify_status("connected to", a->cfg->broker);
     publish_reset(a->pub);
     subs_connected(a->subs, a->link, link_welcome_last_seq(a->link));
 }
@@ -152,6 +154,7 @@ static void drop_link(agent_t *a, const char *why)
     int64_t delay = backoff_next(&a->reconnect);
     a->next_connect = util_mono_ms() + delay;
     log_warn("event=disconnected reason=%s retry_in_ms=%lld", log_q(reason), (long long)delay);
+    notify_status("disconnected", reason);
 }
 
 /* Acts on a link that link.c found refused or lost. Returns 1 if it was. */

@@ -91,6 +91,19 @@ static void send_with_status(const char *first, const char *status)
     notify_send(msg);
 }
 
+void notify_status(const char *what, const char *detail)
+{
+    if (fd < 0)
+        return;
+    char msg[512];
+    snprintf(msg, sizeof msg, "STATUS=%s: %s", what, detail ? detail : "");
+    /* A newline would start another VAR=value line in the datagram. */
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    notify_send(msg);
+}
+
 void notify_ready(const char *status)
 {
     send_with_status("READY=1", status);

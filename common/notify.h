@@ -20,6 +20,9 @@ void notify_init(void);
  * Returns 0 when sent or when notification is off, -1 when the send
  * failed (not logged: the daemon works the same without it). */
 int notify_send(const char *state);
+/* STATUS=what: detail (what `systemctl status` shows); one line, so
+ * newlines in detail become spaces. */
+void notify_status(const char *what, const char *detail);
 /* READY=1 with a STATUS= line (status may be NULL). */
 void notify_ready(const char *status);
 /* STOPPING=1 with a STATUS= line (status may be NULL). */

@@ -6,8 +6,9 @@
 # "ok" while the broker works and 503 with the reason once its store is
 # full, and /metrics carries the process_* figures (promtool-clean). Both
 # programs speak sd_notify to the socket in $NOTIFY_SOCKET (a path, or
-# @name in the abstract namespace): READY=1 once they serve, WATCHDOG=1
-# while their loop turns when $WATCHDOG_USEC asks, STOPPING=1 at SIGTERM.
+# @name in the abstract namespace): READY=1 once they serve, STATUS= lines
+# (the agent: connected to its broker), WATCHDOG=1 while their loop turns
+# when $WATCHDOG_USEC asks, STOPPING=1 at SIGTERM.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ops_lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
@@ -17,7 +18,8 @@ need_cmd python3 python3
 HERE=$(cd "$(dirname "$0")" && pwd)
 keygen broker police rocu
 broker_cfg <<EOF2
-$(agent police '"alert.>"' '"alert.>"' SECRET '' '"publisher", "receiver"' police yorkshire)
+$(agent police '"alert.>"' '"alert.>"' SECRET '' '"publisher", "receiver"' police yorkshire),
+$(agent rocu '' '"alert.>"' SECRET '' '"receiver"' rocu)
 EOF2
 metrics_on
 agent_cfg police
@@ -42,7 +44,7 @@ NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=200000 JOURNAL_STREAM=8:4242 \
 BROKER_PID=$!
 wait_for "$T/broker.log" 'event=listening'
 wait_for "$T/notify.out" '^READY=1$'
-assert_contains "$T/notify.out" '^STATUS=listening, last_seq=0, 1 agents$'
+assert_contains "$T/notify.out" '^STATUS=listening, last_seq=0, 2 agents$'
 # The watchdog: 200 ms asked, so one every 100 ms while the loop turns.
 wait_for "$T/notify.out" '^WATCHDOG=1$'
 n=200
@@ -106,17 +108,18 @@ start_broker
 grep -qE '^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9:.]+Z liaison-broker level=info event=listening ' \
     "$T/broker.log" || fail "no time on the terminal form"
 assert_not_contains "$T/broker.log" '^<'
-stop_broker
 
 # ---- the agent, on an abstract socket ----
 agent_full_cfg rocu "" </dev/null
 listen "@liaison-57-$$" "$T/agent.notify"
 NOTIFY_SOCKET="@liaison-57-$$" WATCHDOG_USEC=200000 start_agent rocu
 wait_for "$T/agent.notify" '^READY=1$'
+wait_for "$T/agent.notify" "^STATUS=connected to: tcp://127.0.0.1:$PORT$"
 wait_for "$T/agent.notify" '^WATCHDOG=1$'
 stop_agent rocu
 assert_contains "$T/agent.notify" '^STOPPING=1$'
 python3 "$HERE/logfmt_check.py" "$T/rocu.agent.log" || fail "agent log is not logfmt"
+stop_broker
 
 # ---- /healthz of a full store: 503 and why ----
 rm -rf "$T/data/broker"
