@@ -25,6 +25,7 @@
 #include "link.h"
 #include "log.h"
 #include "agent_metrics.h"
+#include "notify.h"
 #include "outbox.h"
 #include "publish.h"
 #include "spool.h"
@@ -113,7 +114,8 @@ static void try_connect(agent_t *a)
     if (a->link == NULL) {
         int64_t delay = backoff_next(&a->reconnect);
         a->next_connect = util_mono_ms() + delay;
-        log_warn("event=disconnected reason=\"%s\" retry_in_ms=%lld", err, (long long)delay);
+        log_warn("event=disconnected reason=%s retry_in_ms=%lld", log_q(err), (long long)delay);
+        notify_status("disconnected", err);
         return;
     }
     link_set_connect_timeout(a->link, AGENT_CONNECT_MS);
@@ -126,9 +128,10 @@ static void on_up(agent_t *a)
     backoff_reset(&a->reconnect);
     log_info("event=connected broker=%s agent=%s heartbeat_ms=%u broker_last_seq=%llu "
              "outbox=%llu",
-             a->cfg->broker, link_agent(a->link), link_heartbeat_ms(a->link),
+             log_q(a->cfg->broker), log_q(link_agent(a->link)), link_heartbeat_ms(a->link),
              (unsigned long long)link_welcome_last_seq(a->link),
              (unsigned long long)outbox_count(a->outbox));
+    notify_status("connected to", a->cfg->broker);
     publish_reset(a->pub);
     subs_connected(a->subs, a->link, link_welcome_last_seq(a->link));
 }
@@ -155,7 +158,8 @@ static void drop_link(agent_t *a, const char *why)
     a->up = 0;
     int64_t delay = backoff_next(&a->reconnect);
     a->next_connect = util_mono_ms() + delay;
-    log_warn("event=disconnected reason=\"%s\" retry_in_ms=%lld", reason, (long long)delay);
+    log_warn("event=disconnected reason=%s retry_in_ms=%lld", log_q(reason), (long long)delay);
+    notify_status("disconnected", reason);
 }
 
 /* Acts on a link that link.c found refused or lost. Returns 1 if it was. */
@@ -178,15 +182,15 @@ static void on_frame(agent_t *a, Liaison__Envelope *env, int64_t now)
     case LIAISON__ENVELOPE__KIND_HIT_NOTICE:
         /* Another agency's subject query found one of ours: the liaison
          * officer is told who asked, to expect their call. */
-        log_info("event=hit_notice seq=%llu topic=%s asker_agency=\"%s\" asker_contact=\"%s\" "
+        log_info("event=hit_notice seq=%llu topic=%s asker_agency=%s asker_contact=%s "
                  "hit=%d",
-                 (unsigned long long)env->hit_notice->seq, env->hit_notice->topic,
-                 env->hit_notice->asker_agency, env->hit_notice->asker_contact,
+                 (unsigned long long)env->hit_notice->seq, log_q(env->hit_notice->topic),
+                 log_q(env->hit_notice->asker_agency), log_q(env->hit_notice->asker_contact),
                  (int)env->hit_notice->hit);
         break;
     case LIAISON__ENVELOPE__KIND_ERROR:
-        log_warn("event=broker_error code=%s reason=\"%s\"", wire_error_name(env->error->code),
-                 env->error->message ? env->error->message : "");
+        log_warn("event=broker_error code=%s reason=%s", wire_error_name(env->error->code),
+                 log_q(env->error->message ? env->error->message : ""));
         break;
     default:
         log_debug("event=frame_ignored kind=%d", (int)env->kind_case);
@@ -271,7 +275,7 @@ static void reload(agent_t *a)
     char err[512];
     client_config_t *fresh = client_config_load(a->cfg->path, err, sizeof err);
     if (fresh == NULL) {
-        log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
+        log_error("event=reload_rejected reason=%s action=\"kept the running config\"", log_q(err));
         return;
     }
     if (differs(fresh->broker, a->cfg->broker) || differs(fresh->data_dir, a->cfg->data_dir) ||
@@ -282,7 +286,7 @@ static void reload(agent_t *a)
         log_warn("event=reload_partial reason=\"broker, keys, data_dir, spool and metrics change "
                  "only on restart\"");
     if (subs_reload(a->subs, up_link(a), fresh, err, sizeof err) != 0) {
-        log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
+        log_error("event=reload_rejected reason=%s action=\"kept the running config\"", log_q(err));
         client_config_free(&fresh);
         return;
     }
@@ -350,8 +354,13 @@ static void wait_for_input(agent_t *a, int draining)
         due = min_due(due, a->next_metrics > now ? a->next_metrics - now : 0);
     if (draining)
         due = min_due(due, 100);
+    /* The watchdog hears from a loop that turns: it is sent from here,
+     * so a stuck pass stops it. INT64_MAX when there is none. */
+    notify_watchdog(now);
+    if (notify_watchdog_in(now) != INT64_MAX)
+        due = min_due(due, notify_watchdog_in(now));
     if (zmq_poll(items, n, due < 0 ? -1 : (long)due) < 0 && errno != EINTR)
-        log_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
+        log_error("event=poll_failed error=%s", log_q(zmq_strerror(errno)));
     drain_pipe(a->sig_rfd);
 }
 
@@ -390,6 +399,7 @@ static void pass(agent_t *a, int draining)
 
 static void drain(agent_t *a)
 {
+    notify_stopping("draining");
     log_info("event=stopping reason=signal in_flight=%zu sink_running=%d outbox=%llu",
              publish_in_flight(a->pub), subs_busy(a->subs),
              (unsigned long long)outbox_count(a->outbox));
@@ -422,34 +432,36 @@ int agent_run(client_config_t *cfg)
     a.sig_rfd = -1;
     a.subs_due = -1;
     backoff_init(&a.reconnect, AGENT_RECONNECT_BASE_MS, AGENT_RECONNECT_CAP_MS);
+    notify_init();
     if (sodium_init() < 0) {
         log_error("event=startup_failed reason=\"libsodium did not initialise\"");
         goto err0;
     }
     if (setup_signals(&a) != 0) {
-        log_error("event=startup_failed reason=\"pipe: %s\"", strerror(errno));
+        snprintf(err, sizeof err, "pipe: %s", strerror(errno));
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err0;
     }
     a.outbox = outbox_open(cfg->data_dir, OUTBOX_MAP_MB, err, sizeof err);
     if (a.outbox == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err1;
     }
     if (cfg->spool && cfg->spool[0] &&
         (a.spool = spool_open(cfg->spool, err, sizeof err)) == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err2;
     }
     a.subs = subs_new(cfg, a.outbox, err, sizeof err);
     if (a.subs == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err3;
     }
     a.pub = publish_new(a.outbox, a.spool);
     if (cfg->metrics && cfg->metrics[0] &&
         (a.metrics = agent_metrics_start(cfg->metrics, cfg->metrics_token, err, sizeof err)) ==
             NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err4;
     }
     /* Old msg_ids are forgotten only after the first spool scan has had
@@ -457,10 +469,16 @@ int agent_run(client_config_t *cfg)
     a.next_forget = util_mono_ms() + 60000;
     log_info("event=started agent=%s version=%s broker=%s data_dir=%s spool=%s subscriptions=%zu "
              "metrics=%s outbox=%llu",
-             cfg->name, AGENT_VERSION, cfg->broker, cfg->data_dir,
-             cfg->spool && cfg->spool[0] ? cfg->spool : "-", cfg->n_subs,
-             cfg->metrics && cfg->metrics[0] ? cfg->metrics : "-",
+             log_q(cfg->name), AGENT_VERSION, log_q(cfg->broker), log_q(cfg->data_dir),
+             log_q(cfg->spool && cfg->spool[0] ? cfg->spool : "-"), cfg->n_subs,
+             log_q(cfg->metrics && cfg->metrics[0] ? cfg->metrics : "-"),
              (unsigned long long)outbox_count(a.outbox));
+    /* Spool and outbox open: from here the agent takes work, with or
+     * without the broker (it connects in the loop). */
+    char ready[96];
+    snprintf(ready, sizeof ready, "started, outbox=%llu, connecting",
+             (unsigned long long)outbox_count(a.outbox));
+    notify_ready(ready);
 
     while (!got_term) {
         if (a.link == NULL && util_mono_ms() >= a.next_connect)

@@ -64,15 +64,15 @@ static void log_lmdb(const char *what, int rc)
          * have dropped the pages, so nothing is retried. Stop; a restart
          * recovers from what is on disk (nothing acked or moved to done/
          * depends on the write that failed). */
-        log_fatal("event=outbox_failed action=%s error=\"%s\" then=\"stopping: nothing is "
+        log_fatal("event=outbox_failed action=%s error=%s then=\"stopping: nothing is "
                   "retried after a failed write\"",
-                  what, mdb_strerror(rc));
+                  what, log_q(mdb_strerror(rc)));
     if (rc == MDB_MAP_FULL)
         log_error("event=outbox_full action=%s reason=\"the outbox map is full: new work is "
                   "refused until the broker takes what is waiting\"",
                   what);
     else
-        log_error("event=outbox_failed action=%s error=\"%s\"", what, mdb_strerror(rc));
+        log_error("event=outbox_failed action=%s error=%s", what, log_q(mdb_strerror(rc)));
 }
 
 /* A read transaction, or the open add transaction when there is one (LMDB
@@ -690,7 +690,7 @@ int outbox_written_forget_above(outbox_t *o, const char *sub, uint64_t seq)
             goto fail;
         log_warn("event=written_records_dropped sub=%s above_seq=%llu count=%llu reason=\"the "
                  "broker's sequence is behind what this agent wrote: its store was reset\"",
-                 sub, (unsigned long long)seq, (unsigned long long)gone);
+                 log_q(sub), (unsigned long long)seq, (unsigned long long)gone);
     } else {
         mdb_txn_abort(txn);
     }

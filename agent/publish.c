@@ -123,7 +123,7 @@ int publish_send(publish_t *p, link_t *l, int64_t now_ms)
         f->source = e.source;
         e.source = NULL;
         p->last_sent = e.id;
-        log_debug("event=publish_sent msg_id=%s outbox_id=%llu", f->msg_id,
+        log_debug("event=publish_sent msg_id=%s outbox_id=%llu", log_q(f->msg_id),
                   (unsigned long long)f->id);
         outbox_entry_clear(&e);
     }
@@ -172,7 +172,7 @@ int publish_on_frame(publish_t *p, const Liaison__Envelope *env, int64_t now_ms)
     if (env->kind_case == LIAISON__ENVELOPE__KIND_PUB_ACK) {
         if ((f = flight_find(p, env->corr_id, &at)) == NULL)
             return 1; /* from before a reset: the resend gets its own answer */
-        log_info("event=published msg_id=%s seq=%llu duplicate=%d", f->msg_id,
+        log_info("event=published msg_id=%s seq=%llu duplicate=%d", log_q(f->msg_id),
                  (unsigned long long)env->pub_ack->seq, env->pub_ack->duplicate ? 1 : 0);
         if (p->n_settled == p->cap_settled) {
             p->cap_settled = p->cap_settled ? p->cap_settled * 2 : 64;
@@ -194,8 +194,8 @@ int publish_on_frame(publish_t *p, const Liaison__Envelope *env, int64_t now_ms)
          * the broker's dedup answers the resends. */
         int64_t delay = backoff_next(&p->pause);
         p->n_deferred++;
-        log_warn("event=publish_deferred msg_id=%s code=%s reason=\"%s\" retry_in_ms=%lld",
-                 f->msg_id, wire_error_name(e->code), e->message ? e->message : "",
+        log_warn("event=publish_deferred msg_id=%s code=%s reason=%s retry_in_ms=%lld",
+                 log_q(f->msg_id), wire_error_name(e->code), log_q(e->message ? e->message : ""),
                  (long long)delay);
         publish_settle(p); /* or what was acked would be sent again */
         flights_clear(p);
@@ -205,10 +205,10 @@ int publish_on_frame(publish_t *p, const Liaison__Envelope *env, int64_t now_ms)
     }
     char why[1200];
     snprintf(why, sizeof why, "%s: %s", wire_error_name(e->code), e->message ? e->message : "");
-    log_error("event=publish_refused msg_id=%s file=%s code=%s reason=\"%s\" action=\"removed "
+    log_error("event=publish_refused msg_id=%s file=%s code=%s reason=%s action=\"removed "
               "from the outbox\"",
-              f->msg_id, f->source && f->source[0] ? f->source : "-", wire_error_name(e->code),
-              e->message ? e->message : "");
+              log_q(f->msg_id), log_q(f->source && f->source[0] ? f->source : "-"),
+              wire_error_name(e->code), log_q(e->message ? e->message : ""));
     p->n_refused++;
     if (outbox_refused(p->outbox, f->id, f->msg_id) == OUTBOX_OK && p->spool != NULL)
         spool_refused(p->spool, f->source, why);

@@ -367,7 +367,8 @@ void sink_cancel(sink_t *s)
 {
     if (s->pid == 0)
         return;
-    log_warn("event=sink_cancelled sub=%s seq=%llu", s->sub, (unsigned long long)s->running_seq);
+    log_warn("event=sink_cancelled sub=%s seq=%llu", log_q(s->sub),
+             (unsigned long long)s->running_seq);
     kill(-s->pid, SIGKILL);
     reap(s);
 }

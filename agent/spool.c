@@ -91,7 +91,7 @@ static void scan(spool_t *s)
     DIR *d = opendir(s->dir);
     struct dirent *e;
     if (d == NULL) {
-        log_error("event=spool_scan_failed dir=%s error=\"%s\"", s->dir, strerror(errno));
+        log_error("event=spool_scan_failed dir=%s error=%s", log_q(s->dir), log_q(strerror(errno)));
         return;
     }
     list_clear(s);
@@ -108,7 +108,7 @@ static void scan(spool_t *s)
     if (s->n > 1)
         qsort(s->names, s->n, sizeof *s->names, by_name);
     if (s->n)
-        log_info("event=spool_scanned dir=%s waiting=%zu", s->dir, s->n);
+        log_info("event=spool_scanned dir=%s waiting=%zu", log_q(s->dir), s->n);
 }
 
 static int make_dirs(spool_t *s, char *err, size_t errlen)
@@ -193,9 +193,9 @@ static void watch_lost(spool_t *s, const char *why)
 {
     if (s->wd < 0)
         return;
-    log_error("event=spool_watch_lost dir=%s reason=\"%s\" action=\"re-created and watched "
+    log_error("event=spool_watch_lost dir=%s reason=%s action=\"re-created and watched "
               "again when possible\"",
-              s->dir, why);
+              log_q(s->dir), log_q(why));
     inotify_rm_watch(s->ifd, s->wd);
     s->wd = -1;
     s->retry_ms = 0;
@@ -217,7 +217,7 @@ void spool_on_events(spool_t *s)
             p += sizeof *ev + ev->len;
             if (ev->mask & IN_Q_OVERFLOW) {
                 /* Events were dropped: only a full scan knows what is there. */
-                log_warn("event=spool_overflow dir=%s action=rescan", s->dir);
+                log_warn("event=spool_overflow dir=%s action=rescan", log_q(s->dir));
                 s->rescan = 1;
                 continue;
             }
@@ -242,10 +242,10 @@ int64_t spool_tick(spool_t *s, int64_t now_ms)
     if (now_ms < s->retry_ms)
         return s->retry_ms - now_ms;
     if (make_dirs(s, err, sizeof err) == 0 && watch(s, err, sizeof err) == 0) {
-        log_info("event=spool_watching dir=%s", s->dir);
+        log_info("event=spool_watching dir=%s", log_q(s->dir));
         return -1;
     }
-    log_error("event=spool_unavailable reason=\"%s\" retry_in_ms=%d", err, REWATCH_MS);
+    log_error("event=spool_unavailable reason=%s retry_in_ms=%d", log_q(err), REWATCH_MS);
     s->retry_ms = now_ms + REWATCH_MS;
     return REWATCH_MS;
 }
@@ -287,7 +287,8 @@ static int move(const char *from_dir, const char *from, const char *to_dir, cons
     snprintf(b, sizeof b, "%s/%s", to_dir, to);
     if (rename(a, b) == 0)
         return 0;
-    log_error("event=spool_move_failed from=%s to=%s error=\"%s\"", a, b, strerror(errno));
+    log_error("event=spool_move_failed from=%s to=%s error=%s", log_q(a), log_q(b),
+              log_q(strerror(errno)));
     return -1;
 }
 
@@ -302,7 +303,8 @@ static void write_error(const char *dir, const char *name, const char *original,
     util_rfc3339(util_now_us(), stamp);
     FILE *f = fopen(tmp, "we");
     if (f == NULL) {
-        log_error("event=spool_error_file_failed path=%s error=\"%s\"", tmp, strerror(errno));
+        log_error("event=spool_error_file_failed path=%s error=%s", log_q(tmp),
+                  log_q(strerror(errno)));
         return;
     }
     fprintf(f, "file: %s\nrejected_at: %s\nrejected_by: %s\nreason: %s\n", original, stamp, by,
@@ -310,7 +312,8 @@ static void write_error(const char *dir, const char *name, const char *original,
     int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        log_error("event=spool_error_file_failed path=%s error=\"%s\"", path, strerror(errno));
+        log_error("event=spool_error_file_failed path=%s error=%s", log_q(path),
+                  log_q(strerror(errno)));
         unlink(tmp);
     }
 }
@@ -325,8 +328,8 @@ static void reject(spool_t *s, const char *from_dir, const char *name, const cha
     write_error(s->rejected, to, name, by, why);
     s->n_rejected++;
     if (move(from_dir, name, s->rejected, to) == 0)
-        log_warn("event=spool_rejected file=%s to=rejected/%s by=%s reason=\"%s\"", name, to, by,
-                 why);
+        log_warn("event=spool_rejected file=%s to=rejected/%s by=%s reason=%s", log_q(name), to,
+                 log_q(by), log_q(why));
 }
 
 void spool_refused(spool_t *s, const char *source, const char *why)
@@ -342,8 +345,8 @@ void spool_refused(spool_t *s, const char *source, const char *why)
     unique_name(s->rejected, source, 1, NULL, 0, to, sizeof to);
     write_error(s->rejected, to, source, "broker", why);
     s->n_rejected++;
-    log_warn("event=spool_rejected file=%s by=broker reason=\"%s\" note=\"file had left done/\"",
-             source, why);
+    log_warn("event=spool_rejected file=%s by=broker reason=%s note=\"file had left done/\"",
+             log_q(source), log_q(why));
 }
 
 /* ---- reading one file ---------------------------------------------------------- */
@@ -514,12 +517,12 @@ int spool_take(spool_t *s, outbox_t *o, size_t max)
             continue; /* still in the spool: found again, and known, next time */
         s->n_taken += it->state == ITEM_TAKEN;
         if (it->state == ITEM_TAKEN)
-            log_info("event=spool_taken file=%s msg_id=%s topic=%s", it->name, it->m->msg_id,
-                     it->m->topic);
+            log_info("event=spool_taken file=%s msg_id=%s topic=%s", log_q(it->name),
+                     log_q(it->m->msg_id), log_q(it->m->topic));
         else
             log_warn("event=spool_duplicate file=%s msg_id=%s action=\"moved to done/ without "
                      "publishing again\"",
-                     it->name, it->m->msg_id);
+                     log_q(it->name), log_q(it->m->msg_id));
     }
     list_drop_first(s, n);
     out = (int)n;

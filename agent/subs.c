@@ -161,10 +161,10 @@ static void send_nack(link_t *l, uint32_t id, uint64_t seq)
 static void refused(struct sub *sub, Liaison__ErrorCode code, const char *why)
 {
     sub->state = SUB_REFUSED;
-    log_error("event=subscription_refused sub=%s pattern=%s durable=%s code=%s reason=\"%s\" "
+    log_error("event=subscription_refused sub=%s pattern=%s durable=%s code=%s reason=%s "
               "action=\"tried again on the next connection or SIGHUP\"",
-              sub->name, sub->pattern, sub->durable[0] ? sub->durable : "-", wire_error_name(code),
-              why);
+              log_q(sub->name), log_q(sub->pattern), log_q(sub->durable[0] ? sub->durable : "-"),
+              wire_error_name(code), log_q(why));
 }
 
 static void send_subscribe(subs_t *s, struct sub *sub, link_t *l)
@@ -236,7 +236,7 @@ subs_t *subs_new(const client_config_t *cfg, outbox_t *store, char *err, size_t 
     if (s->fault != FAULT_NONE)
         log_warn("event=fault_armed point=%s note=\"for tests only: the agent will exit at the "
                  "first delivery\"",
-                 f);
+                 log_q(f));
     return s;
 }
 
@@ -297,7 +297,7 @@ static void on_deliver(subs_t *s, link_t *l, const Liaison__Deliver *d)
         /* Written before (the Ack was lost, or the agent died before
          * sending it): ack again, write nothing. */
         log_info("event=delivery_already_written sub=%s seq=%llu attempt=%u action=acked",
-                 sub->name, (unsigned long long)seq, d->attempt);
+                 log_q(sub->name), (unsigned long long)seq, d->attempt);
         send_ack(l, sub->id, &seq, 1);
         return;
     }
@@ -314,7 +314,7 @@ static void on_deliver(subs_t *s, link_t *l, const Liaison__Deliver *d)
         return; /* already waiting (a redelivery after an ack timeout) */
     if (sub->n >= QUEUE_MAX) {
         log_warn("event=delivery_deferred sub=%s seq=%llu reason=\"%zu deliveries waiting\"",
-                 sub->name, (unsigned long long)seq, sub->n);
+                 log_q(sub->name), (unsigned long long)seq, sub->n);
         return;
     }
     if (sub->n == sub->cap) {
@@ -356,17 +356,17 @@ int subs_on_frame(subs_t *s, link_t *l, const Liaison__Envelope *env)
          * are, never. */
         log_info("event=subscribed sub=%s pattern=%s durable=%s sink=%s start_seq=%llu "
                  "filter=%d watching=%zu",
-                 sub->name, sub->pattern, sub->durable[0] ? sub->durable : "-",
-                 sink_spec(sub->sink), (unsigned long long)env->sub_ack->start_seq,
+                 log_q(sub->name), log_q(sub->pattern), log_q(sub->durable[0] ? sub->durable : "-"),
+                 log_q(sink_spec(sub->sink)), (unsigned long long)env->sub_ack->start_seq,
                  sub->where[0] != '\0', sub->n_subjects);
         return 1;
     case LIAISON__ENVELOPE__KIND_ERROR:
         if (env->error->code == LIAISON__ERROR_CODE__TAKEN_OVER) {
             /* Someone else with this agency's key took a durable feed
              * over: this agent receives nothing on it any more. */
-            log_warn("event=durable_taken_over reason=\"%s\" action=\"taken back on the next "
+            log_warn("event=durable_taken_over reason=%s action=\"taken back on the next "
                      "connection or SIGHUP\"",
-                     env->error->message ? env->error->message : "");
+                     log_q(env->error->message ? env->error->message : ""));
             return 1;
         }
         if ((sub = find_pending(s, env->corr_id)) == NULL)
@@ -393,7 +393,7 @@ static void crash_if(subs_t *s, enum fault point, const char *name)
 {
     if (s->fault != point)
         return;
-    log_warn("event=fault_injected point=%s action=exit", name);
+    log_warn("event=fault_injected point=%s action=exit", log_q(name));
     _exit(99); /* a crash: no cleanup, no acks, nothing flushed by us */
 }
 
@@ -427,8 +427,8 @@ static void flush(subs_t *s, struct sub *sub, link_t *l)
 
 static void wrote(struct sub *sub, struct held *h)
 {
-    log_info("event=delivered sub=%s seq=%llu msg_id=%s sink=%s%s", sub->name,
-             (unsigned long long)h->seq, h->msg_id, sink_spec(sub->sink),
+    log_info("event=delivered sub=%s seq=%llu msg_id=%s sink=%s%s", log_q(sub->name),
+             (unsigned long long)h->seq, log_q(h->msg_id), log_q(sink_spec(sub->sink)),
              h->notice ? " notice=1" : "");
     done_add(sub, h->seq, h->conn);
     sub->n_written++;
@@ -443,8 +443,9 @@ static void failed(subs_t *s, struct sub *sub, link_t *l, struct held *h, const 
     sub->n_failed++;
     int nack =
         h->conn == s->conn && s->conn != 0 && l != NULL && sub->state == SUB_ACTIVE && !sub->gone;
-    log_warn("event=sink_failed sub=%s seq=%llu reason=\"%s\" action=%s retry_in_ms=%lld",
-             sub->name, (unsigned long long)h->seq, why, nack ? "nack" : "none", (long long)delay);
+    log_warn("event=sink_failed sub=%s seq=%llu reason=%s action=%s retry_in_ms=%lld",
+             log_q(sub->name), (unsigned long long)h->seq, log_q(why), nack ? "nack" : "none",
+             (long long)delay);
     /* The Nack gives the message back to the broker, which counts the
      * attempt and sends it again; holding the subscription until the retry
      * time keeps a failing sink from spinning and keeps the order. */
@@ -475,7 +476,7 @@ static int64_t run_one(subs_t *s, struct sub *sub, link_t *l, int64_t now)
         sub->n--;
         if (sink_has(sub->sink, h.seq)) {
             /* The agent died after the rename and before its record. */
-            log_info("event=delivery_already_in_sink sub=%s seq=%llu", sub->name,
+            log_info("event=delivery_already_in_sink sub=%s seq=%llu", log_q(sub->name),
                      (unsigned long long)h.seq);
             done_add(sub, h.seq, h.conn);
             held_free(&h);
@@ -568,7 +569,8 @@ int subs_reload(subs_t *s, link_t *l, const client_config_t *cfg, char *err, siz
             continue;
         if (l != NULL && (sub->state == SUB_ACTIVE || sub->state == SUB_PENDING))
             send_unsubscribe(l, sub->id);
-        log_info("event=unsubscribed sub=%s pattern=%s reason=reload", sub->name, sub->pattern);
+        log_info("event=unsubscribed sub=%s pattern=%s reason=reload", log_q(sub->name),
+                 log_q(sub->pattern));
         queue_clear(sub);
         sub->gone = 1;
         sub->state = SUB_IDLE;

@@ -149,7 +149,7 @@ static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit, batch_t *b
     }
     if (status[0] == '2') {
         a->accepted++;
-        log_info("event=auth_accepted agent=%s", user);
+        log_info("event=auth_accepted agent=%s", log_q(user));
         result = 0;
     } else {
         a->refused++;
@@ -161,8 +161,8 @@ static int handle_one(auth_t *a, const config_t *cfg, audit_t *audit, batch_t *b
             memcpy(addr, zmq_msg_data(&frames[3]), al);
             addr[al] = '\0';
         }
-        log_warn("event=auth_refused reason=\"%s\" key=%s peer=%s", text, z85[0] ? z85 : "-",
-                 addr[0] ? addr : "-");
+        log_warn("event=auth_refused reason=%s key=%s peer=%s", log_q(text),
+                 log_q(z85[0] ? z85 : "-"), log_q(addr[0] ? addr : "-"));
         char by_addr[96];
         const char *actor = user[0] ? user : (z85[0] ? z85 : "-");
         if (!user[0]) {

@@ -70,7 +70,7 @@ static void *committer_main(void *arg)
         c->done = 1;
         uint64_t one = 1;
         if (write(c->efd, &one, sizeof one) < 0)
-            log_error("event=committer_signal_failed error=\"%s\"", strerror(errno));
+            log_error("event=committer_signal_failed error=%s", log_q(strerror(errno)));
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -140,7 +140,7 @@ static batch_t *committer_take(committer_t *c, int wait, int *rc)
             ;
     }
     if (read(c->efd, &n, sizeof n) < 0 && errno != EAGAIN)
-        log_error("event=committer_read_failed error=\"%s\"", strerror(errno));
+        log_error("event=committer_read_failed error=%s", log_q(strerror(errno)));
     pthread_mutex_lock(&c->mu);
     batch_t *bt = NULL;
     if (c->job && c->done) {
@@ -189,8 +189,8 @@ static void release(broker_t *b, batch_t *bt)
         }
         if (f->kind == BATCH_DEAD_LETTER) {
             const char *agent = (const char *)batch_bytes(bt, f->off);
-            log_warn("event=dead_letter agent=%s sub=%u seq=%llu reason=\"%s\"", agent, f->sub_id,
-                     (unsigned long long)f->seq, agent + strlen(agent) + 1);
+            log_warn("event=dead_letter agent=%s sub=%u seq=%llu reason=%s", log_q(agent),
+                     f->sub_id, (unsigned long long)f->seq, log_q(agent + strlen(agent) + 1));
             continue;
         }
         if (f->kind == BATCH_WITHDRAWN || f->kind == BATCH_REWIND)

@@ -300,7 +300,7 @@ static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *
         ev.reason = policy_rule_name(v.rule);
         sub->refused++;
         b->stats.delivery_refused++;
-        log_debug("event=delivery_withheld agent=%s seq=%llu rule=%s", s->agent,
+        log_debug("event=delivery_withheld agent=%s seq=%llu rule=%s", log_q(s->agent),
                   (unsigned long long)seq, ev.reason);
         if (sub->replay && attempt == 1 && sub->next_seq != SUB_AT_TAIL) {
             /* A replay re-reads the store at will: what it may not see is
@@ -613,7 +613,7 @@ static void cut_off(broker_t *b, session_t *s, enum policy_rule why)
 {
     log_info("event=agent_disconnected agent=%s rule=%s action=\"subscriptions dropped, every "
              "frame refused\"",
-             s->agent, policy_rule_name(why));
+             log_q(s->agent), policy_rule_name(why));
     struct audit_event ev = {.actor = "broker",
                              .action = "revoke",
                              .recipient = s->agent,

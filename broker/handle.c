@@ -35,7 +35,8 @@ static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__He
     Liaison__Envelope env;
     Liaison__Welcome w = LIAISON__WELCOME__INIT;
     if (!s->welcomed)
-        log_info("event=hello agent=%s client=\"%.64s\"", s->agent, h->client ? h->client : "");
+        log_info("event=hello agent=%s client=%s", log_q(s->agent),
+                 log_qn(h->client ? h->client : "", 64));
     int first = !s->welcomed;
     s->welcomed = 1;
     s->hit_notices = h->hit_notices;
@@ -90,7 +91,7 @@ static void take_over(broker_t *b, session_t *s, sub_t *holder)
     char why[256];
     snprintf(why, sizeof why, "durable %s taken over by another connection of %s", holder->durable,
              s->agent);
-    log_warn("event=durable_taken_over name=%s", holder->durable);
+    log_warn("event=durable_taken_over name=%s", log_q(holder->durable));
     struct audit_event ev = {.actor = s->agent,
                              .action = "durable_take_over",
                              .recipient = o->agent,
@@ -219,8 +220,8 @@ static sub_t *subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, 
         start = b->planned + 1;
     log_info("event=subscribed agent=%s sub=%u pattern=%s durable=%s window=%u start=%llu "
              "filter=%d watching=%u",
-             s->agent, id, pattern, durable ? durable : "-", window, (unsigned long long)start,
-             sub->filter != NULL, sub->n_watch);
+             log_q(s->agent), id, log_q(pattern), log_q(durable ? durable : "-"), window,
+             (unsigned long long)start, sub->filter != NULL, sub->n_watch);
     Liaison__Envelope env;
     Liaison__SubAck ack = LIAISON__SUB_ACK__INIT;
     wire_envelope_init(&env, corr);
@@ -265,8 +266,8 @@ static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *
                                  .reason = policy_rule_name(rule)};
         audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
         snprintf(why, sizeof why, "subscription refused by rule %s", policy_rule_name(rule));
-        log_info("event=subscribe_refused agent=%s pattern=%s rule=%s", s->agent, pattern,
-                 policy_rule_name(rule));
+        log_info("event=subscribe_refused agent=%s pattern=%s rule=%s", log_q(s->agent),
+                 log_q(pattern), policy_rule_name(rule));
         reply_error(b, s, corr,
                     rule == POLICY_TOPIC ? LIAISON__ERROR_CODE__SUBSCRIBE_NOT_PERMITTED
                                          : policy_rule_error(rule),
@@ -398,7 +399,7 @@ static void on_replay(broker_t *b, session_t *s, uint64_t corr, const Liaison__R
                     "to_seq is before the replay's first sequence");
         return;
     }
-    log_info("event=replay agent=%s pattern=%s from=%llu", s->agent, pattern,
+    log_info("event=replay agent=%s pattern=%s from=%llu", log_q(s->agent), log_q(pattern),
              (unsigned long long)start);
     char detail[64];
     snprintf(detail, sizeof detail, "from seq %llu", (unsigned long long)start);
@@ -693,8 +694,8 @@ static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
                              .outcome = "ok",
                              .msg_seq = r->seq};
     audit_append(b->audit, b->open, &ev);
-    log_info("event=dead_letter_%s agent=%s seq=%llu durable=%s", action, s->agent,
-             (unsigned long long)r->seq, r->durable);
+    log_info("event=dead_letter_%s agent=%s seq=%llu durable=%s", action, log_q(s->agent),
+             (unsigned long long)r->seq, log_q(r->durable));
     reply_json(b, s, corr, (char *)(uintptr_t) "{\"ok\":true}");
 }
 
@@ -726,7 +727,7 @@ static int evict_stale(broker_t *b, session_t *fresh)
         return 0;
     log_info("event=session_evicted agent=%s reason=\"silent, and the agent is at "
              "max_sessions_per_agent\"",
-             oldest->agent);
+             log_q(oldest->agent));
     fanout_session_gone(b, oldest);
     oldest->dead = 1; /* reaped with the others */
     oldest->agent_state->sessions--;
@@ -749,7 +750,7 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
         s = NULL;
     }
     if (s && (strcmp(s->agent, user) != 0 || memcmp(s->key, key, 32) != 0)) {
-        log_warn("event=routing_id_reused old_agent=%s new_agent=%s", s->agent, user);
+        log_warn("event=routing_id_reused old_agent=%s new_agent=%s", log_q(s->agent), log_q(user));
         fanout_session_gone(b, s);
         sessions_remove(b->sessions, s);
         s = NULL;
@@ -763,11 +764,11 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
         if (s->conf && memcmp(s->conf->public_key, key, 32) != 0)
             s->conf = NULL; /* reloaded since its handshake: the key is not its agent's now */
         s->connected_us = util_now_us();
-        log_info("event=connected agent=%s sessions=%zu", user, sessions_count(b->sessions));
+        log_info("event=connected agent=%s sessions=%zu", log_q(user), sessions_count(b->sessions));
         if (s->agent_state->sessions > b->cfg->max_sessions_per_agent && !evict_stale(b, s)) {
             s->over_limit = 1;
             log_warn("event=session_refused agent=%s reason=\"over max_sessions_per_agent (%u)\"",
-                     user, b->cfg->max_sessions_per_agent);
+                     log_q(user), b->cfg->max_sessions_per_agent);
         }
     }
     return s;
@@ -804,7 +805,8 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
     }
     session_t *s = session_for(b, rid, rid_len, user_id, key);
     if (s == NULL) {
-        log_warn("event=frame_dropped agent=%.64s reason=\"routing id or name too long\"", user_id);
+        log_warn("event=frame_dropped agent=%s reason=\"routing id or name too long\"",
+                 log_qn(user_id, 64));
         return;
     }
     s->last_seen_ms = util_mono_ms();
@@ -815,8 +817,8 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         char why[128];
         b->stats.frames_bad++;
         snprintf(why, sizeof why, "%s (%zu bytes)", wire_error_name(code), len);
-        log_warn("event=bad_frame agent=%s code=%s bytes=%zu", s->agent, wire_error_name(code),
-                 len);
+        log_warn("event=bad_frame agent=%s code=%s bytes=%zu", log_q(s->agent),
+                 wire_error_name(code), len);
         reply_error(b, s, corr, code, NULL, why);
         return;
     }
@@ -894,7 +896,7 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
     case LIAISON__ENVELOPE__KIND_BYE:
         /* Gone now, not in three heartbeats: its durables are free for the
          * next connection and it no longer counts against its agent. */
-        log_info("event=bye agent=%s", s->agent);
+        log_info("event=bye agent=%s", log_q(s->agent));
         fanout_session_gone(b, s);
         if (s->counted) {
             s->agent_state->sessions--;

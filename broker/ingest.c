@@ -149,7 +149,8 @@ static void answer_repeat(broker_t *b, const struct source *src, uint64_t seq, c
      * this one, which commits after it. */
     wire_envelope_pack(&env, batch_add_frame(b->open, BATCH_DUP_ACK, s->rid, s->rid_len,
                                              src->corr_id, 0, seq, 0, n));
-    log_debug("event=publish_duplicate agent=%s seq=%llu", s->agent, (unsigned long long)seq);
+    log_debug("event=publish_duplicate agent=%s seq=%llu", log_q(s->agent),
+              (unsigned long long)seq);
 }
 
 /* A message from another broker: a route that does not name this broker.
@@ -165,8 +166,8 @@ static int route_checked(broker_t *b, const struct source *src, Liaison__Intel *
     if (!route_names(m->route, b->cfg->name))
         return 0;
     b->stats.loops++;
-    log_info("event=loop_dropped from=%s origin_broker=%s origin_seq=%llu", src->actor,
-             m->route->origin_broker, (unsigned long long)m->route->origin_seq);
+    log_info("event=loop_dropped from=%s origin_broker=%s origin_seq=%llu", log_q(src->actor),
+             log_q(m->route->origin_broker), (unsigned long long)m->route->origin_seq);
     struct audit_event ev = {.actor = src->actor,
                              .action = src->s ? "publish" : "receive",
                              .outcome = "refused",
@@ -294,8 +295,10 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     int64_t now_us = util_now_us();
     Liaison__ErrorCode code = label_validate(m, b->cfg->max_topic_len, why, sizeof why);
     if (code != LIAISON__ERROR_CODE__ERROR_NONE) {
-        log_info("event=publish_refused agent=%s code=%s reason=\"%s\"", s->agent,
-                 wire_error_name(code), why);
+        /* The topic as sent, cut at 256 bytes: what was refused, escaped,
+         * since an invalid one may hold anything. */
+        log_info("event=publish_refused agent=%s topic=%s code=%s reason=%s", log_q(s->agent),
+                 log_qn(m && m->topic ? m->topic : "", 256), wire_error_name(code), log_q(why));
         refuse(b, &src, m, code, why);
         goto leave;
     }
@@ -303,8 +306,8 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     if (rule != POLICY_ALLOW) {
         code = policy_rule_error(rule);
         snprintf(why, sizeof why, "refused by rule %s", policy_rule_name(rule));
-        log_info("event=publish_refused agent=%s topic=%s rule=%s", s->agent, m->topic,
-                 policy_rule_name(rule));
+        log_info("event=publish_refused agent=%s topic=%s rule=%s", log_q(s->agent),
+                 log_q(m->topic), policy_rule_name(rule));
         refuse(b, &src, m, code, why);
         goto leave;
     }
@@ -318,8 +321,8 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
         if (!origin_sane(m->origin) || !spoken_for(a, m->origin->agency)) {
             snprintf(why, sizeof why, "this link does not speak for the agency \"%.80s\"",
                      m->origin && m->origin->agency ? m->origin->agency : "");
-            log_warn("event=origin_refused link=%s agency=\"%.80s\"", s->agent,
-                     m->origin && m->origin->agency ? m->origin->agency : "");
+            log_warn("event=origin_refused link=%s agency=%s", log_q(s->agent),
+                     log_qn(m->origin && m->origin->agency ? m->origin->agency : "", 80));
             refuse(b, &src, m, LIAISON__ERROR_CODE__ORIGIN_NOT_SPOKEN_FOR, why);
             goto leave;
         }
@@ -366,8 +369,8 @@ void ingest_from_uplink(broker_t *b, int uplink, const char *actor, uint32_t up_
         snprintf(why, sizeof why, "a message from the upstream without its origin");
     }
     if (code != LIAISON__ERROR_CODE__ERROR_NONE) {
-        log_warn("event=receive_refused link=%s code=%s reason=\"%s\"", actor,
-                 wire_error_name(code), why);
+        log_warn("event=receive_refused link=%s code=%s reason=%s", log_q(actor),
+                 wire_error_name(code), log_q(why));
         refuse(b, &src, m, code, why);
         wire_intel_free(&m);
         return;

@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "policy.h"
 #include "reply.h"
 #include "room.h"
@@ -115,7 +116,7 @@ static void reap(broker_t *b, int64_t now_ms)
     for (size_t i = 0; i < sessions_count(b->sessions);) {
         session_t *s = sessions_at(b->sessions, i);
         if (!s->dead && now_ms - s->last_seen_ms > limit) {
-            log_info("event=session_timeout agent=%s", s->agent);
+            log_info("event=session_timeout agent=%s", log_q(s->agent));
             /* Told, in case it is still there: its next frame would get
              * NOT_WELCOMED anyway, and a Hello resumes. */
             reply_error(b, s, 0, LIAISON__ERROR_CODE__NOT_WELCOMED, NULL,
@@ -133,7 +134,7 @@ static void reap(broker_t *b, int64_t now_ms)
             reply_send(b, s, &env);
         }
         if (s->dead) {
-            log_info("event=disconnected agent=%s", s->agent);
+            log_info("event=disconnected agent=%s", log_q(s->agent));
             fanout_session_gone(b, s);
             sessions_remove(b->sessions, s); /* swaps the last into i */
             continue;
@@ -197,7 +198,7 @@ static void reload(broker_t *b)
         config_free(&fresh);
     }
     if (fresh == NULL) {
-        log_error("event=reload_rejected reason=\"%s\" action=\"kept the running config\"", err);
+        log_error("event=reload_rejected reason=%s action=\"kept the running config\"", log_q(err));
         audit_broker(b, "config_reload", NULL, "refused", err);
         return;
     }
@@ -222,7 +223,7 @@ static void reload(broker_t *b)
              * is no longer that agent. */
             log_warn("event=key_rotated agent=%s action=\"the connection made with the old key "
                      "is refused from now\"",
-                     s->agent);
+                     log_q(s->agent));
             audit_broker(b, "revoke", s->agent, "ok", "key_changed");
             s->conf = NULL;
             r = POLICY_NO_AGENT;
@@ -230,7 +231,7 @@ static void reload(broker_t *b)
         if (r != POLICY_ALLOW) {
             log_info("event=agent_disconnected agent=%s rule=%s action=\"subscriptions dropped, "
                      "every frame refused\"",
-                     s->agent, policy_rule_name(r));
+                     log_q(s->agent), policy_rule_name(r));
             fanout_session_gone(b, s);
         }
     }
@@ -300,29 +301,30 @@ int loop_run(config_t *cfg)
     memset(&b, 0, sizeof b);
     b.cfg = cfg;
     b.started_us = util_now_us();
+    notify_init();
     b.ctx = zmq_ctx_new();
     if (b.ctx == NULL)
         log_fatal("event=startup_failed reason=\"cannot create a ZeroMQ context\"");
     b.auth = auth_new(b.ctx, err, sizeof err);
     if (b.auth == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err1;
     }
     b.store = store_open(cfg->data_dir, cfg->map_size_mb, err, sizeof err);
     if (b.store == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err2;
     }
     uint8_t prev_owner[32];
     int adopted = 0;
     if (store_claim(b.store, cfg->public_key, cfg->expect_store, cfg->adopt_store, prev_owner,
                     &adopted, err, sizeof err) != 0) {
-        log_error("event=startup_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
+        log_error("event=startup_failed data_dir=%s reason=%s", log_q(cfg->data_dir), log_q(err));
         goto err3;
     }
     if (subjects_check(b.store, cfg->has_subject_key ? cfg->subject_key : NULL, err, sizeof err) !=
         0) {
-        log_error("event=startup_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
+        log_error("event=startup_failed data_dir=%s reason=%s", log_q(cfg->data_dir), log_q(err));
         goto err3;
     }
     b.index_on = cfg->has_subject_key;
@@ -330,7 +332,7 @@ int loop_run(config_t *cfg)
     b.audit = audit_open(b.store, cfg->audit_key[0] ? cfg->audit_seed : NULL,
                          cfg->audit_checkpoint_records, cfg->audit_checkpoint_s, err, sizeof err);
     if (b.audit == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err3;
     }
     if (!cfg->has_subject_key)
@@ -344,7 +346,7 @@ int loop_run(config_t *cfg)
     b.subindex = subindex_new();
     b.committer = committer_start(b.store, err, sizeof err);
     if (b.committer == NULL) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err3;
     }
     audit_broker(&b, "start", NULL, "ok", BROKER_VERSION);
@@ -352,7 +354,7 @@ int loop_run(config_t *cfg)
         char was[41], why[64];
         keys_z85(prev_owner, was);
         snprintf(why, sizeof why, "previous owner %s", was);
-        log_warn("event=store_adopted previous_key=%s", was);
+        log_warn("event=store_adopted previous_key=%s", log_q(was));
         audit_broker(&b, "store_adopted", NULL, "ok", why);
     }
     audit_checkpoint_now(b.audit, b.open); /* every trail is signed from its first start */
@@ -364,19 +366,25 @@ int loop_run(config_t *cfg)
      * broker state: it serves the snapshots control_tick publishes. */
     if (cfg->metrics[0] &&
         metrics_start(b.metrics, cfg->metrics, cfg->metrics_token, err, sizeof err) != 0) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err3;
     }
     if (open_router(&b, err, sizeof err) != 0) {
-        log_error("event=startup_failed reason=\"%s\"", err);
+        log_error("event=startup_failed reason=%s", log_q(err));
         goto err3;
     }
     b.sessions = sessions_new();
     uplinks_start(&b); /* connecting; nothing here waits for them */
     char pub[41];
     keys_z85(cfg->public_key, pub);
-    log_info("event=listening endpoint=%s broker_key=%s last_seq=%llu agents=%zu", cfg->listen, pub,
+    log_info("event=listening endpoint=%s broker_key=%s last_seq=%llu agents=%zu",
+             log_q(cfg->listen), log_q(pub), (unsigned long long)store_last_seq(b.store),
+             cfg->n_agents);
+    /* Store open, sockets bound: from here the broker serves. */
+    char ready[160];
+    snprintf(ready, sizeof ready, "listening, last_seq=%llu, %zu agents",
              (unsigned long long)store_last_seq(b.store), cfg->n_agents);
+    notify_ready(ready);
 
     int64_t next_timer = util_mono_ms() + b.cfg->heartbeat_ms;
     int64_t next_tick = util_mono_ms(); /* operator views: a first snapshot at once */
@@ -393,6 +401,8 @@ int loop_run(config_t *cfg)
         long up_wait = uplinks_timeout_ms(&b, now);
         if (up_wait < timeout)
             timeout = up_wait;
+        if (notify_watchdog_in(now) < timeout)
+            timeout = (long)notify_watchdog_in(now);
         int reading = b.open->n_pubs < OPEN_BATCH_MAX && !room_trying(&b);
         zmq_pollitem_t items[3 + 2 * UPLINKS_MAX] = {
             {NULL, committer_fd(b.committer), ZMQ_POLLIN, 0},
@@ -402,9 +412,15 @@ int loop_run(config_t *cfg)
         /* The uplinks are read like the ROUTER: not while the open batch
          * is at its bound. */
         size_t n_items = reading ? 3 + uplinks_poll_items(&b, items + 3, 2 * UPLINKS_MAX) : 2;
+        /* The watchdog hears from a loop that turns, and the health
+         * check sees it turn; both stop when the loop is stuck. */
+        notify_watchdog(now);
+        metrics_alive(b.metrics, room_paused(&b) ? "store exhausted: writes wait for room"
+                                 : b.full        ? "store full: publishes are refused"
+                                                 : NULL);
         /* 2. poll */
         if (zmq_poll(items, (int)n_items, timeout) < 0 && errno != EINTR) {
-            log_error("event=poll_failed error=\"%s\"", zmq_strerror(errno));
+            log_error("event=poll_failed error=%s", log_q(zmq_strerror(errno)));
             break;
         }
         /* 3. the committer's batch ends first (its replies leave, the
@@ -439,6 +455,7 @@ int loop_run(config_t *cfg)
     }
     /* Drain: what was read is committed and answered before exit — unless
      * a commit failed, when nothing more may be written. */
+    notify_stopping(b.fatal ? "stopping after a failed commit" : "draining");
     if (!b.fatal) {
         commit_reap(&b, 1);
         audit_flush(b.audit, b.open); /* counts still in memory */
@@ -493,7 +510,7 @@ int loop_reindex(config_t *cfg)
     int adopted = 0;
     if (st == NULL ||
         store_claim(st, cfg->public_key, cfg->expect_store, 0, prev, &adopted, err, sizeof err)) {
-        log_error("event=reindex_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
+        log_error("event=reindex_failed data_dir=%s reason=%s", log_q(cfg->data_dir), log_q(err));
         goto leave;
     }
     audit_t *audit =
@@ -502,7 +519,7 @@ int loop_reindex(config_t *cfg)
     uint64_t msgs = 0, entries = 0;
     if (audit == NULL ||
         subjects_reindex(st, cfg->subject_key, &msgs, &entries, err, sizeof err) != 0) {
-        log_error("event=reindex_failed data_dir=%s reason=\"%s\"", cfg->data_dir, err);
+        log_error("event=reindex_failed data_dir=%s reason=%s", log_q(cfg->data_dir), log_q(err));
         audit_close(&audit);
         goto leave;
     }

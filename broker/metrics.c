@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "control.h"
@@ -40,6 +42,9 @@ static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 #define N_BUCKETS       (sizeof buckets / sizeof buckets[0])
 #define RECENT          1024
 #define HTTP_READ_SLOTS 64
+/* /healthz: a loop that has not turned for this long is stuck. It turns
+ * at least once a second (the control tick), so this is five missed. */
+#define HEALTH_STALL_MS 5000
 
 struct http_read {
     char addr[64];
@@ -70,6 +75,11 @@ struct metrics {
      * recorded: the HTTP thread counts, the loop writes them to the trail
      * (metrics_take_reads). Guarded by lock; bounded (past it, one slot). */
     struct http_read reads[HTTP_READ_SLOTS];
+    /* Written by the loop at every turn (metrics_alive), read by /healthz:
+     * when it last turned (monotonic ms, 0: not yet), and why it is not
+     * healthy (a string constant; NULL: it is). */
+    _Atomic int64_t alive_ms;
+    _Atomic(const char *) unwell;
 };
 
 static struct blob *blob_new(const char *data, size_t len)
@@ -295,6 +305,49 @@ void metrics_take_reads(metrics_t *m, metrics_read_fn fn, void *ctx)
             fn(taken[i].addr, taken[i].page ? "/status.json" : "/metrics", taken[i].count, ctx);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void metrics_alive(metrics_t *m, const char *unwell)
+{
+    if (m == NULL)
+        return;
+    atomic_store(&m->alive_ms, mono_ms());
+    atomic_store(&m->unwell, unwell);
+}
+
+/* /healthz: 200 "ok" while the loop turns and the store takes writes, else
+ * 503 and why. Not a consultation of anyone's data (it says nothing of
+ * the messages), so not recorded: a probe every few seconds would only
+ * bury the trail. */
+static enum MHD_Result reply_health(metrics_t *m, struct MHD_Connection *c)
+{
+    char text[160];
+    int64_t alive = atomic_load(&m->alive_ms), now = mono_ms();
+    const char *unwell = atomic_load(&m->unwell);
+    if (alive == 0)
+        snprintf(text, sizeof text, "unavailable: the broker's loop has not started\n");
+    else if (now - alive > HEALTH_STALL_MS)
+        snprintf(text, sizeof text, "unavailable: the broker's loop has not turned for %lld ms\n",
+                 (long long)(now - alive));
+    else if (unwell)
+        snprintf(text, sizeof text, "unavailable: %s\n", unwell);
+    else
+        return reply_text(c, MHD_HTTP_OK, "ok\n");
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    common_headers(r, "text/plain; charset=utf-8");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -317,9 +370,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         MHD_destroy_response(r);
         return ret;
     }
+    if (strcmp(url, "/healthz") == 0)
+        return reply_health(m, c);
     int page = strcmp(url, "/status.json") == 0;
     if (!page && strcmp(url, "/metrics") != 0)
-        return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: /, /metrics, /status.json\n");
+        return reply_text(c, MHD_HTTP_NOT_FOUND,
+                          "not found: /, /metrics, /status.json, /healthz\n");
     count_read(m, c, page);
     struct blob *b = snapshot_ref(m, page);
     if (b == NULL)
@@ -332,10 +388,11 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     char line[256];
     (void)cls;
     vsnprintf(line, sizeof line, fmt, ap);
-    for (char *p = line; *p; p++)
-        if (*p == '\n' || *p == '"')
-            *p = ' ';
-    log_warn("event=metrics_http message=\"%s\"", line);
+    /* MHD ends its messages with a newline; anything else log_q escapes. */
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+        line[--n] = '\0';
+    log_warn("event=metrics_http message=%s", log_q(line));
 }
 
 int metrics_start(metrics_t *m, const char *addr, const char *token, char *err, size_t errlen)
@@ -381,11 +438,13 @@ int metrics_start(metrics_t *m, const char *addr, const char *token, char *err, 
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-                                 res->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                 MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_END);
+    /* The logger comes first: MHD reads options in order, and would print
+     * what the options before it say on its own logger, not ours. */
+    m->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_EXTERNAL_LOGGER, on_log,
+                         NULL, MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)32, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     freeaddrinfo(res);
     if (m->daemon == NULL) {
@@ -563,6 +622,83 @@ static size_t sub_series(const struct control_model *m, struct sub_series *out)
         }                                                                                          \
     } while (0)
 
+/* ---- process_* (loop thread): the names Prometheus' client libraries use,
+ * read from /proc/self. A figure that cannot be read is left out. */
+
+/* Fields 14.. of /proc/self/stat, counted from 1 after the command name
+ * (which may hold spaces and parentheses: it ends at the last ')'). */
+static int proc_stat(unsigned long long *utime, unsigned long long *stime,
+                     unsigned long long *start, unsigned long long *vsize, long long *rss)
+{
+    char text[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *p = strrchr(text, ')');
+    if (p == NULL)
+        return -1;
+    /* After ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime(14) stime cutime cstime priority nice threads
+     * itrealvalue starttime(22) vsize rss(24). */
+    int got = sscanf(p + 2,
+                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
+                     "%*d %llu %llu %lld",
+                     utime, stime, start, vsize, rss);
+    return got == 5 ? 0 : -1;
+}
+
+/* The line of /proc/path starting with key, its first number after it. */
+static int proc_number(const char *path, const char *key, unsigned long long *v)
+{
+    char line[256];
+    int found = -1;
+    size_t klen = strlen(key);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (found != 0 && fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0 && sscanf(line + klen, "%llu", v) == 1)
+            found = 0;
+    fclose(f);
+    return found;
+}
+
+static void render_process(struct buf *b)
+{
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    unsigned long long ut, st, start, vsize, boot, max;
+    long long rss;
+    if (tick > 0 && proc_stat(&ut, &st, &start, &vsize, &rss) == 0) {
+        scalar(b, "process_cpu_seconds_total", "counter",
+               "Total user and system CPU time spent in seconds.",
+               (double)(ut + st) / (double)tick);
+        scalar(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+               (double)rss * (double)page);
+        scalar(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+               (double)vsize);
+        if (proc_number("/proc/stat", "btime", &boot) == 0)
+            scalar(b, "process_start_time_seconds", "gauge",
+                   "Start time of the process since unix epoch in seconds.",
+                   (double)boot + (double)start / (double)tick);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        long n = 0;
+        for (struct dirent *e; (e = readdir(d)) != NULL;)
+            if (e->d_name[0] != '.')
+                n++;
+        closedir(d);
+        scalar(b, "process_open_fds", "gauge", "Number of open file descriptors.",
+               (double)(n - 1)); /* less the one reading the directory */
+    }
+    if (proc_number("/proc/self/limits", "Max open files", &max) == 0)
+        scalar(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+               (double)max);
+}
+
 static char *render(metrics_t *m, broker_t *br, const struct control_model *model, size_t *len)
 {
     struct buf b = {.p = xmalloc(16384), .cap = 16384};
@@ -704,6 +840,7 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
     SUB_FAMILY(withheld, "liaison_subscription_withheld_total", "counter",
                "Messages refused by the rule since the subscription was opened.");
     free(series);
+    render_process(&b);
     *len = b.len;
     return b.p;
 }

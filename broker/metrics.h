@@ -1,7 +1,7 @@
 /* metrics.h — the broker's HTTP endpoint for operators, on the `metrics`
  * address of broker.cfg (loopback by default): Prometheus text at
  * /metrics, a read-only status page at / and the JSON it draws, at
- * /status.json. The only module that includes microhttpd.h.
+ * /status.json, and a health check at /healthz. The only module that includes microhttpd.h.
  *
  * libmicrohttpd serves from its own thread, and that thread never touches
  * broker state: once a second the loop renders a snapshot (metrics_publish)
@@ -36,6 +36,12 @@ int metrics_start(metrics_t *m, const char *addr, const char *token, char *err, 
 /* 1 once metrics_start succeeded. m may be NULL. */
 int metrics_serving(const metrics_t *m);
 
+/* Loop thread, at every turn: the loop is turning, and unwell (a string
+ * constant, or NULL when all is well) says why the broker cannot do its
+ * work, e.g. a store out of room. /healthz answers from this: 200 "ok",
+ * or 503 with unwell, or with how long the loop has not turned when that
+ * is over a few seconds. m may be NULL. */
+void metrics_alive(metrics_t *m, const char *unwell);
 /* A monotonic clock in seconds, for timing what metrics_observe_* take. */
 double metrics_clock(void);
 /* One group commit took this long (the commit-latency histogram). Loop

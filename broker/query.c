@@ -398,8 +398,8 @@ void query_handle(broker_t *b, session_t *s, uint64_t corr, const Liaison__Query
     b->stats.queries++;
     b->stats.query_results += pg.n;
     b->stats.query_hits += pg.hits;
-    log_info("event=query agent=%s subjects=%zu pattern=%s results=%zu hits=%u more=%d", s->agent,
-             p.n, pattern, pg.n, pg.hits, more);
+    log_info("event=query agent=%s subjects=%zu pattern=%s results=%zu hits=%u more=%d",
+             log_q(s->agent), p.n, log_q(pattern), pg.n, pg.hits, more);
     s->query_next_after = more ? last : 0;
     if (more)
         query_sig(q, pattern, s->query_sig);

@@ -23,7 +23,7 @@ void reply_send(broker_t *b, session_t *s, const Liaison__Envelope *env)
     uint8_t *buf = scratch(b, n);
     wire_envelope_pack(env, buf);
     if (session_send(b->router, s, buf, n) == -1)
-        log_warn("event=reply_dropped agent=%s reason=\"peer queue full\"", s->agent);
+        log_warn("event=reply_dropped agent=%s reason=\"peer queue full\"", log_q(s->agent));
 }
 
 static void error_env(Liaison__Envelope *env, Liaison__Error *err, uint64_t corr_id,

@@ -69,13 +69,13 @@ static void begin(broker_t *b, const char *why, const char *waits)
     if (!p->logged)
         return;
     p->logged_ms = now;
-    log_warn("event=store_exhausted why=%s room=%llu floor=%llu map=%llu waits=\"%s\" "
+    log_warn("event=store_exhausted why=%s room=%llu floor=%llu map=%llu waits=%s "
              "action=\"raise map_size_mb and restart, or tighten retention in broker.cfg and "
              "reload (SIGHUP) so old messages are erased; meanwhile publishes are refused, "
              "status, acks and heartbeats answered, and what waits goes on by itself once "
              "there is room\"",
              why, (unsigned long long)store_room(b->store), (unsigned long long)room_floor(b),
-             (unsigned long long)store_map_bytes(b->store), waits);
+             (unsigned long long)store_map_bytes(b->store), log_q(waits));
 }
 
 /* Nothing waits any more. */

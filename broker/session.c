@@ -419,7 +419,7 @@ int session_send(void *router, session_t *s, const void *data, size_t len)
 fail:
     if (errno == EAGAIN)
         return -1;
-    log_info("event=peer_gone agent=%s error=\"%s\"", s->agent, zmq_strerror(errno));
+    log_info("event=peer_gone agent=%s error=%s", log_q(s->agent), log_q(zmq_strerror(errno)));
     s->dead = 1;
     return -2;
 }

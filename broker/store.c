@@ -295,7 +295,7 @@ static int lock_dir(store_t *s, const char *dir, char *err, size_t errlen)
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pid, (size_t)n, 0) != n)
-        log_warn("event=lock_pid_unwritten path=%s error=\"%s\"", path, strerror(errno));
+        log_warn("event=lock_pid_unwritten path=%s error=%s", log_q(path), log_q(strerror(errno)));
     return 0;
 }
 
@@ -897,7 +897,7 @@ fail:
         log_debug("event=store_full op=%s", what);
         return STORE_FULL;
     }
-    log_error("event=store_failed op=%s error=\"%s\"", what, mdb_strerror(rc));
+    log_error("event=store_failed op=%s error=%s", what, log_q(mdb_strerror(rc)));
     return STORE_ERR;
 }
 
@@ -909,7 +909,7 @@ static int dedup_get(store_read_t *r, const void *key, size_t len, int64_t min_t
     if (rc == MDB_NOTFOUND)
         return STORE_NOTFOUND;
     if (rc != 0) {
-        log_error("event=store_dedup_failed error=\"%s\"", mdb_strerror(rc));
+        log_error("event=store_dedup_failed error=%s", log_q(mdb_strerror(rc)));
         return STORE_ERR;
     }
     if (v.mv_size != 16)
@@ -974,7 +974,7 @@ int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *
                 ext->v = vv; /* the caller frees */
             } else {
                 ext->hi = 0; /* unreadable: resume from the floor, at least once */
-                log_warn("event=store_cursor_extension_unreadable name=%s", name);
+                log_warn("event=store_cursor_extension_unreadable name=%s", log_q(name));
             }
         }
         result = STORE_OK;
@@ -984,7 +984,7 @@ int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *
         goto fail;
     return result;
 fail:
-    log_error("event=store_cursor_failed name=%s error=\"%s\"", name, mdb_strerror(rc));
+    log_error("event=store_cursor_failed name=%s error=%s", log_q(name), log_q(mdb_strerror(rc)));
     return STORE_ERR;
 }
 
@@ -1013,7 +1013,7 @@ int store_cursors(store_t *s, size_t limit, store_cursor_fn fn, void *ctx)
     if (txn)
         mdb_txn_abort(txn);
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        log_error("event=store_cursors_failed error=\"%s\"", mdb_strerror(rc));
+        log_error("event=store_cursors_failed error=%s", log_q(mdb_strerror(rc)));
         return STORE_ERR;
     }
     return STORE_OK;
@@ -1041,7 +1041,7 @@ int store_deadletters(store_t *s, size_t limit, store_dead_fn fn, void *ctx)
     if (txn)
         mdb_txn_abort(txn);
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        log_error("event=store_deadletters_failed error=\"%s\"", mdb_strerror(rc));
+        log_error("event=store_deadletters_failed error=%s", log_q(mdb_strerror(rc)));
         return STORE_ERR;
     }
     return STORE_OK;
@@ -1068,7 +1068,7 @@ int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq)
     } else if (rc == MDB_NOTFOUND) {
         result = STORE_NOTFOUND;
     } else {
-        log_error("event=store_time_failed error=\"%s\"", mdb_strerror(rc));
+        log_error("event=store_time_failed error=%s", log_q(mdb_strerror(rc)));
     }
     if (cur)
         mdb_cursor_close(cur);
@@ -1084,7 +1084,7 @@ store_read_t *store_read_begin(store_t *s)
     if (rc == 0)
         rc = mdb_cursor_open(r->txn, s->messages, &r->cur);
     if (rc != 0) {
-        log_error("event=store_read_failed error=\"%s\"", mdb_strerror(rc));
+        log_error("event=store_read_failed error=%s", log_q(mdb_strerror(rc)));
         if (r->txn)
             mdb_txn_abort(r->txn);
         free(r);
@@ -1124,7 +1124,7 @@ int store_read_seek(store_read_t *r, enum store_db db, uint64_t key, int backwar
     *len = v.mv_size;
     return STORE_OK;
 fail:
-    log_error("event=store_seek_failed error=\"%s\"", mdb_strerror(rc));
+    log_error("event=store_seek_failed error=%s", log_q(mdb_strerror(rc)));
     return STORE_ERR;
 }
 
@@ -1152,8 +1152,8 @@ int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len
     if (rc == MDB_NOTFOUND)
         return STORE_NOTFOUND;
     if (rc != 0) {
-        log_error("event=store_get_failed seq=%llu error=\"%s\"", (unsigned long long)seq,
-                  mdb_strerror(rc));
+        log_error("event=store_get_failed seq=%llu error=%s", (unsigned long long)seq,
+                  log_q(mdb_strerror(rc)));
         return STORE_ERR;
     }
     *data = v.mv_data;
@@ -1170,8 +1170,8 @@ int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **
     if (rc == MDB_NOTFOUND)
         return STORE_NOTFOUND;
     if (rc != 0) {
-        log_error("event=store_next_failed from=%llu error=\"%s\"", (unsigned long long)from,
-                  mdb_strerror(rc));
+        log_error("event=store_next_failed from=%llu error=%s", (unsigned long long)from,
+                  log_q(mdb_strerror(rc)));
         return STORE_ERR;
     }
     *seq = key_seq(&k);
@@ -1219,7 +1219,7 @@ leave:
     if (txn)
         mdb_txn_abort(txn);
     if (rc != 0) {
-        log_error("event=store_stat_failed error=\"%s\"", mdb_strerror(rc));
+        log_error("event=store_stat_failed error=%s", log_q(mdb_strerror(rc)));
         return STORE_ERR;
     }
     return STORE_OK;
@@ -1244,7 +1244,7 @@ int store_deadletter_get(store_t *s, uint64_t seq, const char *durable)
     if (rc == 0)
         return STORE_OK;
 fail:
-    log_error("event=store_deadletter_failed error=\"%s\"", mdb_strerror(rc));
+    log_error("event=store_deadletter_failed error=%s", log_q(mdb_strerror(rc)));
     return STORE_ERR;
 }
 
@@ -1271,7 +1271,7 @@ int store_read_subject(store_read_t *r, const uint8_t token[STORE_TOKEN_BYTES], 
     *seq = key_seq(&sk);
     return STORE_OK;
 fail:
-    log_error("event=store_subject_failed error=\"%s\"", mdb_strerror(rc));
+    log_error("event=store_subject_failed error=%s", log_q(mdb_strerror(rc)));
     return STORE_ERR;
 }
 
@@ -1304,7 +1304,7 @@ int store_hits(store_t *s, const char *agent, size_t limit, store_hit_fn fn, voi
     if (txn)
         mdb_txn_abort(txn);
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        log_error("event=store_hits_failed error=\"%s\"", mdb_strerror(rc));
+        log_error("event=store_hits_failed error=%s", log_q(mdb_strerror(rc)));
         return STORE_ERR;
     }
     return STORE_OK;
@@ -1333,7 +1333,7 @@ int store_index_key(store_t *s, uint8_t id[32])
     if (rc == 0)
         return STORE_OK;
 fail:
-    log_error("event=store_index_key_failed error=\"%s\"", mdb_strerror(rc));
+    log_error("event=store_index_key_failed error=%s", log_q(mdb_strerror(rc)));
     return STORE_ERR;
 }
 
@@ -1358,6 +1358,6 @@ int store_index_reset(store_t *s, const uint8_t *id, int clear)
         goto fail;
     return STORE_OK;
 fail:
-    log_error("event=store_index_reset_failed error=\"%s\"", mdb_strerror(rc));
+    log_error("event=store_index_reset_failed error=%s", log_q(mdb_strerror(rc)));
     return STORE_ERR;
 }

@@ -135,7 +135,8 @@ static void connect_up(broker_t *b, size_t i)
     if (u->link == NULL) {
         snprintf(u->why, sizeof u->why, "%s", err);
         u->retry_at_ms = util_mono_ms() + RETRY_MAX_MS;
-        log_error("event=uplink_failed link=%s reason=\"%s\"", conf_of(b, i)->as.name, err);
+        log_error("event=uplink_failed link=%s reason=%s", log_q(conf_of(b, i)->as.name),
+                  log_q(err));
     }
 }
 
@@ -148,12 +149,12 @@ static void link_down(broker_t *b, size_t i, const char *why, int refused)
     if (u->state == UP_UP)
         u->losses++;
     if (refused && !u->refused)
-        log_error("event=uplink_refused link=%s reason=\"%s\" action=\"retrying with backoff; "
+        log_error("event=uplink_refused link=%s reason=%s action=\"retrying with backoff; "
                   "check this broker's key and agent on the upstream\"",
-                  name, why);
+                  log_q(name), log_q(why));
     else if (!refused && (u->state == UP_UP || strcmp(u->why, why) != 0))
-        log_warn("event=uplink_lost link=%s reason=\"%s\" action=\"retrying with backoff\"", name,
-                 why);
+        log_warn("event=uplink_lost link=%s reason=%s action=\"retrying with backoff\"",
+                 log_q(name), log_q(why));
     snprintf(u->why, sizeof u->why, "%s", why);
     u->refused = refused;
     link_close(&u->link);
@@ -181,8 +182,8 @@ static void link_up(broker_t *b, size_t i)
     u->why[0] = '\0';
     u->connects++;
     u->up_since_us = util_now_us();
-    log_info("event=uplink_up link=%s broker=%s forward_from=%llu", c->as.name, c->broker,
-             (unsigned long long)u->next);
+    log_info("event=uplink_up link=%s broker=%s forward_from=%llu", log_q(c->as.name),
+             log_q(c->broker), (unsigned long long)u->next);
     for (size_t k = 0; k < c->n_receive; k++) {
         Liaison__Envelope env;
         Liaison__Subscribe req = LIAISON__SUBSCRIBE__INIT;
@@ -217,11 +218,11 @@ static void settle(broker_t *b, size_t i, uint64_t seq, const char *refused)
         /* It came from there (or through it): dropped above, as it should
          * be. Counted, and recorded aggregated, but not an alarm. */
         u->loops++;
-        log_debug("event=forward_loop link=%s seq=%llu", conf_of(b, i)->as.name,
+        log_debug("event=forward_loop link=%s seq=%llu", log_q(conf_of(b, i)->as.name),
                   (unsigned long long)seq);
     } else {
         u->refusals++;
-        log_warn("event=forward_refused link=%s seq=%llu code=%s", conf_of(b, i)->as.name,
+        log_warn("event=forward_refused link=%s seq=%llu code=%s", log_q(conf_of(b, i)->as.name),
                  (unsigned long long)seq, refused);
     }
     struct audit_event ev = {.actor = "broker",
@@ -290,7 +291,8 @@ static void on_frame(broker_t *b, size_t i, Liaison__Envelope *env)
             /* A receive subscription refused, say: the link stays up for
              * what it can do, and says so loudly. */
             snprintf(u->why, sizeof u->why, "%s", why);
-            log_error("event=uplink_request_refused link=%s reason=\"%s\"", c->as.name, why);
+            log_error("event=uplink_request_refused link=%s reason=%s", log_q(c->as.name),
+                      log_q(why));
         }
         break;
     }

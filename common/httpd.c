@@ -209,10 +209,11 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     char line[256];
     (void)cls;
     vsnprintf(line, sizeof line, fmt, ap);
-    for (char *p = line; *p; p++)
-        if (*p == '\n' || *p == '"' || *p == '\\')
-            *p = ' ';
-    log_warn("event=http_error message=\"%s\"", line);
+    /* MHD ends its messages with a newline; anything else log_q escapes. */
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+        line[--n] = '\0';
+    log_warn("event=http_error message=%s", log_q(line));
 }
 
 /* ---- start, stop, documents (loop thread) ----------------------------------------- */

@@ -175,7 +175,7 @@ int keys_read_secret(const char *path_rel, const char *base_dir, uint8_t out[32]
         return -1;
     }
     if (stat(path, &st) == 0 && (st.st_mode & 0077))
-        log_warn("event=key_file_mode path=%s mode=%03o advice=\"chmod 600\"", path,
+        log_warn("event=key_file_mode path=%s mode=%03o advice=\"chmod 600\"", log_q(path),
                  (unsigned)(st.st_mode & 0777));
     return 0;
 }

@@ -134,7 +134,7 @@ static int put(link_t *l, Liaison__Envelope *env, int zflags)
         rc = 1;
     } else {
         const char *why = zmq_strerror(errno);
-        log_error("event=send_failed error=\"%s\"", why);
+        log_error("event=send_failed error=%s", log_q(why));
         finish(l, LINK_LOST, "cannot send to the broker at %s: %s", l->broker, why);
         rc = -1;
     }
@@ -435,7 +435,7 @@ static void wait_link(link_t *l, int wait_ms)
 {
     zmq_pollitem_t it[2] = {{l->sock, 0, ZMQ_POLLIN, 0}, {l->monitor, 0, ZMQ_POLLIN, 0}};
     if (zmq_poll(it, 2, wait_ms) < 0 && errno != EINTR)
-        log_warn("event=poll_failed error=\"%s\"", zmq_strerror(errno));
+        log_warn("event=poll_failed error=%s", log_q(zmq_strerror(errno)));
 }
 
 link_t *link_open(const client_config_t *cfg, const char *client_name, int timeout_ms, char *err,
@@ -480,7 +480,7 @@ int link_send(link_t *l, Liaison__Envelope *env)
         int timeout = 0;
         size_t len = sizeof timeout;
         zmq_getsockopt(l->sock, ZMQ_SNDTIMEO, &timeout, &len);
-        log_error("event=send_failed error=\"%s\"", zmq_strerror(EAGAIN));
+        log_error("event=send_failed error=%s", log_q(zmq_strerror(EAGAIN)));
         finish(l, LINK_LOST,
                "cannot send to the broker at %s within %d ms: it is not reading (or gone)",
                l->broker, timeout);

@@ -1,7 +1,8 @@
 # 33: the systemd units in config/ are valid (systemd-analyze verify, with
 # the binaries of this build in place of the installed ones) and keep the
 # hardening that makes `systemd-analyze security` rate them "OK", and each
-# starts its program on the installed config path.
+# starts its program on the installed config path. Both are Type=notify
+# with a watchdog (the programs speak sd_notify, scenario 57).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ops_lib.sh"
 need_cmd systemd-analyze systemd
@@ -16,7 +17,7 @@ for u in liaison-broker liaison-agent; do
     tail -n 1 "$T/sec.$u" | grep -q 'Overall exposure level.* OK' || fail "$u: exposure not OK: $(tail -n 1 "$T/sec.$u")"
     for k in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
         CapabilityBoundingSet= MemoryDenyWriteExecute=yes SystemCallFilter=@system-service \
-        'ExecReload=/bin/kill -HUP $MAINPID' KillSignal=SIGTERM; do
+        'ExecReload=/bin/kill -HUP $MAINPID' KillSignal=SIGTERM Type=notify WatchdogSec=30s; do
         grep -qx -- "$k" "$src" || fail "$u lacks $k"
     done
 done
