@@ -23,7 +23,7 @@ struct agent_metrics {
 agent_metrics_t *agent_metrics_start(const char *addr, const char *token, char *err, size_t errlen)
 {
     char why[256];
-    httpd_t *h = httpd_start(addr, token, docs, UTIL_LEN(docs), why, sizeof why);
+    httpd_t *h = httpd_start(addr, token, docs, UTIL_LEN(docs), NULL, why, sizeof why);
     if (h == NULL) {
         snprintf(err, errlen, "metrics: %s", why);
         return NULL;

@@ -1,17 +1,12 @@
-/* metrics.c — the operators' HTTP endpoint: libmicrohttpd in its own
- * thread answering from an immutable snapshot (Prometheus text and the
- * status page's JSON) that the loop renders and swaps in once a second,
- * the bearer-token check, the embedded status page, and the commit-latency
- * histogram. The only file that includes microhttpd.h.
- * Not responsible for: the contents of the views (control.c), or any
- * access to broker state from the HTTP thread — it has none. */
+/* metrics.c — what the operators' HTTP endpoint says: the Prometheus text
+ * and the status page's JSON, which the loop renders once a second and
+ * hands to common/httpd.c (which serves them from its own thread), the
+ * embedded status page, /healthz, and the commit-latency histogram.
+ * Not responsible for: serving HTTP or checking the token (httpd.c), the
+ * contents of the views (control.c), or any access to broker state from
+ * the HTTP thread — it has none but the two atomics /healthz reads. */
 #include "metrics.h"
 
-#include <microhttpd.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -19,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
 #include "control.h"
+#include "httpd.h"
 #include "log.h"
 #include "uplink.h"
 #include "room.h"
@@ -39,93 +34,43 @@ static const char status_page[] =
  * about 0.26 ms, a large group commit a few ms; the tail is for a sick disk. */
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                  0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
-#define N_BUCKETS       (sizeof buckets / sizeof buckets[0])
-#define RECENT          1024
-#define HTTP_READ_SLOTS 64
+#define N_BUCKETS (sizeof buckets / sizeof buckets[0])
+#define RECENT    1024
 /* /healthz: a loop that has not turned for this long is stuck. It turns
  * at least once a second (the control tick), so this is five missed. */
 #define HEALTH_STALL_MS 5000
 
-struct http_read {
-    char addr[64];
-    int page; /* 1 /status.json, 0 /metrics */
-    uint32_t count;
-};
-
-/* One rendered document, shared between the current snapshot and the
- * responses still sending it; freed by whoever drops the last reference. */
-struct blob {
-    atomic_int refs;
-    size_t len;
-    char data[];
-};
-
 struct metrics {
-    struct MHD_Daemon *daemon;
-    pthread_mutex_t lock; /* guards prom and page: held for a pointer swap or a ref */
-    struct blob *prom, *page;
-    int has_token;
-    uint8_t token_hash[crypto_generichash_BYTES];
+    httpd_t *http; /* NULL until metrics_start */
     /* Loop thread only. */
     uint64_t counts[N_BUCKETS + 1]; /* the last is +Inf */
     uint64_t n;
     double sum;
     double recent[RECENT]; /* the last RECENT commit times, a ring */
-    /* HTTP reads of /metrics and /status.json, per client address, not yet
-     * recorded: the HTTP thread counts, the loop writes them to the trail
-     * (metrics_take_reads). Guarded by lock; bounded (past it, one slot). */
-    struct http_read reads[HTTP_READ_SLOTS];
-    /* Written by the loop at every turn (metrics_alive), read by /healthz:
-     * when it last turned (monotonic ms, 0: not yet), and why it is not
-     * healthy (a string constant; NULL: it is). */
+    /* Written by the loop at every turn (metrics_alive), read by /healthz
+     * in the HTTP thread: when it last turned (monotonic ms, 0: not yet),
+     * and why it is not healthy (a string constant; NULL: it is). */
     _Atomic int64_t alive_ms;
     _Atomic(const char *) unwell;
 };
 
-static struct blob *blob_new(const char *data, size_t len)
-{
-    struct blob *b = xmalloc(sizeof *b + len + 1);
-    atomic_init(&b->refs, 1);
-    b->len = len;
-    memcpy(b->data, data, len);
-    b->data[len] = '\0';
-    return b;
-}
-
-static void blob_release(void *p)
-{
-    struct blob *b = p;
-    if (b && atomic_fetch_sub(&b->refs, 1) == 1)
-        free(b);
-}
-
 metrics_t *metrics_new(void)
 {
-    metrics_t *m = xcalloc(1, sizeof *m);
-    pthread_mutex_init(&m->lock, NULL);
-    return m;
+    return xcalloc(1, sizeof(metrics_t));
 }
 
 void metrics_free(metrics_t **mp)
 {
     if (mp == NULL || *mp == NULL)
         return;
-    metrics_t *m = *mp;
-    /* Stops the thread and frees its responses (releasing their blobs)
-     * before the snapshot goes. */
-    if (m->daemon)
-        MHD_stop_daemon(m->daemon);
-    blob_release(m->prom);
-    blob_release(m->page);
-    pthread_mutex_destroy(&m->lock);
-    sodium_memzero(m->token_hash, sizeof m->token_hash);
-    free(m);
+    httpd_stop(&(*mp)->http); /* the thread first: it reads the atomics */
+    free(*mp);
     *mp = NULL;
 }
 
 int metrics_serving(const metrics_t *m)
 {
-    return m != NULL && m->daemon != NULL;
+    return m != NULL && m->http != NULL;
 }
 
 double metrics_clock(void)
@@ -166,144 +111,7 @@ double metrics_commit_quantile(const metrics_t *m, double q)
     return v[i < n ? i : n - 1];
 }
 
-/* ---- HTTP thread --------------------------------------------------------------- */
-
-static struct blob *snapshot_ref(metrics_t *m, int page)
-{
-    pthread_mutex_lock(&m->lock);
-    struct blob *b = page ? m->page : m->prom;
-    if (b)
-        atomic_fetch_add(&b->refs, 1);
-    pthread_mutex_unlock(&m->lock);
-    return b;
-}
-
-/* The token is compared as a hash, in constant time, so neither its bytes
- * nor its length leak through timing. */
-static int token_ok(const metrics_t *m, const char *given, size_t len)
-{
-    uint8_t h[crypto_generichash_BYTES];
-    crypto_generichash(h, sizeof h, (const uint8_t *)given, len, NULL, 0);
-    int ok = sodium_memcmp(h, m->token_hash, sizeof h) == 0;
-    sodium_memzero(h, sizeof h);
-    return ok;
-}
-
-static int authorized(const metrics_t *m, struct MHD_Connection *c)
-{
-    if (!m->has_token)
-        return 1;
-    const char *auth =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (auth == NULL)
-        return 0;
-    if (strncasecmp(auth, "Bearer ", 7) == 0)
-        return token_ok(m, auth + 7, strlen(auth + 7));
-    if (strncasecmp(auth, "Basic ", 6) == 0) {
-        /* Basic auth, for browsers: any user name, the token as password. */
-        char plain[512];
-        size_t n = 0;
-        if (sodium_base642bin((uint8_t *)plain, sizeof plain - 1, auth + 6, strlen(auth + 6), NULL,
-                              &n, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
-            return 0;
-        plain[n] = '\0';
-        const char *colon = memchr(plain, ':', n);
-        int ok = colon && token_ok(m, colon + 1, n - (size_t)(colon + 1 - plain));
-        sodium_memzero(plain, sizeof plain);
-        return ok;
-    }
-    return 0;
-}
-
-static void common_headers(struct MHD_Response *r, const char *type)
-{
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    /* The page is self-contained: its own inline script and style, and
-     * requests only to this origin. */
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'none'; script-src 'unsafe-inline'; "
-                            "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
-                            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-}
-
-static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
-                                                             MHD_RESPMEM_PERSISTENT);
-    if (r == NULL)
-        return MHD_NO;
-    common_headers(r, "text/plain; charset=utf-8");
-    if (status == MHD_HTTP_UNAUTHORIZED) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"liaison\"");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"liaison\"");
-    }
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result reply_blob(struct MHD_Connection *c, struct blob *b, const char *type)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data, blob_release, b);
-    if (r == NULL) {
-        blob_release(b);
-        return MHD_NO;
-    }
-    common_headers(r, type);
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-/* A read of the broker's state is a consultation (DPA 2018 s.62): counted
- * here per client address, recorded by the loop. */
-static void count_read(metrics_t *m, struct MHD_Connection *c, int page)
-{
-    char addr[64] = "-";
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr)
-        getnameinfo(ci->client_addr,
-                    ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                           : sizeof(struct sockaddr_in),
-                    addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
-    pthread_mutex_lock(&m->lock);
-    struct http_read *slot = NULL;
-    for (int i = 0; i < HTTP_READ_SLOTS && slot == NULL; i++) {
-        struct http_read *r = &m->reads[i];
-        if (r->count == 0 || (r->page == page && strcmp(r->addr, addr) == 0))
-            slot = r;
-    }
-    if (slot == NULL) /* full: the last slot takes the rest */
-        slot = &m->reads[HTTP_READ_SLOTS - 1];
-    if (slot->count == 0) {
-        snprintf(slot->addr, sizeof slot->addr, "%s", addr);
-        slot->page = page;
-    }
-    slot->count++;
-    pthread_mutex_unlock(&m->lock);
-}
-
-void metrics_take_reads(metrics_t *m, metrics_read_fn fn, void *ctx)
-{
-    if (m == NULL)
-        return;
-    struct http_read taken[HTTP_READ_SLOTS];
-    pthread_mutex_lock(&m->lock);
-    memcpy(taken, m->reads, sizeof taken);
-    memset(m->reads, 0, sizeof m->reads);
-    pthread_mutex_unlock(&m->lock);
-    for (int i = 0; i < HTTP_READ_SLOTS; i++)
-        if (taken[i].count)
-            fn(taken[i].addr, taken[i].page ? "/status.json" : "/metrics", taken[i].count, ctx);
-}
+/* ---- HTTP ------------------------------------------------------------------------ */
 
 static int64_t mono_ms(void)
 {
@@ -320,139 +128,58 @@ void metrics_alive(metrics_t *m, const char *unwell)
     atomic_store(&m->unwell, unwell);
 }
 
-/* /healthz: 200 "ok" while the loop turns and the store takes writes, else
- * 503 and why. Not a consultation of anyone's data (it says nothing of
- * the messages), so not recorded: a probe every few seconds would only
- * bury the trail. */
-static enum MHD_Result reply_health(metrics_t *m, struct MHD_Connection *c)
+/* /healthz, in the HTTP thread: 200 "ok" while the loop turns and the
+ * store takes writes, else 503 and why. Not a consultation of anyone's
+ * data (it says nothing of the messages), so not recorded: a probe every
+ * few seconds would only bury the trail. */
+static unsigned health(void *ctx, char *text, size_t len)
 {
-    char text[160];
+    metrics_t *m = ctx;
     int64_t alive = atomic_load(&m->alive_ms), now = mono_ms();
     const char *unwell = atomic_load(&m->unwell);
     if (alive == 0)
-        snprintf(text, sizeof text, "unavailable: the broker's loop has not started\n");
+        snprintf(text, len, "unavailable: the broker's loop has not started\n");
     else if (now - alive > HEALTH_STALL_MS)
-        snprintf(text, sizeof text, "unavailable: the broker's loop has not turned for %lld ms\n",
+        snprintf(text, len, "unavailable: the broker's loop has not turned for %lld ms\n",
                  (long long)(now - alive));
     else if (unwell)
-        snprintf(text, sizeof text, "unavailable: %s\n", unwell);
-    else
-        return reply_text(c, MHD_HTTP_OK, "ok\n");
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
-    if (r == NULL)
-        return MHD_NO;
-    common_headers(r, "text/plain; charset=utf-8");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
-{
-    metrics_t *m = cls;
-    (void)version, (void)upload_data, (void)req_cls;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET or HEAD\n");
-    if (*upload_data_size != 0)
-        return reply_text(c, MHD_HTTP_BAD_REQUEST, "no request body expected\n");
-    if (!authorized(m, c))
-        return reply_text(c, MHD_HTTP_UNAUTHORIZED, "a valid token is required\n");
-    if (strcmp(url, "/") == 0) {
-        struct MHD_Response *r = MHD_create_response_from_buffer(
-            sizeof status_page - 1, (void *)(uintptr_t)status_page, MHD_RESPMEM_PERSISTENT);
-        if (r == NULL)
-            return MHD_NO;
-        common_headers(r, "text/html; charset=utf-8");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        return ret;
+        snprintf(text, len, "unavailable: %s\n", unwell);
+    else {
+        snprintf(text, len, "ok\n");
+        return 200;
     }
-    if (strcmp(url, "/healthz") == 0)
-        return reply_health(m, c);
-    int page = strcmp(url, "/status.json") == 0;
-    if (!page && strcmp(url, "/metrics") != 0)
-        return reply_text(c, MHD_HTTP_NOT_FOUND,
-                          "not found: /, /metrics, /status.json, /healthz\n");
-    count_read(m, c, page);
-    struct blob *b = snapshot_ref(m, page);
-    if (b == NULL)
-        return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no snapshot yet\n");
-    return reply_blob(c, b, page ? "application/json" : "text/plain; version=0.0.4; charset=utf-8");
+    return 503;
 }
 
-static void on_log(void *cls, const char *fmt, va_list ap)
-{
-    char line[256];
-    (void)cls;
-    vsnprintf(line, sizeof line, fmt, ap);
-    /* MHD ends its messages with a newline; anything else log_q escapes. */
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
-        line[--n] = '\0';
-    log_warn("event=metrics_http message=%s", log_q(line));
-}
+/* The paths, in the order metrics_publish sets them. */
+enum { DOC_PROM, DOC_PAGE_JSON, DOC_PAGE, DOC_HEALTH };
+static const struct httpd_doc docs[] = {
+    [DOC_PROM] = {.path = "/metrics",
+                  .type = "text/plain; version=0.0.4; charset=utf-8",
+                  .counted = 1},
+    [DOC_PAGE_JSON] = {.path = "/status.json", .type = "application/json", .counted = 1},
+    [DOC_PAGE] = {.path = "/",
+                  .type = "text/html; charset=utf-8",
+                  .fixed = status_page,
+                  .fixed_len = sizeof status_page - 1},
+    [DOC_HEALTH] = {.path = "/healthz", .type = "text/plain; charset=utf-8", .live = health},
+};
 
 int metrics_start(metrics_t *m, const char *addr, const char *token, char *err, size_t errlen)
 {
-    char host[256], port[16];
-    const char *colon = strrchr(addr, ':');
-    size_t hlen = colon ? (size_t)(colon - addr) : 0;
-    if (colon == NULL || hlen == 0 || hlen >= sizeof host || strlen(colon + 1) >= sizeof port) {
-        snprintf(err, errlen, "metrics: \"%s\" is not host:port", addr);
-        return -1;
-    }
-    memcpy(host, addr, hlen);
-    host[hlen] = '\0';
-    snprintf(port, sizeof port, "%s", colon + 1);
-    if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-        memmove(host, host + 1, hlen - 2);
-        host[hlen - 2] = '\0';
-    }
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "metrics: cannot resolve %s: %s", addr, gai_strerror(rc));
-        return -1;
-    }
-    if (token && token[0]) {
-        if (sodium_init() < 0) {
-            snprintf(err, errlen, "metrics: libsodium did not initialise");
-            freeaddrinfo(res);
-            return -1;
-        }
-        m->has_token = 1;
-        crypto_generichash(m->token_hash, sizeof m->token_hash, (const uint8_t *)token,
-                           strlen(token), NULL, 0);
-    }
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    if (res->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    /* The HTTP thread must not take the broker's signals: the loop only
-     * wakes for them if they interrupt its own poll. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    /* The logger comes first: MHD reads options in order, and would print
-     * what the options before it say on its own logger, not ours. */
-    m->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_EXTERNAL_LOGGER, on_log,
-                         NULL, MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)32, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    freeaddrinfo(res);
-    if (m->daemon == NULL) {
-        snprintf(err, errlen, "metrics: cannot listen on %s (in use, or not a local address?)",
-                 addr);
+    char why[256];
+    m->http = httpd_start(addr, token, docs, UTIL_LEN(docs), m, why, sizeof why);
+    if (m->http == NULL) {
+        snprintf(err, errlen, "metrics: %s", why);
         return -1;
     }
     return 0;
+}
+
+void metrics_take_reads(metrics_t *m, metrics_read_fn fn, void *ctx)
+{
+    if (m != NULL)
+        httpd_take_reads(m->http, fn, ctx);
 }
 
 /* ---- Prometheus text (loop thread) ------------------------------------------------ */
@@ -849,19 +576,9 @@ void metrics_publish(metrics_t *m, broker_t *b, const struct control_model *mode
 {
     size_t len;
     char *text = render(m, b, model, &len);
-    struct blob *prom = blob_new(text, len);
-    struct blob *page = page_json ? blob_new(page_json, strlen(page_json)) : NULL;
+    httpd_set(m->http, DOC_PROM, 200, text, len);
+    if (page_json)
+        httpd_set(m->http, DOC_PAGE_JSON, 200, page_json, strlen(page_json));
     free(text);
     free(page_json);
-    pthread_mutex_lock(&m->lock);
-    struct blob *old_prom = m->prom, *old_page = m->page;
-    m->prom = prom;
-    if (page)
-        m->page = page;
-    else
-        old_page = NULL;
-    pthread_mutex_unlock(&m->lock);
-    /* Responses still sending the old ones hold their own references. */
-    blob_release(old_prom);
-    blob_release(old_page);
 }

@@ -1,13 +1,13 @@
 /* metrics.h — the broker's HTTP endpoint for operators, on the `metrics`
  * address of broker.cfg (loopback by default): Prometheus text at
  * /metrics, a read-only status page at / and the JSON it draws, at
- * /status.json, and a health check at /healthz. The only module that includes microhttpd.h.
+ * /status.json, and a health check at /healthz, served by common/httpd.c.
  *
- * libmicrohttpd serves from its own thread, and that thread never touches
- * broker state: once a second the loop renders a snapshot (metrics_publish)
- * and swaps it in under a mutex held only for a pointer swap; requests are
- * answered from whichever snapshot is current. So a slow or hostile HTTP
- * client can never hold up the loop.
+ * The HTTP thread never touches broker state: once a second the loop
+ * renders a snapshot (metrics_publish) and hands it to httpd, which
+ * answers from whichever snapshot is current. So a slow or hostile HTTP
+ * client can never hold up the loop. /healthz reads only two atomics the
+ * loop writes at each turn (metrics_alive).
  * Also the commit-latency histogram, which the loop feeds.
  * Not responsible for: what the views contain (control.c builds the model
  * and the JSON), nor for counting anything in the message path. */

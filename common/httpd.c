@@ -42,6 +42,7 @@ struct httpd {
     struct MHD_Daemon *daemon;
     const struct httpd_doc *docs;
     size_t n_docs;
+    void *ctx;           /* for live documents */
     char not_found[256]; /* "not found: /, /metrics\n" */
     int has_token;
     uint8_t token_hash[crypto_generichash_BYTES];
@@ -183,6 +184,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const struct httpd_doc *d = &h->docs[i];
     if (d->counted)
         count_read(h, c, i);
+    if (d->live) {
+        char text[512];
+        text[0] = '\0';
+        unsigned status = d->live(h->ctx, text, sizeof text);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+        return answer(c, status, r, d->type);
+    }
     if (d->fixed) {
         struct MHD_Response *r = MHD_create_response_from_buffer(
             d->fixed_len, (void *)(uintptr_t)d->fixed, MHD_RESPMEM_PERSISTENT);
@@ -248,7 +257,7 @@ static struct addrinfo *resolve(const char *addr, char *err, size_t errlen)
 }
 
 httpd_t *httpd_start(const char *addr, const char *token, const struct httpd_doc *docs, size_t n,
-                     char *err, size_t errlen)
+                     void *ctx, char *err, size_t errlen)
 {
     if (n > MAX_DOCS) {
         snprintf(err, errlen, "at most %d documents", MAX_DOCS);
@@ -265,6 +274,7 @@ httpd_t *httpd_start(const char *addr, const char *token, const struct httpd_doc
     pthread_mutex_init(&h->lock, NULL);
     h->docs = docs;
     h->n_docs = n;
+    h->ctx = ctx;
     size_t used = (size_t)snprintf(h->not_found, sizeof h->not_found, "not found:");
     for (size_t i = 0; i < n && used < sizeof h->not_found; i++)
         used += (size_t)snprintf(h->not_found + used, sizeof h->not_found - used, "%s %s",

@@ -27,14 +27,19 @@ struct httpd_doc {
     const char *fixed;
     size_t fixed_len;
     int counted;
+    /* Or answered at each request, in the HTTP thread: writes the body
+     * into buf (a string) and returns the status. It may read only what
+     * is safe across threads (atomics): a health check. */
+    unsigned (*live)(void *ctx, char *buf, size_t len);
 };
 
 /* Serves docs (n of them, kept by pointer: static storage) on addr
- * ("host:port", "[v6]:port"); token "" or NULL for none. Returns the
+ * ("host:port", "[v6]:port"); token "" or NULL for none; ctx is what live
+ * documents are given. Returns the
  * endpoint, or NULL with a reason in err (not host:port, unresolvable, in
  * use). httpd_stop stops the thread and frees it. */
 httpd_t *httpd_start(const char *addr, const char *token, const struct httpd_doc *docs, size_t n,
-                     char *err, size_t errlen);
+                     void *ctx, char *err, size_t errlen);
 void httpd_stop(httpd_t **h);
 
 /* Loop thread: document i is now data (copied), answered with `status`
