@@ -1041,3 +1041,104 @@ void config_print(const config_t *cfg, FILE *out)
     }
     fputs(");\n", out);
 }
+
+/* ---- what a reload cannot apply ------------------------------------------ */
+
+/* The value of row r in cfg as text, into buf; a secret never. */
+static const char *restart_value(const cfg_key_t *r, const config_t *cfg, int other, char *buf,
+                                 size_t len)
+{
+    const char *field = (const char *)cfg + r->offset;
+    if (strcmp(r->name, "secret_key") == 0) {
+        keys_z85(cfg->public_key, buf);
+        return buf;
+    }
+    if (strcmp(r->name, "metrics_token") == 0)
+        return cfg->metrics_token[0] ? "(set)" : "(none)";
+    if (r->type == CFG_STRING) {
+        snprintf(buf, len, "%s%s", *(char *const *)field, other ? " (another key)" : "");
+        return buf;
+    }
+    if (r->type == CFG_UINT || r->type == CFG_BOOL) {
+        snprintf(buf, len, "%u", *(const unsigned *)field);
+        return buf;
+    }
+    snprintf(buf, len, "(a list)");
+    return buf;
+}
+
+/* Whether row r holds another value in a than in b. Key files count by
+ * their content too: the same path may hold another key now. */
+static int restart_differs(const cfg_key_t *r, const config_t *a, const config_t *b, int *content)
+{
+    *content = 0;
+    if (strcmp(r->name, "secret_key") == 0)
+        return memcmp(a->public_key, b->public_key, 32) != 0;
+    const char *fa = (const char *)a + r->offset, *fb = (const char *)b + r->offset;
+    if (r->type == CFG_UINT || r->type == CFG_BOOL)
+        return *(const unsigned *)fa != *(const unsigned *)fb;
+    if (r->type == CFG_STRLIST) {
+        size_t na = *(const size_t *)((const char *)a + r->count_offset);
+        size_t nb = *(const size_t *)((const char *)b + r->count_offset);
+        char *const *la = *(char **const *)fa, *const *lb = *(char **const *)fb;
+        if (na != nb)
+            return 1;
+        for (size_t i = 0; i < na; i++)
+            if (strcmp(la[i], lb[i]) != 0)
+                return 1;
+        return 0;
+    }
+    if (strcmp(*(char *const *)fa, *(char *const *)fb) != 0)
+        return 1;
+    if (strcmp(r->name, "subject_key") == 0)
+        *content = memcmp(a->subject_key, b->subject_key, 32) != 0;
+    else if (strcmp(r->name, "audit_key") == 0)
+        *content = memcmp(a->audit_seed, b->audit_seed, 32) != 0;
+    return *content;
+}
+
+void config_restart_changes(const config_t *running, const config_t *fresh, config_change_fn fn,
+                            void *arg)
+{
+    char old[4200], neu[4200];
+    for (size_t i = 0; i < UTIL_LEN(broker_rows); i++) {
+        const cfg_key_t *r = &broker_rows[i];
+        int content;
+        if ((r->flags & CFG_RELOADABLE) || !restart_differs(r, running, fresh, &content))
+            continue;
+        fn(r->name, restart_value(r, running, 0, old, sizeof old),
+           restart_value(r, fresh, content, neu, sizeof neu), arg);
+    }
+}
+
+void config_keep_restart_values(config_t *fresh, config_t *running)
+{
+    for (size_t i = 0; i < UTIL_LEN(broker_rows); i++) {
+        const cfg_key_t *r = &broker_rows[i];
+        if (r->flags & CFG_RELOADABLE)
+            continue;
+        if (r->offset == CFG_NOFIELD) /* secret_key: its halves are copied below */
+            continue;
+        char *ff = (char *)fresh + r->offset, *fr = (char *)running + r->offset;
+        if (r->type == CFG_STRING || r->type == CFG_STRLIST) {
+            /* Swapped, not copied: each config frees what it holds. */
+            char *t = *(char **)ff;
+            *(char **)ff = *(char **)fr;
+            *(char **)fr = t;
+            if (r->type == CFG_STRLIST) {
+                size_t *cf = (size_t *)((char *)fresh + r->count_offset);
+                size_t *cr = (size_t *)((char *)running + r->count_offset);
+                size_t n = *cf;
+                *cf = *cr;
+                *cr = n;
+            }
+        } else {
+            *(unsigned *)ff = *(unsigned *)fr;
+        }
+    }
+    memcpy(fresh->secret_key, running->secret_key, 32);
+    memcpy(fresh->public_key, running->public_key, 32);
+    memcpy(fresh->subject_key, running->subject_key, 32);
+    fresh->has_subject_key = running->has_subject_key;
+    memcpy(fresh->audit_seed, running->audit_seed, 32);
+}
