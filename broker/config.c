@@ -55,10 +55,14 @@ static int word_valid(const char *s)
 static int check_listen(const char *v, void *obj, void *ctx, char *why, size_t whylen)
 {
     (void)obj, (void)ctx;
-    if ((strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0) && v[6] != '\0')
-        return 0;
-    snprintf(why, whylen, "\"%s\" is not a tcp:// or ipc:// endpoint", v);
-    return -1;
+    return util_endpoint_valid(v, 1, why, whylen);
+}
+
+/* An uplink's broker is connected to: it needs a real port. */
+static int check_connect(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    return util_endpoint_valid(v, 0, why, whylen);
 }
 
 static int check_broker_name(const char *v, void *obj, void *ctx, char *why, size_t whylen)
@@ -686,7 +690,7 @@ static const cfg_key_t uplink_rows[] = {
      .type = CFG_STRING,
      .flags = CFG_REQUIRED,
      .offset = offsetof(config_uplink_t, broker),
-     .check = check_listen,
+     .check = check_connect,
      .help = "the upstream broker's endpoint, tcp://host:port"},
     {.name = "broker_public_key",
      .type = CFG_STRING,
@@ -846,6 +850,20 @@ static int load_uplinks(const cfg_t *c, const cfg_node_t *list, config_t *cfg, s
     return 0;
 }
 
+/* The metrics endpoint answers who sent what and who is connected: off
+ * this host only behind a token. Loopback is judged by the text (a name
+ * other than localhost may resolve anywhere). */
+static int metrics_private(const config_t *cfg)
+{
+    const char *v = cfg->metrics;
+    if (v[0] == '\0' || cfg->metrics_token[0] != '\0')
+        return 1;
+    size_t hlen = (size_t)(strrchr(v, ':') - v); /* check_metrics saw the colon */
+    return (hlen == 9 && strncmp(v, "localhost", 9) == 0) ||
+           (hlen == 5 && strncmp(v, "[::1]", 5) == 0) || (hlen == 3 && strncmp(v, "::1", 3) == 0) ||
+           (hlen > 4 && strncmp(v, "127.", 4) == 0 && strspn(v, "0123456789.") == hlen);
+}
+
 /* Checks one agent against itself and the agents before it. */
 static int check_agent(const cfg_t *c, const cfg_node_t *node, const char *where,
                        const config_t *cfg, size_t idx, char *err, size_t errlen)
@@ -862,6 +880,12 @@ static int check_agent(const cfg_t *c, const cfg_node_t *node, const char *where
     if ((a->roles & ROLE_AUDITOR) && (a->roles & (ROLE_PUBLISHER | ROLE_RECEIVER | ROLE_QUERY)))
         return cfg_fail(c, cfg_member(node, "roles"), key, err, errlen,
                         "an auditor may not also be a publisher, receiver or query agent");
+
+    snprintf(key, sizeof key, "%s.valid_from", where);
+    if (a->valid_from_us > a->valid_to_us)
+        return cfg_fail(c, cfg_member(node, "valid_from"), key, err, errlen,
+                        "\"%s\" is after valid_to \"%s\": the agent could never connect",
+                        a->valid_from, a->valid_to);
 
     snprintf(key, sizeof key, "%s.speaks_for", where);
     if (a->n_speaks_for && strcmp(a->type, "broker") != 0)
@@ -930,6 +954,14 @@ config_t *config_load(const char *path, char *err, size_t errlen)
     if (cfg_parse(c, cfg_member(cfg_root(c), "broker"), "broker", broker_rows,
                   UTIL_LEN(broker_rows), cfg, &lc, err, errlen) != 0)
         goto fail;
+    if (!metrics_private(cfg)) {
+        cfg_fail(c, cfg_member(cfg_member(cfg_root(c), "broker"), "metrics"), "broker.metrics", err,
+                 errlen,
+                 "\"%s\" is reachable beyond this host: set metrics_token, or listen on "
+                 "127.0.0.1",
+                 cfg->metrics);
+        goto fail;
+    }
     if (cfg->name[0] == '\0') {
         /* Unnamed, a broker is named after its key: two brokers left at
          * one default name would drop each other's messages as loops. */
