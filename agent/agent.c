@@ -274,6 +274,8 @@ static void reload(agent_t *a)
 {
     char err[512];
     client_config_t *fresh = client_config_load(a->cfg->path, err, sizeof err);
+    if (fresh != NULL && client_config_check_sinks(fresh, err, sizeof err) != 0)
+        client_config_free(&fresh);
     if (fresh == NULL) {
         log_error("event=reload_rejected reason=%s action=\"kept the running config\"", log_q(err));
         return;

@@ -61,6 +61,10 @@ int main(int argc, char **argv)
     }
     char err[512];
     client_config_t *cfg = client_config_load(path, err, sizeof err);
+    /* The same check at start as for --check-config: a sink that cannot
+     * run would otherwise fail, and nack, every delivery. */
+    if (cfg != NULL && client_config_check_sinks(cfg, err, sizeof err) != 0)
+        client_config_free(&cfg);
     if (cfg == NULL) {
         fprintf(stderr, "liaison-agent: %s\n", err);
         return 1;

@@ -81,6 +81,8 @@ typedef struct broker {
     retention_t *retention;
     int64_t retention_due_ms; /* next retention pass */
     int64_t started_us;
+    int reload_ok;     /* the last SIGHUP's config was taken (1 at start) */
+    int64_t reload_us; /* when a config was last taken: start, or the last good SIGHUP */
     struct broker_stats stats;
     struct control *control; /* operator views' history (control.c); owned */
     struct metrics *metrics; /* HTTP endpoint and commit histogram (metrics.c); owned */

@@ -55,10 +55,14 @@ static int word_valid(const char *s)
 static int check_listen(const char *v, void *obj, void *ctx, char *why, size_t whylen)
 {
     (void)obj, (void)ctx;
-    if ((strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0) && v[6] != '\0')
-        return 0;
-    snprintf(why, whylen, "\"%s\" is not a tcp:// or ipc:// endpoint", v);
-    return -1;
+    return util_endpoint_valid(v, 1, why, whylen);
+}
+
+/* An uplink's broker is connected to: it needs a real port. */
+static int check_connect(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    return util_endpoint_valid(v, 0, why, whylen);
 }
 
 static int check_broker_name(const char *v, void *obj, void *ctx, char *why, size_t whylen)
@@ -81,41 +85,6 @@ static int check_secret_key(const char *v, void *obj, void *ctx, char *why, size
         return -1;
     }
     return 0;
-}
-
-/* "" disables the endpoint; otherwise host:port with a port in 1..65535. */
-static int check_metrics(const char *v, void *obj, void *ctx, char *why, size_t whylen)
-{
-    (void)obj, (void)ctx;
-    if (v[0] == '\0')
-        return 0;
-    const char *colon = strrchr(v, ':');
-    if (colon != NULL && colon != v && colon[1] != '\0') {
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (*end == '\0' && port >= 1 && port <= 65535)
-            return 0;
-    }
-    snprintf(why, whylen, "\"%s\" is not host:port (or \"\" to disable)", v);
-    return -1;
-}
-
-/* A bearer token is sent in a header and typed into a browser's password
- * prompt: RFC 6750 token characters, long enough not to be guessed. */
-static int check_metrics_token(const char *v, void *obj, void *ctx, char *why, size_t whylen)
-{
-    (void)obj, (void)ctx;
-    size_t n = strlen(v);
-    if (n == 0)
-        return 0;
-    int ok = n >= 16 && n <= 256;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
-             (v[i] >= '0' && v[i] <= '9') || strchr("-._~+/=", v[i]) != NULL;
-    if (ok)
-        return 0;
-    snprintf(why, whylen, "must be 16 to 256 characters of [A-Za-z0-9-._~+/=] (or \"\")");
-    return -1;
 }
 
 /* --print-config must not print a secret. */
@@ -220,13 +189,13 @@ static const cfg_key_t broker_rows[] = {
      .type = CFG_STRING,
      .offset = offsetof(config_t, metrics),
      .def = "127.0.0.1:9740",
-     .check = check_metrics,
+     .check = cfg_check_http_listen,
      .help = "Prometheus endpoint host:port, \"\" disables"},
     {.name = "metrics_token",
      .type = CFG_STRING,
      .offset = offsetof(config_t, metrics_token),
      .def = "",
-     .check = check_metrics_token,
+     .check = cfg_check_http_token,
      .print = print_metrics_token,
      .help = "bearer token the metrics endpoint requires, \"\" = none"},
     {.name = "max_frame_bytes",
@@ -686,7 +655,7 @@ static const cfg_key_t uplink_rows[] = {
      .type = CFG_STRING,
      .flags = CFG_REQUIRED,
      .offset = offsetof(config_uplink_t, broker),
-     .check = check_listen,
+     .check = check_connect,
      .help = "the upstream broker's endpoint, tcp://host:port"},
     {.name = "broker_public_key",
      .type = CFG_STRING,
@@ -846,6 +815,14 @@ static int load_uplinks(const cfg_t *c, const cfg_node_t *list, config_t *cfg, s
     return 0;
 }
 
+/* The metrics endpoint answers who sent what and who is connected: off
+ * this host only behind a token. */
+static int metrics_private(const config_t *cfg)
+{
+    return cfg->metrics[0] == '\0' || cfg->metrics_token[0] != '\0' ||
+           cfg_http_is_loopback(cfg->metrics);
+}
+
 /* Checks one agent against itself and the agents before it. */
 static int check_agent(const cfg_t *c, const cfg_node_t *node, const char *where,
                        const config_t *cfg, size_t idx, char *err, size_t errlen)
@@ -862,6 +839,12 @@ static int check_agent(const cfg_t *c, const cfg_node_t *node, const char *where
     if ((a->roles & ROLE_AUDITOR) && (a->roles & (ROLE_PUBLISHER | ROLE_RECEIVER | ROLE_QUERY)))
         return cfg_fail(c, cfg_member(node, "roles"), key, err, errlen,
                         "an auditor may not also be a publisher, receiver or query agent");
+
+    snprintf(key, sizeof key, "%s.valid_from", where);
+    if (a->valid_from_us > a->valid_to_us)
+        return cfg_fail(c, cfg_member(node, "valid_from"), key, err, errlen,
+                        "\"%s\" is after valid_to \"%s\": the agent could never connect",
+                        a->valid_from, a->valid_to);
 
     snprintf(key, sizeof key, "%s.speaks_for", where);
     if (a->n_speaks_for && strcmp(a->type, "broker") != 0)
@@ -930,6 +913,14 @@ config_t *config_load(const char *path, char *err, size_t errlen)
     if (cfg_parse(c, cfg_member(cfg_root(c), "broker"), "broker", broker_rows,
                   UTIL_LEN(broker_rows), cfg, &lc, err, errlen) != 0)
         goto fail;
+    if (!metrics_private(cfg)) {
+        cfg_fail(c, cfg_member(cfg_member(cfg_root(c), "broker"), "metrics"), "broker.metrics", err,
+                 errlen,
+                 "\"%s\" is reachable beyond this host: set metrics_token, or listen on "
+                 "127.0.0.1",
+                 cfg->metrics);
+        goto fail;
+    }
     if (cfg->name[0] == '\0') {
         /* Unnamed, a broker is named after its key: two brokers left at
          * one default name would drop each other's messages as loops. */
@@ -1040,4 +1031,105 @@ void config_print(const config_t *cfg, FILE *out)
         fputs(i + 1 < cfg->n_uplinks ? "  },\n" : "  }\n", out);
     }
     fputs(");\n", out);
+}
+
+/* ---- what a reload cannot apply ------------------------------------------ */
+
+/* The value of row r in cfg as text, into buf; a secret never. */
+static const char *restart_value(const cfg_key_t *r, const config_t *cfg, int other, char *buf,
+                                 size_t len)
+{
+    const char *field = (const char *)cfg + r->offset;
+    if (strcmp(r->name, "secret_key") == 0) {
+        keys_z85(cfg->public_key, buf);
+        return buf;
+    }
+    if (strcmp(r->name, "metrics_token") == 0)
+        return cfg->metrics_token[0] ? "(set)" : "(none)";
+    if (r->type == CFG_STRING) {
+        snprintf(buf, len, "%s%s", *(char *const *)field, other ? " (another key)" : "");
+        return buf;
+    }
+    if (r->type == CFG_UINT || r->type == CFG_BOOL) {
+        snprintf(buf, len, "%u", *(const unsigned *)field);
+        return buf;
+    }
+    snprintf(buf, len, "(a list)");
+    return buf;
+}
+
+/* Whether row r holds another value in a than in b. Key files count by
+ * their content too: the same path may hold another key now. */
+static int restart_differs(const cfg_key_t *r, const config_t *a, const config_t *b, int *content)
+{
+    *content = 0;
+    if (strcmp(r->name, "secret_key") == 0)
+        return memcmp(a->public_key, b->public_key, 32) != 0;
+    const char *fa = (const char *)a + r->offset, *fb = (const char *)b + r->offset;
+    if (r->type == CFG_UINT || r->type == CFG_BOOL)
+        return *(const unsigned *)fa != *(const unsigned *)fb;
+    if (r->type == CFG_STRLIST) {
+        size_t na = *(const size_t *)((const char *)a + r->count_offset);
+        size_t nb = *(const size_t *)((const char *)b + r->count_offset);
+        char *const *la = *(char **const *)fa, *const *lb = *(char **const *)fb;
+        if (na != nb)
+            return 1;
+        for (size_t i = 0; i < na; i++)
+            if (strcmp(la[i], lb[i]) != 0)
+                return 1;
+        return 0;
+    }
+    if (strcmp(*(char *const *)fa, *(char *const *)fb) != 0)
+        return 1;
+    if (strcmp(r->name, "subject_key") == 0)
+        *content = memcmp(a->subject_key, b->subject_key, 32) != 0;
+    else if (strcmp(r->name, "audit_key") == 0)
+        *content = memcmp(a->audit_seed, b->audit_seed, 32) != 0;
+    return *content;
+}
+
+void config_restart_changes(const config_t *running, const config_t *fresh, config_change_fn fn,
+                            void *arg)
+{
+    char old[4200], neu[4200];
+    for (size_t i = 0; i < UTIL_LEN(broker_rows); i++) {
+        const cfg_key_t *r = &broker_rows[i];
+        int content;
+        if ((r->flags & CFG_RELOADABLE) || !restart_differs(r, running, fresh, &content))
+            continue;
+        fn(r->name, restart_value(r, running, 0, old, sizeof old),
+           restart_value(r, fresh, content, neu, sizeof neu), arg);
+    }
+}
+
+void config_keep_restart_values(config_t *fresh, config_t *running)
+{
+    for (size_t i = 0; i < UTIL_LEN(broker_rows); i++) {
+        const cfg_key_t *r = &broker_rows[i];
+        if (r->flags & CFG_RELOADABLE)
+            continue;
+        if (r->offset == CFG_NOFIELD) /* secret_key: its halves are copied below */
+            continue;
+        char *ff = (char *)fresh + r->offset, *fr = (char *)running + r->offset;
+        if (r->type == CFG_STRING || r->type == CFG_STRLIST) {
+            /* Swapped, not copied: each config frees what it holds. */
+            char *t = *(char **)ff;
+            *(char **)ff = *(char **)fr;
+            *(char **)fr = t;
+            if (r->type == CFG_STRLIST) {
+                size_t *cf = (size_t *)((char *)fresh + r->count_offset);
+                size_t *cr = (size_t *)((char *)running + r->count_offset);
+                size_t n = *cf;
+                *cf = *cr;
+                *cr = n;
+            }
+        } else {
+            *(unsigned *)ff = *(unsigned *)fr;
+        }
+    }
+    memcpy(fresh->secret_key, running->secret_key, 32);
+    memcpy(fresh->public_key, running->public_key, 32);
+    memcpy(fresh->subject_key, running->subject_key, 32);
+    fresh->has_subject_key = running->has_subject_key;
+    memcpy(fresh->audit_seed, running->audit_seed, 32);
 }

@@ -131,6 +131,21 @@ void config_free(config_t **cfg);
 const config_agent_t *config_agent_by_key(const config_t *cfg, const uint8_t key[32]);
 const config_agent_t *config_agent_by_name(const config_t *cfg, const char *name);
 
+/* Calls fn once for each key SIGHUP does not apply (a row without
+ * CFG_RELOADABLE in the broker group) whose value differs between running
+ * and fresh, in table order, with both values as text borrowed for the
+ * call. A secret is never passed: secret_key comes as the Z85 public key,
+ * metrics_token as "(set)" or "(none)", a key file as its path (with
+ * " (another key)" when the file's content changed). */
+typedef void (*config_change_fn)(const char *key, const char *old, const char *neu, void *arg);
+void config_restart_changes(const config_t *running, const config_t *fresh, config_change_fn fn,
+                            void *arg);
+
+/* Gives fresh the running values of every key SIGHUP does not apply (the
+ * strings moved from running, which keeps fresh's), so the config swapped
+ * in says what actually runs until a restart. */
+void config_keep_restart_values(config_t *fresh, config_t *running);
+
 /* Writes the effective configuration, every key with its value, in
  * broker.cfg syntax. Key material is shown as Z85 public keys only. */
 void config_print(const config_t *cfg, FILE *out);

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "policy.h"
+#include "reload.h"
 #include "reply.h"
 #include "room.h"
 #include "commit.h"
@@ -187,6 +188,28 @@ static int uplinks_same(const config_t *a, const config_t *b)
     return 1;
 }
 
+/* What the reload changes, said before it applies: one log line and one
+ * audit record per changed agent, one warning per restart-only key the
+ * file changed (the running value stays). */
+static void explain(broker_t *b, const config_t *fresh)
+{
+    char reason[RELOAD_TEXT_MAX + 256];
+    reload_diff_t *d = reload_diff(b->cfg, fresh);
+    for (size_t i = 0; i < d->n_agents; i++) {
+        const struct reload_agent *r = &d->agents[i];
+        log_info("event=reload_agent agent=%s change=%s%s%s", r->name, r->change,
+                 r->detail[0] ? " " : "", r->detail);
+        snprintf(reason, sizeof reason, "change=%s%s%s", r->change, r->detail[0] ? " " : "",
+                 r->detail);
+        audit_broker(b, "config_agent", r->name, "ok", reason);
+    }
+    for (size_t i = 0; i < d->n_keys; i++)
+        log_warn("event=reload_restart_needed key=%s old=\"%s\" new=\"%s\" action=\"the running "
+                 "value stays until restart\"",
+                 d->keys[i].key, d->keys[i].old, d->keys[i].neu);
+    reload_diff_free(&d);
+}
+
 static void reload(broker_t *b)
 {
     char err[512];
@@ -200,19 +223,15 @@ static void reload(broker_t *b)
     if (fresh == NULL) {
         log_error("event=reload_rejected reason=%s action=\"kept the running config\"", log_q(err));
         audit_broker(b, "config_reload", NULL, "refused", err);
+        b->reload_ok = 0;
         return;
     }
+    explain(b, fresh);
+    config_keep_restart_values(fresh, b->cfg);
     audit_revocations(b, fresh);
     retention_invalidate(b->retention);
     audit_broker(b, "config_reload", NULL, "ok", NULL);
     audit_set_spacing(b->audit, fresh->audit_checkpoint_records, fresh->audit_checkpoint_s);
-    if (strcmp(fresh->listen, b->cfg->listen) != 0 || strcmp(fresh->data_dir, b->cfg->data_dir) ||
-        fresh->map_size_mb != b->cfg->map_size_mb ||
-        memcmp(fresh->secret_key, b->cfg->secret_key, 32) != 0 ||
-        fresh->has_subject_key != b->index_on ||
-        memcmp(fresh->subject_key, b->subject_key, 32) != 0)
-        log_warn("event=reload_partial reason=\"listen, data_dir, map_size_mb, secret_key and "
-                 "subject_key change only on restart (a new subject_key with --reindex)\"");
     for (size_t i = 0; i < sessions_count(b->sessions); i++) {
         session_t *s = sessions_at(b->sessions, i);
         s->conf = config_agent_by_name(fresh, s->agent);
@@ -237,6 +256,8 @@ static void reload(broker_t *b)
     }
     config_free(&b->cfg);
     b->cfg = fresh;
+    b->reload_ok = 1;
+    b->reload_us = util_now_us();
     log_info("event=reloaded agents=%zu", fresh->n_agents);
 }
 
@@ -302,6 +323,8 @@ int loop_run(config_t *cfg)
     b.cfg = cfg;
     b.started_us = util_now_us();
     notify_init();
+    b.reload_ok = 1; /* the config it started with is the last one loaded */
+    b.reload_us = b.started_us;
     b.ctx = zmq_ctx_new();
     if (b.ctx == NULL)
         log_fatal("event=startup_failed reason=\"cannot create a ZeroMQ context\"");

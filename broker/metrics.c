@@ -436,6 +436,13 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
     put(&b, "liaison_build_info{version=\"%s\"} 1\n", BROKER_VERSION);
     scalar(&b, "liaison_start_time_seconds", "gauge", "When the broker started, Unix time.",
            (double)(br->started_us / 1000000));
+    /* Named as Prometheus names its own, so the same alert rules fit. */
+    scalar(&b, "liaison_config_last_reload_successful", "gauge",
+           "1 when the last SIGHUP's broker.cfg was taken (and at start), 0 when it was refused.",
+           (double)br->reload_ok);
+    scalar(&b, "liaison_config_last_reload_success_timestamp_seconds", "gauge",
+           "When a broker.cfg was last taken (start or SIGHUP), Unix time.",
+           (double)(br->reload_us / 1000000));
 
     family(&b, "liaison_publishes_total", "counter",
            "Publishes by outcome: accepted (on disk), refused, duplicate (answered from dedup).");

@@ -532,13 +532,12 @@ int cfg_check_http_token(const char *v, void *obj, void *ctx, char *why, size_t 
     return -1;
 }
 
+/* Judged by the text: a name other than localhost may resolve anywhere. */
 int cfg_http_is_loopback(const char *addr)
 {
     const char *colon = strrchr(addr, ':');
     size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
-    if (n == 5 && strncmp(addr, "[::1]", 5) == 0)
-        return 1;
-    if (n == 9 && strncmp(addr, "localhost", 9) == 0)
-        return 1;
-    return n > 4 && strncmp(addr, "127.", 4) == 0;
+    return (n == 9 && strncmp(addr, "localhost", 9) == 0) ||
+           (n == 5 && strncmp(addr, "[::1]", 5) == 0) || (n == 3 && strncmp(addr, "::1", 3) == 0) ||
+           (n > 4 && strncmp(addr, "127.", 4) == 0 && strspn(addr, "0123456789.") == n);
 }

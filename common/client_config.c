@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "filter.h"
@@ -60,10 +62,7 @@ static int check_name(const char *v, void *obj, void *ctx, char *why, size_t why
 static int check_endpoint(const char *v, void *obj, void *ctx, char *why, size_t whylen)
 {
     (void)obj, (void)ctx;
-    if ((strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0) && v[6] != '\0')
-        return 0;
-    snprintf(why, whylen, "\"%s\" is not a tcp:// or ipc:// endpoint", v);
-    return -1;
+    return util_endpoint_valid(v, 0, why, whylen);
 }
 
 static int check_broker_key(const char *v, void *obj, void *ctx, char *why, size_t whylen)
@@ -437,6 +436,7 @@ static int load_subs(const cfg_t *c, const cfg_node_t *list, client_config_t *cf
             return cfg_fail(c, node, where, err, errlen, "expected a group { } for a subscription");
         if (cfg_parse(c, node, where, sub_rows, UTIL_LEN(sub_rows), s, lc, err, errlen) != 0)
             return -1;
+        s->sink_line = cfg_line(cfg_member(node, "sink") ? cfg_member(node, "sink") : node);
         if (cfg_member(node, "durable") == NULL) {
             free(s->durable);
             s->durable = xstrdup(s->name);
@@ -515,6 +515,75 @@ fail:
     cfg_close(&c);
     client_config_free(&cfg);
     return NULL;
+}
+
+/* Words the shell runs itself, which no PATH lookup finds. */
+static const char *const shell_words[] = {
+    "!",      "{",     ".",      ":",      "[",     "case",  "cd",   "command", "echo",
+    "eval",   "exec",  "exit",   "export", "false", "for",   "if",   "kill",    "printf",
+    "pwd",    "read",  "return", "set",    "shift", "test",  "trap", "true",    "type",
+    "ulimit", "umask", "unset",  "until",  "wait",  "while",
+};
+
+/* Whether the program that starts command can run: an executable file at
+ * its path, or found in PATH; a shell word or anything only the shell can
+ * expand (a variable, a quote, an assignment, a redirection) is left to the
+ * shell. Returns 0, or -1 with why. */
+static int command_runs(const char *command, char *why, size_t whylen)
+{
+    char word[1024], path[4096];
+    struct stat st;
+    command += strspn(command, " \t");
+    size_t n = strcspn(command, " \t\n");
+    if (n == 0 || n >= sizeof word)
+        return 0;
+    memcpy(word, command, n);
+    word[n] = '\0';
+    if (strpbrk(word, "$`'\"\\=<>|&;(){}*?[]~#") != NULL && strcmp(word, "[") != 0)
+        return 0;
+    for (size_t i = 0; i < UTIL_LEN(shell_words); i++)
+        if (strcmp(word, shell_words[i]) == 0)
+            return 0;
+    if (strchr(word, '/') != NULL) {
+        if (stat(word, &st) != 0) {
+            snprintf(why, whylen, "command %s: %s", word, strerror(errno));
+            return -1;
+        }
+        if (!S_ISREG(st.st_mode) || access(word, X_OK) != 0) {
+            snprintf(why, whylen, "command %s is not an executable file", word);
+            return -1;
+        }
+        return 0;
+    }
+    const char *dirs = getenv("PATH");
+    if (dirs == NULL || dirs[0] == '\0')
+        dirs = "/usr/bin:/bin";
+    for (const char *d = dirs; *d;) {
+        size_t dl = strcspn(d, ":");
+        snprintf(path, sizeof path, "%.*s/%s", (int)(dl ? dl : 1), dl ? d : ".", word);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0)
+            return 0;
+        d += dl + (d[dl] == ':');
+    }
+    snprintf(why, whylen, "command %s is not found in PATH (%s)", word, dirs);
+    return -1;
+}
+
+int client_config_check_sinks(const client_config_t *cfg, char *err, size_t errlen)
+{
+    char why[4400];
+    for (size_t i = 0; i < cfg->n_subs; i++) {
+        const client_sub_t *s = &cfg->subs[i];
+        if (strncmp(s->sink, "exec:", 5) != 0 || command_runs(s->sink + 5, why, sizeof why) == 0)
+            continue;
+        if (s->sink_line)
+            snprintf(err, errlen, "%s:%u: subscriptions[%zu].sink: %s", cfg->path, s->sink_line, i,
+                     why);
+        else
+            snprintf(err, errlen, "%s: subscriptions[%zu].sink: %s", cfg->path, i, why);
+        return -1;
+    }
+    return 0;
 }
 
 void client_config_free(client_config_t **cfgp)

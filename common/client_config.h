@@ -28,6 +28,7 @@ typedef struct client_sub {
     size_t n_subjects;
     char *subjects_file; /* resolved against the config's dir; "" for none */
     char *where;         /* a filter that compiles (common/filter.h), as written; "" for none */
+    unsigned sink_line;  /* the line of its sink key (of the subscription when absent) */
 } client_sub_t;
 
 typedef struct client_config {
@@ -54,5 +55,11 @@ typedef struct client_config {
  * subject names its entry or its file and line, never the subject. */
 client_config_t *client_config_load(const char *path, char *err, size_t errlen);
 void client_config_free(client_config_t **cfg);
+
+/* For the agent, which runs the sinks (liaisonctl loads the same file and
+ * runs none): every exec: sink's command can start, an executable file at
+ * its path or in PATH. 0, or -1 with "FILE:LINE: subscriptions[N].sink:
+ * why" in err. A command the shell must expand first is not judged. */
+int client_config_check_sinks(const client_config_t *cfg, char *err, size_t errlen);
 
 #endif

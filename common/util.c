@@ -416,3 +416,36 @@ int util_check_truncated(const char *path, uint64_t need, char *err, size_t errl
              path, (unsigned long long)st.st_size, (unsigned long long)need);
     return -1;
 }
+
+int util_endpoint_valid(const char *v, int bind, char *why, size_t whylen)
+{
+    if (strncmp(v, "ipc://", 6) == 0 && v[6] != '\0')
+        return 0;
+    if (strncmp(v, "tcp://", 6) != 0 || v[6] == '\0') {
+        snprintf(why, whylen, "\"%s\" is not a tcp:// or ipc:// endpoint", v);
+        return -1;
+    }
+    /* ZeroMQ would take "tcp://host" and fail only when it binds or
+     * connects, long after --check-config said yes. */
+    const char *host = v + 6, *colon;
+    if (host[0] == '[') {
+        const char *close = strchr(host, ']');
+        colon = close && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = strrchr(host, ':');
+    }
+    if (colon == NULL || colon == host) {
+        snprintf(why, whylen, "\"%s\" has no port (tcp://HOST:PORT)", v);
+        return -1;
+    }
+    if (bind && strcmp(colon + 1, "*") == 0)
+        return 0;
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535) {
+        snprintf(why, whylen, "\"%s\" has no port in 1..65535 (tcp://HOST:PORT)", v);
+        return -1;
+    }
+    return 0;
+}

@@ -76,6 +76,11 @@ int util_read_private(const char *path, char *buf, size_t cap, size_t *len, char
  * passes: the store's own open decides. */
 int util_check_truncated(const char *path, uint64_t need, char *err, size_t errlen);
 
+/* Whether v is a ZeroMQ endpoint Liaison can use: ipc://PATH, or
+ * tcp://HOST:PORT with a port in 1..65535 (HOST a name, an address or an
+ * [IPv6] address; `bind` also allows the port "*"). 0, or -1 with why. */
+int util_endpoint_valid(const char *v, int bind, char *why, size_t whylen);
+
 /* Number of elements of a fixed array. */
 #define UTIL_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1127,6 +1127,118 @@ static int teardown(void **state)
     return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static void test_config_refuses_an_endpoint_without_a_port(void **state)
+{
+    (void)state;
+    refuses_edit("\"tcp://127.0.0.1:7400\"", "\"tcp://127.0.0.1\"", "broker.listen", "listen");
+    refuses_edit("\"tcp://127.0.0.1:7400\"", "\"tcp://[::1]\"", "broker.listen", "listen");
+    refuses_edit("\"tcp://127.0.0.1:7400\"", "\"tcp://127.0.0.1:\"", "broker.listen", "listen");
+    refuses_edit("\"tcp://127.0.0.1:7400\"", "\"tcp://127.0.0.1:99999\"", "broker.listen",
+                 "listen");
+    char *text =
+        edit(design_broker_cfg, "\n);\n",
+             "\n);\nuplinks = ( { name = \"up\"; broker = \"tcp://national.example\";\n"
+             "  broker_public_key = \"keys/extra.pub\"; forward = [ \"alert.>\" ]; } );\n");
+    refuses(text, "uplinks[0].broker", "tcp://national");
+    free(text);
+    agent_refuses_edit("\"tcp://127.0.0.1:7400\"", "\"tcp://127.0.0.1\"", "agent.broker", "tcp://");
+}
+
+static void test_config_accepts_endpoints_with_their_ports(void **state)
+{
+    (void)state;
+    char err[1024];
+    const char *ok[] = {"tcp://*:7400", "tcp://[::1]:7400", "tcp://broker.example:7400",
+                        "ipc:///run/liaison/broker"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char to[128];
+        snprintf(to, sizeof to, "\"%s\"", ok[i]);
+        char *text = edit(design_broker_cfg, "\"tcp://127.0.0.1:7400\"", to);
+        config_t *cfg = load_broker(text, err, sizeof err);
+        free(text);
+        if (cfg == NULL)
+            fail_msg("%s: %s", ok[i], err);
+        config_free(&cfg);
+    }
+}
+
+static void test_config_refuses_inverted_validity_dates(void **state)
+{
+    (void)state;
+    char *text = with_agent("{ name = \"extra\"; agency = \"Extra\"; type = \"police\"; "
+                            "region = \"yorkshire\"; public_key = \"keys/extra.pub\";\n"
+                            "    roles = [ \"receiver\" ];\n"
+                            "    valid_from = \"2026-03-01\"; valid_to = \"2026-02-28\"; }");
+    refuses(text, "agents[2].valid_from", "valid_from");
+    free(text);
+    /* One day is a valid span: a bare valid_to includes its day. */
+    char err[1024];
+    text = with_agent("{ name = \"extra\"; agency = \"Extra\"; type = \"police\"; "
+                      "region = \"yorkshire\"; public_key = \"keys/extra.pub\";\n"
+                      "    roles = [ \"receiver\" ];\n"
+                      "    valid_from = \"2026-03-01\"; valid_to = \"2026-03-01\"; }");
+    config_t *cfg = load_broker(text, err, sizeof err);
+    free(text);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    config_free(&cfg);
+}
+
+static void test_config_refuses_metrics_off_loopback_without_a_token(void **state)
+{
+    (void)state;
+    char err[1024];
+    refuses_edit("\"127.0.0.1:9740\"", "\"0.0.0.0:9740\"", "broker.metrics", "metrics");
+    refuses_edit("\"127.0.0.1:9740\"", "\"10.1.2.3:9740\"", "broker.metrics", "metrics");
+    refuses_edit("\"127.0.0.1:9740\"", "\"*:9740\"", "broker.metrics", "metrics");
+    const char *ok[] = {"\"localhost:9740\"", "\"[::1]:9740\"", "\"127.0.0.2:9740\"",
+                        "\"0.0.0.0:9740\"; metrics_token = \"0123456789abcdef0123\""};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char *text = edit(design_broker_cfg, "\"127.0.0.1:9740\"", ok[i]);
+        config_t *cfg = load_broker(text, err, sizeof err);
+        free(text);
+        if (cfg == NULL)
+            fail_msg("%s: %s", ok[i], err);
+        config_free(&cfg);
+    }
+}
+
+static void test_client_config_refuses_an_exec_sink_that_cannot_run(void **state)
+{
+    (void)state;
+    char err[1024], plain[512];
+    snprintf(plain, sizeof plain, "exec:%s/not-executable", dir);
+    write_file("not-executable", "#!/bin/sh\n", 0644);
+    const char *bad[] = {"exec:/nonexistent/case-import --all", "exec:no-such-command-here x",
+                         plain};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *sink = bad[i];
+        char *text = edit(design_agent_cfg, "dir:inbox/humberside-police", sink);
+        client_config_t *cfg = load_agent(text, err, sizeof err);
+        if (cfg == NULL)
+            fail_msg("%s: %s", sink, err);
+        /* Loading is enough for liaisonctl, which runs no sink; the agent
+         * checks that its commands can run. */
+        assert_int_equal(client_config_check_sinks(cfg, err, sizeof err), -1);
+        assert_names(err, "agent.cfg", text, "subscriptions[0].sink", "sink =");
+        client_config_free(&cfg);
+        free(text);
+    }
+    const char *good[] = {
+        "exec:sh -c 'cat >/dev/null'", "exec:cat >/dev/null", "exec:/bin/true",
+        "exec:FOO=1 whatever",         "exec:exit 0",         "exec:$HOME/bin/import"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char *text = edit(design_agent_cfg, "dir:inbox/humberside-police", good[i]);
+        client_config_t *cfg = load_agent(text, err, sizeof err);
+        free(text);
+        if (cfg == NULL)
+            fail_msg("%s: %s", good[i], err);
+        if (client_config_check_sinks(cfg, err, sizeof err) != 0)
+            fail_msg("%s: %s", good[i], err);
+        client_config_free(&cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1161,6 +1273,11 @@ int main(void)
         cmocka_unit_test(test_config_refuses_a_missing_file),
         cmocka_unit_test(test_config_refuses_bad_listen_metrics_and_log_level),
         cmocka_unit_test(test_config_accepts_disabled_metrics_and_ipc),
+        cmocka_unit_test(test_config_refuses_an_endpoint_without_a_port),
+        cmocka_unit_test(test_config_accepts_endpoints_with_their_ports),
+        cmocka_unit_test(test_config_refuses_inverted_validity_dates),
+        cmocka_unit_test(test_config_refuses_metrics_off_loopback_without_a_token),
+        cmocka_unit_test(test_client_config_refuses_an_exec_sink_that_cannot_run),
         cmocka_unit_test(test_config_accepts_inline_z85_public_key),
         cmocka_unit_test(test_config_accepts_inline_key_containing_a_slash),
         cmocka_unit_test(test_config_finds_agents_by_key_and_name),
