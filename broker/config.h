@@ -116,6 +116,12 @@ typedef struct config {
     char *name; /* this broker's name in routes, [a-z0-9-], default "liaison" */
     config_uplink_t *uplinks;
     size_t n_uplinks;
+    /* Names a release_to may give that no agent here holds: agencies
+     * (agency:NAME) and regions (region:NAME) served beyond the links. */
+    char **known_agencies;
+    size_t n_known_agencies;
+    char **known_regions;
+    size_t n_known_regions;
 } config_t;
 
 /* Loads and validates path. Returns the config (caller owns; config_free),
@@ -130,6 +136,10 @@ void config_free(config_t **cfg);
 /* Lookups; the result is borrowed from cfg. NULL if none. */
 const config_agent_t *config_agent_by_key(const config_t *cfg, const uint8_t key[32]);
 const config_agent_t *config_agent_by_name(const config_t *cfg, const char *name);
+
+/* 1 if type is one of the agency types an agent may have (police, rocu,
+ * marsoc, prison, probation, nca, broker). */
+int config_type_known(const char *type);
 
 /* Writes the effective configuration, every key with its value, in
  * broker.cfg syntax. Key material is shown as Z85 public keys only. */
