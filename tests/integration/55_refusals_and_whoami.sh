@@ -7,7 +7,8 @@
 # stable code. A release_to entry that names nobody the broker knows of
 # (an unknown type, region or agency) is refused BAD_RELEASE_TO naming it;
 # agencies and regions of configured agents, agencies a link speaks_for,
-# and the names in known_agencies / known_regions are accepted. whoami
+# and the names in known_agencies / known_regions (a bad one named by
+# --check-config) are accepted. whoami
 # prints the broker's view of the caller (table and JSON), audited as a
 # consultation; an agent whose agent.cfg name is not the broker's for its
 # key warns identity_mismatch.
@@ -25,6 +26,9 @@ EOF2
 # Names served beyond the links, for release_to.
 sed -i '2s/heartbeat_ms = 1000; };/heartbeat_ms = 1000;\n  known_agencies = [ "nca-hq" ]; known_regions = [ "national-south" ]; };/' "$T/broker.cfg"
 "$BIN/liaison-broker" -c "$T/broker.cfg" --check-config >/dev/null || fail "config with known_agencies refused"
+sed 's/"national-south"/"National South"/' "$T/broker.cfg" >"$T/bad.cfg"
+if "$BIN/liaison-broker" -c "$T/bad.cfg" --check-config >/dev/null 2>"$T/bad.err"; then fail "a bad known_regions name accepted"; fi
+assert_contains "$T/bad.err" 'bad.cfg:[0-9]*: broker.known_regions\[0\]: "National South" is not a name'
 agent_cfg prison; agent_cfg ops; agent_cfg auditor
 start_broker
 
