@@ -8,10 +8,9 @@
 # (an unknown type, region or agency) is refused BAD_RELEASE_TO naming it;
 # agencies and regions of configured agents, agencies a link speaks_for,
 # and the names in known_agencies / known_regions (a bad one named by
-# --check-config) are accepted. whoami
-# prints the broker's view of the caller (table and JSON), audited as a
-# consultation; an agent whose agent.cfg name is not the broker's for its
-# key warns identity_mismatch.
+# --check-config) are accepted. whoami prints the broker's view of the
+# caller (table and JSON), audited as a consultation; an agent whose
+# agent.cfg name is not the broker's for its key warns identity_mismatch.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 keygen broker prison ops auditor humber
