@@ -69,6 +69,8 @@ typedef struct agent {
     int64_t spool_retry_at;
     int64_t next_forget;
     int64_t subs_due; /* from the last subs_run: ms until sinks need us */
+    int whoami_due;   /* ask the broker who we are, once per Welcome */
+    uint64_t whoami_corr;
     int sig_rfd;
     agent_metrics_t *metrics; /* NULL when agent.metrics is "" */
     int64_t next_metrics;
@@ -134,6 +136,50 @@ static void on_up(agent_t *a)
     notify_status("connected to", a->cfg->broker);
     publish_reset(a->pub);
     subs_connected(a->subs, a->link, link_welcome_last_seq(a->link));
+    a->whoami_due = 1;
+    a->whoami_corr = 0;
+}
+
+/* Asks the broker's view of our key (WhoamiRequest), once per connection:
+ * an agent.cfg whose name is not the one broker.cfg gives this key is
+ * usually a copied config or a swapped key, and every refusal that
+ * follows would be a puzzle. Sent when the link has room. */
+static void ask_whoami(agent_t *a)
+{
+    Liaison__Envelope env;
+    Liaison__WhoamiRequest req = LIAISON__WHOAMI_REQUEST__INIT;
+    wire_envelope_init(&env, link_next_corr(a->link));
+    env.kind_case = LIAISON__ENVELOPE__KIND_WHOAMI_REQUEST;
+    env.whoami_request = &req;
+    if (link_try_send(a->link, &env) == 0) {
+        a->whoami_due = 0;
+        a->whoami_corr = env.corr_id;
+    }
+}
+
+/* The answer to ask_whoami (or its refusal, from a broker that predates
+ * it). Returns 1 if env was it. */
+static int on_whoami(agent_t *a, const Liaison__Envelope *env)
+{
+    if (a->whoami_corr == 0 || env->corr_id != a->whoami_corr)
+        return 0;
+    a->whoami_corr = 0;
+    if (env->kind_case == LIAISON__ENVELOPE__KIND_WHOAMI_REPLY) {
+        const char *broker_name = env->whoami_reply->name ? env->whoami_reply->name : "";
+        if (strcmp(a->cfg->name, broker_name) != 0)
+            log_warn("event=identity_mismatch configured=%s broker=%s action=\"the broker "
+                     "knows this key as %s: its permissions, not %s's, apply; check name and "
+                     "secret_key in agent.cfg\"",
+                     a->cfg->name, broker_name, broker_name, a->cfg->name);
+        else
+            log_info("event=identity_confirmed agent=%s", broker_name);
+        return 1;
+    }
+    if (env->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
+        log_info("event=whoami_unavailable code=%s", wire_error_name(env->error->code));
+        return 1;
+    }
+    return 0;
 }
 
 /* The link when requests may go on it, else NULL. */
@@ -173,6 +219,8 @@ static int drop_if_finished(agent_t *a)
 
 static void on_frame(agent_t *a, Liaison__Envelope *env, int64_t now)
 {
+    if (on_whoami(a, env))
+        return;
     if (publish_on_frame(a->pub, env, now) || subs_on_frame(a->subs, a->link, env))
         return;
     switch (env->kind_case) {
@@ -381,6 +429,8 @@ static void pass(agent_t *a, int draining)
         take_spool(a, now);
     if (a->link)
         read_link(a);
+    if (a->whoami_due && can_send(a))
+        ask_whoami(a);
     if (can_send(a) && !draining && publish_send(a->pub, a->link, now) != 0 && !drop_if_finished(a))
         drop_link(a, "cannot send to the broker");
     /* Asked again: the publishes may have filled the queue. */

@@ -140,6 +140,26 @@ static int check_notice_pattern(const char *v, void *obj, void *ctx, char *why, 
     return -1;
 }
 
+/* known_agencies and known_regions: names beyond this broker's links that
+ * a release_to may give (policy_release_known). */
+int config_type_known(const char *type)
+{
+    for (size_t i = 0; i < UTIL_LEN(agency_types); i++)
+        if (strcmp(type, agency_types[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_known_name(const char *v, void *obj, void *ctx, char *why, size_t whylen)
+{
+    (void)obj, (void)ctx;
+    if (word_valid(v) == 0)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a name of [a-z0-9-], at most %d characters", v,
+             NAME_MAX_LEN);
+    return -1;
+}
+
 /* CFG_RELOADABLE marks what the loop reads from the live config_t, so a
  * SIGHUP applies it; the rest are bound at start-up (the socket, the store,
  * the metrics listener, the log level). */
@@ -306,6 +326,22 @@ static const cfg_key_t broker_rows[] = {
      .count_offset = offsetof(config_t, n_notify_on_hit),
      .check = check_notice_pattern,
      .help = "topic patterns where a subject query that finds a message tells its originator"},
+    {.name = "known_agencies",
+     .type = CFG_STRLIST,
+     .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, known_agencies),
+     .count_offset = offsetof(config_t, n_known_agencies),
+     .check = check_known_name,
+     .help = "agent names served beyond this broker's links that a release_to agency: entry may "
+             "name"},
+    {.name = "known_regions",
+     .type = CFG_STRLIST,
+     .flags = CFG_RELOADABLE,
+     .offset = offsetof(config_t, known_regions),
+     .count_offset = offsetof(config_t, n_known_regions),
+     .check = check_known_name,
+     .help = "regions served beyond this broker's links that a release_to region: entry may "
+             "name"},
     {.name = "max_queries_per_minute",
      .type = CFG_UINT,
      .flags = CFG_RELOADABLE,

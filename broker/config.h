@@ -116,6 +116,12 @@ typedef struct config {
     char *name; /* this broker's name in routes, [a-z0-9-], default "liaison" */
     config_uplink_t *uplinks;
     size_t n_uplinks;
+    /* Names a release_to may give that no agent here holds: agencies
+     * (agency:NAME) and regions (region:NAME) served beyond the links. */
+    char **known_agencies;
+    size_t n_known_agencies;
+    char **known_regions;
+    size_t n_known_regions;
 } config_t;
 
 /* Loads and validates path. Returns the config (caller owns; config_free),
@@ -145,6 +151,10 @@ void config_restart_changes(const config_t *running, const config_t *fresh, conf
  * strings moved from running, which keeps fresh's), so the config swapped
  * in says what actually runs until a restart. */
 void config_keep_restart_values(config_t *fresh, config_t *running);
+
+/* 1 if type is one of the agency types an agent may have (police, rocu,
+ * marsoc, prison, probation, nca, broker). */
+int config_type_known(const char *type);
 
 /* Writes the effective configuration, every key with its value, in
  * broker.cfg syntax. Key material is shown as Z85 public keys only. */

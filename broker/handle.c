@@ -241,7 +241,6 @@ static sub_t *subscribed(broker_t *b, session_t *s, uint64_t corr, uint32_t id, 
 static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *pattern,
                           uint32_t sub_id)
 {
-    char why[160];
     if (session_sub_find(s, sub_id)) {
         reply_error(b, s, corr, LIAISON__ERROR_CODE__SUB_ID_IN_USE, NULL,
                     "sub_id already in use on this connection");
@@ -265,13 +264,15 @@ static int sub_request_ok(broker_t *b, session_t *s, uint64_t corr, const char *
                                  .outcome = "refused",
                                  .reason = policy_rule_name(rule)};
         audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
-        snprintf(why, sizeof why, "subscription refused by rule %s", policy_rule_name(rule));
-        log_info("event=subscribe_refused agent=%s pattern=%s rule=%s", log_q(s->agent),
-                 log_q(pattern), policy_rule_name(rule));
+        char text[POLICY_EXPLAIN_MAX];
+        struct policy_ask ask = {.role = ROLE_RECEIVER, .pattern = pattern};
+        policy_explain(rule, s->conf, &ask, text, sizeof text);
+        log_info("event=subscribe_refused agent=%s pattern=%s rule=%s reason=%s", log_q(s->agent),
+                 log_q(pattern), policy_rule_name(rule), log_q(text));
         reply_error(b, s, corr,
                     rule == POLICY_TOPIC ? LIAISON__ERROR_CODE__SUBSCRIBE_NOT_PERMITTED
                                          : policy_rule_error(rule),
-                    NULL, why);
+                    NULL, text);
         return -1;
     }
     return 0;
@@ -485,6 +486,20 @@ static void audit_consult(broker_t *b, session_t *s, const char *action, const c
     audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
 }
 
+/* A request refused by policy_may_request: the text names the role it
+ * needs and the roles held (the audit record, the rule). */
+static void reply_role_refused(broker_t *b, session_t *s, uint64_t corr, enum policy_rule rule,
+                               unsigned role, const char *what)
+{
+    char text[POLICY_EXPLAIN_MAX + 64];
+    struct policy_ask ask = {.role = role};
+    int n = snprintf(text, sizeof text, "%s: ", what);
+    policy_explain(rule, s->conf, &ask, text + n, sizeof text - (size_t)n);
+    log_info("event=request_refused agent=%s request=%s rule=%s reason=%s", log_q(s->agent), what,
+             policy_rule_name(rule), log_q(text));
+    reply_error(b, s, corr, policy_rule_error(rule), NULL, text);
+}
+
 /* Operator views read the store and walk every session: a screen polling
  * them is bounded per agent and minute. */
 static int view_allowed(broker_t *b, session_t *s, uint64_t corr, const char *action)
@@ -502,7 +517,7 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__S
     enum policy_rule rule = policy_may_request(s->conf, ROLE_OPERATOR, util_now_us());
     if (rule != POLICY_ALLOW) {
         audit_consult(b, s, "status", policy_rule_name(rule));
-        reply_error(b, s, corr, policy_rule_error(rule), NULL, "status needs the operator role");
+        reply_role_refused(b, s, corr, rule, ROLE_OPERATOR, "status");
         return;
     }
     if (!view_allowed(b, s, corr, "status"))
@@ -524,6 +539,45 @@ static void on_status(broker_t *b, session_t *s, uint64_t corr, const Liaison__S
     free(json);
 }
 
+/* The broker's view of the caller, for any welcomed agent: what broker.cfg
+ * says of the key this connection authenticated with. A consultation like
+ * status, so the answer waits for its record. */
+static void on_whoami(broker_t *b, session_t *s, uint64_t corr)
+{
+    const config_agent_t *a = s->conf; /* welcomed and allowed: handle_frame checked */
+    audit_consult(b, s, "whoami", NULL);
+    const unsigned all[] = {ROLE_PUBLISHER, ROLE_RECEIVER, ROLE_OPERATOR, ROLE_AUDITOR, ROLE_QUERY};
+    char *roles[UTIL_LEN(all)];
+    size_t n_roles = 0;
+    for (size_t i = 0; i < UTIL_LEN(all); i++)
+        if (a->roles & all[i])
+            roles[n_roles++] = (char *)(uintptr_t)policy_role_name(all[i]);
+    Liaison__Envelope env;
+    Liaison__WhoamiReply rep = LIAISON__WHOAMI_REPLY__INIT;
+    wire_envelope_init(&env, corr);
+    rep.name = a->name;
+    rep.agency = a->agency;
+    rep.type = a->type;
+    rep.region = a->region;
+    rep.n_roles = n_roles;
+    rep.roles = roles;
+    rep.clearance = (Liaison__Classification)a->clearance;
+    rep.n_caveats = a->n_caveats;
+    rep.caveats = a->caveats;
+    rep.n_publish = a->n_publish;
+    rep.publish = a->publish;
+    rep.n_subscribe = a->n_subscribe;
+    rep.subscribe = a->subscribe;
+    rep.valid_from = a->valid_from ? a->valid_from : (char *)(uintptr_t) "";
+    rep.valid_to = a->valid_to ? a->valid_to : (char *)(uintptr_t) "";
+    rep.revoked = a->revoked;
+    rep.n_speaks_for = a->n_speaks_for;
+    rep.speaks_for = a->speaks_for;
+    env.kind_case = LIAISON__ENVELOPE__KIND_WHOAMI_REPLY;
+    env.whoami_reply = &rep;
+    reply_later(b, s, &env);
+}
+
 /* The audit trail, for auditors only; every read of it is itself audited. */
 static void on_audit(broker_t *b, session_t *s, uint64_t corr, const Liaison__AuditRequest *q)
 {
@@ -533,8 +587,7 @@ static void on_audit(broker_t *b, session_t *s, uint64_t corr, const Liaison__Au
         ev.outcome = "refused";
         ev.reason = policy_rule_name(rule);
         audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
-        reply_error(b, s, corr, policy_rule_error(rule), NULL,
-                    "reading the audit trail needs the auditor role");
+        reply_role_refused(b, s, corr, rule, ROLE_AUDITOR, "reading the audit trail");
         return;
     }
     Liaison__AuditRecord **recs = NULL;
@@ -645,8 +698,7 @@ static void on_dead_letter(broker_t *b, session_t *s, uint64_t corr,
     enum policy_rule rule = policy_may_request(s->conf, ROLE_OPERATOR, util_now_us());
     if (rule != POLICY_ALLOW) {
         audit_consult(b, s, "dead_letters", policy_rule_name(rule));
-        reply_error(b, s, corr, policy_rule_error(rule), NULL,
-                    "dead letters need the operator role");
+        reply_role_refused(b, s, corr, rule, ROLE_OPERATOR, "dead letters");
         return;
     }
     if (strcmp(action, "list") == 0) {
@@ -892,6 +944,9 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         break;
     case LIAISON__ENVELOPE__KIND_QUERY:
         query_handle(b, s, corr, env->query);
+        break;
+    case LIAISON__ENVELOPE__KIND_WHOAMI_REQUEST:
+        on_whoami(b, s, corr);
         break;
     case LIAISON__ENVELOPE__KIND_BYE:
         /* Gone now, not in three heartbeats: its durables are free for the

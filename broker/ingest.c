@@ -304,11 +304,15 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     }
     enum policy_rule rule = policy_may_publish(s->conf, m, now_us);
     if (rule != POLICY_ALLOW) {
+        /* The text says what would be allowed; the audit record keeps the
+         * code, which auditors grep. */
+        char text[POLICY_EXPLAIN_MAX];
+        struct policy_ask ask = {.role = ROLE_PUBLISHER, .m = m};
+        policy_explain(rule, s->conf, &ask, text, sizeof text);
         code = policy_rule_error(rule);
-        snprintf(why, sizeof why, "refused by rule %s", policy_rule_name(rule));
-        log_info("event=publish_refused agent=%s topic=%s rule=%s", log_q(s->agent),
-                 log_q(m->topic), policy_rule_name(rule));
-        refuse(b, &src, m, code, why);
+        log_info("event=publish_refused agent=%s topic=%s rule=%s reason=%s", log_q(s->agent),
+                 log_q(m->topic), policy_rule_name(rule), log_q(text));
+        refuse(b, &src, m, code, text);
         goto leave;
     }
     const config_agent_t *a = s->conf;
@@ -328,6 +332,17 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
         }
         accept_routed(b, &src, m, now_us);
         return;
+    }
+    /* A release_to naming nobody this broker knows of would be withheld
+     * from everyone: refused now, naming the entry. Only here, for local
+     * publishers: a broker's forward was checked by the broker that
+     * took it from its publisher, against its own view. */
+    if (policy_release_known(b->cfg, m->label, why, sizeof why) != 0) {
+        code = LIAISON__ERROR_CODE__BAD_RELEASE_TO;
+        log_info("event=publish_refused agent=%s topic=%s code=%s reason=%s", log_q(s->agent),
+                 log_q(m->topic), wire_error_name(code), log_q(why));
+        refuse(b, &src, m, code, why);
+        goto leave;
     }
     /* Identity comes from the CURVE key's configured agent, never from the
      * frame: overwrite anything the client claimed, its route too. */

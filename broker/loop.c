@@ -204,9 +204,9 @@ static void explain(broker_t *b, const config_t *fresh)
         audit_broker(b, "config_agent", r->name, "ok", reason);
     }
     for (size_t i = 0; i < d->n_keys; i++)
-        log_warn("event=reload_restart_needed key=%s old=\"%s\" new=\"%s\" action=\"the running "
+        log_warn("event=reload_restart_needed key=%s old=%s new=%s action=\"the running "
                  "value stays until restart\"",
-                 d->keys[i].key, d->keys[i].old, d->keys[i].neu);
+                 d->keys[i].key, log_q(d->keys[i].old), log_q(d->keys[i].neu));
     reload_diff_free(&d);
 }
 

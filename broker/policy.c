@@ -5,8 +5,11 @@
  * Not responsible for: telling anyone (callers send errors and audit). */
 #include "policy.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "label.h"
 #include "topic.h"
 #include "util.h"
 
@@ -258,4 +261,190 @@ struct policy_verdict policy_consult(const config_t *cfg, const config_agent_t *
                                      const char *pattern, const Liaison__Intel *m, int64_t now_us)
 {
     return receive_as(cfg, a, ROLE_QUERY, pattern, m, now_us);
+}
+
+/* ---- saying why ------------------------------------------------------------------- */
+
+/* A bounded text: appends stop at the end of the buffer, never past it. */
+struct text {
+    char *p;
+    size_t len, used;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+    if (t->used + 1 >= t->len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->used, t->len - t->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->used += (size_t)n < t->len - t->used ? (size_t)n : t->len - t->used - 1;
+}
+
+/* "a, b, c" of list, as many as fit while leaving room for the tail
+ * "…(N more)", which says how many were left out. */
+static void put_list(struct text *t, char *const *list, size_t n, const char *none)
+{
+    if (n == 0) {
+        put(t, "%s", none);
+        return;
+    }
+    const size_t tail = 24; /* ", …(NNNN more)" and the terminator */
+    for (size_t i = 0; i < n; i++) {
+        size_t need = strlen(list[i]) + 2;
+        if (t->used + need + (i + 1 < n ? tail : 1) > t->len) {
+            put(t, "%s…(%zu more)", i ? ", " : "", n - i);
+            return;
+        }
+        put(t, "%s%s", i ? ", " : "", list[i]);
+    }
+}
+
+const char *policy_role_name(unsigned role)
+{
+    switch (role) {
+    case ROLE_PUBLISHER:
+        return "publisher";
+    case ROLE_RECEIVER:
+        return "receiver";
+    case ROLE_OPERATOR:
+        return "operator";
+    case ROLE_AUDITOR:
+        return "auditor";
+    case ROLE_QUERY:
+        return "query";
+    }
+    return "another";
+}
+
+static void put_roles(struct text *t, unsigned roles)
+{
+    const unsigned all[] = {ROLE_PUBLISHER, ROLE_RECEIVER, ROLE_OPERATOR, ROLE_AUDITOR, ROLE_QUERY};
+    int any = 0;
+    for (size_t i = 0; i < UTIL_LEN(all); i++)
+        if (roles & all[i]) {
+            put(t, "%s%s", any ? ", " : "", policy_role_name(all[i]));
+            any = 1;
+        }
+    if (!any)
+        put(t, "no role");
+}
+
+static size_t caveats_not_held(const config_agent_t *a, const Liaison__Label *l)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < l->n_caveats; i++) {
+        int held = 0;
+        for (size_t j = 0; j < a->n_caveats && !held; j++)
+            held = strcmp(l->caveats[i], a->caveats[j]) == 0;
+        missing += !held;
+    }
+    return missing;
+}
+
+void policy_explain(enum policy_rule rule, const config_agent_t *a, const struct policy_ask *ask,
+                    char *buf, size_t len)
+{
+    struct text t = {buf, len, 0};
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    const Liaison__Intel *m = ask ? ask->m : NULL;
+    const char *pattern = ask ? ask->pattern : NULL;
+    put(&t, "refused by rule %s", policy_rule_name(rule));
+    if (a == NULL)
+        return;
+    switch (rule) {
+    case POLICY_CLEARANCE:
+        if (m && m->label)
+            put(&t, ": classification %s is above your clearance %s",
+                label_classification_name((int)m->label->classification),
+                label_classification_name(a->clearance));
+        break;
+    case POLICY_TOPIC:
+        if (m && m->topic) {
+            put(&t, ": topic %.80s is not within your publish patterns: ", m->topic);
+            put_list(&t, a->publish, a->n_publish, "(none)");
+        } else if (pattern) {
+            put(&t, ": pattern %.80s is not within your subscribe patterns: ", pattern);
+            put_list(&t, a->subscribe, a->n_subscribe, "(none)");
+        }
+        break;
+    case POLICY_CAVEAT:
+        /* By count, never by name: the names are what the caveat guards. */
+        if (m && m->label)
+            put(&t, ": %zu of the message's %zu caveats %s not held by you",
+                caveats_not_held(a, m->label), m->label->n_caveats,
+                caveats_not_held(a, m->label) == 1 ? "is" : "are");
+        break;
+    case POLICY_ROLE:
+        put(&t, ": this needs the %s role; you hold ", policy_role_name(ask ? ask->role : 0));
+        put_roles(&t, a->roles);
+        break;
+    case POLICY_REVOKED:
+        put(&t, ": this agent is revoked in the broker's configuration");
+        break;
+    case POLICY_NOT_VALID:
+        put(&t, ": this agent is valid from %s to %s",
+            a->valid_from && a->valid_from[0] ? a->valid_from : "(no bound)",
+            a->valid_to && a->valid_to[0] ? a->valid_to : "(no bound)");
+        break;
+    case POLICY_SUB_LIMIT:
+        put(&t, ": this agent holds the most subscriptions allowed (max_subs_per_agent)");
+        break;
+    default:
+        break;
+    }
+}
+
+static int in_list(char *const *list, size_t n, const char *v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], v) == 0)
+            return 1;
+    return 0;
+}
+
+/* Someone this broker knows under the agency: or region: name v. */
+static int agency_known(const config_t *cfg, const char *v)
+{
+    for (size_t i = 0; i < cfg->n_agents; i++) {
+        const config_agent_t *a = &cfg->agents[i];
+        if (strcmp(a->name, v) == 0 || (is_link(a) && in_list(a->speaks_for, a->n_speaks_for, v)))
+            return 1;
+    }
+    return in_list(cfg->known_agencies, cfg->n_known_agencies, v);
+}
+
+static int region_known(const config_t *cfg, const char *v)
+{
+    for (size_t i = 0; i < cfg->n_agents; i++)
+        if (strcmp(cfg->agents[i].region, v) == 0)
+            return 1;
+    return in_list(cfg->known_regions, cfg->n_known_regions, v);
+}
+
+int policy_release_known(const config_t *cfg, const Liaison__Label *l, char *why, size_t whylen)
+{
+    for (size_t i = 0; l && i < l->n_release_to; i++) {
+        const char *r = l->release_to[i];
+        const char *what = NULL;
+        if (strncmp(r, "type:", 5) == 0 && !config_type_known(r + 5))
+            what = "is not an agency type (police, rocu, marsoc, prison, probation, nca, broker)";
+        else if (strncmp(r, "region:", 7) == 0 && !region_known(cfg, r + 7))
+            what = "is not the region of any agent this broker knows, nor in known_regions";
+        else if (strncmp(r, "agency:", 7) == 0 && !agency_known(cfg, r + 7))
+            what = "is not an agent of this broker, spoken for by a link, nor in known_agencies";
+        if (what) {
+            /* The entry passed label_validate: a lower-case word, no quoting needed. */
+            snprintf(why, whylen, "release_to entry %.64s %s: it would be withheld from everyone",
+                     r, what);
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -44,6 +44,8 @@ struct policy_verdict {
 
 /* Short stable name of a rule ("clearance"), for logs, errors and audit. */
 const char *policy_rule_name(enum policy_rule rule);
+/* The name of one role bit as broker.cfg writes it ("operator"). */
+const char *policy_role_name(unsigned role);
 /* The wire error code a refused client is told. */
 Liaison__ErrorCode policy_rule_error(enum policy_rule rule);
 
@@ -80,5 +82,39 @@ struct policy_verdict policy_receive(const config_t *cfg, const config_agent_t *
  * out, as if it did not exist. */
 struct policy_verdict policy_consult(const config_t *cfg, const config_agent_t *a,
                                      const char *pattern, const Liaison__Intel *m, int64_t now_us);
+
+/* ---- saying why, and what would be allowed ------------------------------------------------- */
+
+/* What was asked when a rule refused: the role the request needed, and the
+ * message published (m) or the pattern asked for (pattern), either NULL. */
+struct policy_ask {
+    unsigned role;           /* ROLE_* the request needed (for POLICY_ROLE) */
+    const Liaison__Intel *m; /* a publish: its topic, classification, caveats */
+    const char *pattern;     /* a subscription, replay or query: its pattern */
+};
+
+/* The longest text policy_explain writes, its terminator included. */
+#define POLICY_EXPLAIN_MAX 512
+
+/* Writes into buf (len bytes, always terminated; POLICY_EXPLAIN_MAX is
+ * enough) why `rule` refused `a` what `ask` describes, and what it would
+ * be allowed: the classification against its clearance, the topic or
+ * pattern against its publish or subscribe patterns (listed, cut with
+ * "…(N more)" when they do not fit), the role needed against the roles
+ * held. A refused caveat is told by count only ("2 of the message's 3
+ * caveats are not held by you"): a publisher that lacks a caveat must not
+ * learn its name from the broker. Text a client chose is cut to 80 bytes.
+ * Pure, like the rules; the audit record keeps policy_rule_name. */
+void policy_explain(enum policy_rule rule, const config_agent_t *a, const struct policy_ask *ask,
+                    char *buf, size_t len);
+
+/* Does every release_to entry of l name someone this broker knows of? A
+ * type: entry must be an agency type; a region: entry the region of a
+ * configured agent or one in known_regions; an agency: entry a configured
+ * agent's name, an agency a link agent speaks_for, or one in
+ * known_agencies (names held beyond the links, docs/federation.md). 0 if
+ * so; else -1 with why naming the first entry that matches nothing. Only
+ * for local publishers: what another broker sends was checked there. */
+int policy_release_known(const config_t *cfg, const Liaison__Label *l, char *why, size_t whylen);
 
 #endif

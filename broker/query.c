@@ -250,9 +250,12 @@ static int query_refused(broker_t *b, session_t *s, uint64_t corr, const Liaison
     char why[160];
     enum policy_rule rule = policy_may_request(s->conf, ROLE_QUERY, util_now_us());
     if (rule != POLICY_ALLOW) {
-        snprintf(why, sizeof why, "subject queries need the query role (%s)",
-                 policy_rule_name(rule));
-        reply_refuse(b, s, corr, "query", policy_rule_error(rule), why);
+        char text[POLICY_EXPLAIN_MAX];
+        struct policy_ask ask = {.role = ROLE_QUERY, .pattern = pattern};
+        policy_explain(rule, s->conf, &ask, text, sizeof text);
+        log_info("event=query_refused agent=%s rule=%s reason=%s", log_q(s->agent),
+                 policy_rule_name(rule), log_q(text));
+        reply_refuse(b, s, corr, "query", policy_rule_error(rule), text);
         return 1;
     }
     if (!b->index_on) {

@@ -33,5 +33,6 @@ int ctl_deadletters(const char *config, int argc, char **argv);
 int ctl_query(const char *config, int argc, char **argv);
 int ctl_hits(const char *config, int argc, char **argv);
 int ctl_links(const char *config, int argc, char **argv);
+int ctl_whoami(const char *config, int argc, char **argv);
 
 #endif

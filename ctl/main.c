@@ -51,6 +51,8 @@ static const struct command commands[] = {
     {"hits", ctl_hits,
      "hits [--count N] [--timeout S]\n"
      "                               hit notices: another agency's query found ours"},
+    {"whoami", ctl_whoami,
+     "whoami [--json]              the broker's view of this agent: roles, clearance, patterns"},
     {"audit", ctl_audit,
      "audit tail [-n N] [--actor A] [--action X] [--subject REF] | export [--since TIME]\n"
      "                               the audit trail (auditor role)\n"

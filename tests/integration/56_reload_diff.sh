@@ -73,7 +73,7 @@ assert_contains "$L" "event=reload_agent agent=marsoc change=revoked$"
 assert_contains "$L" "event=reload_agent agent=hull change=key$"
 assert_contains "$L" "event=reload_agent agent=newbie change=added type=probation clearance=OFFICIAL roles=receiver$"
 assert_eq "$(grep -c 'event=reload_agent ' "$L")" 7 "reload_agent lines (the auditor did not change)"
-assert_contains "$L" "event=reload_restart_needed key=listen old=\"tcp://127.0.0.1:$PORT\" new=\"tcp://127.0.0.1:$NEWPORT\""
+assert_contains "$L" "event=reload_restart_needed key=listen old=tcp://127.0.0.1:$PORT new=tcp://127.0.0.1:$NEWPORT"
 assert_eq "$(grep -c 'event=reload_restart_needed' "$L")" 1 "restart-only keys named (listen only)"
 
 # The audit trail holds the same, one record per changed agent.

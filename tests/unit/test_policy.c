@@ -823,6 +823,160 @@ static void test_policy_names_rules_and_maps_them_to_wire_codes(void **state)
     assert_string_equal(policy_rule_name((enum policy_rule)100), "unknown");
 }
 
+/* ---- explanations: what would be allowed --------------------------------------- */
+
+static void test_policy_explains_clearance_as_classification_against_clearance(void **state)
+{
+    (void)state;
+    config_agent_t a = rocu();
+    Liaison__Intel *m = msg("alert.yorkshire.x", SECRET, NULL, NULL);
+    struct policy_ask ask = {.role = ROLE_PUBLISHER, .m = m};
+    char buf[POLICY_EXPLAIN_MAX];
+    policy_explain(POLICY_CLEARANCE, &a, &ask, buf, sizeof buf);
+    assert_string_equal(buf, "refused by rule clearance: classification SECRET is above your "
+                             "clearance OFFICIAL-SENSITIVE");
+    wire_intel_free(&m);
+}
+
+static void test_policy_explains_a_topic_against_the_publish_patterns(void **state)
+{
+    (void)state;
+    config_agent_t a = humberside();
+    Liaison__Intel *m = msg("alert.lancashire.x", OFFICIAL, NULL, NULL);
+    struct policy_ask ask = {.role = ROLE_PUBLISHER, .m = m};
+    char buf[POLICY_EXPLAIN_MAX];
+    policy_explain(POLICY_TOPIC, &a, &ask, buf, sizeof buf);
+    assert_string_equal(buf, "refused by rule topic: topic alert.lancashire.x is not within your "
+                             "publish patterns: alert.yorkshire.humberside-police.>");
+    a.n_publish = 0;
+    policy_explain(POLICY_TOPIC, &a, &ask, buf, sizeof buf);
+    assert_non_null(strstr(buf, "publish patterns: (none)"));
+    wire_intel_free(&m);
+}
+
+static void test_policy_explains_a_pattern_against_the_subscribe_patterns(void **state)
+{
+    (void)state;
+    config_agent_t a = humberside();
+    struct policy_ask ask = {.role = ROLE_RECEIVER, .pattern = "alert.>"};
+    char buf[POLICY_EXPLAIN_MAX];
+    policy_explain(POLICY_TOPIC, &a, &ask, buf, sizeof buf);
+    assert_string_equal(buf, "refused by rule topic: pattern alert.> is not within your "
+                             "subscribe patterns: alert.yorkshire.>, national.>");
+}
+
+static void test_policy_explains_caveats_by_count_never_by_name(void **state)
+{
+    (void)state;
+    config_agent_t a = humberside(); /* holds PRISON-INTEL, UK-EYES-ONLY */
+    const char *cav[] = {"PRISON-INTEL", "OP-NIGHTJAR", "OP-KESTREL", NULL};
+    Liaison__Intel *m = msg("alert.yorkshire.humberside-police.x", OFFICIAL, cav, NULL);
+    struct policy_ask ask = {.role = ROLE_PUBLISHER, .m = m};
+    char buf[POLICY_EXPLAIN_MAX];
+    policy_explain(POLICY_CAVEAT, &a, &ask, buf, sizeof buf);
+    assert_string_equal(buf,
+                        "refused by rule caveat: 2 of the message's 3 caveats are not held by you");
+    assert_null(strstr(buf, "NIGHTJAR"));
+    assert_null(strstr(buf, "KESTREL"));
+    assert_null(strstr(buf, "PRISON-INTEL"));
+    wire_intel_free(&m);
+}
+
+static void test_policy_explains_the_role_needed_and_the_roles_held(void **state)
+{
+    (void)state;
+    config_agent_t a = humberside();
+    struct policy_ask ask = {.role = ROLE_OPERATOR};
+    char buf[POLICY_EXPLAIN_MAX];
+    policy_explain(POLICY_ROLE, &a, &ask, buf, sizeof buf);
+    assert_string_equal(
+        buf, "refused by rule role: this needs the operator role; you hold publisher, receiver");
+    a.roles = 0;
+    policy_explain(POLICY_ROLE, &a, &ask, buf, sizeof buf);
+    assert_non_null(strstr(buf, "you hold no role"));
+}
+
+static void test_policy_explanation_cuts_a_long_list_saying_how_many_more(void **state)
+{
+    (void)state;
+    config_agent_t a = humberside();
+    char *many[200];
+    char names[200][40];
+    for (int i = 0; i < 200; i++) {
+        snprintf(names[i], sizeof names[i], "alert.region-%03d.force.>", i);
+        many[i] = names[i];
+    }
+    a.subscribe = many;
+    a.n_subscribe = 200;
+    struct policy_ask ask = {.role = ROLE_RECEIVER, .pattern = "national.>"};
+    char buf[POLICY_EXPLAIN_MAX];
+    policy_explain(POLICY_TOPIC, &a, &ask, buf, sizeof buf);
+    assert_true(strlen(buf) < sizeof buf);
+    assert_non_null(strstr(buf, "alert.region-000.force.>"));
+    const char *cut = strstr(buf, "…(");
+    assert_non_null(cut);
+    unsigned more = 0;
+    assert_int_equal(sscanf(cut, "…(%u more)", &more), 1);
+    /* Every pattern is either listed or counted. */
+    size_t listed = 0;
+    for (const char *p = buf; (p = strstr(p, "alert.region-")) != NULL; p++)
+        listed++;
+    assert_int_equal(listed + more, 200);
+    /* A small buffer is never overrun either. */
+    char small[16];
+    policy_explain(POLICY_TOPIC, &a, &ask, small, sizeof small);
+    assert_int_equal(strlen(small), sizeof small - 1);
+}
+
+static char *spoken[] = {"hmp-hull", "Humberside Police"};
+static char *far_agencies[] = {"marsoc"};
+static char *far_regions[] = {"national"};
+
+static void test_policy_knows_release_to_entries_by_type_region_agency_and_federation(void **state)
+{
+    (void)state;
+    config_agent_t agents[2] = {humberside(), rocu()};
+    agents[1].name = "humberside-broker";
+    agents[1].type = "broker";
+    agents[1].region = "humber";
+    agents[1].speaks_for = spoken;
+    agents[1].n_speaks_for = 2;
+    config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.agents = agents;
+    cfg.n_agents = 2;
+    char why[256];
+    const char *good[] = {"type:rocu",
+                          "type:prison",
+                          "region:yorkshire",
+                          "region:humber",
+                          "agency:humberside-police",
+                          "agency:hmp-hull",
+                          NULL};
+    Liaison__Intel *m = msg("alert.x", OFFICIAL, NULL, good);
+    assert_int_equal(policy_release_known(&cfg, m->label, why, sizeof why), 0);
+    wire_intel_free(&m);
+    const char *bad[][2] = {{"type:rocus", "type:rocus"},
+                            {"region:national", "region:national"},
+                            {"agency:marsoc", "agency:marsoc"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *one[] = {"type:rocu", bad[i][0], NULL};
+        m = msg("alert.x", OFFICIAL, NULL, one);
+        assert_int_equal(policy_release_known(&cfg, m->label, why, sizeof why), -1);
+        assert_non_null(strstr(why, bad[i][1]));
+        wire_intel_free(&m);
+    }
+    /* Names held beyond the links, listed in broker.cfg. */
+    cfg.known_agencies = far_agencies;
+    cfg.n_known_agencies = 1;
+    cfg.known_regions = far_regions;
+    cfg.n_known_regions = 1;
+    const char *far[] = {"region:national", "agency:marsoc", NULL};
+    m = msg("alert.x", OFFICIAL, NULL, far);
+    assert_int_equal(policy_release_known(&cfg, m->label, why, sizeof why), 0);
+    wire_intel_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -855,6 +1009,13 @@ int main(void)
         cmocka_unit_test(test_policy_sends_notice_only_when_refused_on_clearance_or_caveat),
         cmocka_unit_test(test_policy_reports_the_first_failed_receive_rule),
         cmocka_unit_test(test_policy_names_rules_and_maps_them_to_wire_codes),
+        cmocka_unit_test(test_policy_explains_clearance_as_classification_against_clearance),
+        cmocka_unit_test(test_policy_explains_a_topic_against_the_publish_patterns),
+        cmocka_unit_test(test_policy_explains_a_pattern_against_the_subscribe_patterns),
+        cmocka_unit_test(test_policy_explains_caveats_by_count_never_by_name),
+        cmocka_unit_test(test_policy_explains_the_role_needed_and_the_roles_held),
+        cmocka_unit_test(test_policy_explanation_cuts_a_long_list_saying_how_many_more),
+        cmocka_unit_test(test_policy_knows_release_to_entries_by_type_region_agency_and_federation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
