@@ -513,6 +513,30 @@ int audit_query(store_t *st, const Liaison__AuditRequest *q, const uint8_t *toke
         goto leave;                                                                                \
     } while (0)
 
+/* A collection record (publish or receive, ok) names the message it
+ * stored and that message's digest: the message must still hash to it.
+ * LMDB keeps no checksums, so a flipped bit in a page reads back as it is;
+ * this is where it shows. An erased message is gone, as its erasure record
+ * says. Returns 1 if the message is there and does not match. */
+static int message_damaged(store_read_t *r, const Liaison__AuditRecord *rec,
+                           struct audit_report *rep)
+{
+    if (rec->msg_seq == 0 || rec->digest.len != HASH_LEN || rec->outcome == NULL ||
+        strcmp(rec->outcome, "ok") != 0 || rec->action == NULL ||
+        (strcmp(rec->action, "publish") != 0 && strcmp(rec->action, "receive") != 0))
+        return 0;
+    const void *data;
+    size_t len;
+    if (store_read_get(r, rec->msg_seq, &data, &len) != STORE_OK) {
+        rep->messages_gone++;
+        return 0;
+    }
+    uint8_t h[HASH_LEN];
+    hash_as(rec->format, data, len, h);
+    rep->messages_checked++;
+    return memcmp(h, rec->digest.data, HASH_LEN) != 0;
+}
+
 int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -537,6 +561,8 @@ int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *rep)
                      memcmp(rec->prev_hash.data, prev, HASH_LEN) == 0;
         int own_seq = rec->seq == seq;
         uint32_t format = rec->format;
+        uint64_t msg_seq = rec->msg_seq;
+        int damaged = message_damaged(r, rec, rep);
         wire_audit_record_free(&rec);
         if (!own_seq)
             BROKEN(seq, "record %llu carries another sequence number", (unsigned long long)seq);
@@ -544,6 +570,11 @@ int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *rep)
             BROKEN(seq > 1 ? seq - 1 : seq,
                    "record %llu does not match the hash recorded in record %llu: it was altered",
                    (unsigned long long)(seq > 1 ? seq - 1 : seq), (unsigned long long)seq);
+        if (damaged)
+            BROKEN(seq,
+                   "message %llu does not match the digest record %llu holds of it: the store was "
+                   "damaged or altered",
+                   (unsigned long long)msg_seq, (unsigned long long)seq);
         hash_as(format, data, len, prev);
         rep->records++;
         rep->last_seq = seq;

@@ -101,6 +101,9 @@ struct audit_report {
     uint64_t unsigned_tail; /* records after the last checkpoint */
     uint32_t spacing;       /* the spacing the last checkpoint states (0: unknown) */
     uint64_t broken_seq;    /* first record found broken, 0 if none */
+    /* Stored messages checked against the digest their collection record
+     * holds, and those gone since (erased). */
+    uint64_t messages_checked, messages_gone;
     char why[256];
 };
 int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *report);

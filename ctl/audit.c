@@ -153,6 +153,9 @@ static int verify(const char *config, int argc, char **argv)
            (unsigned long long)rep.records, (unsigned long long)rep.checkpoints,
            key ? " (signatures checked)" : " (signatures not checked: no --key)",
            (unsigned long long)rep.last_seq);
+    printf("messages intact: %llu checked against the digests their collection records hold, "
+           "%llu since erased\n",
+           (unsigned long long)rep.messages_checked, (unsigned long long)rep.messages_gone);
     if (strict && rep.unsigned_tail) {
         printf("audit BROKEN at record %llu: unsigned tail of %llu records after the last "
                "checkpoint, in the store of a stopped broker (it signs at stop): records were "

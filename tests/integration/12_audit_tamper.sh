@@ -1,6 +1,8 @@
 # 12: the audit trail is tamper-evident. With the broker stopped, changing
 # one byte of one audit record in the LMDB file makes `audit verify` name
-# that record; dropping the newest records is caught by a signed
+# that record; one bit flipped in a stored message's body (LMDB keeps no
+# checksums) makes it name the message, against the digest its collection
+# record holds; dropping the newest records is caught by a signed
 # checkpoint; a checkpoint checked against the wrong key fails; and verify
 # reads a live broker's store without stopping it.
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +17,10 @@ EOF2
 sed -i 's|metrics = "";|metrics = ""; audit_key = "keys/checkpoint.sign.key"; audit_checkpoint_records = 4;|' "$T/broker.cfg"
 agent_cfg police; agent_cfg stranger; agent_cfg auditor
 start_broker
-for i in 1 2 3; do msg alert.a.b OFFICIAL | ctl police pub - >/dev/null || fail pub; done
+msg alert.a.b OFFICIAL >"$T/m1.json"
+msg alert.a.b OFFICIAL '' "a body whose bits-will-flip-at-rest" >"$T/m2.json"
+msg alert.a.b OFFICIAL >"$T/m3.json"
+for i in 1 2 3; do ctl police pub "$T/m$i.json" >/dev/null || fail pub; done
 # A refused handshake: its record names the stranger's key, which appears
 # nowhere else in the store — a good byte to change.
 if msg alert.a.b OFFICIAL | ctl stranger pub - 2>/dev/null; then fail "stranger admitted"; fi
@@ -30,6 +35,7 @@ stop_broker
 db="$T/data/broker"
 "$BIN/liaisonctl" audit verify --data-dir "$db" --key "$T/keys/checkpoint.sign.pub" >"$T/v0.out" || fail "intact store: $(cat "$T/v0.out")"
 assert_contains "$T/v0.out" "audit intact"
+assert_contains "$T/v0.out" "messages intact: 8 checked against the digests their collection records hold, 0 since erased"
 # Stopped, the broker signed its trail to the end: --strict holds too.
 "$BIN/liaisonctl" audit verify --data-dir "$db" --key "$T/keys/checkpoint.sign.pub" --strict >"$T/vs.out" ||
     fail "strict verify of a stopped broker's store: $(cat "$T/vs.out")"
@@ -37,6 +43,22 @@ if "$BIN/liaisonctl" audit verify --data-dir "$db" --key "$T/keys/other.sign.pub
     fail "checkpoints verified with the wrong key"
 fi
 assert_contains "$T/vk.out" "bad signature"
+
+# One bit of message 2's body flipped at rest, in a copy of the store (in
+# every copy of its page, as below for a record).
+cp -r "$db" "$T/flip"
+offs=$(grep -obUaF -e "bits-will-flip-at-rest" "$T/flip/data.mdb" | cut -d: -f1)
+[ -n "$offs" ] || fail "message bytes not found in data.mdb"
+for off in $offs; do
+    pos=$((off + 5))
+    old=$(dd if="$T/flip/data.mdb" bs=1 skip=$pos count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+    printf "\\$(printf '%03o' $((old ^ 1)))" | dd of="$T/flip/data.mdb" bs=1 seek=$pos conv=notrunc 2>/dev/null
+done
+grep -qaF "bits-will-flip-at-rest" "$T/flip/data.mdb" && fail "test setup: the bit did not flip"
+if "$BIN/liaisonctl" audit verify --data-dir "$T/flip" >"$T/vf.out"; then
+    fail "a flipped bit in a message was not detected: $(cat "$T/vf.out")"
+fi
+assert_contains "$T/vf.out" "message 2 does not match the digest record"
 
 # Drop the newest audit records (rebuild the store without them).
 mdb_dump -a "$db" >"$T/all.dump" 2>/dev/null
