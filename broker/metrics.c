@@ -498,6 +498,13 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
            (double)model->store.used_bytes);
     scalar(&b, "liaison_store_map_bytes", "gauge",
            "Size of the LMDB map: the most the store can hold.", (double)model->store.map_bytes);
+    family(&b, "liaison_store_records_undecodable_total", "counter",
+           "Stored records that did not decode when read (damaged at rest), and were skipped; "
+           "each read counts.");
+    static const char *const kinds[WIRE_STORED_KINDS] = {"message", "audit_record", "checkpoint"};
+    for (int k = 0; k < WIRE_STORED_KINDS; k++)
+        put(&b, "liaison_store_records_undecodable_total{kind=\"%s\"} %llu\n", kinds[k],
+            (unsigned long long)wire_stored_undecodable((enum wire_stored)k));
     scalar(&b, "liaison_sessions", "gauge", "Connections open.",
            (double)sessions_count(br->sessions));
     scalar(&b, "liaison_agents_configured", "gauge", "Agents in broker.cfg.",

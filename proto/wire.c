@@ -6,10 +6,12 @@
 #include "wire.h"
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 /* Reads leading varint fields of an Envelope looking for corr_id; 0 if it
@@ -113,9 +115,35 @@ size_t wire_envelope_pack(const Liaison__Envelope *env, uint8_t *out)
     return liaison__envelope__pack(env, out);
 }
 
+/* ---- stored records that do not decode ---------------------------------- */
+
+/* Stored messages and audit records are only ever decoded from a store:
+ * one that does not decode was damaged at rest (or written by a newer
+ * version). Every reader skips it; this counts and reports them, however
+ * many readers meet the same one: a line on the first and then on each
+ * power of two, so a damaged record read every pass cannot flood the log. */
+static _Atomic uint64_t undecodable[WIRE_STORED_KINDS];
+
+static void undecodable_seen(enum wire_stored kind, size_t len)
+{
+    static const char *const names[WIRE_STORED_KINDS] = {"message", "audit_record", "checkpoint"};
+    uint64_t n = atomic_fetch_add(&undecodable[kind], 1) + 1;
+    if ((n & (n - 1)) == 0)
+        log_error("event=stored_record_undecodable kind=%s bytes=%zu seen=%llu action=skipped",
+                  names[kind], len, (unsigned long long)n);
+}
+
+uint64_t wire_stored_undecodable(enum wire_stored kind)
+{
+    return atomic_load(&undecodable[kind]);
+}
+
 Liaison__Intel *wire_intel_decode(const void *data, size_t len)
 {
-    return liaison__intel__unpack(NULL, len, data);
+    Liaison__Intel *m = liaison__intel__unpack(NULL, len, data);
+    if (m == NULL)
+        undecodable_seen(WIRE_STORED_MESSAGE, len);
+    return m;
 }
 
 size_t wire_intel_size(const Liaison__Intel *intel)
@@ -200,7 +228,10 @@ size_t wire_deliver_pack(uint32_t sub_id, uint32_t attempt, int notice, const vo
 
 Liaison__AuditRecord *wire_audit_record_decode(const void *data, size_t len)
 {
-    return liaison__audit_record__unpack(NULL, len, data);
+    Liaison__AuditRecord *r = liaison__audit_record__unpack(NULL, len, data);
+    if (r == NULL)
+        undecodable_seen(WIRE_STORED_AUDIT, len);
+    return r;
 }
 
 size_t wire_audit_record_size(const Liaison__AuditRecord *r)
@@ -223,7 +254,10 @@ void wire_audit_record_free(Liaison__AuditRecord **r)
 
 Liaison__AuditCheckpoint *wire_checkpoint_decode(const void *data, size_t len)
 {
-    return liaison__audit_checkpoint__unpack(NULL, len, data);
+    Liaison__AuditCheckpoint *c = liaison__audit_checkpoint__unpack(NULL, len, data);
+    if (c == NULL)
+        undecodable_seen(WIRE_STORED_CHECKPOINT, len);
+    return c;
 }
 
 size_t wire_checkpoint_size(const Liaison__AuditCheckpoint *c)

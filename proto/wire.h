@@ -34,8 +34,20 @@ void wire_envelope_init(Liaison__Envelope *env, uint64_t corr_id);
 size_t wire_envelope_size(const Liaison__Envelope *env);
 size_t wire_envelope_pack(const Liaison__Envelope *env, uint8_t *out);
 
+/* Stored records (messages, audit records, checkpoints) that did not
+ * decode when read, since start: each decode below that fails is counted
+ * and logged (event=stored_record_undecodable, on the first and each power
+ * of two), and its reader skips the record. Thread-safe. */
+enum wire_stored {
+    WIRE_STORED_MESSAGE,
+    WIRE_STORED_AUDIT,
+    WIRE_STORED_CHECKPOINT,
+    WIRE_STORED_KINDS
+};
+uint64_t wire_stored_undecodable(enum wire_stored kind);
+
 /* The stored form of a message is a packed Intel. Decoded result is owned by
- * the caller (free with wire_intel_free); NULL if undecodable. */
+ * the caller (free with wire_intel_free); NULL if undecodable (counted). */
 Liaison__Intel *wire_intel_decode(const void *data, size_t len);
 size_t wire_intel_size(const Liaison__Intel *intel);
 size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out);

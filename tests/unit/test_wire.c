@@ -556,6 +556,30 @@ static void test_wire_accepted_publish_repacks_to_decodable_bytes(void **state)
     wire_intel_free(&back);
 }
 
+/* A stored record that does not decode is counted, by kind, each time one
+ * is read; one that decodes is not. */
+static void test_wire_counts_stored_records_that_do_not_decode(void **state)
+{
+    (void)state;
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
+    uint64_t m0 = wire_stored_undecodable(WIRE_STORED_MESSAGE);
+    uint64_t a0 = wire_stored_undecodable(WIRE_STORED_AUDIT);
+    assert_null(wire_intel_decode(garbage, sizeof garbage));
+    assert_null(wire_intel_decode(garbage, sizeof garbage));
+    assert_null(wire_audit_record_decode(garbage, sizeof garbage));
+    assert_int_equal(wire_stored_undecodable(WIRE_STORED_MESSAGE), m0 + 2);
+    assert_int_equal(wire_stored_undecodable(WIRE_STORED_AUDIT), a0 + 1);
+    Liaison__Intel *m = wire_intel_new();
+    m->topic = xstrdup("alert.a");
+    uint8_t buf[256];
+    size_t n = wire_intel_pack(m, buf);
+    wire_intel_free(&m);
+    m = wire_intel_decode(buf, n);
+    assert_non_null(m);
+    wire_intel_free(&m);
+    assert_int_equal(wire_stored_undecodable(WIRE_STORED_MESSAGE), m0 + 2);
+}
+
 static void test_wire_error_name_names_every_code(void **state)
 {
     (void)state;
@@ -590,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_wire_intel_new_is_empty_with_label_and_origin),
         cmocka_unit_test(test_wire_accepted_publish_repacks_to_decodable_bytes),
         cmocka_unit_test(test_wire_error_name_names_every_code),
+        cmocka_unit_test(test_wire_counts_stored_records_that_do_not_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
