@@ -202,8 +202,9 @@ int tally_catch_up(tally_t *t, store_t *st, size_t max)
     if (n < max && rc == STORE_NOTFOUND) {
         /* Everything committed is counted: from here each commit is. */
         t->caught_up = 1;
-        if (store_last_seq(st) > t->covered)
-            t->covered = store_last_seq(st);
+        /* covered stays the last message this snapshot held: a batch the
+         * committer wrote since is counted when it is released, so covered
+         * must not jump to store_last_seq (which may already name it). */
         log_info("event=tally_ready messages=%llu topics=%zu", (unsigned long long)t->scanned,
                  t->n);
     }
