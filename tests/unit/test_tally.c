@@ -81,8 +81,8 @@ static void store_some(struct fixture *f, uint64_t n, int (*pick)(uint64_t), int
         Liaison__Intel *m = wire_intel_new();
         int k = pick(seq);
         m->topic = xstrdup(topics[k]);
-        m->label->classification = (seq % 3 == 0) ? LIAISON__CLASSIFICATION__SECRET
-                                                  : LIAISON__CLASSIFICATION__OFFICIAL;
+        m->label->classification =
+            (seq % 3 == 0) ? LIAISON__CLASSIFICATION__SECRET : LIAISON__CLASSIFICATION__OFFICIAL;
         m->seq = seq;
         m->received_at_us = (int64_t)seq * 1000;
         size_t len = wire_intel_size(m);
@@ -125,8 +125,8 @@ static uint64_t by_hand(const struct fixture *f, const char *pattern, uint64_t a
 
 static void assert_backlogs(struct fixture *f)
 {
-    static const char *patterns[] = {">", "alert.>", "alert.a.>", "alert.*.one", "prison.x",
-                                     "nothing.>"};
+    static const char *patterns[] = {">",           "alert.>",  "alert.a.>",
+                                     "alert.*.one", "prison.x", "nothing.>"};
     static const uint64_t afters[] = {0, 1, 1023, 1024, 1025, 2047, 2048, 3000, 4095, 4999, 5000};
     for (size_t p = 0; p < UTIL_LEN(patterns); p++) {
         for (size_t a = 0; a < UTIL_LEN(afters); a++) {
