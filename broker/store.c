@@ -433,16 +433,16 @@ uint64_t store_last_seq(const store_t *s)
 /* ---- write sets ------------------------------------------------------------ */
 
 enum wop {
-    WOP_MSG,        /* messages + times (+ dedup): seq, time, a = data, b = dedup key */
-    WOP_AUDIT,      /* audit: seq, a = record */
-    WOP_CKPT,       /* checkpoints: seq, a = checkpoint */
-    WOP_CURSOR,     /* cursors: a = name, b = floor (8) + pattern */
-    WOP_DEAD,       /* deadletters: seq, a = name, b = reason */
-    WOP_DEAD_DEL,   /* deadletters: seq, a = name */
-    WOP_PURGE,      /* messages + times (+ dedup): seq, time, b = dedup key */
-    WOP_SUBJECT,    /* subjects: seq, a = token; time_us 1 = delete */
-    WOP_HIT,        /* hits: a = key, b = notice (b_len 0 and time_us 1: delete) */
-    WOP_CURSOR_DEL, /* cursors: a = name, removed */
+    WOP_MSG,      /* messages + times (+ dedup): seq, time, a = data, b = dedup key */
+    WOP_AUDIT,    /* audit: seq, a = record */
+    WOP_CKPT,     /* checkpoints: seq, a = checkpoint */
+    WOP_CURSOR,   /* cursors: a = name, b = floor (8) + pattern */
+    WOP_DEAD,     /* deadletters: seq, a = name, b = reason */
+    WOP_DEAD_DEL, /* deadletters: seq, a = name */
+    WOP_PURGE,    /* messages + times (+ dedup): seq, time, b = dedup key */
+    WOP_SUBJECT,  /* subjects: seq, a = token; time_us 1 = delete */
+    WOP_HIT,      /* hits: a = key, b = notice (b_len 0 and time_us 1: delete) */
+    WOP_CURS_DEL, /* cursors: a = name, removed */
 };
 
 struct wop_rec {
@@ -643,7 +643,7 @@ void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor, 
 
 void store_wset_cursor_del(store_wset_t *w, const char *name)
 {
-    struct wop_rec *r = wset_op(w, WOP_CURSOR_DEL, 0, 0);
+    struct wop_rec *r = wset_op(w, WOP_CURS_DEL, 0, 0);
     size_t nl = strlen(name);
     r->a_off = wset_copy(w, name, nl);
     r->a_len = nl;
@@ -774,7 +774,7 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         k = (MDB_val){.mv_size = r->a_len, .mv_data = a};
         v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
         return mdb_put(txn, s->cursors, &k, &v, 0);
-    case WOP_CURSOR_DEL:
+    case WOP_CURS_DEL:
         k = (MDB_val){.mv_size = r->a_len, .mv_data = a};
         rc = mdb_del(txn, s->cursors, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc; /* gone already: fine */
