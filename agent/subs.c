@@ -61,6 +61,12 @@ struct sub {
     uint64_t n_written, n_failed; /* by its sink, since start: the agent's metrics */
 };
 
+/* A delete of one of the agent's durables, waiting for its answer. */
+struct removal {
+    uint64_t corr;
+    char *name; /* owned */
+};
+
 struct subs {
     outbox_t *store;
     struct sub **all;
@@ -69,6 +75,11 @@ struct subs {
     uint32_t next_id;
     int stopped;
     enum fault fault;
+    /* Durables its config no longer names are deleted (at every
+     * connection and reload): the list asked for, and the deletes sent. */
+    uint64_t list_corr;
+    struct removal *removals;
+    size_t n_removals, cap_removals;
 };
 
 /* ---- small helpers ------------------------------------------------------------- */
@@ -213,6 +224,94 @@ static void send_unsubscribe(link_t *l, uint32_t id)
     link_send(l, &env);
 }
 
+/* ---- durables no longer configured ---------------------------------------------- */
+
+/* Asks the broker for this agent's own durables (no operator role needed);
+ * the answer is compared with the config in on_durables. Sent after the
+ * Subscribes and Unsubscribes of the same pass, so the broker has applied
+ * them when it answers. */
+static void ask_durables(subs_t *s, link_t *l)
+{
+    Liaison__Envelope env;
+    Liaison__DurableRequest req = LIAISON__DURABLE_REQUEST__INIT;
+    s->list_corr = link_next_corr(l);
+    wire_envelope_init(&env, s->list_corr);
+    req.action = (char *)(uintptr_t) "list";
+    req.mine = 1;
+    env.kind_case = LIAISON__ENVELOPE__KIND_DURABLE_REQUEST;
+    env.durable_request = &req;
+    if (link_send(l, &env) != 0)
+        s->list_corr = 0;
+}
+
+static int configured(const subs_t *s, const char *durable)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->all[i]->gone && strcmp(s->all[i]->durable, durable) == 0)
+            return 1;
+    return 0;
+}
+
+static void remove_durable(subs_t *s, link_t *l, const char *name)
+{
+    Liaison__Envelope env;
+    Liaison__DurableRequest req = LIAISON__DURABLE_REQUEST__INIT;
+    uint64_t corr = link_next_corr(l);
+    wire_envelope_init(&env, corr);
+    req.action = (char *)(uintptr_t) "delete";
+    req.durable = (char *)(uintptr_t)name;
+    env.kind_case = LIAISON__ENVELOPE__KIND_DURABLE_REQUEST;
+    env.durable_request = &req;
+    if (link_send(l, &env) != 0)
+        return; /* asked again at the next connection or reload */
+    if (s->n_removals == s->cap_removals) {
+        s->cap_removals = s->cap_removals ? s->cap_removals * 2 : 8;
+        s->removals = xrealloc(s->removals, s->cap_removals * sizeof *s->removals);
+    }
+    s->removals[s->n_removals++] = (struct removal){corr, xstrdup(name)};
+}
+
+/* The broker's list of this agent's durables: each one no subscription
+ * names any more would keep a backlog for ever. */
+static void on_durables(subs_t *s, link_t *l, const char *json)
+{
+    char err[128];
+    json_doc_t *doc = json_doc_parse(json ? json : "", err, sizeof err);
+    if (doc == NULL) {
+        log_warn("event=durables_unreadable reason=%s", log_q(err));
+        return;
+    }
+    const json_doc_t *arr = json_doc_get(doc, "durables");
+    for (size_t i = 0; i < json_doc_len(arr); i++) {
+        const char *name = json_doc_str(json_doc_get(json_doc_at(arr, i), "durable"));
+        if (name && name[0] && !configured(s, name))
+            remove_durable(s, l, name);
+    }
+    json_doc_free(&doc);
+}
+
+/* The answer to a delete: 1 if corr was one. */
+static int on_removal(subs_t *s, uint64_t corr, const Liaison__Error *e)
+{
+    for (size_t i = 0; i < s->n_removals; i++) {
+        struct removal *r = &s->removals[i];
+        if (r->corr != corr)
+            continue;
+        if (e == NULL)
+            log_info("event=durable_removed name=%s reason=\"no subscription in agent.cfg "
+                     "names it\"",
+                     log_q(r->name));
+        else
+            log_warn("event=durable_remove_refused name=%s code=%s reason=%s "
+                     "action=\"tried again on the next connection or SIGHUP\"",
+                     log_q(r->name), wire_error_name(e->code), log_q(e->message ? e->message : ""));
+        free(r->name);
+        s->removals[i] = s->removals[--s->n_removals];
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- life ---------------------------------------------------------------------- */
 
 subs_t *subs_new(const client_config_t *cfg, outbox_t *store, char *err, size_t errlen)
@@ -248,6 +347,9 @@ void subs_free(subs_t **sp)
     for (size_t i = 0; i < s->n; i++)
         sub_free(s->all[i]);
     free(s->all);
+    for (size_t i = 0; i < s->n_removals; i++)
+        free(s->removals[i].name);
+    free(s->removals);
     free(s);
     *sp = NULL;
 }
@@ -263,11 +365,16 @@ void subs_connected(subs_t *s, link_t *l, uint64_t broker_last_seq)
         outbox_written_forget_above(s->store, sub->name, broker_last_seq);
         send_subscribe(s, sub, l);
     }
+    ask_durables(s, l);
 }
 
 void subs_disconnected(subs_t *s)
 {
     s->conn = 0;
+    s->list_corr = 0;
+    for (size_t i = 0; i < s->n_removals; i++)
+        free(s->removals[i].name);
+    s->n_removals = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct sub *sub = s->all[i];
         queue_clear(sub);
@@ -360,7 +467,30 @@ int subs_on_frame(subs_t *s, link_t *l, const Liaison__Envelope *env)
                  log_q(sink_spec(sub->sink)), (unsigned long long)env->sub_ack->start_seq,
                  sub->where[0] != '\0', sub->n_subjects);
         return 1;
+    case LIAISON__ENVELOPE__KIND_STATUS_REPLY:
+        if (s->list_corr != 0 && env->corr_id == s->list_corr) {
+            s->list_corr = 0;
+            on_durables(s, l, env->status_reply->json);
+            return 1;
+        }
+        return on_removal(s, env->corr_id, NULL);
     case LIAISON__ENVELOPE__KIND_ERROR:
+        if (s->list_corr != 0 && env->corr_id == s->list_corr) {
+            /* A broker from before durable feeds could be managed. */
+            s->list_corr = 0;
+            log_warn("event=durables_list_refused code=%s reason=%s",
+                     wire_error_name(env->error->code),
+                     log_q(env->error->message ? env->error->message : ""));
+            return 1;
+        }
+        if (on_removal(s, env->corr_id, env->error))
+            return 1;
+        if (env->error->code == LIAISON__ERROR_CODE__DURABLE_DELETED) {
+            log_warn("event=durable_deleted reason=%s action=\"subscribed again on the "
+                     "next connection or SIGHUP\"",
+                     log_q(env->error->message ? env->error->message : ""));
+            return 1;
+        }
         if (env->error->code == LIAISON__ERROR_CODE__TAKEN_OVER) {
             /* Someone else with this agency's key took a durable feed
              * over: this agent receives nothing on it any more. */
@@ -587,6 +717,9 @@ int subs_reload(subs_t *s, link_t *l, const client_config_t *cfg, char *err, siz
     for (size_t i = 0; i < s->n; i++)
         if (!s->all[i]->gone && s->all[i]->state == SUB_REFUSED && l != NULL && s->conn != 0)
             send_subscribe(s, s->all[i], l);
+    /* What it no longer names goes (after the Unsubscribes above). */
+    if (l != NULL && s->conn != 0)
+        ask_durables(s, l);
     free(fresh);
     return 0;
 }

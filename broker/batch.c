@@ -28,6 +28,7 @@ void batch_reset(batch_t *bt)
         memset(bt->dedup, 0, bt->dedup_cap * sizeof *bt->dedup);
     bt->has_audit = bt->has_ckpt = 0;
     bt->n_purges = 0;
+    bt->n_erased = 0;
     bt->failed = STORE_OK;
     bt->try_kind = 0;
     bt->commit_s = 0;
@@ -45,6 +46,7 @@ void batch_free(batch_t **btp)
     free(bt->frames);
     free(bt->bytes);
     free(bt->dedup);
+    free(bt->erased);
     free(bt);
     *btp = NULL;
 }
@@ -76,6 +78,19 @@ static size_t put_bytes(batch_t *bt, const void *p, size_t n)
 const uint8_t *batch_bytes(const batch_t *bt, size_t off)
 {
     return bt->bytes + off;
+}
+
+void batch_add_erased(batch_t *bt, uint64_t seq, const char *topic, int cls, size_t len)
+{
+    if (bt->n_erased == bt->cap_erased) {
+        bt->cap_erased = bt->cap_erased ? bt->cap_erased * 2 : 64;
+        bt->erased = xrealloc(bt->erased, bt->cap_erased * sizeof *bt->erased);
+    }
+    struct batch_erased *e = &bt->erased[bt->n_erased++];
+    e->seq = seq;
+    e->len = len;
+    e->cls = cls;
+    e->topic_off = put_bytes(bt, topic, strlen(topic) + 1);
 }
 
 const char *batch_msg_id(const batch_t *bt, const struct batch_pub *p)

@@ -59,6 +59,15 @@ struct batch_frame {
     size_t off, len; /* the packed frame, in the batch's bytes */
 };
 
+/* A message this batch erases (retention), for the per-topic counts that
+ * follow the store once it commits (control.c). */
+struct batch_erased {
+    uint64_t seq;
+    size_t len;       /* its stored bytes */
+    size_t topic_off; /* NUL-terminated, in the batch's bytes */
+    int cls;          /* its classification */
+};
+
 typedef struct batch {
     store_wset_t *w;        /* owned */
     struct batch_pub *pubs; /* sequence order, contiguous from first_seq */
@@ -76,6 +85,8 @@ typedef struct batch {
     uint8_t audit_hash[32], ckpt_hash[32];
     int has_audit, has_ckpt;
     size_t n_purges;
+    struct batch_erased *erased; /* n_erased of them */
+    size_t n_erased, cap_erased;
     int failed;      /* STORE_OK, or why it failed (STORE_FULL, STORE_ERR): sticky */
     int try_kind;    /* 0, or a try while the store was out of room (enum room_plan) */
     double commit_s; /* how long its commit took, set by the committer */
@@ -121,6 +132,8 @@ void batch_frame_trim(batch_t *bt, size_t len);
  * batch_add_frame. */
 struct batch_frame *batch_last_frame(batch_t *bt);
 const uint8_t *batch_bytes(const batch_t *bt, size_t off);
+/* Notes a message this batch erases (store_wset_purge is the write). */
+void batch_add_erased(batch_t *bt, uint64_t seq, const char *topic, int cls, size_t len);
 const char *batch_msg_id(const batch_t *bt, const struct batch_pub *p);
 
 #endif

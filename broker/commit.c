@@ -30,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
@@ -170,6 +171,7 @@ void commit_submit(broker_t *b)
 static void release(broker_t *b, batch_t *bt)
 {
     audit_committed(b->audit, bt);
+    control_committed(b, bt);
     if (store_wset_count(bt->w)) {
         b->stats.commits++;
         metrics_observe_commit(b->metrics, bt->commit_s);

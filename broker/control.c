@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fanout.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "room.h"
+#include "tally.h"
 #include "topic.h"
 #include "uplink.h"
 #include "util.h"
@@ -30,6 +32,11 @@
 #define TOPICS_CACHE_MS     10000
 #define TOPICS_MAX_PREFIXES 4096
 #define TOPICS_MAX_DEPTH    8
+/* Messages the per-topic counts read per tick at start, until every
+ * stored one is counted (then each commit feeds them). */
+#define TALLY_SLICE 20000
+/* Durables one list shows. */
+#define DURABLES_MAX 10000
 
 /* An agent seen since the broker started. */
 struct agent_hist {
@@ -59,11 +66,12 @@ struct durable_hist {
     size_t agent;
     uint64_t floor; /* acked floor when last seen */
     uint64_t delivered, acked, redelivered, dead_lettered, withheld;
+    int64_t last_us; /* last seen held by a connection (wall clock), 0: not since start */
 };
 
 struct sample {
     int64_t ms;
-    uint64_t publishes, deliveries, refusals, notices;
+    uint64_t publishes, deliveries, refused, withheld, notices;
 };
 
 struct control {
@@ -81,12 +89,14 @@ struct control {
      * per combination in that time. */
     char *topics[TOPICS_MAX_DEPTH + 1][5]; /* owned */
     int64_t topics_ms[TOPICS_MAX_DEPTH + 1][5];
+    tally_t *tally; /* per-topic counts of the store; owned */
 };
 
 control_t *control_new(void)
 {
     control_t *c = xcalloc(1, sizeof *c);
     c->last_publish_ms = INT64_MIN / 2;
+    c->tally = tally_new();
     return c;
 }
 
@@ -107,6 +117,7 @@ void control_free(control_t **cp)
     for (int d = 0; d <= TOPICS_MAX_DEPTH; d++)
         for (int k = 0; k < 5; k++)
             free(c->topics[d][k]);
+    tally_free(&c->tally);
     free(c);
     *cp = NULL;
 }
@@ -146,7 +157,8 @@ static struct durable_hist *durable_find(control_t *c, const char *name, int add
 }
 
 /* A live durable subscription's figures, into its history. */
-static void durable_fold(control_t *c, const sub_t *sub, size_t agent, uint64_t floor)
+static void durable_fold(control_t *c, const sub_t *sub, size_t agent, uint64_t floor,
+                         int64_t now_us)
 {
     struct durable_hist *d = durable_find(c, sub->durable, 1);
     if (d->pattern == NULL || strcmp(d->pattern, sub->pattern) != 0) {
@@ -160,6 +172,7 @@ static void durable_fold(control_t *c, const sub_t *sub, size_t agent, uint64_t 
     d->redelivered = sub->redelivered;
     d->dead_lettered = sub->dead_lettered;
     d->withheld = sub->refused;
+    d->last_us = now_us;
 }
 
 static void durable_loaded(const char *name, uint64_t floor, const char *pattern, void *ctx)
@@ -180,12 +193,62 @@ static void durable_loaded(const char *name, uint64_t floor, const char *pattern
 void control_durable_released(broker_t *b, const sub_t *sub, uint64_t floor)
 {
     if (b->control && sub->owner)
-        durable_fold(b->control, sub, agent_find(b->control, sub->owner->agent), floor);
+        durable_fold(b->control, sub, agent_find(b->control, sub->owner->agent), floor,
+                     util_now_us());
 }
 
 void control_load_durables(broker_t *b)
 {
-    store_cursors(b->store, 10000, durable_loaded, b->control);
+    store_cursors(b->store, DURABLES_MAX, durable_loaded, b->control);
+    /* A small store is counted at once; a large one a slice a tick. */
+    tally_catch_up(b->control->tally, b->store, TALLY_SLICE);
+}
+
+void control_durable_forget(broker_t *b, const char *name)
+{
+    control_t *c = b->control;
+    for (size_t i = 0; i < c->n_durables; i++) {
+        if (strcmp(c->durables[i].name, name) != 0)
+            continue;
+        free(c->durables[i].name);
+        free(c->durables[i].pattern);
+        c->durables[i] = c->durables[--c->n_durables];
+        return;
+    }
+}
+
+void control_durable_moved(broker_t *b, const char *name, uint64_t floor)
+{
+    struct durable_hist *d = durable_find(b->control, name, 0);
+    if (d)
+        d->floor = floor;
+}
+
+void control_committed(broker_t *b, const batch_t *bt)
+{
+    if (b->control == NULL)
+        return;
+    tally_t *t = b->control->tally;
+    for (size_t i = 0; i < bt->n_pubs; i++) {
+        const struct batch_pub *p = &bt->pubs[i];
+        if (p->intel && p->intel->topic)
+            tally_put(t, p->seq, p->intel->topic, tally_class(p->intel), p->len,
+                      p->intel->received_at_us);
+    }
+    for (size_t i = 0; i < bt->n_erased; i++) {
+        const struct batch_erased *e = &bt->erased[i];
+        tally_erase(t, e->seq, (const char *)batch_bytes(bt, e->topic_off), e->cls, e->len);
+    }
+}
+
+/* Messages after `after` on pattern's topics: exact from the tally, or,
+ * until it is ready, every stored message after it (an upper bound). */
+static uint64_t backlog_after(broker_t *b, const char *pattern, uint64_t after, uint64_t last)
+{
+    uint64_t n;
+    if (tally_backlog(b->control->tally, b->store, pattern, after, &n) == 0)
+        return n;
+    return last > after ? last - after : 0;
 }
 
 static uint64_t session_withheld(const session_t *s)
@@ -241,7 +304,7 @@ static void fold(broker_t *b, control_t *c, int64_t now_ms, int64_t now_us)
             const sub_t *sub = s->subs[j];
             if (sub->durable == NULL)
                 continue;
-            durable_fold(c, sub, l->agent, sub_floor(sub, b->planned + 1));
+            durable_fold(c, sub, l->agent, sub_floor(sub, b->planned + 1), now_us);
         }
     }
     for (size_t i = 0; i < c->n_live;) {
@@ -270,7 +333,8 @@ static void take_sample(control_t *c, const broker_t *b, int64_t now_ms)
     s->ms = now_ms;
     s->publishes = b->stats.publishes;
     s->deliveries = b->stats.deliveries;
-    s->refusals = b->stats.publish_refused + b->stats.delivery_refused;
+    s->refused = b->stats.publish_refused;
+    s->withheld = b->stats.delivery_refused;
     s->notices = b->stats.notices;
     c->ring_next = (c->ring_next + 1) % RING;
     if (c->ring_n < RING)
@@ -299,6 +363,7 @@ void control_tick(broker_t *b, int64_t now_ms)
     control_t *c = b->control;
     fold(b, c, now_ms, util_now_us());
     take_sample(c, b, now_ms);
+    tally_catch_up(c->tally, b->store, TALLY_SLICE);
     metrics_take_reads(b->metrics, record_read, b);
     if (!metrics_serving(b->metrics) || now_ms - c->last_publish_ms < CONTROL_TICK_MS * 9 / 10)
         return;
@@ -333,8 +398,8 @@ static void rates(control_t *c, const broker_t *b, int64_t now_ms, struct contro
         dt = 1.0;
     m->publish_rate = (double)(b->stats.publishes - from->publishes) / dt;
     m->delivery_rate = (double)(b->stats.deliveries - from->deliveries) / dt;
-    m->refusal_rate =
-        (double)(b->stats.publish_refused + b->stats.delivery_refused - from->refusals) / dt;
+    m->refused_rate = (double)(b->stats.publish_refused - from->refused) / dt;
+    m->withheld_rate = (double)(b->stats.delivery_refused - from->withheld) / dt;
     m->notice_rate = (double)(b->stats.notices - from->notices) / dt;
 }
 
@@ -464,7 +529,7 @@ void control_model(broker_t *b, struct control_model *m)
             o->watching = sub->n_watch;
             o->filtered = sub->filter != NULL;
             uint64_t next = sub_next(sub, b->planned + 1);
-            o->backlog = (last >= next ? last - next + 1 : 0) + sub->n_inflight;
+            o->backlog = backlog_after(b, sub->pattern, next - 1, last) + sub->n_inflight;
             /* Held (embargoed) entries were never sent: not "unacked". */
             for (uint32_t k = 0; k < sub->n_inflight; k++) {
                 if (sub->inflight[k].attempts > 0) {
@@ -492,7 +557,7 @@ void control_model(broker_t *b, struct control_model *m)
         o->agent = c->agents[d->agent].name;
         o->pattern = d->pattern;
         o->durable = durable_short(d->name);
-        o->backlog = last > d->floor ? last - d->floor : 0;
+        o->backlog = backlog_after(b, d->pattern, d->floor, last);
         o->delivered = d->delivered;
         o->acked = d->acked;
         o->redelivered = d->redelivered;
@@ -604,7 +669,12 @@ static json_doc_t *status_doc(broker_t *b, const struct control_model *m)
     json_doc_set_real(r, "window_s", round2(m->window_s));
     json_doc_set_real(r, "publishes", round2(m->publish_rate));
     json_doc_set_real(r, "deliveries", round2(m->delivery_rate));
-    json_doc_set_real(r, "refusals", round2(m->refusal_rate));
+    /* Refused publishes and withheld deliveries are different events (a
+     * publisher's mistake, the rule at work): two rates, and "refusals"
+     * their sum for readers of the old shape. */
+    json_doc_set_real(r, "refusals", round2(m->refused_rate + m->withheld_rate));
+    json_doc_set_real(r, "publishes_refused", round2(m->refused_rate));
+    json_doc_set_real(r, "deliveries_withheld", round2(m->withheld_rate));
     json_doc_set_real(r, "notices", round2(m->notice_rate));
     json_doc_set(o, "rates", r);
     if (m->oldest == NULL) {
@@ -774,17 +844,52 @@ static json_doc_t *rule_doc(const config_retention_t *r)
     return o;
 }
 
-/* Reads at most TOPICS_SCAN_MAX stored messages from the oldest: topic,
- * stored size and receive time only. A message above the asker's clearance
- * is counted under its first two tokens only, marked above_clearance:
- * topics can carry operation names. */
-static char *topics_view(broker_t *b, int depth, int clearance)
+/* The retention rules that govern topic (the first matching rule), into p. */
+static void note_rule(struct prefix *p, const config_t *cfg, const char *topic)
 {
-    struct prefixes t, hidden;
-    memset(&t, 0, sizeof t);
-    memset(t.buckets, 0xff, sizeof t.buckets);
-    memset(&hidden, 0, sizeof hidden);
-    memset(hidden.buckets, 0xff, sizeof hidden.buckets);
+    size_t r = 0;
+    while (r < cfg->n_retention && !topic_match(cfg->retention[r].pattern, topic))
+        r++;
+    if (r == cfg->n_retention)
+        p->unruled = 1;
+    else if (r < 64)
+        p->rules |= 1ull << r;
+}
+
+struct topics_fill {
+    struct prefixes *t, *hidden;
+    const config_t *cfg;
+    int depth, clearance;
+};
+
+static void from_tally(const struct tally_topic *e, void *ctx)
+{
+    struct topics_fill *f = ctx;
+    if (e->cls > f->clearance) {
+        struct prefix *h = prefix_for(f->hidden, e->topic, 2);
+        h->messages += e->messages;
+        h->bytes += e->bytes;
+        return;
+    }
+    struct prefix *p = prefix_for(f->t, e->topic, f->depth);
+    p->messages += e->messages;
+    p->bytes += e->bytes;
+    if (e->oldest_seq && (p->oldest_seq == 0 || e->oldest_seq < p->oldest_seq)) {
+        p->oldest_seq = e->oldest_seq;
+        p->oldest_us = e->oldest_us;
+    }
+    if (e->newest_us > p->newest_us)
+        p->newest_us = e->newest_us;
+    note_rule(p, f->cfg, e->topic);
+}
+
+/* Until the per-topic counts are ready (a large store at start): reads at
+ * most TOPICS_SCAN_MAX stored messages from the oldest, topic, stored size
+ * and receive time only, and says it stopped short. */
+static void topics_scan(broker_t *b, struct prefixes *tp, struct prefixes *hp, int depth,
+                        int clearance, uint64_t *scannedp, int *completep)
+{
+    struct prefixes t = *tp, hidden = *hp;
     const config_t *cfg = b->cfg;
     uint64_t scanned = 0, seq = 0;
     int complete = 1;
@@ -818,16 +923,41 @@ static char *topics_view(broker_t *b, int depth, int clearance)
         }
         if (msg->received_at_us > p->newest_us)
             p->newest_us = msg->received_at_us;
-        size_t r = 0;
-        while (r < cfg->n_retention && !topic_match(cfg->retention[r].pattern, msg->topic))
-            r++;
-        if (r == cfg->n_retention)
-            p->unruled = 1;
-        else if (r < 64)
-            p->rules |= 1ull << r;
+        note_rule(p, cfg, msg->topic);
         wire_intel_free(&msg);
     }
     store_read_end(&rd);
+    *tp = t;
+    *hp = hidden;
+    *scannedp = scanned;
+    *completep = complete;
+}
+
+/* Per prefix of depth tokens, exact from the per-topic counts (tally.c)
+ * once they are ready. A message above the asker's clearance is counted
+ * under its first two tokens only, marked above_clearance: topics can
+ * carry operation names. */
+static char *topics_view(broker_t *b, int depth, int clearance)
+{
+    struct prefixes t, hidden;
+    memset(&t, 0, sizeof t);
+    memset(t.buckets, 0xff, sizeof t.buckets);
+    memset(&hidden, 0, sizeof hidden);
+    memset(hidden.buckets, 0xff, sizeof hidden.buckets);
+    const config_t *cfg = b->cfg;
+    uint64_t scanned = 0;
+    int complete = 1;
+    tally_t *tl = b->control->tally;
+    if (tally_exact(tl)) {
+        struct topics_fill f = {&t, &hidden, cfg, depth, clearance};
+        tally_each(tl, b->store, from_tally, &f);
+        for (size_t i = 0; i < t.n; i++)
+            scanned += t.p[i].messages;
+        for (size_t i = 0; i < hidden.n; i++)
+            scanned += hidden.p[i].messages;
+    } else {
+        topics_scan(b, &t, &hidden, depth, clearance, &scanned, &complete);
+    }
     /* qsort's base must not be NULL even for no elements: a table that
      * never grew is {NULL, 0} (tests/fuzz/crashes/broker/). */
     if (t.n > 1)
@@ -839,6 +969,10 @@ static char *topics_view(broker_t *b, int depth, int clearance)
     json_doc_set_int(o, "depth", depth);
     set_u64(o, "scanned", scanned);
     json_doc_set_bool(o, "complete", complete);
+    /* Where the figures come from: "counts" (exact, kept per topic as
+     * messages are stored and erased) or "scan" (at start, until those
+     * counts are ready). */
+    json_doc_set_str(o, "source", tally_exact(tl) ? "counts" : "scan");
     set_time(o, "as_of", util_now_us());
     json_doc_set_bool(o, "purge_after_review", cfg->purge_after_review != 0);
     json_doc_t *arr = json_doc_array();
@@ -881,6 +1015,114 @@ static char *topics_view(broker_t *b, int depth, int clearance)
     return out;
 }
 
+/* ---- durables -------------------------------------------------------------------- */
+
+struct cursor_row {
+    char *name, *pattern; /* owned */
+    uint64_t floor;
+};
+
+struct cursor_rows {
+    struct cursor_row *v;
+    size_t n, cap;
+    const char *agent; /* only its durables, or NULL */
+};
+
+static void cursor_row(const char *name, uint64_t floor, const char *pattern, void *ctx)
+{
+    struct cursor_rows *r = ctx;
+    size_t n = r->agent ? strlen(r->agent) : 0;
+    if (r->agent && (strncmp(name, r->agent, n) != 0 || name[n] != '/'))
+        return;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 32;
+        r->v = xrealloc(r->v, r->cap * sizeof *r->v);
+    }
+    r->v[r->n++] = (struct cursor_row){xstrdup(name), xstrdup(pattern), floor};
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct cursor_row *)a)->name, ((const struct cursor_row *)b)->name);
+}
+
+/* The live subscription holding name and its session, or NULL. */
+static const sub_t *held_by(broker_t *b, const char *name)
+{
+    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+        const session_t *s = sessions_at(b->sessions, i);
+        if (s->dead)
+            continue;
+        for (size_t j = 0; j < s->n_subs; j++)
+            if (s->subs[j]->durable && strcmp(s->subs[j]->durable, name) == 0)
+                return s->subs[j];
+    }
+    return NULL;
+}
+
+char *control_durables_json(broker_t *b, const char *agent)
+{
+    control_t *c = b->control;
+    struct cursor_rows rows = {NULL, 0, 0, agent};
+    if (store_cursors(b->store, DURABLES_MAX, cursor_row, &rows) != STORE_OK) {
+        for (size_t i = 0; i < rows.n; i++) {
+            free(rows.v[i].name);
+            free(rows.v[i].pattern);
+        }
+        free(rows.v);
+        return NULL;
+    }
+    if (rows.n > 1)
+        qsort(rows.v, rows.n, sizeof *rows.v, row_cmp);
+    int64_t now_ms = util_mono_ms(), now_us = util_now_us();
+    uint64_t last = store_last_seq(b->store);
+    json_doc_t *o = json_doc_object();
+    set_u64(o, "last_seq", last);
+    /* Backlogs count only the pattern's messages once the per-topic counts
+     * are ready (at start on a large store, every message after the cursor
+     * until then). */
+    json_doc_set_bool(o, "backlog_exact", tally_exact(c->tally));
+    json_doc_t *arr = json_doc_array();
+    for (size_t i = 0; i < rows.n; i++) {
+        const struct cursor_row *r = &rows.v[i];
+        const char *slash = strchr(r->name, '/');
+        const sub_t *sub = held_by(b, r->name);
+        const struct durable_hist *h = durable_find(c, r->name, 0);
+        uint64_t floor = r->floor, backlog;
+        int64_t last_us = h ? h->last_us : 0;
+        if (sub) {
+            floor = sub_floor(sub, b->planned + 1);
+            backlog = backlog_after(b, sub->pattern, sub_next(sub, b->planned + 1) - 1, last) +
+                      sub->n_inflight;
+            last_us = wall_of(sub->owner->last_seen_ms, now_ms, now_us);
+        } else {
+            fanout_released_peek(b, r->name, &floor);
+            backlog = backlog_after(b, r->pattern, floor, last);
+        }
+        json_doc_t *e = json_doc_object();
+        char who[SESSION_AGENT_MAX];
+        snprintf(who, sizeof who, "%.*s", slash ? (int)(slash - r->name) : 0, r->name);
+        json_doc_set_str(e, "agent", who);
+        json_doc_set_str(e, "durable", slash ? slash + 1 : r->name);
+        json_doc_set_str(e, "name", r->name);
+        json_doc_set_str(e, "pattern", sub ? sub->pattern : r->pattern);
+        set_u64(e, "cursor", floor);
+        set_u64(e, "backlog", backlog);
+        json_doc_set_bool(e, "held", sub != NULL);
+        /* When a connection last held it (now, if one does); null when none
+         * has since the broker started. */
+        set_time(e, "last_activity", last_us);
+        json_doc_push(arr, e);
+        free(r->name);
+        free(r->pattern);
+    }
+    free(rows.v);
+    json_doc_set(o, "durables", arr);
+    char *out = json_doc_dump(o);
+    json_doc_free(&o);
+    return out;
+}
+
 /* ---- views ----------------------------------------------------------------------- */
 
 char *control_view(broker_t *b, const char *what, int clearance, char *err, size_t errlen)
@@ -901,6 +1143,10 @@ char *control_view(broker_t *b, const char *what, int clearance, char *err, size
         }
         int k = clearance < 0 ? 0 : clearance > 4 ? 4 : clearance;
         int64_t now = util_mono_ms();
+        /* The counts cost a walk of the topics, not of the store: only a
+         * scan (at start) is worth reusing. */
+        if (tally_exact(c->tally))
+            return topics_view(b, depth, k);
         if (c->topics[depth][k] && now - c->topics_ms[depth][k] < TOPICS_CACHE_MS)
             return xstrdup(c->topics[depth][k]);
         char *out = topics_view(b, depth, k);

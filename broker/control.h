@@ -38,6 +38,18 @@ void control_load_durables(broker_t *b);
  * it away, with its backlog, from now. */
 void control_durable_released(broker_t *b, const sub_t *sub, uint64_t floor);
 
+/* An operator's (or its agent's) delete: the durable is gone from the
+ * views now. A rewind: its cursor is floor from now. */
+void control_durable_forget(broker_t *b, const char *name);
+void control_durable_moved(broker_t *b, const char *name, uint64_t floor);
+/* A batch committed: the per-topic counts follow what it stored and
+ * erased. Called by commit.c's release. */
+void control_committed(broker_t *b, const batch_t *bt);
+/* The durables on disk as one line of JSON (caller frees; shape in
+ * docs/operator.md), only agent's when agent is not NULL. NULL when the
+ * cursors cannot be read. */
+char *control_durables_json(broker_t *b, const char *agent);
+
 /* The view named by what, as one line of JSON (caller frees):
  *   "status" (or "" / NULL)  the broker's state, store use, totals, rates
  *   "agents"                 every configured agent, connected or not
@@ -74,10 +86,11 @@ struct control_sub {
     uint32_t window, in_flight;
     uint32_t watching; /* subjects its watchlist holds (never which) */
     int filtered;      /* it has a where filter */
-    /* Messages stored after the subscription's position that it has not
-     * yet considered, of any topic (the broker only reads a message for a
-     * subscription when it has credit), plus its unacked deliveries. An
-     * upper bound of what it will receive: cheap enough for every tick. */
+    /* Messages stored after the subscription's position on topics its
+     * pattern matches (the per-topic counts, tally.c; until they are ready
+     * at start, every stored message after it), plus its unacked
+     * deliveries. An upper bound of what it will receive: the rule, its
+     * filter or watchlist may still withhold some. */
     uint64_t backlog;
     uint64_t oldest_seq; /* oldest unacked delivery, 0 when none */
     int64_t oldest_us;   /* that message's receive time, 0 when unknown */
@@ -94,7 +107,9 @@ struct control_model {
     uint64_t backlog;                 /* sum over subscriptions */
     const struct control_sub *oldest; /* the oldest unacked delivery, or NULL */
     /* Per second over the last minute (or since start, if shorter). */
-    double window_s, publish_rate, delivery_rate, refusal_rate, notice_rate;
+    double window_s, publish_rate, delivery_rate, notice_rate;
+    double refused_rate;  /* publishes refused */
+    double withheld_rate; /* deliveries withheld by the rule */
 };
 
 /* Builds the model of b as it is now. Its strings are borrowed from b (the

@@ -831,6 +831,19 @@ int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor,
     return 0;
 }
 
+int fanout_released_peek(const broker_t *b, const char *durable, uint64_t *floor)
+{
+    unsigned n = b->n_released < 64 ? b->n_released : 64;
+    for (unsigned i = 0; i < n; i++) {
+        const struct released_durable *r = &b->released[(b->n_released - 1 - i) % 64];
+        if (r->name[0] && strcmp(r->name, durable) == 0) {
+            *floor = r->floor;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void fanout_released_free(broker_t *b)
 {
     for (unsigned i = 0; i < 64; i++) {

@@ -28,6 +28,8 @@ void fanout_sub_removing(broker_t *b, sub_t *sub);
  * any (1; it is taken), for a resume that comes right after. */
 int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor,
                           struct store_cursor_ext *ext);
+/* The same without taking it: 1 and *floor set if the ring holds name. */
+int fanout_released_peek(const broker_t *b, const char *durable, uint64_t *floor);
 /* Frees what the released ring holds (shutdown). */
 void fanout_released_free(broker_t *b);
 /* A durable's acked floor and what it owes above it, from its live state

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "durables.h"
 #include "filter.h"
 #include "label.h"
 #include "log.h"
@@ -947,6 +948,9 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         break;
     case LIAISON__ENVELOPE__KIND_WHOAMI_REQUEST:
         on_whoami(b, s, corr);
+        break;
+    case LIAISON__ENVELOPE__KIND_DURABLE_REQUEST:
+        durables_handle(b, s, corr, env->durable_request);
         break;
     case LIAISON__ENVELOPE__KIND_BYE:
         /* Gone now, not in three heartbeats: its durables are free for the

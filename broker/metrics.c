@@ -460,6 +460,14 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
     put(&b, "liaison_deliveries_total{outcome=\"notice\"} %llu\n", (unsigned long long)st->notices);
     put(&b, "liaison_deliveries_total{outcome=\"withheld\"} %llu\n",
         (unsigned long long)st->delivery_refused);
+    /* The same two outcomes on their own, so a panel or an alert on
+     * "refused" never mixes a publisher's mistakes with the rule at work. */
+    scalar(&b, "liaison_publishes_refused_total", "counter",
+           "Publishes refused (label, permission, rate or store), since the broker started.",
+           (double)st->publish_refused);
+    scalar(&b, "liaison_deliveries_withheld_total", "counter",
+           "Deliveries withheld by the delivery rule, since the broker started.",
+           (double)st->delivery_refused);
     scalar(&b, "liaison_redeliveries_total", "counter", "Deliveries sent again after no ack.",
            (double)st->redeliveries);
     scalar(&b, "liaison_dead_letters_total", "counter",

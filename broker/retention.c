@@ -13,6 +13,7 @@
 #include "log.h"
 #include "route.h"
 #include "subjects.h"
+#include "tally.h"
 #include "topic.h"
 #include "util.h"
 
@@ -155,6 +156,8 @@ static int erase(retention_t *r, batch_t *bt, const config_t *cfg, audit_t *audi
     if (index_key)
         subjects_write(index_key, bt->w, m, m->seq, 1); /* its index entries go with it */
     bt->n_purges++;
+    if (m->topic)
+        batch_add_erased(bt, m->seq, m->topic, tally_class(m), len);
     uint8_t digest[32];
     audit_digest(data, len, digest);
     struct audit_event ev = {.actor = "broker",

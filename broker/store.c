@@ -442,6 +442,7 @@ enum wop {
     WOP_PURGE,    /* messages + times (+ dedup): seq, time, b = dedup key */
     WOP_SUBJECT,  /* subjects: seq, a = token; time_us 1 = delete */
     WOP_HIT,      /* hits: a = key, b = notice (b_len 0 and time_us 1: delete) */
+    WOP_CURS_DEL, /* cursors: a = name, removed */
 };
 
 struct wop_rec {
@@ -640,6 +641,15 @@ void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor, 
     w->estimate += record_cost(nl, r->b_len);
 }
 
+void store_wset_cursor_del(store_wset_t *w, const char *name)
+{
+    struct wop_rec *r = wset_op(w, WOP_CURS_DEL, 0, 0);
+    size_t nl = strlen(name);
+    r->a_off = wset_copy(w, name, nl);
+    r->a_len = nl;
+    w->estimate += 4096; /* a delete dirties a page */
+}
+
 void store_wset_deadletter(store_wset_t *w, uint64_t seq, const char *name, const char *reason)
 {
     struct wop_rec *r = wset_op(w, WOP_DEAD, seq, 0);
@@ -764,6 +774,10 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         k = (MDB_val){.mv_size = r->a_len, .mv_data = a};
         v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
         return mdb_put(txn, s->cursors, &k, &v, 0);
+    case WOP_CURS_DEL:
+        k = (MDB_val){.mv_size = r->a_len, .mv_data = a};
+        rc = mdb_del(txn, s->cursors, &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc; /* gone already: fine */
     case WOP_DEAD:
     case WOP_DEAD_DEL: {
         uint8_t *key = xmalloc(8 + r->a_len);

@@ -135,6 +135,10 @@ struct store_cursor_ext {
  * be NULL) the unacked set above the floor. */
 void store_wset_cursor(store_wset_t *w, const char *name, uint64_t acked_floor, const char *pattern,
                        const struct store_cursor_ext *ext);
+/* Removes a durable cursor (an operator's or its agent's delete); one
+ * that is gone already is fine. Applied in order with the other writes of
+ * the set, so it wins over a cursor write before it in the same set. */
+void store_wset_cursor_del(store_wset_t *w, const char *name);
 /* A dead letter set aside, or removed (removing one that is gone is fine). */
 void store_wset_deadletter(store_wset_t *w, uint64_t seq, const char *name, const char *reason);
 void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name);

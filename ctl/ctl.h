@@ -34,5 +34,7 @@ int ctl_query(const char *config, int argc, char **argv);
 int ctl_hits(const char *config, int argc, char **argv);
 int ctl_links(const char *config, int argc, char **argv);
 int ctl_whoami(const char *config, int argc, char **argv);
+/* Durable feeds (issue 15). */
+int ctl_durables(const char *config, int argc, char **argv);
 
 #endif

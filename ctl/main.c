@@ -45,6 +45,11 @@ static const struct command commands[] = {
     {"deadletters", ctl_deadletters,
      "deadletters [list | requeue SEQ DURABLE | discard SEQ DURABLE] [--json]\n"
      "                               messages past max_deliver (operator role)"},
+    /* Durable feeds (issue 15). */
+    {"durables", ctl_durables,
+     "durables [list [--mine] | delete NAME [--force] | rewind NAME (--to-seq N | --since TIME)]\n"
+     "         [--json]            the durable subscriptions kept on disk (operator role, or\n"
+     "                               an agent's own)"},
     {"query", ctl_query,
      "query --subject REF [--subject REF ...] [--topic P] [--since TIME] [--json]\n"
      "                               who holds what on a subject (query role)"},

@@ -192,10 +192,10 @@ static void print_status(const json_doc_t *s, FILE *out)
             num(s, "agents_connected"), num(s, "agents_configured"), num(s, "sessions"),
             num(s, "subscriptions"));
     fprintf(out,
-            "per second %.2f publishes, %.2f deliveries, %.2f refusals, %.2f notices "
-            "(over %.0fs)\n",
-            num(r, "publishes"), num(r, "deliveries"), num(r, "refusals"), num(r, "notices"),
-            num(r, "window_s"));
+            "per second %.2f publishes, %.2f deliveries, %.2f publishes refused, %.2f "
+            "deliveries withheld, %.2f notices (over %.0fs)\n",
+            num(r, "publishes"), num(r, "deliveries"), num(r, "publishes_refused"),
+            num(r, "deliveries_withheld"), num(r, "notices"), num(r, "window_s"));
     fprintf(out,
             "totals     %.0f published, %.0f refused, %.0f duplicates; %.0f delivered, "
             "%.0f notices, %.0f withheld;\n"
@@ -345,6 +345,27 @@ static void print_deadletters(const json_doc_t *d, FILE *out)
     table_print(&t, out, "no dead letters");
 }
 
+static void print_durables(const json_doc_t *d, FILE *out)
+{
+    struct table t;
+    const json_doc_t *arr = json_doc_get(d, "durables");
+    table_init(&t, "AGENT|DURABLE|PATTERN|>CURSOR|>BACKLOG|HELD|LAST ACTIVITY");
+    for (size_t i = 0; i < json_doc_len(arr); i++) {
+        const json_doc_t *x = json_doc_at(arr, i);
+        cell(&t, "%s", str(x, "agent", "?"));
+        cell(&t, "%s", str(x, "durable", "?"));
+        cell(&t, "%s", str(x, "pattern", "?"));
+        cell(&t, "%.0f", num(x, "cursor"));
+        cell(&t, "%.0f", num(x, "backlog"));
+        cell(&t, "%s", flag(x, "held") ? "yes" : "no");
+        cell(&t, "%s", str(x, "last_activity", "-"));
+    }
+    table_print(&t, out, "no durable subscriptions");
+    if (json_doc_len(arr) && !flag(d, "backlog_exact"))
+        fprintf(out, "backlogs count every message after the cursor until the broker has "
+                     "counted its store\n");
+}
+
 /* The links: this broker's uplinks, then the downstream brokers linked
  * to it. A link that is not connected says why, loudly. */
 static void print_links(const json_doc_t *d, FILE *out)
@@ -402,6 +423,8 @@ void status_print(const char *kind, const json_doc_t *doc, FILE *out)
         print_topics(doc, out);
     else if (strcmp(kind, "deadletters") == 0)
         print_deadletters(doc, out);
+    else if (strcmp(kind, "durables") == 0)
+        print_durables(doc, out);
 }
 
 /* ---- the commands -------------------------------------------------------------------- */

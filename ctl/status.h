@@ -20,8 +20,8 @@
 int status_fetch(link_t *l, const char *what, char **json, char *err, size_t errlen);
 
 /* Prints a view as people read it. kind is "status", "agents", "subs",
- * "topics" or "deadletters"; doc is the broker's JSON for it (for "agents" and "subs" the
- * array itself or the object holding it). */
+ * "topics", "deadletters" or "durables"; doc is the broker's JSON for it (for "agents" and "subs"
+ * the array itself or the object holding it). */
 void status_print(const char *kind, const json_doc_t *doc, FILE *out);
 
 #endif

@@ -299,7 +299,8 @@ int ctl_sub(const char *config, int argc, char **argv)
             fprintf(stderr, "liaisonctl: broker error: %s: %s\n", wire_error_name(r->error->code),
                     r->error->message);
             if (r->error->code == LIAISON__ERROR_CODE__AGENT_NOT_ALLOWED ||
-                r->error->code == LIAISON__ERROR_CODE__TAKEN_OVER) {
+                r->error->code == LIAISON__ERROR_CODE__TAKEN_OVER ||
+                r->error->code == LIAISON__ERROR_CODE__DURABLE_DELETED) {
                 wire_envelope_free(&r);
                 goto leave; /* nothing more will come here */
             }

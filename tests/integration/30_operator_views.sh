@@ -54,10 +54,16 @@ for kv in last_seq=6 messages=6 publishes=6 publish_refused=1 duplicates=0 deliv
     assert_eq "$(jget "$S" "${kv%%=*}")" "${kv#*=}" "status ${kv%%=*}"
 done
 assert_eq "$(jget "$S" version)" "0.1.0" "status version"
+# Refused publishes and withheld deliveries are two rates, never one mixed.
+R=$(printf '%s' "$S" | grep -o '"rates":{[^}]*}')
+for k in publishes_refused deliveries_withheld; do
+    [ -n "$(jget "$R" "$k")" ] || fail "rates has no $k: $R"
+done
 assert_eq "$(jget "$S" oldest_unacked)" "null" "nothing unacked"
 # ---- status as a table ----
 ctl ops status >"$T/status.txt" || fail "status table"
 assert_contains "$T/status.txt" '^store      6 messages (seq 1\.\.6)'
+assert_contains "$T/status.txt" 'publishes refused, .* deliveries withheld'
 assert_contains "$T/status.txt" '^totals     6 published, 1 refused, 0 duplicates; 4 delivered, 0 notices, 2 withheld;'
 assert_contains "$T/status.txt" '^backlog    2 messages behind'
 assert_contains "$T/status.txt" '^unacked    none'

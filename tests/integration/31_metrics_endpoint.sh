@@ -88,6 +88,7 @@ val() { # SERIES — its value in metrics.txt (the series exactly, labels includ
 for kv in 'liaison_publishes_total{outcome="accepted"}=3' 'liaison_publishes_total{outcome="refused"}=1' \
     'liaison_publishes_total{outcome="duplicate"}=0' 'liaison_deliveries_total{outcome="delivered"}=2' \
     'liaison_deliveries_total{outcome="withheld"}=1' 'liaison_deliveries_total{outcome="notice"}=0' \
+    'liaison_publishes_refused_total=1' 'liaison_deliveries_withheld_total=1' \
     'liaison_store_messages=3' 'liaison_store_last_seq=3' 'liaison_agents_configured=4' \
     'liaison_agent_messages_in_total{agent="police"}=3' 'liaison_agent_publish_refused_total{agent="police"}=1' \
     'liaison_agent_messages_out_total{agent="rocu"}=2' 'liaison_agent_withheld_total{agent="rocu"}=1' \

@@ -30,7 +30,7 @@ help_flags() {
 }
 
 # ---- --help, bad flags, --version: no broker needed ---------------------------
-COMMANDS="keygen pub sub whoami status agents subs topics watch deadletters audit"
+COMMANDS="keygen pub sub whoami status agents subs topics watch deadletters durables audit"
 for cmd in "" $COMMANDS "audit tail" "audit export" "audit verify"; do
     # shellcheck disable=SC2086 # cmd is one or two words
     "$C" $cmd --help >"$T/help.out" 2>"$T/help.err" || fail "liaisonctl $cmd --help did not exit 0"
