@@ -20,6 +20,13 @@
  * Returns the link (caller closes), or NULL after printing why. */
 link_t *ctl_connect(const char *config, const char *client);
 
+/* An operator's request answered with a StatusReply: connects, sends env,
+ * and prints the reply's JSON as it is (json) or through show(ctx, JSON);
+ * an Error is printed as a refusal. Returns the exit status. */
+typedef int (*ctl_show_fn)(const void *ctx, const char *json);
+int ctl_json_request(const char *config, const char *client, Liaison__Envelope *env, int json,
+                     ctl_show_fn show, const void *ctx);
+
 int ctl_keygen(const char *config, int argc, char **argv);
 int ctl_pub(const char *config, int argc, char **argv);
 int ctl_sub(const char *config, int argc, char **argv);

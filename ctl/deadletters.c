@@ -34,8 +34,9 @@ static const struct opts_spec spec = {
 };
 
 /* What the broker answered, for people. */
-static int show(const Liaison__DeadLetterRequest *q, const char *json)
+static int show(const void *ctx, const char *json)
 {
+    const Liaison__DeadLetterRequest *q = ctx;
     char err[512];
     if (strcmp(q->action, "list") != 0) {
         printf("%s seq %llu of %s\n", strcmp(q->action, "requeue") == 0 ? "requeued" : "discarded",
@@ -78,33 +79,9 @@ int ctl_deadletters(const char *config, int argc, char **argv)
         return opts_bad(&o, "unknown action \"%.40s\" (list, requeue or discard)", action),
                CTL_USAGE;
     }
-    char err[512];
-    int status = CTL_FAIL;
-    link_t *l = NULL;
-    if ((l = ctl_connect(o.config, "liaisonctl deadletters")) == NULL)
-        goto leave;
     Liaison__Envelope env;
     wire_envelope_init(&env, 0);
     env.kind_case = LIAISON__ENVELOPE__KIND_DEAD_LETTER_REQUEST;
     env.dead_letter_request = &q;
-    Liaison__Envelope *r = link_call(l, &env, CTL_CONNECT_MS, err, sizeof err);
-    if (r == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
-        goto leave;
-    }
-    if (r->kind_case == LIAISON__ENVELOPE__KIND_STATUS_REPLY) {
-        if (json) {
-            printf("%s\n", r->status_reply->json);
-            status = CTL_OK;
-        } else {
-            status = show(&q, r->status_reply->json);
-        }
-    } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
-        fprintf(stderr, "liaisonctl: refused: %s: %s\n", wire_error_name(r->error->code),
-                r->error->message);
-    }
-    wire_envelope_free(&r);
-leave:
-    link_close(&l);
-    return status;
+    return ctl_json_request(o.config, "liaisonctl deadletters", &env, json, show, &q);
 }

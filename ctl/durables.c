@@ -46,8 +46,9 @@ static const struct opts_spec spec = {
 };
 
 /* What the broker answered, for people. */
-static int show(const Liaison__DurableRequest *q, const char *json)
+static int show(const void *ctx, const char *json)
 {
+    const Liaison__DurableRequest *q = ctx;
     char err[512];
     json_doc_t *doc = json_doc_parse(json, err, sizeof err);
     if (doc == NULL) {
@@ -111,33 +112,9 @@ int ctl_durables(const char *config, int argc, char **argv)
     if (!list)
         q.durable = o.operands[1];
 
-    char err[512];
-    int status = CTL_FAIL;
-    link_t *l = NULL;
-    if ((l = ctl_connect(o.config, "liaisonctl durables")) == NULL)
-        goto leave;
     Liaison__Envelope env;
     wire_envelope_init(&env, 0);
     env.kind_case = LIAISON__ENVELOPE__KIND_DURABLE_REQUEST;
     env.durable_request = &q;
-    Liaison__Envelope *r = link_call(l, &env, CTL_CONNECT_MS, err, sizeof err);
-    if (r == NULL) {
-        fprintf(stderr, "liaisonctl: %s\n", err);
-        goto leave;
-    }
-    if (r->kind_case == LIAISON__ENVELOPE__KIND_STATUS_REPLY) {
-        if (json) {
-            printf("%s\n", r->status_reply->json);
-            status = CTL_OK;
-        } else {
-            status = show(&q, r->status_reply->json);
-        }
-    } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
-        fprintf(stderr, "liaisonctl: refused: %s: %s\n", wire_error_name(r->error->code),
-                r->error->message);
-    }
-    wire_envelope_free(&r);
-leave:
-    link_close(&l);
-    return status;
+    return ctl_json_request(o.config, "liaisonctl durables", &env, json, show, &q);
 }

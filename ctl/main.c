@@ -80,6 +80,33 @@ link_t *ctl_connect(const char *config, const char *client)
     return l;
 }
 
+int ctl_json_request(const char *config, const char *client, Liaison__Envelope *env, int json,
+                     ctl_show_fn show, const void *ctx)
+{
+    char err[512];
+    int status = CTL_FAIL;
+    link_t *l = ctl_connect(config, client);
+    if (l == NULL)
+        return CTL_FAIL;
+    Liaison__Envelope *r = link_call(l, env, CTL_CONNECT_MS, err, sizeof err);
+    if (r == NULL) {
+        fprintf(stderr, "liaisonctl: %s\n", err);
+    } else if (r->kind_case == LIAISON__ENVELOPE__KIND_STATUS_REPLY) {
+        if (json) {
+            printf("%s\n", r->status_reply->json);
+            status = CTL_OK;
+        } else {
+            status = show(ctx, r->status_reply->json);
+        }
+    } else if (r->kind_case == LIAISON__ENVELOPE__KIND_ERROR) {
+        fprintf(stderr, "liaisonctl: refused: %s: %s\n", wire_error_name(r->error->code),
+                r->error->message);
+    }
+    wire_envelope_free(&r);
+    link_close(&l);
+    return status;
+}
+
 static void list_commands(FILE *out)
 {
     fputs("commands (liaisonctl COMMAND --help describes each):\n", out);
