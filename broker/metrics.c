@@ -393,10 +393,13 @@ static int proc_number(const char *path, const char *key, unsigned long long *v)
     return found;
 }
 
-static void render_process(struct buf *b)
+/* The start time is the broker's own: under the unit's ProcSubset=pid
+ * /proc/stat (the boot time the kernel's start tick counts from) is not
+ * readable. */
+static void render_process(struct buf *b, int64_t started_us)
 {
     long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-    unsigned long long ut, st, start, vsize, boot, max;
+    unsigned long long ut, st, start, vsize, max;
     long long rss;
     if (tick > 0 && proc_stat(&ut, &st, &start, &vsize, &rss) == 0) {
         scalar(b, "process_cpu_seconds_total", "counter",
@@ -406,11 +409,9 @@ static void render_process(struct buf *b)
                (double)rss * (double)page);
         scalar(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
                (double)vsize);
-        if (proc_number("/proc/stat", "btime", &boot) == 0)
-            scalar(b, "process_start_time_seconds", "gauge",
-                   "Start time of the process since unix epoch in seconds.",
-                   (double)boot + (double)start / (double)tick);
     }
+    scalar(b, "process_start_time_seconds", "gauge",
+           "Start time of the process since unix epoch in seconds.", (double)started_us / 1e6);
     DIR *d = opendir("/proc/self/fd");
     if (d) {
         long n = 0;
@@ -589,7 +590,7 @@ static char *render(metrics_t *m, broker_t *br, const struct control_model *mode
     SUB_FAMILY(withheld, "liaison_subscription_withheld_total", "counter",
                "Messages refused by the rule since the subscription was opened.");
     free(series);
-    render_process(&b);
+    render_process(&b, br->started_us);
     *len = b.len;
     return b.p;
 }
