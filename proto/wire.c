@@ -70,16 +70,22 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
         wire_envelope_free(&env);
         return NULL;
     }
-    if (env->kind_case == LIAISON__ENVELOPE__KIND_PUBLISH && env->publish->intel) {
-        /* protobuf-c keeps unknown fields and re-packs some of them (field
-         * number 0, say) into bytes it cannot read back; a stored message
-         * must always decode, so what we do not know is dropped here. */
-        Liaison__Intel *m = env->publish->intel;
+    /* protobuf-c keeps unknown fields and re-packs some of them (field
+     * number 0, its tag written long, say) into bytes it cannot read back.
+     * A stored message must always decode, and a message is stored from a
+     * Publish or from a Deliver (what a broker above sends an uplink), so
+     * what we do not know is dropped from both, in every part. */
+    Liaison__Intel *m = env->kind_case == LIAISON__ENVELOPE__KIND_PUBLISH   ? env->publish->intel
+                        : env->kind_case == LIAISON__ENVELOPE__KIND_DELIVER ? env->deliver->intel
+                                                                            : NULL;
+    if (m) {
         strip_unknown(&m->base);
         if (m->label)
             strip_unknown(&m->label->base);
         if (m->origin)
             strip_unknown(&m->origin->base);
+        if (m->route)
+            strip_unknown(&m->route->base);
     }
     if (env->kind_case == LIAISON__ENVELOPE__KIND__NOT_SET) {
         *code = LIAISON__ERROR_CODE__UNKNOWN_KIND;
