@@ -159,7 +159,7 @@ powerloss: deps
 	@POWERLOSS_CUTS=$(POWERLOSS_CUTS) BIN=$(B) bash tests/powerloss/run.sh
 
 # The soak (not in make test): SOAK_MINUTES (30), SOAK_AGENTS (200),
-# SOAK_RATE (200 messages a second).
+# SOAK_RATE (200 messages a second), SOAK_MAP_MB (8192).
 .PHONY: soak
 soak: test-deps
 	@$(MAKE) --no-print-directory programs tools
