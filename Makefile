@@ -200,6 +200,7 @@ asan: test-deps
 # the run, as a crash does); each harness links only what it calls.
 #   make fuzz         every harness for FUZZ_SECONDS (600) each, one after another
 #   make fuzz-smoke   every harness for FUZZ_RUNS runs (make test runs it)
+#   make coverage     llvm-cov over each harness's corpus (FUZZ_CORPUS), per file
 FUZZ_NAMES := envelope json config broker filter
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -fsanitize-ignorelist=tests/fuzz/ubsan.ignore \
@@ -252,6 +253,11 @@ fuzz_run = mkdir -p build/fuzz/corpus/$(1) build/fuzz/artifacts/$(1) && \
 
 fuzz: $(FUZZ_BINS)
 	@$(foreach n,$(FUZZ_NAMES),$(call fuzz_run,$(n),-max_total_time=$${FUZZ_SECONDS:-600}) &&) true
+
+# Line, function and region coverage of each harness's corpus (llvm-cov).
+.PHONY: coverage
+coverage: test-deps build/fuzz/gen/liaison.pb-c.c build/fuzz/gen/status_page.inc
+	@sh tests/fuzz/coverage.sh
 
 fuzz-smoke: $(FUZZ_BINS)
 	@$(foreach n,$(FUZZ_NAMES),$(call fuzz_run,$(n),-runs=$${FUZZ_RUNS:-20000}) &&) true

@@ -49,6 +49,8 @@ if [ "$what" = test ]; then
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
         need="$need libclang-rt-dev"
     have_cmd mdb_stat || need="$need lmdb-utils"
+    # Coverage of the fuzz corpora (make coverage): llvm-profdata, llvm-cov.
+    have_cmd llvm-cov || need="$need llvm"
     # Operator surfaces (scenarios 30-33): a real HTTP client for /metrics, the
     # Prometheus exposition checker, a headless browser for the status page, and
     # systemd-analyze for the units in config/.
