@@ -53,7 +53,9 @@ agents_list() {
 agents_list >"$T/agents.txt"
 MAP_MB=${SOAK_MAP_MB:-8192} broker_cfg <"$T/agents.txt"
 sed -i 's|heartbeat_ms = 1000; };|heartbeat_ms = 1000; retention_interval_s = 5; max_views_per_minute = 1000; max_sessions_per_agent = 4; };|' "$T/broker.cfg"
-echo 'retention = ( { pattern = "soak.>"; max_mb = 32; } );' >>"$T/broker.cfg"
+# About four minutes of traffic at the defaults: erased well behind any
+# subscriber (each is away for at most about 25 s).
+echo 'retention = ( { pattern = "soak.>"; max_mb = 8; } );' >>"$T/broker.cfg"
 for n in $names; do agent_cfg "$n"; done
 "$BIN/liaison-broker" -c "$T/broker.cfg" --check-config >/dev/null || fail "soak broker.cfg"
 start_broker
@@ -126,12 +128,16 @@ done
 touch "$STOP"
 # The subscribers' loops end with their current connection.
 while pgrep -f "$T/a[0-9]*.cfg sub" >/dev/null; do sleep 0.5; done
-# Every durable catches up on what it is owed.
+# Every durable catches up on what it is owed, all at once.
+finals=""
 for i in $(seq $PUBS $((AGENTS - 1))); do
     [ $((i % 2)) -eq 0 ] || continue
-    "$BIN/liaisonctl" -c "$T/a$i.cfg" sub "soak.r$((i % PUBS)).>" --durable "d$i" --timeout 3 \
-        2>>"$T/a$i.err" | sed "s/^/final /" >>"$T/a$i.jsonl"
+    ("$BIN/liaisonctl" -c "$T/a$i.cfg" sub "soak.r$((i % PUBS)).>" --durable "d$i" --timeout 5 \
+        2>>"$T/a$i.err" | sed "s/^/final /" >>"$T/a$i.jsonl") &
+    finals="$finals $!"
 done
+# shellcheck disable=SC2086
+wait $finals
 sleep 2
 report "end"
 RSS_END=$(rss_kib)
