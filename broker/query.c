@@ -30,11 +30,17 @@
 
 /* One answer on the page being built: the decoded message (owned), and
  * for a hit, a sanitised copy built from scratch that borrows from it. */
+/* A hit's own message and label, apart from its answer: answers live in
+ * an array that moves as it grows, and the result points at these. */
+struct hit {
+    Liaison__Intel intel;
+    Liaison__Label label;
+};
+
 struct answer {
     Liaison__Intel *m;
     Liaison__QueryResult r;
-    Liaison__Intel hit;
-    Liaison__Label hit_label;
+    struct hit *hit; /* NULL for a whole answer */
 };
 
 struct page {
@@ -78,10 +84,17 @@ static int plan_next(struct plan *p, uint64_t *seq)
     return 0;
 }
 
+static void answer_clear(struct answer *a)
+{
+    wire_intel_free(&a->m);
+    free(a->hit);
+    a->hit = NULL;
+}
+
 static void page_free(struct page *pg)
 {
     for (size_t i = 0; i < pg->n; i++)
-        wire_intel_free(&pg->a[i].m);
+        answer_clear(&pg->a[i]);
     free(pg->a);
 }
 
@@ -105,16 +118,18 @@ static void make_hit(const broker_t *b, struct answer *a)
     const Liaison__Intel *m = a->m;
     const config_agent_t *origin =
         m->origin ? config_agent_by_name(b->cfg, m->origin->agent) : NULL;
-    liaison__intel__init(&a->hit);
-    liaison__label__init(&a->hit_label);
-    a->hit.topic = m->topic;
-    a->hit.seq = m->seq;
-    a->hit.received_at_us = m->received_at_us;
-    a->hit.origin = m->origin;
-    a->hit.label = &a->hit_label;
-    a->hit_label.risk = m->label->risk;
-    a->hit_label.risk_ref = m->label->risk_ref;
-    a->r.intel = &a->hit;
+    struct hit *h = xcalloc(1, sizeof *h);
+    liaison__intel__init(&h->intel);
+    liaison__label__init(&h->label);
+    h->intel.topic = m->topic;
+    h->intel.seq = m->seq;
+    h->intel.received_at_us = m->received_at_us;
+    h->intel.origin = m->origin;
+    h->intel.label = &h->label;
+    h->label.risk = m->label->risk;
+    h->label.risk_ref = m->label->risk_ref;
+    a->hit = h;
+    a->r.intel = &h->intel;
     a->r.hit = 1;
     a->r.contact = (char *)(uintptr_t)(origin && origin->contact ? origin->contact : "");
 }
@@ -206,7 +221,7 @@ static int answer(broker_t *b, session_t *s, struct page *pg, Liaison__Intel *m,
     size_t n = liaison__query_result__get_packed_size(&a->r) + 8;
     if (pg->bytes + n > room && pg->n > 1) {
         pg->n--;
-        wire_intel_free(&pg->a[pg->n].m);
+        answer_clear(&pg->a[pg->n]);
         return 0;
     }
     pg->bytes += n;
