@@ -91,6 +91,15 @@ int64_t publish_due_in(const publish_t *p, int64_t now_ms)
     return p->paused_until > now_ms ? p->paused_until - now_ms : 0;
 }
 
+/* Takes back the flights recorded since n0 (their Batch was not sent):
+ * they go again from the outbox on a later pass. */
+static void flights_unsend(publish_t *p, size_t n0, uint64_t last_sent0)
+{
+    while (p->n_flights > n0)
+        flight_free(&p->flights[--p->n_flights]);
+    p->last_sent = last_sent0;
+}
+
 int publish_send(publish_t *p, link_t *l, int64_t now_ms)
 {
     if (p->paused_until != 0) {
@@ -98,10 +107,15 @@ int publish_send(publish_t *p, link_t *l, int64_t now_ms)
             return 0;
         p->paused_until = 0;
     }
+    /* What this pass sends goes as one Batch frame. */
+    size_t n0 = p->n_flights;
+    uint64_t last_sent0 = p->last_sent;
+    int rc = 0;
+    link_gather(l);
     while (p->n_flights < PUBLISH_WINDOW) {
         outbox_entry_t e;
         if (outbox_next(p->outbox, p->last_sent, &e) != OUTBOX_OK)
-            return 0; /* empty, or an LMDB error already logged: tried again next pass */
+            break; /* empty, or an LMDB error already logged: tried again next pass */
         Liaison__Envelope env;
         Liaison__Publish pub = LIAISON__PUBLISH__INIT;
         uint64_t corr = link_next_corr(l);
@@ -109,12 +123,12 @@ int publish_send(publish_t *p, link_t *l, int64_t now_ms)
         pub.intel = e.m;
         env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
         env.publish = &pub;
-        int rc = link_try_send(l, &env);
+        rc = link_try_send(l, &env);
         if (rc != 0) {
-            /* Not now (a full queue): this entry goes on a later pass,
-             * when the broker has read what is queued. */
+            /* Not now (a full queue or a full batch): this entry goes on
+             * a later pass, when the broker has read what is queued. */
             outbox_entry_clear(&e);
-            return rc < 0 ? -1 : 0;
+            break;
         }
         struct flight *f = &p->flights[p->n_flights++];
         f->corr = corr;
@@ -123,11 +137,16 @@ int publish_send(publish_t *p, link_t *l, int64_t now_ms)
         f->source = e.source;
         e.source = NULL;
         p->last_sent = e.id;
-        log_debug("event=publish_sent msg_id=%s outbox_id=%llu", log_q(f->msg_id),
+        log_debug("event=publish_gathered msg_id=%s outbox_id=%llu", log_q(f->msg_id),
                   (unsigned long long)f->id);
         outbox_entry_clear(&e);
     }
-    return 0;
+    int sent = link_flush(l, 0);
+    if (sent != 0) {
+        flights_unsend(p, n0, last_sent0);
+        return sent < 0 ? -1 : 0;
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 static struct flight *flight_find(publish_t *p, uint64_t corr, size_t *at)

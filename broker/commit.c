@@ -202,8 +202,9 @@ static void release(broker_t *b, batch_t *bt)
             continue; /* a delivery stays unacked: sent again from the cursor on return */
         /* A full peer queue leaves a delivery unacked in the window; the
          * ack timeout sends it again. */
-        session_send(b->router, s, batch_bytes(bt, f->off), f->len);
+        session_gather(b->router, b->sessions, s, batch_bytes(bt, f->off), f->len);
     }
+    sessions_flush(b->sessions, b->router);
 }
 
 /* A subscription's state goes back to before the batch that failed: each

@@ -41,12 +41,14 @@ static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__He
     int first = !s->welcomed;
     s->welcomed = 1;
     s->hit_notices = h->hit_notices;
+    s->batches = h->batches;
     wire_envelope_init(&env, corr);
     w.agent = s->agent;
     w.broker_version = (char *)(uintptr_t)BROKER_VERSION;
     w.heartbeat_ms = b->cfg->heartbeat_ms;
     w.max_frame_bytes = b->cfg->max_frame_bytes;
     w.last_seq = store_last_seq(b->store);
+    w.batches = 1;
     env.kind_case = LIAISON__ENVELOPE__KIND_WELCOME;
     env.welcome = &w;
     reply_send(b, s, &env);
@@ -792,7 +794,7 @@ static int evict_stale(broker_t *b, session_t *fresh)
  * authenticated agent behind it changed, the old session is dropped rather
  * than inherited. */
 static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user,
-                              const uint8_t *key)
+                              const char *key_z85)
 {
     session_t *s = sessions_find(b->sessions, rid, rid_len);
     if (s && s->dead) {
@@ -802,17 +804,23 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
         sessions_remove(b->sessions, s);
         s = NULL;
     }
-    if (s && (strcmp(s->agent, user) != 0 || memcmp(s->key, key, 32) != 0)) {
+    /* The key is compared as X-Key spells it, which the ZAP handler wrote
+     * from the key's bytes: decoding it once per frame cost more than the
+     * rest of this function. */
+    if (s && (strcmp(s->agent, user) != 0 || strcmp(s->key_z85, key_z85) != 0)) {
         log_warn("event=routing_id_reused old_agent=%s new_agent=%s", log_q(s->agent), log_q(user));
         fanout_session_gone(b, s);
         sessions_remove(b->sessions, s);
         s = NULL;
     }
     if (s == NULL) {
-        if (rid_len > SESSION_RID_MAX || strlen(user) >= SESSION_AGENT_MAX)
+        uint8_t key[32];
+        if (rid_len > SESSION_RID_MAX || strlen(user) >= SESSION_AGENT_MAX ||
+            zmq_z85_decode(key, key_z85) == NULL)
             return NULL;
         s = sessions_add(b->sessions, rid, rid_len, user);
         memcpy(s->key, key, 32);
+        memcpy(s->key_z85, key_z85, sizeof s->key_z85);
         s->conf = config_agent_by_name(b->cfg, user);
         if (s->conf && memcmp(s->conf->public_key, key, 32) != 0)
             s->conf = NULL; /* reloaded since its handshake: the key is not its agent's now */
@@ -827,42 +835,27 @@ static session_t *session_for(broker_t *b, const uint8_t *rid, size_t rid_len, c
     return s;
 }
 
-/* The identity a frame carries: its User-Id and the key behind it. */
-static int frame_identity(const char *user_id, const char *key_z85, uint8_t key[32])
+/* The identity a frame carries: its User-Id and the key behind it, z85 of
+ * 32 bytes. */
+static int frame_identity(const char *user_id, const char *key_z85)
 {
-    return user_id != NULL && user_id[0] != '\0' && key_z85 != NULL && strlen(key_z85) == 40 &&
-                   zmq_z85_decode(key, key_z85) != NULL
-               ? 0
-               : -1;
+    return user_id != NULL && user_id[0] != '\0' && key_z85 != NULL && strlen(key_z85) == 40 ? 0
+                                                                                             : -1;
 }
 
 void handle_bad_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
                       const char *key_z85, const char *why)
 {
-    uint8_t key[32];
-    if (frame_identity(user_id, key_z85, key) != 0)
+    if (frame_identity(user_id, key_z85) != 0)
         return;
-    session_t *s = session_for(b, rid, rid_len, user_id, key);
+    session_t *s = session_for(b, rid, rid_len, user_id, key_z85);
     if (s)
         reply_error(b, s, 0, LIAISON__ERROR_CODE__BAD_FRAME, NULL, why);
 }
 
-void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
-                  const char *key_z85, const void *data, size_t len)
+/* One frame of the session's, or (inner) one of a Batch's. */
+static void handle_envelope(broker_t *b, session_t *s, const void *data, size_t len, int inner)
 {
-    uint8_t key[32];
-    if (frame_identity(user_id, key_z85, key) != 0) {
-        /* Cannot happen with the ZAP handler bound; never serve it anyway. */
-        log_error("event=frame_without_identity action=dropped");
-        return;
-    }
-    session_t *s = session_for(b, rid, rid_len, user_id, key);
-    if (s == NULL) {
-        log_warn("event=frame_dropped agent=%s reason=\"routing id or name too long\"",
-                 log_qn(user_id, 64));
-        return;
-    }
-    s->last_seen_ms = util_mono_ms();
     Liaison__ErrorCode code;
     uint64_t corr = 0;
     Liaison__Envelope *env = wire_envelope_decode(data, len, b->cfg->max_frame_bytes, &code, &corr);
@@ -897,6 +890,17 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
     switch (env->kind_case) {
     case LIAISON__ENVELOPE__KIND_HELLO:
         on_hello(b, s, corr, env->hello);
+        break;
+    case LIAISON__ENVELOPE__KIND_BATCH:
+        if (inner) {
+            b->stats.frames_bad++;
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_FRAME, NULL,
+                        "a Batch inside a Batch: its frames were not read");
+            break;
+        }
+        /* Each frame as if it came alone, in order; none after a Bye. */
+        for (size_t i = 0; i < env->batch->n_frames && !s->dead; i++)
+            handle_envelope(b, s, env->batch->frames[i].data, env->batch->frames[i].len, 1);
         break;
     case LIAISON__ENVELOPE__KIND_PUBLISH: {
         Liaison__Intel *m = env->publish->intel;
@@ -971,4 +975,23 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
     }
 leave:
     wire_envelope_free(&env);
+}
+
+void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
+                  const char *key_z85, const void *data, size_t len)
+{
+    if (frame_identity(user_id, key_z85) != 0) {
+        /* Cannot happen with the ZAP handler bound; never serve it anyway. */
+        log_error("event=frame_without_identity action=dropped");
+        return;
+    }
+    session_t *s = session_for(b, rid, rid_len, user_id, key_z85);
+    if (s == NULL) {
+        log_warn(
+            "event=frame_dropped agent=%s reason=\"routing id or name too long, or a bad key\"",
+            log_qn(user_id, 64));
+        return;
+    }
+    s->last_seen_ms = util_mono_ms();
+    handle_envelope(b, s, data, len, 0);
 }

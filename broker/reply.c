@@ -78,7 +78,10 @@ void reply_puback_to(broker_t *b, const uint8_t *rid, size_t rid_len, uint64_t c
     ack.duplicate = duplicate;
     env.kind_case = LIAISON__ENVELOPE__KIND_PUB_ACK;
     env.pub_ack = &ack;
-    reply_send(b, s, &env);
+    size_t n = wire_envelope_size(&env);
+    uint8_t *buf = scratch(b, n);
+    wire_envelope_pack(&env, buf);
+    session_gather(b->router, b->sessions, s, buf, n);
 }
 
 void reply_later(broker_t *b, session_t *s, const Liaison__Envelope *env)

@@ -25,6 +25,8 @@ void reply_error_seq(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Error
  * nothing is sent). */
 void reply_error_to(broker_t *b, const uint8_t *rid, size_t rid_len, uint64_t corr_id,
                     Liaison__ErrorCode code, const char *msg_id, const char *message);
+/* A PubAck is gathered with its commit's other frames (session_gather):
+ * sessions_flush sends it. */
 void reply_puback_to(broker_t *b, const uint8_t *rid, size_t rid_len, uint64_t corr_id,
                      uint64_t seq, const char *msg_id, int duplicate);
 /* A refused request: answered now, and recorded as action refused with

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "filter.h"
 #include "util.h"
+#include "wire.h"
 
 #define NBUCKETS 1024
 
@@ -21,6 +22,8 @@ struct sessions {
     size_t n, cap;
     struct agent_state **agents; /* one per agent name ever seen (configured agents) */
     size_t n_agents;
+    session_t **gathered; /* sessions holding gathered frames */
+    size_t n_gathered, cap_gathered;
 };
 
 static struct agent_state *agent_state_of(sessions_t *t, const char *name)
@@ -76,6 +79,7 @@ static void session_destroy(session_t *s)
     for (size_t i = 0; i < s->n_subs; i++)
         sub_free(s->subs[i]);
     free(s->subs);
+    wire_gather_free(&s->out);
     free(s);
 }
 
@@ -90,6 +94,7 @@ void sessions_free(sessions_t **tp)
         free(t->agents[i]);
     free(t->agents);
     free(t->all);
+    free(t->gathered);
     free(t);
     *tp = NULL;
 }
@@ -132,6 +137,12 @@ void sessions_remove(sessions_t *t, session_t *s)
     for (size_t i = 0; i < t->n; i++) {
         if (t->all[i] == s) {
             t->all[i] = t->all[--t->n];
+            break;
+        }
+    }
+    for (size_t i = 0; s->gathered && i < t->n_gathered; i++) {
+        if (t->gathered[i] == s) {
+            t->gathered[i] = t->gathered[--t->n_gathered];
             break;
         }
     }
@@ -422,4 +433,47 @@ fail:
     log_info("event=peer_gone agent=%s error=%s", log_q(s->agent), log_q(zmq_strerror(errno)));
     s->dead = 1;
     return -2;
+}
+
+/* ---- gathering frames into batches ---------------------------------------------- */
+
+/* A Batch frame is cut at this size: large enough that a commit's frames
+ * to one subscriber are a few frames, small enough for any client. */
+#define GATHER_MAX (256u << 10)
+
+static void flush_one(void *router, session_t *s)
+{
+    size_t len;
+    const uint8_t *frame = wire_gather_frame(&s->out, &len);
+    if (len)
+        session_send(router, s, frame, len);
+    wire_gather_reset(&s->out);
+}
+
+void session_gather(void *router, sessions_t *t, session_t *s, const void *data, size_t len)
+{
+    if (!s->batches || s->dead) {
+        session_send(router, s, data, len);
+        return;
+    }
+    if (s->out.frames && wire_gather_would_be(&s->out, len) > GATHER_MAX)
+        flush_one(router, s);
+    if (!s->gathered) {
+        if (t->n_gathered == t->cap_gathered) {
+            t->cap_gathered = t->cap_gathered ? t->cap_gathered * 2 : 16;
+            t->gathered = xrealloc(t->gathered, t->cap_gathered * sizeof *t->gathered);
+        }
+        t->gathered[t->n_gathered++] = s;
+        s->gathered = 1;
+    }
+    wire_gather_add(&s->out, data, len);
+}
+
+void sessions_flush(sessions_t *t, void *router)
+{
+    for (size_t i = 0; i < t->n_gathered; i++) {
+        flush_one(router, t->gathered[i]);
+        t->gathered[i]->gathered = 0;
+    }
+    t->n_gathered = 0;
 }

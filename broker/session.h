@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "wire.h"
 
 #define SESSION_RID_MAX   256
 #define SUB_AT_TAIL       0          /* sub_t.next_seq: caught up with the planned tail */
@@ -93,9 +94,13 @@ typedef struct session {
     size_t rid_len;
     char agent[SESSION_AGENT_MAX]; /* User-Id from the ZAP handler */
     uint8_t key[32];               /* the CURVE key it authenticated with (X-Key) */
+    char key_z85[41];              /* the same, as X-Key spells it: compared per frame */
     const config_agent_t *conf;    /* borrowed from the current config; NULL if removed */
     int welcomed;
-    int hit_notices; /* its Hello asked for hit notices */
+    int hit_notices;        /* its Hello asked for hit notices */
+    int batches;            /* its Hello said it reads Batch frames */
+    struct wire_gather out; /* frames gathered for it at one release (session_gather) */
+    int gathered;           /* in the table's list of sessions to flush */
     /* The page its last subject query answered with "more": asking for
      * the next one is the same query, not another against the rate. */
     uint8_t query_sig[16];
@@ -189,5 +194,13 @@ void sub_set_window(sub_t *sub, uint32_t window);
  * blocking. Returns 0 when queued, -1 when the peer's queue is full (try
  * later), -2 when the peer is gone (the session is marked dead). */
 int session_send(void *router, session_t *s, const void *data, size_t len);
+
+/* Like session_send, but for a session that reads batches the frame waits
+ * with the others gathered for it until sessions_flush, which sends each
+ * session's as one Batch frame (a lone frame as itself). The order of one
+ * session's frames is kept. What a full queue or a gone peer drops is what
+ * session_send would have dropped: the frames' own retries cover them. */
+void session_gather(void *router, sessions_t *t, session_t *s, const void *data, size_t len);
+void sessions_flush(sessions_t *t, void *router);
 
 #endif

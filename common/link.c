@@ -40,6 +40,13 @@ struct link {
     int64_t connect_timeout_ms;
     int64_t last_send_ms;
     int64_t last_rx_ms;
+    int broker_batches; /* its Welcome said it reads Batch frames */
+    /* The frames of a Batch not yet handed out, decoded, in order. */
+    Liaison__Envelope **queued;
+    size_t n_queued, next_queued, cap_queued;
+    /* Frames gathered to go as one Batch (link_gather). */
+    int gathering;
+    struct wire_gather out;
 };
 
 /* ---- state ---------------------------------------------------------------------- */
@@ -120,6 +127,51 @@ void link_set_connect_timeout(link_t *l, int timeout_ms)
 /* Packs env and hands it to ZeroMQ with zflags. Returns 0; 1 when the
  * queue had no room (EAGAIN: at once with ZMQ_DONTWAIT, else after the
  * socket's send timeout); -1 when the socket failed, which loses the link. */
+/* A gathered Batch is cut at this size (LINK_GATHER_MAX frames are far
+ * fewer bytes than any broker's max_frame_bytes allows). */
+#define LINK_GATHER_BYTES (256u << 10)
+
+/* Sends a packed frame: 0 taken, 1 the queue is full (EAGAIN), -1 failed
+ * (the link is LOST). */
+static int send_bytes(link_t *l, const void *buf, size_t n, int zflags)
+{
+    if (zmq_send(l->sock, buf, n, zflags) >= 0) {
+        l->last_send_ms = util_mono_ms();
+        return 0;
+    }
+    if (errno == EAGAIN)
+        return 1;
+    const char *why = zmq_strerror(errno);
+    log_error("event=send_failed error=%s", log_q(why));
+    finish(l, LINK_LOST, "cannot send to the broker at %s: %s", l->broker, why);
+    return -1;
+}
+
+/* Sends what is gathered as one frame (a lone frame as itself) and empties
+ * it, sent or not: all or nothing. */
+static int send_gathered(link_t *l, int zflags)
+{
+    size_t len;
+    const uint8_t *frame = wire_gather_frame(&l->out, &len);
+    int rc = len ? send_bytes(l, frame, len, zflags) : 0;
+    wire_gather_reset(&l->out);
+    return rc;
+}
+
+static int gather(link_t *l, const uint8_t *frame, size_t n, int zflags)
+{
+    if (l->out.frames && wire_gather_would_be(&l->out, n) > LINK_GATHER_BYTES) {
+        if (zflags & ZMQ_DONTWAIT)
+            return 1; /* full: the caller flushes, then goes on */
+        int rc = send_gathered(l, zflags);
+        if (rc != 0)
+            return rc;
+    }
+    wire_gather_add(&l->out, frame, n);
+    return 0;
+}
+
+/* Packs and sends env, or gathers it: 0 taken, 1 not now, -1 lost. */
 static int put(link_t *l, Liaison__Envelope *env, int zflags)
 {
     env->version = WIRE_VERSION;
@@ -127,19 +179,33 @@ static int put(link_t *l, Liaison__Envelope *env, int zflags)
     uint8_t stackbuf[4096];
     uint8_t *buf = n <= sizeof stackbuf ? stackbuf : xmalloc(n);
     wire_envelope_pack(env, buf);
-    int rc = 0;
-    if (zmq_send(l->sock, buf, n, zflags) >= 0) {
-        l->last_send_ms = util_mono_ms();
-    } else if (errno == EAGAIN) {
-        rc = 1;
-    } else {
-        const char *why = zmq_strerror(errno);
-        log_error("event=send_failed error=%s", log_q(why));
-        finish(l, LINK_LOST, "cannot send to the broker at %s: %s", l->broker, why);
-        rc = -1;
-    }
+    int rc = l->gathering && l->broker_batches ? gather(l, buf, n, zflags)
+                                               : send_bytes(l, buf, n, zflags);
     if (buf != stackbuf)
         free(buf);
+    return rc;
+}
+
+void link_gather(link_t *l)
+{
+    l->gathering = 1;
+}
+
+int link_flush(link_t *l, int block)
+{
+    l->gathering = 0;
+    if (l->out.frames == 0)
+        return 0;
+    if (l->state != LINK_UP) {
+        wire_gather_reset(&l->out);
+        return -1;
+    }
+    int rc = send_gathered(l, block ? 0 : ZMQ_DONTWAIT);
+    if (rc == 1 && block) {
+        finish(l, LINK_LOST, "cannot send to the broker at %s: it is not reading (or gone)",
+               l->broker);
+        rc = -1;
+    }
     return rc;
 }
 
@@ -253,6 +319,8 @@ static int clamp_ms(int64_t ms)
 
 int link_next_timeout_ms(const link_t *l, int64_t now_ms)
 {
+    if (l->next_queued < l->n_queued)
+        return 0; /* frames of a Batch are waiting, not on the socket */
     int64_t hb = l->heartbeat_ms;
     switch (l->state) {
     case LINK_CONNECTING:
@@ -280,6 +348,7 @@ static int take(link_t *l, const Liaison__Envelope *env, int64_t now_ms)
         if (env->welcome->heartbeat_ms)
             l->heartbeat_ms = env->welcome->heartbeat_ms;
         l->max_frame = env->welcome->max_frame_bytes;
+        l->broker_batches = env->welcome->batches;
         l->state = LINK_UP;
         l->last_rx_ms = now_ms;
         return 1;
@@ -302,14 +371,43 @@ static int take(link_t *l, const Liaison__Envelope *env, int64_t now_ms)
     return 0;
 }
 
-Liaison__Envelope *link_on_readable(link_t *l, int64_t now_ms)
+/* Queues the frames of a Batch, decoded; one that does not decode is
+ * logged and skipped, as a frame alone would be, and so is a Batch inside. */
+static void unbatch(link_t *l, const Liaison__Batch *bt)
+{
+    for (size_t i = 0; i < bt->n_frames; i++) {
+        Liaison__ErrorCode code;
+        Liaison__Envelope *env =
+            wire_envelope_decode(bt->frames[i].data, bt->frames[i].len, 1u << 30, &code, NULL);
+        if (env == NULL || env->kind_case == LIAISON__ENVELOPE__KIND_BATCH) {
+            log_warn("event=bad_frame_from_broker code=%s in=batch",
+                     wire_error_name(env ? LIAISON__ERROR_CODE__BAD_FRAME : code));
+            wire_envelope_free(&env);
+            continue;
+        }
+        if (l->n_queued == l->cap_queued) {
+            l->cap_queued = l->cap_queued ? l->cap_queued * 2 : 64;
+            l->queued = xrealloc(l->queued, l->cap_queued * sizeof *l->queued);
+        }
+        l->queued[l->n_queued++] = env;
+    }
+}
+
+/* The next frame: a queued one of a Batch first, then the socket's. */
+static Liaison__Envelope *next_frame(link_t *l, int64_t now_ms)
 {
     for (;;) {
+        if (l->next_queued < l->n_queued) {
+            Liaison__Envelope *env = l->queued[l->next_queued++];
+            if (l->next_queued == l->n_queued)
+                l->next_queued = l->n_queued = 0;
+            return env;
+        }
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, l->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
-            break;
+            return NULL;
         }
         l->last_rx_ms = now_ms;
         Liaison__ErrorCode code;
@@ -320,18 +418,34 @@ Liaison__Envelope *link_on_readable(link_t *l, int64_t now_ms)
             log_warn("event=bad_frame_from_broker code=%s", wire_error_name(code));
             continue;
         }
-        if (!take(l, env, now_ms)) {
-            /* A stream of frames must not starve our heartbeat: the
-             * caller may never read to the end of it. */
-            if (l->state == LINK_UP && now_ms - l->last_send_ms >= l->heartbeat_ms)
-                send_heartbeat(l, now_ms);
+        if (env->kind_case != LIAISON__ENVELOPE__KIND_BATCH)
             return env;
-        }
+        unbatch(l, env->batch);
         wire_envelope_free(&env);
-        return NULL; /* a new state: the caller acts on it first */
     }
-    link_tick(l, now_ms);
-    return NULL;
+}
+
+Liaison__Envelope *link_on_readable(link_t *l, int64_t now_ms)
+{
+    Liaison__Envelope *env = next_frame(l, now_ms);
+    if (env == NULL) {
+        link_tick(l, now_ms);
+        return NULL;
+    }
+    if (!take(l, env, now_ms)) {
+        /* A stream of frames must not starve our heartbeat: the
+         * caller may never read to the end of it. */
+        if (l->state == LINK_UP && now_ms - l->last_send_ms >= l->heartbeat_ms)
+            send_heartbeat(l, now_ms);
+        return env;
+    }
+    wire_envelope_free(&env);
+    return NULL; /* a new state: the caller acts on it first */
+}
+
+int link_broker_batches(const link_t *l)
+{
+    return l->broker_batches;
 }
 
 /* ---- start and close ------------------------------------------------------------ */
@@ -385,6 +499,7 @@ link_t *link_start(const client_config_t *cfg, const char *client_name, unsigned
     wire_envelope_init(&env, link_next_corr(l));
     hello.client = (char *)(uintptr_t)client_name;
     hello.hit_notices = (flags & LINK_HIT_NOTICES) != 0;
+    hello.batches = 1; /* link_on_readable hands a Batch's frames out one by one */
     env.kind_case = LIAISON__ENVELOPE__KIND_HELLO;
     env.hello = &hello;
     /* The DEALER has its queue from zmq_connect on: Hello waits there until
@@ -423,6 +538,10 @@ void link_close(link_t **lp)
         zmq_close(l->monitor);
     if (l->ctx)
         zmq_ctx_term(l->ctx);
+    while (l->next_queued < l->n_queued)
+        wire_envelope_free(&l->queued[l->next_queued++]);
+    free(l->queued);
+    wire_gather_free(&l->out);
     free(l->broker);
     free(l);
     *lp = NULL;

@@ -82,6 +82,8 @@ const char *link_why(const link_t *l);
  * the new state before any frame that follows. Frames that arrived before
  * a link was lost are still handed out. */
 Liaison__Envelope *link_on_readable(link_t *l, int64_t now_ms);
+/* 1 if the broker's Welcome said it reads Batch frames (wire_batch_*). */
+int link_broker_batches(const link_t *l);
 /* The link's own timers and monitor, without blocking: reads the monitor's
  * events (a refused or failed handshake -> REFUSED; a connection that
  * closed -> LOST), ends CONNECTING after the connect timeout (LOST), ends
@@ -93,7 +95,8 @@ enum link_state link_tick(link_t *l, int64_t now_ms);
 /* Milliseconds the caller may sleep (polling link_socket and
  * link_monitor_socket) before the next link_tick or link_on_readable is
  * due: the next heartbeat, the silence limit, or the connect timeout.
- * 0 when one is due now; -1 when REFUSED or LOST (nothing more happens). */
+ * 0 when one is due now, or when frames of a Batch are waiting to be
+ * read; -1 when REFUSED or LOST (nothing more happens). */
 int link_next_timeout_ms(const link_t *l, int64_t now_ms);
 
 /* Sends env (version is set here) without ever blocking; env is borrowed
@@ -150,6 +153,18 @@ link_t *link_open_as(const client_config_t *cfg, const char *client_name, unsign
  * link_start (never waits). A send that cannot go in that time, or fails,
  * makes the link LOST. Returns 0, or -1 (also when the link is not UP). */
 int link_send(link_t *l, Liaison__Envelope *env);
+
+/* Gathering several frames into one Batch frame, which costs the broker one
+ * CURVE box and one read instead of one per frame. After link_gather, what
+ * link_send and link_try_send take waits in the link (when the broker's
+ * Welcome said it reads batches; otherwise each goes at once, as before),
+ * and link_try_send says 1 once a batch is full. link_flush sends it, all
+ * or nothing, and ends gathering: 0 sent (or nothing waited), 1 the queue
+ * is full and nothing was sent (without block; the caller takes back what
+ * it gathered and sends it again later), -1 the link is lost. With block it
+ * waits as link_send does, and a queue that stays full loses the link. */
+void link_gather(link_t *l);
+int link_flush(link_t *l, int block);
 
 /* One request and its answer: gives env a fresh corr_id, sends it, and
  * waits up to timeout_ms for the frame that answers it (frames for other

@@ -64,6 +64,25 @@ size_t wire_deliver_size(size_t intel_len);
 size_t wire_deliver_pack(uint32_t sub_id, uint32_t attempt, int notice, const void *intel,
                          size_t intel_len, uint8_t *out);
 
+/* Frames already packed, gathered into one Batch frame built by hand
+ * (Envelope 43, each frame a Batch.frames entry), to go as one message.
+ * Zero-initialised it is empty. */
+struct wire_gather {
+    uint8_t *buf;
+    size_t len, cap; /* the Batch body from WIRE_BATCH_HEAD_MAX on */
+    size_t first_off, first_len;
+    uint32_t frames;
+};
+#define WIRE_BATCH_HEAD_MAX 16
+/* Bytes the gather would hold with one more frame of len bytes. */
+size_t wire_gather_would_be(const struct wire_gather *g, size_t len);
+void wire_gather_add(struct wire_gather *g, const void *frame, size_t len);
+/* What to send: the lone frame as itself, or the Batch of them all; *len
+ * is 0 when nothing was gathered. Valid until the next add or reset. */
+const uint8_t *wire_gather_frame(struct wire_gather *g, size_t *len);
+void wire_gather_reset(struct wire_gather *g);
+void wire_gather_free(struct wire_gather *g);
+
 /* Audit records and checkpoints, stored packed (audit.c). Decoded results
  * are owned by the caller. */
 Liaison__AuditRecord *wire_audit_record_decode(const void *data, size_t len);

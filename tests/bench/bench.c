@@ -574,12 +574,19 @@ static int publish_all(link_t *l, struct phase *ph)
     template_init(&t, ph);
     while (acked < ph->n) {
         int64_t now = now_ns();
+        /* What is due goes as one Batch frame, as the agent sends its
+         * outbox. */
+        link_gather(l);
         while (sent < ph->n && sent - acked < ph->window &&
                (ph->rate == 0 || now >= t0 + (int64_t)((double)sent * 1e9 / ph->rate))) {
             if (publish_one(l, &t, ph, sent) != 0)
                 return -1;
             sent++;
             now = now_ns();
+        }
+        if (link_flush(l, 1) != 0) {
+            fprintf(stderr, "bench: publishes up to %ld not sent\n", sent);
+            return -1;
         }
         /* Take every PubAck already here without waiting. */
         int got = 0, timed_out = 0;

@@ -19,6 +19,8 @@
 # BENCH_BROKER_PID (for the broker's CPU use) are set here.
 # Here: BENCH_BACKLOG (1000000; 0 skips the backlog phase); BENCH_LINK_N (100000; 0 skips the
 # federation phase: a second broker above this one, every message through one uplink); BENCH_PERF=FILE records the broker with `perf record -g` into FILE;
+# BENCH_WRAP is a command put before the broker's (valgrind --tool=callgrind
+# counts its instructions: repeatable whatever else the machine does);
 # TMPDIR picks where the store lives (it must be a real disk for the fsyncs
 # to mean anything — tmpfs makes them free).
 set -eu
@@ -136,7 +138,8 @@ start_broker() {
         # background job may do after the first grep: that grep must never
         # read an earlier broker's event=listening.
         : >"$tmp/broker.log"
-        "$B/liaison-broker" -c "$tmp/broker.cfg" >"$tmp/broker.log" 2>&1 &
+        # shellcheck disable=SC2086 # BENCH_WRAP is a command and its words
+        ${BENCH_WRAP:-} "$B/liaison-broker" -c "$tmp/broker.cfg" >"$tmp/broker.log" 2>&1 &
         broker_pid=$!
         waited=0
         while [ "$waited" -lt 100 ]; do

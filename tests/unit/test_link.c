@@ -42,8 +42,12 @@ struct fake {
     uint8_t rid[256];
     size_t rid_len;
     enum answer answer;
-    unsigned frames; /* Envelopes received */
+    int batches;           /* its Welcome says it reads Batch frames */
+    int hello_batches;     /* the Hello said the link reads them */
+    unsigned frames;       /* Envelopes received, those inside a Batch counted one by one */
+    unsigned batch_frames; /* Batch frames received */
     Liaison__Envelope__KindCase last_kind;
+    uint64_t last_time_us; /* of the last Heartbeat */
 };
 
 static struct fake *fake_new(enum answer answer, int zap_status, int rcvhwm)
@@ -113,6 +117,7 @@ static void fake_welcome(struct fake *f, uint64_t corr)
     w.heartbeat_ms = 100;
     w.max_frame_bytes = 65536;
     w.last_seq = 42;
+    w.batches = f->batches;
     env.kind_case = LIAISON__ENVELOPE__KIND_WELCOME;
     env.welcome = &w;
     fake_send(f, &env);
@@ -177,8 +182,27 @@ static void fake_step(struct fake *f)
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
         assert_non_null(env);
+        if (env->kind_case == LIAISON__ENVELOPE__KIND_BATCH) {
+            f->batch_frames++;
+            for (size_t i = 0; i < env->batch->n_frames; i++) {
+                Liaison__Envelope *in = wire_envelope_decode(
+                    env->batch->frames[i].data, env->batch->frames[i].len, SIZE_MAX, &code, NULL);
+                assert_non_null(in);
+                f->frames++;
+                f->last_kind = in->kind_case;
+                if (in->kind_case == LIAISON__ENVELOPE__KIND_HEARTBEAT)
+                    f->last_time_us = (uint64_t)in->heartbeat->time_us;
+                wire_envelope_free(&in);
+            }
+            wire_envelope_free(&env);
+            continue;
+        }
         f->frames++;
         f->last_kind = env->kind_case;
+        if (env->kind_case == LIAISON__ENVELOPE__KIND_HEARTBEAT)
+            f->last_time_us = (uint64_t)env->heartbeat->time_us;
+        if (env->kind_case == LIAISON__ENVELOPE__KIND_HELLO)
+            f->hello_batches = env->hello->batches;
         if (env->kind_case == LIAISON__ENVELOPE__KIND_HELLO && f->answer == ANSWER_WELCOME)
             fake_welcome(f, env->corr_id);
         else if (env->kind_case == LIAISON__ENVELOPE__KIND_HELLO && f->answer == ANSWER_REFUSE)
@@ -502,6 +526,114 @@ static void test_link_try_send_says_not_now_when_the_queue_is_full(void **state)
     fake_free(&f);
 }
 
+/* A Batch from the broker is handed out frame by frame, in order, and the
+ * link says there is more to read while its frames wait (they are not on
+ * the socket, so a poll would not say so); a Batch inside it is skipped. */
+static void test_link_reads_a_batch_frame_by_frame(void **state)
+{
+    (void)state;
+    struct fake *f = fake_new(ANSWER_WELCOME, 0, 0);
+    client_config_t *cfg = config_for(f->endpoint, f->public_key);
+    link_t *l = start(cfg);
+    assert_int_equal(settle(l, f), LINK_UP);
+    assert_true(f->hello_batches);
+
+    struct wire_gather g = {0}, inner = {0};
+    uint8_t frame[256];
+    for (int i = 1; i <= 3; i++) {
+        Liaison__Envelope env;
+        Liaison__Heartbeat hb = LIAISON__HEARTBEAT__INIT;
+        heartbeat_env(&env, &hb);
+        hb.time_us = i;
+        env.version = WIRE_VERSION;
+        size_t len = wire_envelope_pack(&env, frame);
+        wire_gather_add(&g, frame, len);
+        if (i == 2) {
+            /* a Batch inside the Batch: dropped, the rest still read */
+            wire_gather_add(&inner, frame, len);
+            wire_gather_add(&inner, frame, len);
+            size_t m;
+            const uint8_t *b = wire_gather_frame(&inner, &m);
+            wire_gather_add(&g, b, m);
+        }
+    }
+    size_t n;
+    const uint8_t *batch = wire_gather_frame(&g, &n);
+    assert_true(zmq_send(f->router, f->rid, f->rid_len, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(f->router, batch, n, 0) >= 0);
+    wire_gather_free(&g);
+    wire_gather_free(&inner);
+
+    Liaison__Envelope *got = NULL;
+    for (int i = 0; i < ROUNDS && got == NULL; i++)
+        got = round_trip(l, NULL);
+    assert_non_null(got);
+    assert_int_equal(got->kind_case, LIAISON__ENVELOPE__KIND_HEARTBEAT);
+    assert_int_equal(got->heartbeat->time_us, 1);
+    wire_envelope_free(&got);
+    assert_int_equal(link_next_timeout_ms(l, util_mono_ms()), 0);
+    for (int want = 2; want <= 3; want++) {
+        got = link_on_readable(l, util_mono_ms());
+        assert_non_null(got);
+        assert_int_equal(got->heartbeat->time_us, want);
+        wire_envelope_free(&got);
+    }
+    assert_null(link_on_readable(l, util_mono_ms()));
+    assert_true(link_next_timeout_ms(l, util_mono_ms()) > 0);
+    link_close(&l);
+    config_free(&cfg);
+    fake_free(&f);
+}
+
+/* Sends gathered go as one Batch frame to a broker whose Welcome says it
+ * reads them, in order; to one that does not, each goes alone as before. */
+static void gathers(int broker_batches)
+{
+    struct fake *f = fake_new(ANSWER_WELCOME, 0, 0);
+    f->batches = broker_batches;
+    client_config_t *cfg = config_for(f->endpoint, f->public_key);
+    link_t *l = start(cfg);
+    assert_int_equal(settle(l, f), LINK_UP);
+    assert_int_equal(link_broker_batches(l), broker_batches);
+    unsigned before = f->frames;
+    link_gather(l);
+    for (int i = 1; i <= 3; i++) {
+        Liaison__Envelope env;
+        Liaison__Heartbeat hb = LIAISON__HEARTBEAT__INIT;
+        heartbeat_env(&env, &hb);
+        hb.time_us = i;
+        assert_int_equal(link_try_send(l, &env), 0);
+    }
+    assert_int_equal(link_flush(l, 0), 0);
+    fake_wait_frames(f, l, before + 3);
+    assert_int_equal(f->frames, before + 3);
+    assert_int_equal(f->batch_frames, broker_batches ? 1 : 0);
+    assert_int_equal(f->last_time_us, 3);
+    /* Gathering has ended: the next send goes at once. */
+    Liaison__Envelope env;
+    Liaison__Heartbeat hb = LIAISON__HEARTBEAT__INIT;
+    heartbeat_env(&env, &hb);
+    hb.time_us = 4;
+    assert_int_equal(link_try_send(l, &env), 0);
+    fake_wait_frames(f, l, before + 4);
+    assert_int_equal(f->batch_frames, broker_batches ? 1 : 0);
+    link_close(&l);
+    config_free(&cfg);
+    fake_free(&f);
+}
+
+static void test_link_gathers_sends_into_one_batch(void **state)
+{
+    (void)state;
+    gathers(1);
+}
+
+static void test_link_sends_one_by_one_to_a_broker_without_batches(void **state)
+{
+    (void)state;
+    gathers(0);
+}
+
 static void test_link_open_waits_and_reports_why(void **state)
 {
     (void)state;
@@ -537,6 +669,9 @@ int main(void)
         cmocka_unit_test(test_link_sends_heartbeats_and_is_lost_after_silent_beats),
         cmocka_unit_test(test_link_hands_over_the_error_that_ends_the_session),
         cmocka_unit_test(test_link_try_send_says_not_now_when_the_queue_is_full),
+        cmocka_unit_test(test_link_reads_a_batch_frame_by_frame),
+        cmocka_unit_test(test_link_gathers_sends_into_one_batch),
+        cmocka_unit_test(test_link_sends_one_by_one_to_a_broker_without_batches),
         cmocka_unit_test(test_link_open_waits_and_reports_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,8 @@
  * delivers; a commit the map cannot hold pausing what writes, tried again
  * after a backoff, and everything it planned (deliveries, a dead letter)
  * planned again once there is room; deliveries held at the floor; and idle
- * subscriptions never visited per message. */
+ * subscriptions never visited per message; a Batch in answered by a Batch
+ * out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 #include "broker.h"
 #include "commit.h"
 #include "fanout.h"
+#include "handle.h"
 #include "ingest.h"
 #include "keys.h"
 #include "metrics.h"
@@ -751,6 +753,106 @@ static void test_pipeline_a_dead_session_keeps_its_durable_owed(void **state)
     env_seq_is(f->sub, 2);
 }
 
+/* A Batch frame's inner frames, decoded (the caller frees each and the
+ * array); fails the test if the next frame is not a Batch. */
+static size_t batch_of(void *d, Liaison__Envelope ***out)
+{
+    Liaison__Envelope *env = frame(d, 1);
+    assert_non_null(env);
+    assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_BATCH);
+    size_t n = env->batch->n_frames;
+    *out = xcalloc(n ? n : 1, sizeof **out);
+    for (size_t i = 0; i < n; i++) {
+        Liaison__ErrorCode code;
+        (*out)[i] = wire_envelope_decode(env->batch->frames[i].data, env->batch->frames[i].len,
+                                         1u << 20, &code, NULL);
+        assert_non_null((*out)[i]);
+    }
+    wire_envelope_free(&env);
+    return n;
+}
+
+/* Gathers one packed Publish. */
+static void add_publish(struct wire_gather *g, uint64_t corr, const char *msg_id)
+{
+    Liaison__Envelope env;
+    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
+    wire_envelope_init(&env, corr);
+    pub.intel = message("alert.y.batch", msg_id, 30);
+    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env.publish = &pub;
+    uint8_t frame[512];
+    size_t len = wire_envelope_pack(&env, frame);
+    wire_intel_free(&pub.intel);
+    wire_gather_add(g, frame, len);
+}
+
+/* Publishes that came in one Batch frame are each handled as if alone; what
+ * their commit releases to a session that reads batches goes as one Batch
+ * (its PubAcks in order; the subscriber's Delivers likewise), and a Batch
+ * inside a Batch is refused as a bad frame. */
+static void test_pipeline_a_batch_in_is_answered_by_a_batch_out(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    static const char key[] = "0123456789012345678901234567890123456789";
+    memcpy(f->ps->key_z85, key, sizeof key);
+    f->ps->batches = 1;
+    f->ss->batches = 1;
+    fanout_sub_added(b, session_sub_add(f->ss, 1, "alert.>", NULL, 10, SUB_AT_TAIL));
+    struct wire_gather g = {0};
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b-%d", i);
+        add_publish(&g, (uint64_t)(21 + i), id);
+    }
+    size_t n;
+    const uint8_t *data = wire_gather_frame(&g, &n);
+    b->rd = store_read_begin(b->store);
+    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
+    store_read_end(&b->rd);
+    wire_gather_free(&g);
+    assert_int_equal(b->open->n_pubs, 3);
+    pass(b);
+
+    Liaison__Envelope **in;
+    assert_int_equal(batch_of(f->pub, &in), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(in[i]->kind_case, LIAISON__ENVELOPE__KIND_PUB_ACK);
+        assert_int_equal(in[i]->corr_id, 21 + i);
+        assert_int_equal(in[i]->pub_ack->seq, 1 + i);
+        wire_envelope_free(&in[i]);
+    }
+    free(in);
+    assert_null(frame(f->pub, 0));
+    assert_int_equal(batch_of(f->sub, &in), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(in[i]->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+        assert_int_equal(in[i]->deliver->intel->seq, 1 + i);
+        wire_envelope_free(&in[i]);
+    }
+    free(in);
+    assert_null(frame(f->sub, 0));
+
+    /* A Batch holding a Batch: its frames are not read. */
+    struct wire_gather inner = {0}, outer = {0};
+    add_publish(&inner, 30, "b-inner-1");
+    add_publish(&inner, 31, "b-inner-2");
+    data = wire_gather_frame(&inner, &n);
+    wire_gather_add(&outer, data, n);
+    add_publish(&outer, 32, "b-after"); /* two frames, so a Batch */
+    data = wire_gather_frame(&outer, &n);
+    b->rd = store_read_begin(b->store);
+    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
+    store_read_end(&b->rd);
+    wire_gather_free(&inner);
+    wire_gather_free(&outer);
+    /* The nested one refused; the publish after it in the outer one is
+     * its own frame, handled. */
+    assert_int_equal(b->open->n_pubs, 1);
+    expect_error(f->pub, 0, LIAISON__ERROR_CODE__BAD_FRAME);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -766,6 +868,7 @@ int main(void)
         S(test_pipeline_deliveries_wait_at_the_floor_until_room_is_back),
         T(test_pipeline_delivers_new_messages_through_the_index),
         T(test_pipeline_a_dead_session_keeps_its_durable_owed),
+        T(test_pipeline_a_batch_in_is_answered_by_a_batch_out),
     };
 #undef T
 #undef S
