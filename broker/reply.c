@@ -70,17 +70,8 @@ void reply_puback_to(broker_t *b, const uint8_t *rid, size_t rid_len, uint64_t c
     session_t *s = sessions_find(b->sessions, rid, rid_len);
     if (s == NULL)
         return; /* publisher gone: its retry will be answered from dedup */
-    Liaison__Envelope env;
-    Liaison__PubAck ack = LIAISON__PUB_ACK__INIT;
-    wire_envelope_init(&env, corr_id);
-    ack.seq = seq;
-    ack.msg_id = (char *)(uintptr_t)msg_id;
-    ack.duplicate = duplicate;
-    env.kind_case = LIAISON__ENVELOPE__KIND_PUB_ACK;
-    env.pub_ack = &ack;
-    size_t n = wire_envelope_size(&env);
-    uint8_t *buf = scratch(b, n);
-    wire_envelope_pack(&env, buf);
+    uint8_t *buf = scratch(b, wire_puback_size(msg_id));
+    size_t n = wire_puback_pack(corr_id, seq, msg_id, duplicate, buf);
     session_gather(b->router, b->sessions, s, buf, n);
 }
 

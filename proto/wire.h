@@ -64,6 +64,12 @@ size_t wire_deliver_size(size_t intel_len);
 size_t wire_deliver_pack(uint32_t sub_id, uint32_t attempt, int notice, const void *intel,
                          size_t intel_len, uint8_t *out);
 
+/* An Envelope holding a PubAck, written by hand (the same bytes as
+ * protobuf-c's); out holds at least wire_puback_size(msg_id). */
+size_t wire_puback_size(const char *msg_id);
+size_t wire_puback_pack(uint64_t corr_id, uint64_t seq, const char *msg_id, int duplicate,
+                        uint8_t *out);
+
 /* Frames already packed, gathered into one Batch frame built by hand
  * (Envelope 43, each frame a Batch.frames entry), to go as one message.
  * Zero-initialised it is empty. */

@@ -98,6 +98,13 @@ static void intel(const Liaison__Intel *m)
     uint8_t *packed = malloc(n ? n : 1);
     check(packed != NULL);
     check(wire_intel_pack(m, packed) == n);
+    /* The hand encoder writes protobuf-c's own bytes. */
+    check(liaison__intel__get_packed_size(m) == n);
+    uint8_t *theirs = malloc(n ? n : 1);
+    check(theirs != NULL);
+    check(liaison__intel__pack(m, theirs) == n);
+    check(memcmp(theirs, packed, n) == 0);
+    free(theirs);
     size_t cap = wire_deliver_size(n);
     uint8_t *frame = malloc(cap);
     check(frame != NULL);

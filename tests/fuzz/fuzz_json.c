@@ -64,6 +64,12 @@ static uint8_t *packed(const Liaison__Intel *m, size_t *len)
     uint8_t *out = malloc(n ? n : 1);
     check(out != NULL);
     check(wire_intel_pack(m, out) == n);
+    /* The hand encoder writes protobuf-c's own bytes. */
+    uint8_t *theirs = malloc(n ? n : 1);
+    check(theirs != NULL);
+    check(liaison__intel__get_packed_size(m) == n && liaison__intel__pack(m, theirs) == n);
+    check(memcmp(theirs, out, n) == 0);
+    free(theirs);
     *len = n;
     return out;
 }
