@@ -225,10 +225,12 @@ static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_
     r.prev_hash.data = a->p_hash;
     r.prev_hash.len = HASH_LEN;
     r.format = FORMAT;
-    uint8_t stackbuf[1024];
-    size_t n = wire_audit_record_size(&r);
-    uint8_t *buf = n <= sizeof stackbuf ? stackbuf : xmalloc(n);
-    wire_audit_record_pack(&r, buf);
+    uint8_t stackbuf[1024], *buf = stackbuf;
+    size_t n = wire_audit_record_pack_within(&r, stackbuf, sizeof stackbuf);
+    if (n > sizeof stackbuf) {
+        buf = xmalloc(n);
+        wire_audit_record_pack(&r, buf);
+    }
     store_wset_audit(bt->w, r.seq, buf, n);
     a->p_seq = r.seq;
     hash_as(FORMAT, buf, n, a->p_hash);

@@ -317,13 +317,23 @@ static size_t varint_len(uint64_t v)
 struct enc {
     uint8_t *out; /* NULL: count only */
     size_t n;
+    size_t cap; /* 0: out is large enough; else past it, only count */
 };
+
+/* 1 if need more bytes fit under a cap; past it, writing stops and
+ * counting goes on. Asked only when there is a cap (the sizes cost). */
+static int fits(struct enc *e, size_t need)
+{
+    if (e->n + need > e->cap)
+        e->out = NULL;
+    return e->out != NULL;
+}
 
 static void enc_varint(struct enc *e, uint32_t field, uint64_t v)
 {
     if (v == 0)
         return;
-    if (e->out) {
+    if (e->out && (!e->cap || fits(e, varint_len((uint64_t)field << 3) + varint_len(v)))) {
         e->n += put_varint(e->out + e->n, (uint64_t)field << 3);
         e->n += put_varint(e->out + e->n, v);
     } else {
@@ -338,7 +348,7 @@ static void enc_bytes(struct enc *e, uint32_t field, const void *data, size_t le
     if (len == 0 && !always)
         return;
     uint64_t tag = ((uint64_t)field << 3) | 2u;
-    if (e->out) {
+    if (e->out && (!e->cap || fits(e, varint_len(tag) + varint_len(len) + len))) {
         e->n += put_varint(e->out + e->n, tag);
         e->n += put_varint(e->out + e->n, len);
         if (len)
@@ -377,7 +387,7 @@ static void enc_sub(struct enc *e, uint32_t field, const void *m,
     struct enc count = {.out = NULL};
     body(&count, m);
     uint64_t tag = ((uint64_t)field << 3) | 2u;
-    if (e->out) {
+    if (e->out && (!e->cap || fits(e, varint_len(tag) + varint_len(count.n) + count.n))) {
         e->n += put_varint(e->out + e->n, tag);
         e->n += put_varint(e->out + e->n, count.n);
         struct enc in = {.out = e->out + e->n};
@@ -511,9 +521,9 @@ size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out)
     return e.n;
 }
 
-static size_t audit_record_encode(const Liaison__AuditRecord *r, uint8_t *out)
+static size_t audit_record_encode(const Liaison__AuditRecord *r, uint8_t *out, size_t cap)
 {
-    struct enc e = {.out = out};
+    struct enc e = {.out = out, .cap = cap};
     enc_varint(&e, 1, r->seq);
     enc_varint(&e, 2, (uint64_t)r->time_us); /* int64: a negative one takes ten bytes */
     enc_str(&e, 3, r->actor);
@@ -536,12 +546,17 @@ static size_t audit_record_encode(const Liaison__AuditRecord *r, uint8_t *out)
 
 size_t wire_audit_record_size(const Liaison__AuditRecord *r)
 {
-    return audit_record_encode(r, NULL);
+    return audit_record_encode(r, NULL, 0);
 }
 
 size_t wire_audit_record_pack(const Liaison__AuditRecord *r, uint8_t *out)
 {
-    return audit_record_encode(r, out);
+    return audit_record_encode(r, out, 0);
+}
+
+size_t wire_audit_record_pack_within(const Liaison__AuditRecord *r, uint8_t *out, size_t cap)
+{
+    return audit_record_encode(r, out, cap);
 }
 
 void wire_audit_record_free(Liaison__AuditRecord **r)

@@ -94,6 +94,10 @@ void wire_gather_free(struct wire_gather *g);
 Liaison__AuditRecord *wire_audit_record_decode(const void *data, size_t len);
 size_t wire_audit_record_size(const Liaison__AuditRecord *r);
 size_t wire_audit_record_pack(const Liaison__AuditRecord *r, uint8_t *out);
+/* Packs in one pass into out of cap bytes, and returns the length; when
+ * that is more than cap, out holds nothing usable (pack it again into a
+ * buffer that large). */
+size_t wire_audit_record_pack_within(const Liaison__AuditRecord *r, uint8_t *out, size_t cap);
 void wire_audit_record_free(Liaison__AuditRecord **r);
 Liaison__AuditCheckpoint *wire_checkpoint_decode(const void *data, size_t len);
 size_t wire_checkpoint_size(const Liaison__AuditCheckpoint *c);

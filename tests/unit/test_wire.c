@@ -813,6 +813,13 @@ static void test_wire_audit_record_encodes_as_protobuf_c_does(void **state)
         assert_int_equal(liaison__audit_record__pack(&r, a), want);
         assert_int_equal(wire_audit_record_pack(&r, b), want);
         assert_memory_equal(a, b, want);
+        /* In one pass into a buffer: exact when it fits, the length when
+         * it does not. */
+        memset(b, 0, want + 1);
+        assert_int_equal(wire_audit_record_pack_within(&r, b, want), want);
+        assert_memory_equal(a, b, want);
+        if (want > 0)
+            assert_int_equal(wire_audit_record_pack_within(&r, b, want - 1), want);
         free(a);
         free(b);
     }
