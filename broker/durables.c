@@ -78,6 +78,35 @@ static int current_floor(broker_t *b, const char *name, sub_t *holder, uint64_t 
     return STORE_OK;
 }
 
+/* The durable a delete or rewind acts on, as it is now: 0, or -1 once the
+ * asker has been told it does not exist or cannot be read. */
+static int find_durable(broker_t *b, session_t *s, uint64_t corr, const char *name,
+                        sub_t **holder, uint64_t *floor, char *pattern, size_t plen)
+{
+    *holder = holder_of(b, name);
+    int rc = current_floor(b, name, *holder, floor, pattern, plen);
+    if (rc == STORE_NOTFOUND) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, "no such durable");
+        return -1;
+    }
+    if (rc != STORE_OK) {
+        reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
+                    "cannot read the durable cursor");
+        return -1;
+    }
+    return 0;
+}
+
+/* What the released ring remembers of the durable goes: nothing may
+ * resume it from memory past the cursor this batch writes. */
+static void forget_released(broker_t *b, const char *name)
+{
+    uint64_t ignored;
+    struct store_cursor_ext ext = {0, 0, NULL};
+    if (fanout_released_floor(b, name, &ignored, &ext))
+        free(ext.v);
+}
+
 static void record(broker_t *b, session_t *s, const char *action, const char *name,
                    const char *pattern, const char *how)
 {
@@ -121,19 +150,11 @@ static void end_holder(broker_t *b, sub_t *holder, const char *by)
 static void on_delete(broker_t *b, session_t *s, uint64_t corr, const Liaison__DurableRequest *r,
                       const char *name)
 {
-    sub_t *holder = holder_of(b, name);
+    sub_t *holder;
     uint64_t floor;
     char pattern[512];
-    int rc = current_floor(b, name, holder, &floor, pattern, sizeof pattern);
-    if (rc == STORE_NOTFOUND) {
-        reply_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, "no such durable");
+    if (find_durable(b, s, corr, name, &holder, &floor, pattern, sizeof pattern) != 0)
         return;
-    }
-    if (rc != STORE_OK) {
-        reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
-                    "cannot read the durable cursor");
-        return;
-    }
     if (holder && !r->force) {
         reply_error(b, s, corr, LIAISON__ERROR_CODE__DURABLE_IN_USE, NULL,
                     "a live connection holds this durable; delete with force to end it");
@@ -143,10 +164,7 @@ static void on_delete(broker_t *b, session_t *s, uint64_t corr, const Liaison__D
         end_holder(b, holder, s->agent);
     /* After whatever the holder's removal wrote: the delete is the last
      * word in this batch, and nothing may resume it from memory. */
-    uint64_t ignored;
-    struct store_cursor_ext ext = {0, 0, NULL};
-    if (fanout_released_floor(b, name, &ignored, &ext))
-        free(ext.v);
+    forget_released(b, name);
     store_wset_cursor_del(b->open->w, name);
     control_durable_forget(b, name);
     char how[96];
@@ -201,26 +219,15 @@ static void on_rewind(broker_t *b, session_t *s, uint64_t corr, const Liaison__D
             return;
         }
     }
-    sub_t *holder = holder_of(b, name);
+    sub_t *holder;
     uint64_t floor;
     char pattern[512];
-    int rc = current_floor(b, name, holder, &floor, pattern, sizeof pattern);
-    if (rc == STORE_NOTFOUND) {
-        reply_error(b, s, corr, LIAISON__ERROR_CODE__NOT_FOUND, NULL, "no such durable");
+    if (find_durable(b, s, corr, name, &holder, &floor, pattern, sizeof pattern) != 0)
         return;
-    }
-    if (rc != STORE_OK) {
-        reply_error(b, s, corr, LIAISON__ERROR_CODE__STORE_FAILED, NULL,
-                    "cannot read the durable cursor");
-        return;
-    }
     /* The stored cursor is written in this batch either way; a resume
      * before it commits starts from the released ring, set to it too. */
     store_wset_cursor(b->open->w, name, next - 1, pattern, NULL);
-    uint64_t ignored;
-    struct store_cursor_ext ext = {0, 0, NULL};
-    if (fanout_released_floor(b, name, &ignored, &ext))
-        free(ext.v);
+    forget_released(b, name);
     if (holder)
         rewind_live(holder, next);
     else

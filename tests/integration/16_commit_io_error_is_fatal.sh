@@ -13,15 +13,7 @@ $(agent police '"alert.>"' ''),
 $(agent rocu '' '"alert.>"' SECRET '' '"receiver"' rocu)
 EOF2
 agent_cfg police; agent_cfg rocu
-: >"$T/broker.log"
-fiu-run -x "$BIN/liaison-broker" -c "$T/broker.cfg" 2>>"$T/broker.log" &
-BROKER_PID=$!
-n=200
-while ! grep -q 'event=listening' "$T/broker.log"; do
-    kill -0 "$BROKER_PID" 2>/dev/null || fail "broker exited at start"
-    n=$((n - 1)); [ $n -gt 0 ] || fail "broker did not start"
-    sleep 0.05
-done
+start_broker fiu-run -x
 for i in 1 2 3; do
     msg alert.y.ok OFFICIAL ",\"msg_id\":\"ok-$i\"" | ctl police pub - >>"$T/ok.out" || fail "publish $i"
 done

@@ -40,15 +40,8 @@ acked=0
 for kind in write sync; do
     for errno in $EIO $ENOSPC; do
         case_="$kind errno $errno"
-        : >"$T/broker.log"
-        fiu-run -x "$BIN/liaison-broker" -c "$T/broker.cfg" 2>>"$T/broker.log" &
-        BROKER_PID=$!
-        n=200
-        while ! grep -q 'event=listening' "$T/broker.log"; do
-            kill -0 "$BROKER_PID" 2>/dev/null || fail "$case_: broker exited at start"
-            n=$((n - 1)); [ $n -gt 0 ] || fail "$case_: broker did not start"
-            sleep 0.05
-        done
+        echo "$case_"
+        start_broker fiu-run -x
         for i in 1 2; do
             acked=$((acked + 1))
             msg alert.y.ok OFFICIAL ",\"msg_id\":\"ok-$acked\"" | ctl police pub - >/dev/null ||

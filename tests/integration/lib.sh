@@ -95,9 +95,9 @@ agent = { name = "$1"; broker = "tcp://127.0.0.1:$PORT"; broker_public_key = "ke
 EOT
 }
 
-start_broker() {
+start_broker() { # [WRAPPER ARGS...]: e.g. fiu-run -x, put before the broker's command
     : >"$T/broker.log"
-    "$BIN/liaison-broker" -c "$T/broker.cfg" 2>>"$T/broker.log" &
+    "$@" "$BIN/liaison-broker" -c "$T/broker.cfg" 2>>"$T/broker.log" &
     BROKER_PID=$!
     n=200
     while ! grep -q 'event=listening' "$T/broker.log"; do
