@@ -80,8 +80,8 @@ static int current_floor(broker_t *b, const char *name, sub_t *holder, uint64_t 
 
 /* The durable a delete or rewind acts on, as it is now: 0, or -1 once the
  * asker has been told it does not exist or cannot be read. */
-static int find_durable(broker_t *b, session_t *s, uint64_t corr, const char *name,
-                        sub_t **holder, uint64_t *floor, char *pattern, size_t plen)
+static int find_durable(broker_t *b, session_t *s, uint64_t corr, const char *name, sub_t **holder,
+                        uint64_t *floor, char *pattern, size_t plen)
 {
     *holder = holder_of(b, name);
     int rc = current_floor(b, name, *holder, floor, pattern, plen);
