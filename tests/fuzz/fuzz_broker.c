@@ -14,7 +14,8 @@
  * rocu (SECRET, PRISON-INTEL, publishes alerts and national, receives
  * everything), prison (OFFICIAL, its own region, publishes its own alerts,
  * receives alerts and national) and ops (operator only: never receives).
- * Notices are on for alert.>.
+ * Notices are on for alert.>. Two of them (rocu and ops) read Batch
+ * frames, the other two get every frame alone; a chunk may be a Batch.
  *
  * Invariants, checked on every frame each DEALER reads after every pass,
  * beyond "no crash, no leak":
@@ -329,7 +330,11 @@ static void sessions_begin(void)
         session_t *s =
             sessions_add(fz.b.sessions, (const uint8_t *)names[i], strlen(names[i]), names[i]);
         memcpy(s->key, fz.key[i], 32);
+        memcpy(s->key_z85, fz.key_z85[i], sizeof s->key_z85);
         s->conf = fz.conf[i];
+        /* rocu and ops read Batch frames; force and prison get every
+         * frame alone. */
+        s->batches = i % 2;
         s->welcomed = 1;
         s->connected_us = util_now_us();
         s->last_seen_ms = util_mono_ms();
@@ -373,8 +378,14 @@ static void send_frame(int who, const void *data, size_t len)
     /* Dispatch reads through the pass's snapshot, as the loop's does. */
     if (b->rd == NULL)
         b->rd = store_read_begin(b->store);
+    session_t *before = session_of(who);
+    int was_dead = before == NULL || before->dead;
     handle_frame(b, (const uint8_t *)names[who], strlen(names[who]), names[who], fz.key_z85[who],
                  data, len);
+    /* The same identity behind the same routing id keeps its session (a
+     * harness whose sessions were replaced at every frame would test only
+     * unwelcomed ones). */
+    check(was_dead || session_of(who) == before);
 }
 
 /* ---- the checks --------------------------------------------------------------- */
@@ -567,6 +578,53 @@ static void trace(int who, const Liaison__Envelope *env)
     fputc('\n', stderr);
 }
 
+static void check_frame(int who, const Liaison__Envelope *env, int64_t t0, int64_t t1);
+
+/* A Batch goes only to a session that reads them, and holds frames that
+ * are each checked as if they had come alone (never a Batch). */
+static void check_batch(int who, const Liaison__Batch *bt, int64_t t0, int64_t t1)
+{
+    check(session_of(who) == NULL || session_of(who)->batches);
+    check(bt->n_frames >= 2); /* a lone frame goes as itself */
+    for (size_t i = 0; i < bt->n_frames; i++) {
+        Liaison__ErrorCode code;
+        Liaison__Envelope *in =
+            wire_envelope_decode(bt->frames[i].data, bt->frames[i].len, SIZE_MAX, &code, NULL);
+        check(in != NULL && in->kind_case != LIAISON__ENVELOPE__KIND_BATCH);
+        check_frame(who, in, t0, t1);
+        wire_envelope_free(&in);
+    }
+}
+
+static void check_frame(int who, const Liaison__Envelope *env, int64_t t0, int64_t t1)
+{
+    if (fz.verbose)
+        trace(who, env);
+    switch (env->kind_case) {
+    case LIAISON__ENVELOPE__KIND_BATCH:
+        check_batch(who, env->batch, t0, t1);
+        break;
+    case LIAISON__ENVELOPE__KIND_DELIVER:
+        check(fz.conf[who]->roles & ROLE_RECEIVER);
+        on_deliver(who, env->deliver, t0, t1);
+        break;
+    case LIAISON__ENVELOPE__KIND_PUB_ACK:
+        on_puback(who, env->corr_id, env->pub_ack);
+        break;
+    case LIAISON__ENVELOPE__KIND_QUERY_REPLY:
+        on_query_reply(who, env->query_reply, t0, t1);
+        break;
+    case LIAISON__ENVELOPE__KIND_HIT_NOTICE:
+        on_hit_notice(who, env->hit_notice);
+        break;
+    case LIAISON__ENVELOPE__KIND_ERROR:
+        check(env->error->code != LIAISON__ERROR_CODE__ERROR_NONE);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Reads and checks every frame waiting at each DEALER. t0 was taken
  * before the pass that sent them. */
 static void drain(int64_t t0)
@@ -580,28 +638,7 @@ static void drain(int64_t t0)
             Liaison__Envelope *env =
                 wire_envelope_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), SIZE_MAX, &code, NULL);
             check(env != NULL); /* the broker only sends what decodes */
-            if (fz.verbose)
-                trace(who, env);
-            switch (env->kind_case) {
-            case LIAISON__ENVELOPE__KIND_DELIVER:
-                check(fz.conf[who]->roles & ROLE_RECEIVER);
-                on_deliver(who, env->deliver, t0, t1);
-                break;
-            case LIAISON__ENVELOPE__KIND_PUB_ACK:
-                on_puback(who, env->corr_id, env->pub_ack);
-                break;
-            case LIAISON__ENVELOPE__KIND_QUERY_REPLY:
-                on_query_reply(who, env->query_reply, t0, t1);
-                break;
-            case LIAISON__ENVELOPE__KIND_HIT_NOTICE:
-                on_hit_notice(who, env->hit_notice);
-                break;
-            case LIAISON__ENVELOPE__KIND_ERROR:
-                check(env->error->code != LIAISON__ERROR_CODE__ERROR_NONE);
-                break;
-            default:
-                break;
-            }
+            check_frame(who, env, t0, t1);
             wire_envelope_free(&env);
         }
     }
@@ -643,20 +680,31 @@ static void ack_all(int who)
     }
 }
 
-/* Notes a Publish so its PubAck can be checked. */
-static void note_publish(int who, const uint8_t *data, size_t len)
+/* Notes a Publish so its PubAck can be checked, and each in a Batch. */
+static void note_publish_in(int who, const uint8_t *data, size_t len, int inner)
 {
     Liaison__ErrorCode code;
     uint64_t corr = 0;
     Liaison__Envelope *env = wire_envelope_decode(data, len, MAX_FRAME, &code, &corr);
     if (env == NULL)
         return;
+    if (env->kind_case == LIAISON__ENVELOPE__KIND_BATCH && !inner) {
+        for (size_t i = 0; i < env->batch->n_frames; i++)
+            note_publish_in(who, env->batch->frames[i].data, env->batch->frames[i].len, 1);
+        wire_envelope_free(&env);
+        return;
+    }
     if (env->kind_case == LIAISON__ENVELOPE__KIND_PUBLISH && env->publish->intel &&
         n_pubs < MAX_PUBS) {
         const char *id = env->publish->intel->msg_id;
         pubs[n_pubs++] = (struct published){who, env->corr_id, xstrdup(id ? id : "")};
     }
     wire_envelope_free(&env);
+}
+
+static void note_publish(int who, const uint8_t *data, size_t len)
+{
+    note_publish_in(who, data, len, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
