@@ -205,6 +205,7 @@ static void release(broker_t *b, batch_t *bt)
         session_gather(b->router, b->sessions, s, batch_bytes(bt, f->off), f->len);
     }
     sessions_flush(b->sessions, b->router);
+    uplinks_flush(b);
 }
 
 /* A subscription's state goes back to before the batch that failed: each

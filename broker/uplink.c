@@ -53,8 +53,9 @@ struct uplink {
     size_t n_inflight, cap_inflight;
     uint64_t floor_written;
     int64_t floor_written_ms;
-    int64_t progress_ms; /* the last settlement, or the last rewind */
-    int resend;          /* a forward could not be sent: plan again from the floor */
+    int64_t progress_ms;    /* the last settlement, or the last rewind */
+    int resend;             /* a forward could not be sent: plan again from the floor */
+    struct wire_gather out; /* a release's frames for it, to go as one (uplinks_flush) */
     /* receive */
     uint32_t subscribed; /* SubAcks back, of n_receive */
     /* counters, for the view */
@@ -157,6 +158,7 @@ static void link_down(broker_t *b, size_t i, const char *why, int refused)
                  log_q(name), log_q(why));
     snprintf(u->why, sizeof u->why, "%s", why);
     u->refused = refused;
+    wire_gather_reset(&u->out);
     link_close(&u->link);
     u->state = UP_RETRYING;
     u->subscribed = 0;
@@ -344,6 +346,7 @@ void uplinks_stop(broker_t *b)
         free(x->v[i].cc.broker);
         memset(x->v[i].cc.secret_key, 0, 32);
         free(x->v[i].inflight);
+        wire_gather_free(&x->v[i].out);
     }
     free(x->v);
     free(x);
@@ -502,21 +505,53 @@ void uplink_ack_later(broker_t *b, int uplink, uint32_t sub, uint64_t seq)
         &env, batch_add_frame(b->open, BATCH_UPLINK, NULL, 0, 0, (uint32_t)uplink, seq, 0, n));
 }
 
-void uplink_send(broker_t *b, int uplink, const void *data, size_t len)
+/* Down or full: a forward is planned again from the cursor, an ack's
+ * delivery comes again from the upstream. */
+static void send_up(broker_t *b, size_t i, const void *data, size_t len)
 {
-    if (b->uplinks == NULL || (size_t)uplink >= b->uplinks->n)
-        return;
-    struct uplink *u = &b->uplinks->v[uplink];
-    /* Down or full: a forward is planned again from the cursor, an ack's
-     * delivery comes again from the upstream. */
-    if (u->link == NULL || u->state != UP_UP)
-        return;
+    struct uplink *u = &b->uplinks->v[i];
     if (zmq_send(link_socket(u->link), data, len, ZMQ_DONTWAIT) >= 0)
         return;
     if (errno == EAGAIN)
         u->resend = 1;
     else
-        link_down(b, (size_t)uplink, "cannot send to the upstream", 0);
+        link_down(b, i, "cannot send to the upstream", 0);
+}
+
+/* An upstream that reads batches gets a release's frames as one Batch, cut
+ * at this size. */
+#define UP_GATHER_MAX (256u << 10)
+
+static void flush_up(broker_t *b, size_t i)
+{
+    struct uplink *u = &b->uplinks->v[i];
+    size_t len;
+    const uint8_t *frame = wire_gather_frame(&u->out, &len);
+    if (len && u->link && u->state == UP_UP)
+        send_up(b, i, frame, len);
+    wire_gather_reset(&u->out);
+}
+
+void uplink_send(broker_t *b, int uplink, const void *data, size_t len)
+{
+    if (b->uplinks == NULL || (size_t)uplink >= b->uplinks->n)
+        return;
+    struct uplink *u = &b->uplinks->v[uplink];
+    if (u->link == NULL || u->state != UP_UP)
+        return;
+    if (!link_broker_batches(u->link)) {
+        send_up(b, (size_t)uplink, data, len);
+        return;
+    }
+    if (u->out.frames && wire_gather_would_be(&u->out, len) > UP_GATHER_MAX)
+        flush_up(b, (size_t)uplink);
+    wire_gather_add(&u->out, data, len);
+}
+
+void uplinks_flush(broker_t *b)
+{
+    for (size_t i = 0; b->uplinks && i < b->uplinks->n; i++)
+        flush_up(b, i);
 }
 
 void uplinks_rollback(broker_t *b)

@@ -46,8 +46,11 @@ int uplinks_timeout_ms(broker_t *b, int64_t now_ms);
 /* An Ack to the upstream for its delivery seq on sub, sent when the open
  * batch is on disk. */
 void uplink_ack_later(broker_t *b, int uplink, uint32_t sub, uint64_t seq);
-/* commit.c: a released batch's frame for uplink number `uplink`. */
+/* commit.c: a released batch's frame for uplink number `uplink`, gathered
+ * with the release's others when the upstream reads batches; uplinks_flush
+ * sends what was gathered, at the end of the release. */
 void uplink_send(broker_t *b, int uplink, const void *data, size_t len);
+void uplinks_flush(broker_t *b);
 /* commit.c: the uncommitted batches were refused; forwards planned in them
  * are planned again. */
 void uplinks_rollback(broker_t *b);
