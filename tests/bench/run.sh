@@ -238,6 +238,7 @@ agents = (
 EOF
     sed "s|127.0.0.1:[0-9]*|127.0.0.1:$UPLINK_PORT|; s|keys/broker.pub|keys/upstream.pub|" \
         "$tmp/sub.cfg" >"$tmp/sub-up.cfg"
+    : >"$tmp/upstream.log" # before the first grep, which may run before the redirection
     "$B/liaison-broker" -c "$tmp/upstream.cfg" >"$tmp/upstream.log" 2>&1 &
     up_pid=$!
     n=0
