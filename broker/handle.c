@@ -898,6 +898,12 @@ static void handle_envelope(broker_t *b, session_t *s, const void *data, size_t 
                         "a Batch inside a Batch: its frames were not read");
             break;
         }
+        if (env->batch->n_frames > WIRE_BATCH_MAX_FRAMES) {
+            b->stats.frames_bad++;
+            reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_FRAME, NULL,
+                        "a Batch holds at most 4096 frames: none of these was read");
+            break;
+        }
         /* Each frame as if it came alone, in order; none after a Bye. */
         for (size_t i = 0; i < env->batch->n_frames && !s->dead; i++)
             handle_envelope(b, s, env->batch->frames[i].data, env->batch->frames[i].len, 1);

@@ -124,15 +124,13 @@ void link_set_connect_timeout(link_t *l, int timeout_ms)
 
 /* ---- sending -------------------------------------------------------------------- */
 
-/* Packs env and hands it to ZeroMQ with zflags. Returns 0; 1 when the
- * queue had no room (EAGAIN: at once with ZMQ_DONTWAIT, else after the
- * socket's send timeout); -1 when the socket failed, which loses the link. */
-/* A gathered Batch is cut at this size (LINK_GATHER_MAX frames are far
- * fewer bytes than any broker's max_frame_bytes allows). */
+/* A gathered Batch is cut at this size, far below any broker's
+ * max_frame_bytes. */
 #define LINK_GATHER_BYTES (256u << 10)
 
-/* Sends a packed frame: 0 taken, 1 the queue is full (EAGAIN), -1 failed
- * (the link is LOST). */
+/* Hands a packed frame to ZeroMQ with zflags. Returns 0; 1 when the queue
+ * had no room (EAGAIN: at once with ZMQ_DONTWAIT, else after the socket's
+ * send timeout); -1 when the socket failed, which loses the link. */
 static int send_bytes(link_t *l, const void *buf, size_t n, int zflags)
 {
     if (zmq_send(l->sock, buf, n, zflags) >= 0) {
@@ -171,7 +169,8 @@ static int gather(link_t *l, const uint8_t *frame, size_t n, int zflags)
     return 0;
 }
 
-/* Packs and sends env, or gathers it: 0 taken, 1 not now, -1 lost. */
+/* Packs env and sends it, or gathers it (link_gather): returns as
+ * send_bytes does, and 1 also for a gathered Batch that is full. */
 static int put(link_t *l, Liaison__Envelope *env, int zflags)
 {
     env->version = WIRE_VERSION;

@@ -237,6 +237,8 @@ static size_t batch_head(uint8_t *out, size_t body_len)
 
 size_t wire_gather_would_be(const struct wire_gather *g, size_t len)
 {
+    if (g->frames >= WIRE_BATCH_MAX_FRAMES)
+        return SIZE_MAX;
     return (g->frames ? g->len - WIRE_BATCH_HEAD_MAX : 0) + 1 + 10 + len;
 }
 

@@ -80,7 +80,10 @@ struct wire_gather {
     uint32_t frames;
 };
 #define WIRE_BATCH_HEAD_MAX 16
-/* Bytes the gather would hold with one more frame of len bytes. */
+/* The most frames one Batch may hold (a broker refuses more). */
+#define WIRE_BATCH_MAX_FRAMES 4096
+/* Bytes the gather would hold with one more frame of len bytes; SIZE_MAX
+ * when it holds WIRE_BATCH_MAX_FRAMES already (so any cap says: flush). */
 size_t wire_gather_would_be(const struct wire_gather *g, size_t len);
 void wire_gather_add(struct wire_gather *g, const void *frame, size_t len);
 /* What to send: the lone frame as itself, or the Batch of them all; *len

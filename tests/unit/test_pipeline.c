@@ -851,6 +851,22 @@ static void test_pipeline_a_batch_in_is_answered_by_a_batch_out(void **state)
      * its own frame, handled. */
     assert_int_equal(b->open->n_pubs, 1);
     expect_error(f->pub, 0, LIAISON__ERROR_CODE__BAD_FRAME);
+
+    /* More frames than a Batch may hold: none of them is read. */
+    struct wire_gather big = {0};
+    for (int i = 0; i <= WIRE_BATCH_MAX_FRAMES; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "big-%d", i);
+        add_publish(&big, (uint64_t)(1000 + i), id);
+    }
+    data = wire_gather_frame(&big, &n);
+    b->rd = store_read_begin(b->store);
+    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
+    store_read_end(&b->rd);
+    wire_gather_free(&big);
+    assert_int_equal(b->open->n_pubs, 1);
+    expect_error(f->pub, 0, LIAISON__ERROR_CODE__BAD_FRAME);
+    assert_null(frame(f->pub, 0));
 }
 
 int main(void)

@@ -651,6 +651,12 @@ static void test_wire_gathers_frames_into_one_batch(void **state)
     out = wire_gather_frame(&g, &n);
     assert_int_equal(n, lens[2]);
     assert_memory_equal(out, frames[2], lens[2]);
+    /* Full at WIRE_BATCH_MAX_FRAMES: every cap then says flush. */
+    while (g.frames < WIRE_BATCH_MAX_FRAMES) {
+        assert_true(wire_gather_would_be(&g, 3) < SIZE_MAX);
+        wire_gather_add(&g, frames[0], lens[0]);
+    }
+    assert_int_equal(wire_gather_would_be(&g, 3), SIZE_MAX);
     wire_gather_free(&g);
 }
 
