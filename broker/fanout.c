@@ -49,6 +49,7 @@ struct msgref {
     size_t len;
     const uint8_t *digest; /* NULL until needed */
     uint8_t digest_buf[32];
+    struct cache_slot *slot; /* the decoded copy's slot, which keeps its digest too */
 };
 
 /* Store messages decoded this pass, by sequence (direct-mapped). */
@@ -57,6 +58,11 @@ struct cache_slot {
     Liaison__Intel *m; /* owned */
     const void *data;  /* in the pass's snapshot */
     size_t len;
+    /* Its digest once one disclosure needed it: the next subscription
+     * walking the same message (many, after an outage) does not hash it
+     * again. */
+    uint8_t digest[32];
+    int has_digest;
 };
 static struct cache_slot cache[CACHE_SLOTS];
 
@@ -78,6 +84,7 @@ static int from_batch(batch_t *bt, uint64_t seq, struct msgref *ref)
     ref->packed = NULL;
     ref->len = p->len;
     ref->digest = p->digest;
+    ref->slot = NULL;
     return 1;
 }
 
@@ -117,6 +124,7 @@ static int fetch(broker_t *b, uint64_t *seq, int exact, struct msgref *ref)
         wire_intel_free(&c->m);
         c->m = wire_intel_decode(data, len);
         c->seq = *seq;
+        c->has_digest = 0;
     }
     if (c->m == NULL) {
         log_error("event=stored_message_undecodable seq=%llu", (unsigned long long)*seq);
@@ -127,13 +135,18 @@ static int fetch(broker_t *b, uint64_t *seq, int exact, struct msgref *ref)
     ref->p = NULL;
     ref->packed = data;
     ref->len = len;
-    ref->digest = NULL;
+    ref->digest = c->has_digest ? c->digest : NULL;
+    ref->slot = c;
     return STORE_OK;
 }
 
 static const uint8_t *digest_of(struct msgref *ref)
 {
-    if (ref->digest == NULL) {
+    if (ref->digest == NULL && ref->slot) {
+        audit_digest(ref_data(ref), ref->len, ref->slot->digest);
+        ref->slot->has_digest = 1;
+        ref->digest = ref->slot->digest;
+    } else if (ref->digest == NULL) {
         audit_digest(ref_data(ref), ref->len, ref->digest_buf);
         ref->digest = ref->digest_buf;
     }

@@ -869,6 +869,59 @@ static void test_pipeline_a_batch_in_is_answered_by_a_batch_out(void **state)
     assert_null(frame(f->pub, 0));
 }
 
+/* Each disclosure record holds the digest of what it disclosed: the same
+ * as the message's collection record, however many subscriptions walked
+ * it from the store in one pass (the digest is kept with the decoded copy
+ * and not computed again). */
+static void test_pipeline_disclosures_from_the_store_hold_the_message_digest(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d-%d", i);
+        publish(f, (uint64_t)(40 + i), "alert.y.digest", id, 60 + 10 * i);
+    }
+    pass(b);
+    for (int i = 0; i < 5; i++)
+        expect_puback(f->pub, (uint64_t)(40 + i), 0);
+    /* Three subscriptions behind the tail: all walk seqs 1..5 from the
+     * store in the same pass. */
+    for (uint32_t id = 1; id <= 3; id++)
+        fanout_sub_added(b, session_sub_add(f->ss, id, "alert.>", NULL, 10, 1));
+    pass(b);
+    for (int i = 0; i < 15; i++) {
+        Liaison__Envelope *env = frame(f->sub, 1);
+        assert_non_null(env);
+        assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+        wire_envelope_free(&env);
+    }
+    uint8_t collected[6][32];
+    int n_collect = 0, n_disclose = 0;
+    store_read_t *r = store_read_begin(b->store);
+    uint64_t key = 1, found;
+    const void *data;
+    size_t len;
+    while (store_read_seek(r, STORE_DB_AUDIT, key, 0, &found, &data, &len) == STORE_OK) {
+        Liaison__AuditRecord *rec = wire_audit_record_decode(data, len);
+        assert_non_null(rec);
+        if (rec->msg_seq >= 1 && rec->msg_seq <= 5 && rec->digest.len == 32) {
+            if (strcmp(rec->action, "publish") == 0) {
+                memcpy(collected[rec->msg_seq], rec->digest.data, 32);
+                n_collect++;
+            } else if (strcmp(rec->action, "deliver") == 0) {
+                assert_memory_equal(rec->digest.data, collected[rec->msg_seq], 32);
+                n_disclose++;
+            }
+        }
+        wire_audit_record_free(&rec);
+        key = found + 1;
+    }
+    store_read_end(&r);
+    assert_int_equal(n_collect, 5);
+    assert_int_equal(n_disclose, 15);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -885,6 +938,7 @@ int main(void)
         T(test_pipeline_delivers_new_messages_through_the_index),
         T(test_pipeline_a_dead_session_keeps_its_durable_owed),
         T(test_pipeline_a_batch_in_is_answered_by_a_batch_out),
+        T(test_pipeline_disclosures_from_the_store_hold_the_message_digest),
     };
 #undef T
 #undef S
