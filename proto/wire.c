@@ -144,8 +144,336 @@ uint64_t wire_stored_undecodable(enum wire_stored kind)
     return atomic_load(&undecodable[kind]);
 }
 
+/* ---- the stored form, decoded by hand ---------------------------------------------
+ * A message is decoded every time a subscription behind the tail walks it
+ * (a catch-up, a replay, an uplink), and protobuf-c's descriptor-driven
+ * parse was half of that walk. This reads the form the encoder above
+ * writes, fields in number order, each at most once (a repeated one's
+ * entries together), the wire type each field has, nothing empty that
+ * proto3 leaves out, enum values the enum knows, and builds what
+ * protobuf-c builds (the same allocations, so liaison__intel__free_unpacked
+ * frees it). Anything else, however valid, returns NULL, and protobuf-c
+ * decodes it: the result is protobuf-c's either way (test_wire, and the
+ * envelope fuzzer on arbitrary bytes, compare the two). */
+
+struct dec {
+    const uint8_t *p, *end;
+};
+
+/* A varint of at most max bytes whose last byte carries no bits past 64. */
+static int dec_varint(struct dec *d, uint64_t *v, int max)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < max && d->p < d->end; i++) {
+        uint8_t b = *d->p++;
+        if (i == 9 && b > 1)
+            return -1;
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The next field's number and wire type, without taking it: 0 at the end
+ * of the message. */
+static uint32_t dec_peek(const struct dec *d, int *wt)
+{
+    struct dec t = *d;
+    uint64_t tag;
+    if (t.p >= t.end || dec_varint(&t, &tag, 5) != 0 || (tag >> 3) == 0 || (tag >> 3) > 64)
+        return 0;
+    *wt = (int)(tag & 7);
+    return (uint32_t)(tag >> 3);
+}
+
+static void dec_skip_tag(struct dec *d)
+{
+    uint64_t tag;
+    dec_varint(d, &tag, 5); /* dec_peek read it already */
+}
+
+/* A length-delimited payload: its bytes, and len (0 refused unless
+ * empty_ok). A length takes at most five bytes, as protobuf-c reads one. */
+static int dec_bytes(struct dec *d, const uint8_t **b, size_t *len, int empty_ok)
+{
+    uint64_t n;
+    if (dec_varint(d, &n, 5) != 0 || n > (uint64_t)(d->end - d->p) || (n == 0 && !empty_ok))
+        return -1;
+    *b = d->p;
+    *len = (size_t)n;
+    d->p += n;
+    return 0;
+}
+
+static int dec_str(struct dec *d, char **out, int empty_ok)
+{
+    const uint8_t *b;
+    size_t n;
+    if (dec_bytes(d, &b, &n, empty_ok) != 0)
+        return -1;
+    char *s = malloc(n + 1);
+    if (s == NULL)
+        return -1;
+    memcpy(s, b, n);
+    s[n] = '\0';
+    *out = s;
+    return 0;
+}
+
+/* A repeated string field's entries, all together as the encoder writes
+ * them (the first one's tag is taken); its array is sized to them first. */
+static int dec_strs(struct dec *d, uint32_t field, char ***v, size_t *n)
+{
+    struct dec t = *d;
+    const uint8_t *b;
+    size_t len, count = 1;
+    int wt;
+    if (dec_bytes(&t, &b, &len, 1) != 0)
+        return -1;
+    while (dec_peek(&t, &wt) == field) {
+        dec_skip_tag(&t);
+        if (wt != 2 || dec_bytes(&t, &b, &len, 1) != 0)
+            return -1;
+        count++;
+    }
+    *v = calloc(count, sizeof **v);
+    if (*v == NULL)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0)
+            dec_skip_tag(d);
+        if (dec_str(d, &(*v)[i], 1) != 0)
+            return -1;
+        *n = i + 1;
+    }
+    return 0;
+}
+
+static int dec_enum(struct dec *d, const ProtobufCEnumDescriptor *desc, int *out)
+{
+    uint64_t v;
+    if (dec_varint(d, &v, 5) != 0 || v == 0 || v > INT32_MAX ||
+        protobuf_c_enum_descriptor_get_value(desc, (int)v) == NULL)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int dec_u32(struct dec *d, uint32_t *out)
+{
+    uint64_t v;
+    if (dec_varint(d, &v, 5) != 0 || v == 0 || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int dec_u64(struct dec *d, uint64_t *out)
+{
+    return dec_varint(d, out, 10) != 0 || *out == 0 ? -1 : 0;
+}
+
+/* Walks a message's fields in ascending order; field() decodes one (its
+ * tag taken) and returns -1 for anything it does not take. */
+static int dec_fields(struct dec *d, void *m, int (*field)(struct dec *, void *, uint32_t, int))
+{
+    uint32_t last = 0;
+    while (d->p < d->end) {
+        int wt;
+        uint32_t f = dec_peek(d, &wt);
+        if (f == 0 || f <= last)
+            return -1;
+        last = f;
+        dec_skip_tag(d);
+        if (field(d, m, f, wt) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int label_field(struct dec *d, void *v, uint32_t f, int wt)
+{
+    Liaison__Label *l = v;
+    switch (f) {
+    case 1:
+        return wt == 0
+                   ? dec_enum(d, &liaison__classification__descriptor, (int *)&l->classification)
+                   : -1;
+    case 2:
+        return wt == 2 ? dec_strs(d, 2, &l->caveats, &l->n_caveats) : -1;
+    case 3:
+        return wt == 0 ? dec_u32(d, &l->source_grade) : -1;
+    case 4:
+        return wt == 2 ? dec_str(d, &l->intel_grade, 0) : -1;
+    case 5:
+        return wt == 0 ? dec_enum(d, &liaison__handling__descriptor, (int *)&l->handling) : -1;
+    case 6:
+        return wt == 2 ? dec_str(d, &l->conditions, 0) : -1;
+    case 7: {
+        uint64_t b;
+        if (wt != 0 || dec_varint(d, &b, 1) != 0 || b != 1)
+            return -1;
+        l->no_onward_sharing = 1;
+        return 0;
+    }
+    case 8:
+        return wt == 0 ? dec_enum(d, &liaison__sanitisation__descriptor, (int *)&l->sanitisation)
+                       : -1;
+    case 9:
+        return wt == 2 ? dec_strs(d, 9, &l->release_to, &l->n_release_to) : -1;
+    case 10:
+        return wt == 0 ? dec_enum(d, &liaison__risk__descriptor, (int *)&l->risk) : -1;
+    case 11:
+        return wt == 2 ? dec_str(d, &l->risk_basis, 0) : -1;
+    case 12:
+        return wt == 2 ? dec_str(d, &l->risk_ref, 0) : -1;
+    case 13:
+        return wt == 2 ? dec_strs(d, 13, &l->subjects, &l->n_subjects) : -1;
+    case 14:
+        return wt == 2 ? dec_str(d, &l->review_at, 0) : -1;
+    case 15:
+        return wt == 2 ? dec_str(d, &l->embargo_until, 0) : -1;
+    case 16:
+        return wt == 2 ? dec_str(d, &l->expires_at, 0) : -1;
+    default:
+        return -1;
+    }
+}
+
+static int origin_field(struct dec *d, void *v, uint32_t f, int wt)
+{
+    Liaison__Origin *o = v;
+    if (wt != 2)
+        return -1;
+    switch (f) {
+    case 1:
+        return dec_str(d, &o->agent, 0);
+    case 2:
+        return dec_str(d, &o->agency, 0);
+    case 3:
+        return dec_str(d, &o->type, 0);
+    case 4:
+        return dec_str(d, &o->region, 0);
+    default:
+        return -1;
+    }
+}
+
+static int route_field(struct dec *d, void *v, uint32_t f, int wt)
+{
+    Liaison__Route *r = v;
+    switch (f) {
+    case 1:
+        return wt == 2 ? dec_str(d, &r->origin_broker, 0) : -1;
+    case 2:
+        return wt == 0 ? dec_u64(d, &r->origin_seq) : -1;
+    case 3:
+        return wt == 2 ? dec_strs(d, 3, &r->via, &r->n_via) : -1;
+    case 4:
+        return wt == 0 ? dec_u64(d, &r->origin_epoch) : -1;
+    default:
+        return -1;
+    }
+}
+
+/* A sub-message field: allocated and initialised as protobuf-c does, then
+ * attached before its fields are read (so a failure frees it with the rest). */
+static int dec_sub(struct dec *d, void **slot, size_t size, void (*init)(void *),
+                   int (*field)(struct dec *, void *, uint32_t, int))
+{
+    const uint8_t *b;
+    size_t n;
+    if (dec_bytes(d, &b, &n, 1) != 0)
+        return -1;
+    void *m = malloc(size);
+    if (m == NULL)
+        return -1;
+    init(m);
+    *slot = m;
+    struct dec in = {b, b + n};
+    return dec_fields(&in, m, field);
+}
+
+static void label_init(void *m)
+{
+    liaison__label__init(m);
+}
+
+static void origin_init(void *m)
+{
+    liaison__origin__init(m);
+}
+
+static void route_init(void *m)
+{
+    liaison__route__init(m);
+}
+
+static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
+{
+    Liaison__Intel *m = v;
+    switch (f) {
+    case 1:
+        return wt == 2 ? dec_str(d, &m->topic, 0) : -1;
+    case 2:
+        return wt == 2 ? dec_str(d, &m->msg_id, 0) : -1;
+    case 3:
+        return wt == 2 ? dec_sub(d, (void **)&m->label, sizeof *m->label, label_init, label_field)
+                       : -1;
+    case 4:
+        return wt == 2 ? dec_str(d, &m->content_type, 0) : -1;
+    case 5: {
+        const uint8_t *b;
+        size_t n;
+        if (wt != 2 || dec_bytes(d, &b, &n, 0) != 0 || (m->body.data = malloc(n)) == NULL)
+            return -1;
+        memcpy(m->body.data, b, n);
+        m->body.len = n;
+        return 0;
+    }
+    case 6:
+        return wt == 2
+                   ? dec_sub(d, (void **)&m->origin, sizeof *m->origin, origin_init, origin_field)
+                   : -1;
+    case 7: {
+        uint64_t t;
+        if (wt != 0 || dec_u64(d, &t) != 0)
+            return -1;
+        m->received_at_us = (int64_t)t;
+        return 0;
+    }
+    case 8:
+        return wt == 0 ? dec_u64(d, &m->seq) : -1;
+    case 9:
+        return wt == 2 ? dec_sub(d, (void **)&m->route, sizeof *m->route, route_init, route_field)
+                       : -1;
+    default:
+        return -1;
+    }
+}
+
+Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len)
+{
+    Liaison__Intel *m = malloc(sizeof *m);
+    if (m == NULL)
+        return NULL;
+    liaison__intel__init(m);
+    struct dec d = {data, (const uint8_t *)data + len};
+    if (dec_fields(&d, m, intel_field) != 0) {
+        liaison__intel__free_unpacked(m, NULL);
+        return NULL;
+    }
+    return m;
+}
+
 Liaison__Intel *wire_intel_decode(const void *data, size_t len)
 {
+    Liaison__Intel *fast = wire_intel_decode_canonical(data, len);
+    if (fast)
+        return fast;
     Liaison__Intel *m = liaison__intel__unpack(NULL, len, data);
     if (m == NULL)
         undecodable_seen(WIRE_STORED_MESSAGE, len);

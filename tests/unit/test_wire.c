@@ -660,6 +660,11 @@ static void test_wire_gathers_frames_into_one_batch(void **state)
     wire_gather_free(&g);
 }
 
+static int known(const ProtobufCEnumDescriptor *d, int v)
+{
+    return v == 0 || protobuf_c_enum_descriptor_get_value(d, v) != NULL;
+}
+
 static uint32_t pick(uint32_t *rnd, uint32_t n)
 {
     *rnd = *rnd * 1103515245u + 12345u;
@@ -740,9 +745,67 @@ static void test_wire_intel_encodes_as_protobuf_c_does(void **state)
         assert_int_equal(liaison__intel__pack(&m, a), want);
         assert_int_equal(wire_intel_pack(&m, b), want);
         assert_memory_equal(a, b, want);
+        /* The hand decoder reads back what it wrote, as protobuf-c does,
+         * or leaves it to protobuf-c (only for enum values the enums do
+         * not know). */
+        int odd = m.label && (!known(&liaison__classification__descriptor, l.classification) ||
+                              !known(&liaison__handling__descriptor, l.handling) ||
+                              !known(&liaison__sanitisation__descriptor, l.sanitisation) ||
+                              !known(&liaison__risk__descriptor, l.risk));
+        Liaison__Intel *fast = wire_intel_decode_canonical(b, want);
+        if (odd) {
+            assert_null(fast);
+        } else {
+            assert_non_null(fast);
+            Liaison__Intel *slow = liaison__intel__unpack(NULL, want, b);
+            assert_non_null(slow);
+            size_t nf = liaison__intel__get_packed_size(fast);
+            assert_int_equal(nf, want);
+            assert_int_equal(liaison__intel__pack(fast, a), want);
+            assert_memory_equal(a, b, want);
+            assert_int_equal(liaison__intel__pack(slow, a), want);
+            assert_memory_equal(a, b, want);
+            liaison__intel__free_unpacked(fast, NULL);
+            liaison__intel__free_unpacked(slow, NULL);
+        }
         free(a);
         free(b);
     }
+}
+
+/* Forms the hand decoder leaves to protobuf-c, though valid: a field out
+ * of order, one twice, a zero written out, an unknown field. */
+static void test_wire_intel_decoder_leaves_other_forms_to_protobuf_c(void **state)
+{
+    (void)state;
+    static const uint8_t ok[] = {0x0a, 0x01, 't', 0x12, 0x01, 'm'};
+    static const uint8_t swapped[] = {0x12, 0x01, 'm', 0x0a, 0x01, 't'};
+    static const uint8_t twice[] = {0x0a, 0x01, 't', 0x0a, 0x01, 'u'};
+    static const uint8_t zero[] = {0x0a, 0x01, 't', 0x40, 0x00};
+    static const uint8_t unknown[] = {0x0a, 0x01, 't', 0xf8, 0x01, 0x01};
+    static const uint8_t empty_str[] = {0x0a, 0x00};
+    static const uint8_t bad_len[] = {0x0a, 0x05, 't'};
+    Liaison__Intel *m = wire_intel_decode_canonical(ok, sizeof ok);
+    assert_non_null(m);
+    assert_string_equal(m->topic, "t");
+    assert_string_equal(m->msg_id, "m");
+    assert_null(m->label);
+    liaison__intel__free_unpacked(m, NULL);
+    assert_null(wire_intel_decode_canonical(swapped, sizeof swapped));
+    assert_null(wire_intel_decode_canonical(twice, sizeof twice));
+    assert_null(wire_intel_decode_canonical(zero, sizeof zero));
+    assert_null(wire_intel_decode_canonical(unknown, sizeof unknown));
+    assert_null(wire_intel_decode_canonical(empty_str, sizeof empty_str));
+    assert_null(wire_intel_decode_canonical(bad_len, sizeof bad_len));
+    /* wire_intel_decode still takes the valid ones, through protobuf-c. */
+    m = wire_intel_decode(swapped, sizeof swapped);
+    assert_non_null(m);
+    assert_string_equal(m->topic, "t");
+    wire_intel_free(&m);
+    m = wire_intel_decode(twice, sizeof twice);
+    assert_non_null(m);
+    assert_string_equal(m->topic, "u"); /* the last one, as protobuf-c has it */
+    wire_intel_free(&m);
 }
 
 /* The PubAck Envelope's hand encoder writes protobuf-c's bytes. */
@@ -869,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_wire_counts_stored_records_that_do_not_decode),
         cmocka_unit_test(test_wire_audit_record_encodes_as_protobuf_c_does),
         cmocka_unit_test(test_wire_intel_encodes_as_protobuf_c_does),
+        cmocka_unit_test(test_wire_intel_decoder_leaves_other_forms_to_protobuf_c),
         cmocka_unit_test(test_wire_puback_encodes_as_protobuf_c_does),
         cmocka_unit_test(test_wire_gathers_frames_into_one_batch),
     };
