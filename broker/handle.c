@@ -999,5 +999,17 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
         return;
     }
     s->last_seen_ms = util_mono_ms();
-    handle_envelope(b, s, data, len, 0);
+    /* A Batch as the gatherers write it is walked where it lies: its
+     * frames are not copied out by a decode of the whole. Anything else,
+     * a Batch in another form too, is decoded whole. */
+    static struct wire_span spans[WIRE_BATCH_MAX_FRAMES];
+    size_t n = len <= b->cfg->max_frame_bytes
+                   ? wire_batch_split(data, len, spans, WIRE_BATCH_MAX_FRAMES)
+                   : 0;
+    if (n == 0) {
+        handle_envelope(b, s, data, len, 0);
+        return;
+    }
+    for (size_t i = 0; i < n && !s->dead; i++)
+        handle_envelope(b, s, spans[i].data, spans[i].len, 1);
 }

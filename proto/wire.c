@@ -455,6 +455,35 @@ static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
     }
 }
 
+size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, size_t max)
+{
+    /* version = 1, then Envelope.batch holding only Batch.frames entries,
+     * and nothing after it: how the gatherers above write one. */
+    static const uint8_t head[] = {0x08, 0x01, 0xda, 0x02};
+    struct dec d = {data, (const uint8_t *)data + len};
+    if (len < sizeof head || memcmp(data, head, sizeof head) != 0)
+        return 0;
+    d.p += sizeof head;
+    const uint8_t *body;
+    size_t body_len;
+    if (dec_bytes(&d, &body, &body_len, 1) != 0 || d.p != d.end)
+        return 0;
+    struct dec in = {body, body + body_len};
+    size_t n = 0;
+    while (in.p < in.end) {
+        int wt;
+        const uint8_t *f;
+        size_t flen;
+        if (dec_peek(&in, &wt) != 1 || wt != 2 || n == max)
+            return 0;
+        dec_skip_tag(&in);
+        if (dec_bytes(&in, &f, &flen, 1) != 0)
+            return 0;
+        out[n++] = (struct wire_span){f, flen};
+    }
+    return n;
+}
+
 Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len)
 {
     Liaison__Intel *m = malloc(sizeof *m);

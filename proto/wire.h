@@ -85,6 +85,14 @@ struct wire_gather {
 #define WIRE_BATCH_HEAD_MAX 16
 /* The most frames one Batch may hold (a broker refuses more). */
 #define WIRE_BATCH_MAX_FRAMES 4096
+/* A Batch frame as the gatherers write it, split without copying: the
+ * frames' places in data, at most max of them. 0 when data is not such a
+ * Batch (or holds none, or more than max): decode it whole instead. */
+struct wire_span {
+    const uint8_t *data;
+    size_t len;
+};
+size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, size_t max);
 /* Bytes the gather would hold with one more frame of len bytes; SIZE_MAX
  * when it holds WIRE_BATCH_MAX_FRAMES already (so any cap says: flush). */
 size_t wire_gather_would_be(const struct wire_gather *g, size_t len);

@@ -155,9 +155,27 @@ static void decoders_agree(const uint8_t *data, size_t size)
     liaison__intel__free_unpacked(slow, NULL);
 }
 
+/* A Batch split where it lies holds what protobuf-c decodes it to. */
+static void splits_agree(const uint8_t *data, size_t size)
+{
+    static struct wire_span spans[WIRE_BATCH_MAX_FRAMES];
+    size_t n = wire_batch_split(data, size, spans, WIRE_BATCH_MAX_FRAMES);
+    if (n == 0)
+        return;
+    Liaison__Envelope *env = liaison__envelope__unpack(NULL, size, data);
+    check(env != NULL && env->version == WIRE_VERSION);
+    check(env->kind_case == LIAISON__ENVELOPE__KIND_BATCH && env->batch->n_frames == n);
+    for (size_t i = 0; i < n; i++)
+        check(env->batch->frames[i].len == spans[i].len &&
+              (spans[i].len == 0 ||
+               memcmp(env->batch->frames[i].data, spans[i].data, spans[i].len) == 0));
+    liaison__envelope__free_unpacked(env, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     decoders_agree(data, size);
+    splits_agree(data, size);
     Liaison__ErrorCode code = LIAISON__ERROR_CODE__INTERNAL;
     uint64_t corr = 0;
     Liaison__Envelope *env = wire_envelope_decode(data, size, MAX_FRAME, &code, &corr);

@@ -645,6 +645,18 @@ static void test_wire_gathers_frames_into_one_batch(void **state)
         assert_memory_equal(env->batch->frames[i].data, frames[i], lens[i]);
     }
     liaison__envelope__free_unpacked(env, NULL);
+    /* Split where it lies: the same frames, in place; 0 when it holds
+     * more than asked for, or is no Batch. */
+    struct wire_span spans[4];
+    assert_int_equal(wire_batch_split(out, n, spans, 4), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(spans[i].len, lens[i]);
+        assert_memory_equal(spans[i].data, frames[i], lens[i]);
+        assert_true(spans[i].data > out && spans[i].data < out + n);
+    }
+    assert_int_equal(wire_batch_split(out, n, spans, 2), 0);
+    assert_int_equal(wire_batch_split(out, n - 1, spans, 4), 0);
+    assert_int_equal(wire_batch_split(frames[1], lens[1], spans, 4), 0);
     wire_gather_reset(&g);
     assert_null(wire_gather_frame(&g, &n));
     wire_gather_add(&g, frames[2], lens[2]);
