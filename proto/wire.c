@@ -58,7 +58,11 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
         *code = LIAISON__ERROR_CODE__FRAME_TOO_LARGE;
         return NULL;
     }
-    Liaison__Envelope *env = liaison__envelope__unpack(NULL, len, data);
+    /* A Publish as clients write it is read by hand (as the stored form
+     * is, below); any other frame, or form, by protobuf-c. */
+    Liaison__Envelope *env = wire_publish_decode_canonical(data, len);
+    if (env == NULL)
+        env = liaison__envelope__unpack(NULL, len, data);
     if (env == NULL) {
         *code = LIAISON__ERROR_CODE__BAD_FRAME;
         return NULL;
@@ -496,6 +500,59 @@ Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len)
         return NULL;
     }
     return m;
+}
+
+Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len)
+{
+    /* version = 1, a corr_id or none, then the Publish and its message,
+     * and nothing after: how a client's encoder writes a Publish. */
+    struct dec d = {data, (const uint8_t *)data + len};
+    uint64_t v, corr = 0;
+    int wt;
+    if (dec_peek(&d, &wt) != 1 || wt != 0)
+        return NULL;
+    dec_skip_tag(&d);
+    if (dec_varint(&d, &v, 10) != 0 || v != WIRE_VERSION)
+        return NULL;
+    uint32_t f = dec_peek(&d, &wt);
+    if (f == 2) {
+        dec_skip_tag(&d);
+        if (wt != 0 || dec_u64(&d, &corr) != 0)
+            return NULL;
+        f = dec_peek(&d, &wt);
+    }
+    const uint8_t *pub, *intel;
+    size_t pub_len, intel_len;
+    if (f != 12 || wt != 2)
+        return NULL;
+    dec_skip_tag(&d);
+    if (dec_bytes(&d, &pub, &pub_len, 0) != 0 || d.p != d.end)
+        return NULL;
+    struct dec in = {pub, pub + pub_len};
+    if (dec_peek(&in, &wt) != 1 || wt != 2)
+        return NULL;
+    dec_skip_tag(&in);
+    if (dec_bytes(&in, &intel, &intel_len, 1) != 0 || in.p != in.end)
+        return NULL;
+    Liaison__Intel *m = wire_intel_decode_canonical(intel, intel_len);
+    if (m == NULL)
+        return NULL;
+    Liaison__Envelope *env = malloc(sizeof *env);
+    Liaison__Publish *p = malloc(sizeof *p);
+    if (env == NULL || p == NULL) {
+        free(env);
+        free(p);
+        liaison__intel__free_unpacked(m, NULL);
+        return NULL;
+    }
+    liaison__envelope__init(env);
+    liaison__publish__init(p);
+    p->intel = m;
+    env->version = WIRE_VERSION;
+    env->corr_id = corr;
+    env->kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env->publish = p;
+    return env;
 }
 
 Liaison__Intel *wire_intel_decode(const void *data, size_t len)

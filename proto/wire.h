@@ -52,6 +52,9 @@ Liaison__Intel *wire_intel_decode(const void *data, size_t len);
 /* Its fast path alone: the form wire_intel_pack writes, else NULL (then
  * protobuf-c decodes). For the tests that compare the two. */
 Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len);
+/* The same for an Envelope holding a Publish, as a client's encoder writes
+ * it (version, corr_id, the Publish): wire_envelope_decode's fast path. */
+Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len);
 size_t wire_intel_size(const Liaison__Intel *intel);
 size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out);
 void wire_intel_free(Liaison__Intel **intel);
