@@ -692,10 +692,20 @@ const uint8_t *wire_gather_frame(struct wire_gather *g, size_t *len)
     return g->buf + WIRE_BATCH_HEAD_MAX - h;
 }
 
+/* A buffer grown past this by one large release is given back when it is
+ * emptied: every connected session has one, and a catch-up would
+ * otherwise leave each at the largest Batch it was ever sent. */
+#define GATHER_KEEP (64u << 10)
+
 void wire_gather_reset(struct wire_gather *g)
 {
     g->frames = 0;
     g->len = WIRE_BATCH_HEAD_MAX;
+    if (g->cap > GATHER_KEEP) {
+        free(g->buf);
+        g->buf = NULL;
+        g->cap = 0;
+    }
 }
 
 void wire_gather_free(struct wire_gather *g)

@@ -103,6 +103,7 @@ void wire_gather_add(struct wire_gather *g, const void *frame, size_t len);
 /* What to send: the lone frame as itself, or the Batch of them all; *len
  * is 0 when nothing was gathered. Valid until the next add or reset. */
 const uint8_t *wire_gather_frame(struct wire_gather *g, size_t *len);
+/* Empties it; a buffer grown past 64 KiB is freed too. */
 void wire_gather_reset(struct wire_gather *g);
 void wire_gather_free(struct wire_gather *g);
 

@@ -681,6 +681,21 @@ static void test_wire_gathers_frames_into_one_batch(void **state)
         wire_gather_add(&g, frames[0], lens[0]);
     }
     assert_int_equal(wire_gather_would_be(&g, 3), SIZE_MAX);
+    /* A buffer grown large is given back when emptied; a small one kept. */
+    uint8_t big[70000];
+    memset(big, 'z', sizeof big);
+    wire_gather_reset(&g);
+    wire_gather_add(&g, big, sizeof big);
+    wire_gather_reset(&g);
+    assert_null(g.buf);
+    assert_int_equal(g.cap, 0);
+    wire_gather_add(&g, frames[1], lens[1]);
+    wire_gather_reset(&g);
+    assert_non_null(g.buf);
+    wire_gather_add(&g, frames[1], lens[1]);
+    out = wire_gather_frame(&g, &n);
+    assert_int_equal(n, lens[1]);
+    assert_memory_equal(out, frames[1], lens[1]);
     wire_gather_free(&g);
 }
 
