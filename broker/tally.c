@@ -1,7 +1,7 @@
 /* tally.c — per-topic counts of the stored messages (tally.h): a hash of
  * (topic, classification) entries, each with its totals and a Fenwick tree
  * of its counts per bucket of TALLY_BUCKET sequences from the bucket of its
- * first message. Appends come in sequence order (the start-up pass reads
+ * oldest message (compact). Appends come in sequence order (the start-up pass reads
  * in order, commits follow it), so a tree only ever grows at its end.
  * Not responsible for: when it is fed (control.c, from commit.c's release)
  * or what is shown of it. */
@@ -148,6 +148,51 @@ static void add(struct entry *e, uint64_t bucket, int64_t delta)
         e->fen[i] += (uint64_t)delta;
 }
 
+/* The first bucket (1-based) holding a message: the smallest i with
+ * prefix(i) > 0, by descending the tree. e holds messages. */
+static size_t first_held(const struct entry *e)
+{
+    size_t pos = 0, step = 1;
+    while (step * 2 <= e->n)
+        step *= 2;
+    for (; step > 0; step /= 2)
+        if (pos + step <= e->n && e->fen[pos + step] == 0) /* nothing up to pos + step */
+            pos += step;
+    return pos + 1;
+}
+
+/* Retention erases from the oldest end: once the empty buckets at the
+ * front are half of a tree (and at least 16), the tree is built again from
+ * the first that holds a message, so what a topic costs follows what is
+ * stored rather than every sequence since its first message. A tree with
+ * nothing left is let go. */
+static void compact(struct entry *e)
+{
+    if (e->messages == 0) {
+        free(e->fen);
+        e->fen = NULL;
+        e->n = e->cap = 0;
+        return;
+    }
+    size_t k = first_held(e);
+    if (k - 1 < 16 || k - 1 < e->n / 2)
+        return;
+    size_t m = e->n - (k - 1);
+    uint64_t *fen = xcalloc(m + 2, sizeof *fen);
+    for (size_t i = 1; i <= m; i++)
+        fen[i] = prefix(e, k - 1 + i) - prefix(e, k - 2 + i); /* the counts, bucket by bucket */
+    for (size_t i = 1; i <= m; i++) {                         /* and built up in place */
+        size_t j = i + (i & (~i + 1));
+        if (j <= m)
+            fen[j] += fen[i];
+    }
+    free(e->fen);
+    e->fen = fen;
+    e->base += k - 1;
+    e->n = m;
+    e->cap = m + 2;
+}
+
 /* Messages of e in buckets above bucket. */
 static uint64_t above(const struct entry *e, uint64_t bucket)
 {
@@ -222,6 +267,14 @@ uint64_t tally_scanned(const tally_t *t)
     return t->scanned;
 }
 
+size_t tally_buckets_held(const tally_t *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += t->e[i].n;
+    return n;
+}
+
 void tally_put(tally_t *t, uint64_t seq, const char *topic, int cls, size_t len, int64_t time_us)
 {
     /* Before the pass is done it reads this one itself; a message it has
@@ -247,6 +300,7 @@ void tally_erase(tally_t *t, uint64_t seq, const char *topic, int cls, size_t le
     if (seq == e->oldest_seq)
         e->oldest_stale = 1;
     t->erased++;
+    compact(e);
 }
 
 /* ---- reading --------------------------------------------------------------- */
@@ -305,9 +359,7 @@ int tally_backlog(tally_t *t, store_t *st, const char *pattern, uint64_t after, 
 /* The oldest message of e, found again in its first bucket that has any. */
 static void refind_oldest(struct entry *e, store_t *st)
 {
-    size_t i = 1;
-    while (i <= e->n && prefix(e, i) == 0)
-        i++;
+    size_t i = e->messages && e->n ? first_held(e) : e->n + 1;
     e->oldest_stale = 0;
     e->oldest_seq = 0;
     e->oldest_us = 0;

@@ -41,6 +41,9 @@ int tally_catch_up(tally_t *t, store_t *st, size_t max);
 int tally_exact(const tally_t *t);
 /* Messages read by the start-up pass so far. */
 uint64_t tally_scanned(const tally_t *t);
+/* Buckets the trees hold over all pairs (8 bytes each): what the counts
+ * cost in memory. */
+size_t tally_buckets_held(const tally_t *t);
 
 /* A message committed under seq, or erased by a batch that committed.
  * Before the start-up pass is done, what it has not reached yet is left to
