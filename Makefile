@@ -48,7 +48,7 @@ LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
 GEN_C := $(B)/gen/liaison.pb-c.c
 GEN_H := $(B)/gen/liaison.pb-c.h
 
-COMMON_SRC := $(sort $(wildcard common/*.c)) proto/wire.c
+COMMON_SRC := $(sort $(wildcard common/*.c)) proto/wire.c proto/canon.c
 BROKER_SRC := $(filter-out broker/main.c,$(sort $(wildcard broker/*.c)))
 AGENT_SRC  := $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
 CTL_SRC    := $(sort $(wildcard ctl/*.c))

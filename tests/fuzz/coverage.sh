@@ -17,7 +17,7 @@ pkgs="libzmq libprotobuf-c lmdb libconfig libsodium jansson libmicrohttpd"
 cflags=$(pkg-config --cflags $pkgs)
 # shellcheck disable=SC2086
 libs=$(pkg-config --libs $pkgs)
-src="$(ls common/*.c broker/*.c | grep -v '^broker/main\.c$') proto/wire.c build/fuzz/gen/liaison.pb-c.c"
+src="$(ls common/*.c broker/*.c | grep -v '^broker/main\.c$') proto/wire.c proto/canon.c build/fuzz/gen/liaison.pb-c.c"
 mkdir -p "$out"
 for n in $names; do
     extra=""
