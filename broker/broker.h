@@ -55,6 +55,9 @@ typedef struct broker {
     batch_t *inflight;    /* the batch being committed, or NULL; owned */
     batch_t *spare;       /* a reset batch, reused; owned */
     struct committer *committer;
+    /* Called by handle_frame after each Envelope of a frame, where the loop
+     * may end its pass early (loop.c); NULL: a pass ends only between polls. */
+    void (*pass_point)(struct broker *b);
     store_read_t *rd;       /* this pass's snapshot of what has committed, or NULL */
     uint64_t next_seq;      /* the sequence the next accepted publish gets */
     uint64_t planned;       /* every sequence up to here is planned for the tail subscriptions */

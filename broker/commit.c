@@ -154,6 +154,17 @@ static batch_t *committer_take(committer_t *c, int wait, int *rc)
     return bt;
 }
 
+int commit_idle(broker_t *b)
+{
+    if (b->inflight == NULL)
+        return 1;
+    committer_t *c = b->committer;
+    pthread_mutex_lock(&c->mu);
+    int done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    return done;
+}
+
 void commit_submit(broker_t *b)
 {
     if (b->open->try_kind && batch_empty(b->open))

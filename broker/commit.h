@@ -19,6 +19,9 @@ void committer_stop(committer_t **c);
 /* A file descriptor that is readable when a submitted batch is done. */
 int committer_fd(const committer_t *c);
 
+/* 1 when the committer is not applying a batch: idle, or done with one
+ * not yet reaped. A pass that ended now would go to disk at once. */
+int commit_idle(broker_t *b);
 /* End of a pass: hands the open batch to the committer if it is idle and
  * the batch holds anything, and opens the next. */
 void commit_submit(broker_t *b);

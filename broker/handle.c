@@ -1008,8 +1008,13 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
                    : 0;
     if (n == 0) {
         handle_envelope(b, s, data, len, 0);
+        if (b->pass_point)
+            b->pass_point(b);
         return;
     }
-    for (size_t i = 0; i < n && !s->dead; i++)
+    for (size_t i = 0; i < n && !s->dead; i++) {
         handle_envelope(b, s, spans[i].data, spans[i].len, 1);
+        if (b->pass_point)
+            b->pass_point(b);
+    }
 }

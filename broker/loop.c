@@ -314,6 +314,23 @@ static void before_sleep(broker_t *b)
     commit_submit(b); /* 5. to the committer, if it is idle */
 }
 
+/* Between two Envelopes of a pass: when the committer has nothing to apply,
+ * the pass ends here, its batch planned and handed over, and the next one
+ * begins. So a burst read in one pass (a Batch frame of a thousand
+ * publishes, say) goes to disk in pieces while the rest is read, instead of
+ * after the last of it: without this, a client whose whole window fits in
+ * one frame had the loop and the committer take turns, each idle while the
+ * other worked. */
+void loop_pass_point(broker_t *b)
+{
+    if (b->open->n_pubs == 0 || b->fatal || !commit_idle(b))
+        return;
+    before_sleep(b); /* plans, and hands it over if the committer is idle */
+    if (b->inflight)
+        commit_reap(b, 0); /* done: hands it over, then releases what was done */
+    begin_pass(b);
+}
+
 int loop_run(config_t *cfg)
 {
     broker_t b;
@@ -397,6 +414,7 @@ int loop_run(config_t *cfg)
         goto err3;
     }
     b.sessions = sessions_new();
+    b.pass_point = loop_pass_point;
     uplinks_start(&b); /* connecting; nothing here waits for them */
     char pub[41];
     keys_z85(cfg->public_key, pub);

@@ -11,7 +11,11 @@
  *   bench PUB.cfg SUB.cfg OPS.cfg
  *
  * Environment: BENCH_N messages (200000), BENCH_WINDOW publishes in flight
- * (1000), BENCH_CREDIT subscriber credit (1000), BENCH_RATE offered load of
+ * (1000), BENCH_CREDIT subscriber credit (2000: twice the window, since a
+ * subscription's credit must cover what the broker's pipeline holds for it,
+ * the batch being committed and the one being filled, besides its acks on
+ * the way back; with less, a subscriber of a publisher at full speed falls
+ * behind the tail and is served from the store), BENCH_RATE offered load of
  * the paced run in msgs/s (20000), BENCH_SECONDS its length (5; 0 skips it),
  * BENCH_STALL_S seconds without progress before giving up (30), BENCH_DIR a
  * directory on the store's file system for the fsync probe (unset: skipped),
@@ -977,7 +981,7 @@ static int link_bench(const client_config_t *pub, const client_config_t *sub,
     struct phase ph = {.id = 5,
                        .n = n,
                        .window = env_long("BENCH_WINDOW", 1000, 1, 1000000),
-                       .credit = env_long("BENCH_CREDIT", 1000, 1, 100000),
+                       .credit = env_long("BENCH_CREDIT", 2000, 1, 100000),
                        .stall_ns = env_long("BENCH_STALL_S", 30, 1, 3600) * INT64_C(1000000000),
                        .sub_cfg = sub,
                        .broker_pid = env_long("BENCH_BROKER_PID", 0, 0, 1L << 30)};
@@ -1324,7 +1328,7 @@ int main(int argc, char **argv)
     }
     long n = env_long("BENCH_N", 200000, 1, 100000000);
     long window = env_long("BENCH_WINDOW", 1000, 1, 1000000);
-    long credit = env_long("BENCH_CREDIT", 1000, 1, 100000);
+    long credit = env_long("BENCH_CREDIT", 2000, 1, 100000);
     long paced_rate = env_long("BENCH_RATE", 20000, 1, 10000000);
     long paced_s = env_long("BENCH_SECONDS", 5, 0, 3600);
     int64_t stall_ns = env_long("BENCH_STALL_S", 30, 1, 3600) * INT64_C(1000000000);

@@ -10,7 +10,7 @@
 #   sh tests/bench/run.sh BUILD_DIR
 #
 # Environment, read by bench: BENCH_N (200000), BENCH_WINDOW (1000),
-# BENCH_CREDIT (1000), BENCH_RATE (20000), BENCH_SECONDS (5), BENCH_STALL_S (30),
+# BENCH_CREDIT (2000), BENCH_RATE (20000), BENCH_SECONDS (5), BENCH_STALL_S (30),
 # BENCH_IDLE (1000), BENCH_WATCH_SUBS (1000 watchlists of 10 subjects; 0 skips
 # that phase), and for the subject queries BENCH_QUERY_N (1000000; 0 skips
 # them, and the second broker), BENCH_SUBJECTS (100000) and BENCH_QUERIES

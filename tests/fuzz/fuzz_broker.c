@@ -6,8 +6,10 @@
  *
  * Input: chunks of [selector][length, 2 bytes little-endian][Envelope].
  * selector & 3 picks the agent that sends it; & 4 runs a pass after it;
- * & 8 then acks, as that agent, every Deliver it has received. A pass
- * always ends the input.
+ * & 8 then acks, as that agent, every Deliver it has received; & 16 ends
+ * a pass after each Envelope of the chunk, a Batch's too, as the loop does
+ * when its committer is idle (loop_pass_point). A pass always ends the
+ * input.
  *
  * The agents differ in what the rule looks at (broker.cfg below): force
  * (police, OFFICIAL-SENSITIVE, no caveats, publishes and receives alerts),
@@ -645,9 +647,25 @@ static void drain(int64_t t0)
     zmq_msg_close(&msg);
 }
 
+/* When the first pass ended inside a frame since the last check, or 0. */
+static int64_t inner_t0;
+
+/* The pass as loop_pass_point ends it between two Envelopes: the next one
+ * is read through a new snapshot. */
+static void pass_inside(broker_t *b)
+{
+    if (inner_t0 == 0)
+        inner_t0 = util_now_us();
+    pass();
+    b->rd = store_read_begin(b->store);
+}
+
 static void pass_and_check(void)
 {
-    int64_t t0 = util_now_us();
+    /* The rule may have been applied as early as the first pass inside a
+     * frame. */
+    int64_t t0 = inner_t0 ? inner_t0 : util_now_us();
+    inner_t0 = 0;
     pass();
     drain(t0);
 }
@@ -724,7 +742,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             len = size - off;
         int who = sel & 3;
         note_publish(who, data + off, len);
+        b->pass_point = sel & 16 ? pass_inside : NULL;
         send_frame(who, data + off, len);
+        b->pass_point = NULL;
         off += len;
         if (sel & 4)
             pass_and_check();

@@ -31,6 +31,7 @@
 #include "handle.h"
 #include "ingest.h"
 #include "keys.h"
+#include "loop.h"
 #include "metrics.h"
 #include "room.h"
 #include "util.h"
@@ -787,6 +788,71 @@ static void add_publish(struct wire_gather *g, uint64_t corr, const char *msg_id
     wire_gather_add(g, frame, len);
 }
 
+/* A Batch frame holding a whole window of publishes goes to disk in
+ * pieces while the rest of it is read: the loop's pass ends between two of
+ * its Envelopes when the committer is idle (loop_pass_point). Before, the
+ * committer waited for the last of the frame, then the loop waited for
+ * the commit. However it is cut, every publish is acked once, in order,
+ * under the sequence it is stored at, and delivered once in order. */
+static void test_pipeline_a_long_batch_goes_to_disk_while_it_is_read(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    static const char key[] = "0123456789012345678901234567890123456789";
+    enum { N = 300 };
+    memcpy(f->ps->key_z85, key, sizeof key);
+    f->ss->batches = 1;
+    fanout_sub_added(b, session_sub_add(f->ss, 1, "alert.>", NULL, 1000, SUB_AT_TAIL));
+    b->pass_point = loop_pass_point;
+    struct wire_gather g = {0};
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "w-%d", i);
+        add_publish(&g, (uint64_t)(1 + i), id);
+    }
+    size_t n;
+    const uint8_t *data = wire_gather_frame(&g, &n);
+    b->rd = store_read_begin(b->store);
+    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
+    store_read_end(&b->rd);
+    wire_gather_free(&g);
+    /* Handed over before the frame's end: the open batch holds the rest. */
+    assert_non_null(b->inflight);
+    assert_true(b->open->n_pubs < N);
+    while (b->inflight || !batch_empty(b->open))
+        pass(b);
+    assert_int_equal(store_last_seq(b->store), N);
+
+    /* The publisher reads single frames: N PubAcks, in order. */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(expect_puback(f->pub, (uint64_t)(1 + i), 0), (uint64_t)(1 + i));
+    assert_null(frame(f->pub, 0));
+    /* The subscriber reads Batches: N Delivers over several frames (a
+     * release of one goes alone), in order. */
+    uint64_t next = 1;
+    Liaison__Envelope *env;
+    while (next <= N && (env = frame(f->sub, 1)) != NULL) {
+        if (env->kind_case == LIAISON__ENVELOPE__KIND_DELIVER) {
+            assert_int_equal(env->deliver->intel->seq, next++);
+            wire_envelope_free(&env);
+            continue;
+        }
+        assert_int_equal(env->kind_case, LIAISON__ENVELOPE__KIND_BATCH);
+        for (size_t i = 0; i < env->batch->n_frames; i++) {
+            Liaison__ErrorCode code;
+            Liaison__Envelope *in = wire_envelope_decode(
+                env->batch->frames[i].data, env->batch->frames[i].len, 1u << 20, &code, NULL);
+            assert_non_null(in);
+            assert_int_equal(in->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+            assert_int_equal(in->deliver->intel->seq, next++);
+            wire_envelope_free(&in);
+        }
+        wire_envelope_free(&env);
+    }
+    assert_int_equal(next, N + 1);
+    assert_null(frame(f->sub, 0));
+}
+
 /* Publishes that came in one Batch frame are each handled as if alone; what
  * their commit releases to a session that reads batches goes as one Batch
  * (its PubAcks in order; the subscriber's Delivers likewise), and a Batch
@@ -938,6 +1004,7 @@ int main(void)
         T(test_pipeline_delivers_new_messages_through_the_index),
         T(test_pipeline_a_dead_session_keeps_its_durable_owed),
         T(test_pipeline_a_batch_in_is_answered_by_a_batch_out),
+        T(test_pipeline_a_long_batch_goes_to_disk_while_it_is_read),
         T(test_pipeline_disclosures_from_the_store_hold_the_message_digest),
     };
 #undef T
