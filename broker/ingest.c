@@ -110,7 +110,8 @@ static uint64_t find_repeat(broker_t *b, const struct store_dkey *key, const cha
     uint64_t seq = batch_dedup_find(b->open, key);
     if (seq == 0 && b->inflight)
         seq = batch_dedup_find(b->inflight, key);
-    if (seq == 0 && b->rd && store_read_dedup(b->rd, origin, msg_id, since_us, &seq) != STORE_OK)
+    if (seq == 0 && b->rd &&
+        store_read_dedup(b->rd, key, origin, msg_id, since_us, &seq) != STORE_OK)
         seq = 0;
     return seq;
 }

@@ -936,16 +936,17 @@ static int dedup_get(store_read_t *r, const void *key, size_t len, int64_t min_t
     return STORE_OK;
 }
 
-int store_read_dedup(store_read_t *r, const char *origin, const char *msg_id, int64_t min_time_us,
-                     uint64_t *seq)
+int store_read_dedup(store_read_t *r, const struct store_dkey *key, const char *origin,
+                     const char *msg_id, int64_t min_time_us, uint64_t *seq)
 {
-    struct store_dkey key;
     char text[1200];
-    store_dedup_key(origin, msg_id, &key);
-    int rc = dedup_get(r, key.b, key.len, min_time_us, seq);
-    size_t tl;
-    if (rc == STORE_NOTFOUND && (tl = legacy_key(origin, msg_id, text, sizeof text)) > 0 &&
-        (tl != key.len || memcmp(text, key.b, tl) != 0))
+    int rc = dedup_get(r, key->b, key->len, min_time_us, seq);
+    /* A key of at most STORE_DEDUP_TEXT bytes is the text itself, as it
+     * always was: only a longer one had another form before. */
+    if (rc != STORE_NOTFOUND || key->len <= STORE_DEDUP_TEXT)
+        return rc;
+    size_t tl = legacy_key(origin, msg_id, text, sizeof text);
+    if (tl > 0 && (tl != key->len || memcmp(text, key->b, tl) != 0))
         rc = dedup_get(r, text, tl, min_time_us, seq);
     return rc;
 }

@@ -202,11 +202,12 @@ int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq);
 typedef struct store_read store_read_t;
 store_read_t *store_read_begin(store_t *s);
 void store_read_end(store_read_t **r);
-/* The dedup entry for (origin, msg_id) at or after min_time_us, under its
- * key or, in a store written before keys were hashed, its text: STORE_OK
- * with *seq set, STORE_NOTFOUND, or STORE_ERR. */
-int store_read_dedup(store_read_t *r, const char *origin, const char *msg_id, int64_t min_time_us,
-                     uint64_t *seq);
+/* The dedup entry for (origin, msg_id) at or after min_time_us, under key
+ * (store_dedup_key of the two) or, for a key too long to be the text, in a
+ * store written before long keys were hashed, the text cut as it was then:
+ * STORE_OK with *seq set, STORE_NOTFOUND, or STORE_ERR. */
+int store_read_dedup(store_read_t *r, const struct store_dkey *key, const char *origin,
+                     const char *msg_id, int64_t min_time_us, uint64_t *seq);
 /* The message at seq: STORE_OK, STORE_NOTFOUND, or STORE_ERR. */
 int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len);
 /* The first message with sequence >= from: STORE_OK (sets *seq), STORE_NOTFOUND. */
