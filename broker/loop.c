@@ -134,6 +134,7 @@ static void reap(broker_t *b, int64_t now_ms)
             env.heartbeat = &hb;
             reply_send(b, s, &env);
         }
+        session_trim(s);
         if (s->dead) {
             log_info("event=disconnected agent=%s", log_q(s->agent));
             fanout_session_gone(b, s);

@@ -477,3 +477,8 @@ void sessions_flush(sessions_t *t, void *router)
     }
     t->n_gathered = 0;
 }
+
+void session_trim(session_t *s)
+{
+    wire_gather_trim(&s->out);
+}

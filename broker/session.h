@@ -202,5 +202,8 @@ int session_send(void *router, session_t *s, const void *data, size_t len);
  * session_send would have dropped: the frames' own retries cover them. */
 void session_gather(void *router, sessions_t *t, session_t *s, const void *data, size_t len);
 void sessions_flush(sessions_t *t, void *router);
+/* Gives back a large gather buffer s holds nothing in (called at each
+ * heartbeat, so one quiet after a catch-up does not keep it). */
+void session_trim(session_t *s);
 
 #endif

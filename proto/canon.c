@@ -123,16 +123,28 @@ const uint8_t *wire_gather_frame(struct wire_gather *g, size_t *len)
     return g->buf + WIRE_BATCH_HEAD_MAX - h;
 }
 
-/* A buffer grown past this by one large release is given back when it is
- * emptied: every connected session has one, and a catch-up would
- * otherwise leave each at the largest Batch it was ever sent. */
+/* A buffer grown past this is given back when it is emptied of less than
+ * a quarter of itself: every connected session has one, and a catch-up
+ * would otherwise leave each at the largest Batch it was ever sent; while
+ * its releases stay large (a subscriber at full speed) it is kept, not
+ * grown again by reallocation at every release. */
 #define GATHER_KEEP (64u << 10)
 
 void wire_gather_reset(struct wire_gather *g)
 {
+    size_t used = g->len;
     g->frames = 0;
     g->len = WIRE_BATCH_HEAD_MAX;
-    if (g->cap > GATHER_KEEP) {
+    if (g->cap > GATHER_KEEP && used < g->cap / 4) {
+        free(g->buf);
+        g->buf = NULL;
+        g->cap = 0;
+    }
+}
+
+void wire_gather_trim(struct wire_gather *g)
+{
+    if (g->frames == 0 && g->cap > GATHER_KEEP) {
         free(g->buf);
         g->buf = NULL;
         g->cap = 0;

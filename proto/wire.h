@@ -103,8 +103,12 @@ void wire_gather_add(struct wire_gather *g, const void *frame, size_t len);
 /* What to send: the lone frame as itself, or the Batch of them all; *len
  * is 0 when nothing was gathered. Valid until the next add or reset. */
 const uint8_t *wire_gather_frame(struct wire_gather *g, size_t *len);
-/* Empties it; a buffer grown past 64 KiB is freed too. */
+/* Empties it; a buffer grown past 64 KiB that was less than a quarter
+ * used is freed too. */
 void wire_gather_reset(struct wire_gather *g);
+/* Frees a buffer grown past 64 KiB if it holds nothing: for a holder gone
+ * quiet after large releases. */
+void wire_gather_trim(struct wire_gather *g);
 void wire_gather_free(struct wire_gather *g);
 
 /* Audit records and checkpoints, stored packed (audit.c). Decoded results

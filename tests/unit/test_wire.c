@@ -681,14 +681,34 @@ static void test_wire_gathers_frames_into_one_batch(void **state)
         wire_gather_add(&g, frames[0], lens[0]);
     }
     assert_int_equal(wire_gather_would_be(&g, 3), SIZE_MAX);
-    /* A buffer grown large is given back when emptied; a small one kept. */
-    uint8_t big[70000];
+    /* A buffer grown large is kept while what it is emptied of stays
+     * large (a session at full speed would otherwise grow it again at
+     * every release), and given back once a release leaves it mostly
+     * unused; a small one is kept. */
+    static uint8_t big[70000];
     memset(big, 'z', sizeof big);
     wire_gather_reset(&g);
     wire_gather_add(&g, big, sizeof big);
     wire_gather_reset(&g);
+    assert_non_null(g.buf);
+    uint8_t *kept = g.buf;
+    wire_gather_add(&g, big, sizeof big);
+    assert_ptr_equal(g.buf, kept);
+    wire_gather_reset(&g);
+    assert_ptr_equal(g.buf, kept);
+    wire_gather_add(&g, frames[1], lens[1]);
+    wire_gather_reset(&g);
     assert_null(g.buf);
     assert_int_equal(g.cap, 0);
+    /* Large and emptied, then quiet: trimmed. Holding frames: not. */
+    wire_gather_add(&g, big, sizeof big);
+    wire_gather_reset(&g);
+    wire_gather_add(&g, big, sizeof big);
+    wire_gather_trim(&g);
+    assert_non_null(g.buf);
+    wire_gather_reset(&g);
+    wire_gather_trim(&g);
+    assert_null(g.buf);
     wire_gather_add(&g, frames[1], lens[1]);
     wire_gather_reset(&g);
     assert_non_null(g.buf);
