@@ -1439,6 +1439,11 @@ int main(int argc, char **argv)
                          .sub_cfg = sub,
                          .broker_pid = broker_pid};
     if (watch > 0) {
+        /* The same messages in each (copies made before any has run), under
+         * ids of their own. */
+        struct phase wl = subj, subj2 = subj;
+        wl.id = 4;
+        subj2.id = 7;
         /* The baseline for watchlists: the same messages, each with its
          * subject blinded and indexed, and no watchlist open. */
         printf("broker, the same with each message about one subject (no watchlists):\n");
@@ -1450,15 +1455,6 @@ int main(int argc, char **argv)
         size_t n_links = 0;
         long acked;
         link_t **links = quiet_open(sub, watch, WATCH_PER_SUB, &n_links, &acked);
-        struct phase wl = {.id = 4,
-                           .subjects = SUBJ_TRAFFIC,
-                           .n_subjects = n,
-                           .n = n,
-                           .window = window,
-                           .credit = credit,
-                           .stall_ns = stall_ns,
-                           .sub_cfg = sub,
-                           .broker_pid = broker_pid};
         double wl_rate = acked == watch ? run_phase(&wl, pub, ops) : -1;
         quiet_close(links, n_links);
         if (wl_rate < 0)
@@ -1469,15 +1465,6 @@ int main(int argc, char **argv)
          * with the mean of a phase before and one after them. */
         printf("broker, the same with each message about one subject again (watchlists "
                "closed):\n");
-        struct phase subj2 = {.id = 7,
-                              .subjects = SUBJ_TRAFFIC,
-                              .n_subjects = n,
-                              .n = n,
-                              .window = window,
-                              .credit = credit,
-                              .stall_ns = stall_ns,
-                              .sub_cfg = sub,
-                              .broker_pid = broker_pid};
         if (run_phase(&subj2, pub, ops) < 0)
             goto leave;
         double base = (subj.broker_us + subj2.broker_us) / 2;

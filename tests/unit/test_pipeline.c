@@ -788,6 +788,24 @@ static void add_publish(struct wire_gather *g, uint64_t corr, const char *msg_id
     wire_gather_add(g, frame, len);
 }
 
+/* n Publishes from "pub" (corr_ids from corr, msg_ids prefix-0 on) in one
+ * Batch frame, handled as dispatch hands it over. */
+static void publish_batch(broker_t *b, const char *key, uint64_t corr, int n, const char *prefix)
+{
+    struct wire_gather g = {0};
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        add_publish(&g, corr + (uint64_t)i, id);
+    }
+    size_t len;
+    const uint8_t *data = wire_gather_frame(&g, &len);
+    b->rd = store_read_begin(b->store);
+    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, len);
+    store_read_end(&b->rd);
+    wire_gather_free(&g);
+}
+
 /* A Batch frame holding a whole window of publishes goes to disk in
  * pieces while the rest of it is read: the loop's pass ends between two of
  * its Envelopes when the committer is idle (loop_pass_point). Before, the
@@ -804,18 +822,7 @@ static void test_pipeline_a_long_batch_goes_to_disk_while_it_is_read(void **stat
     f->ss->batches = 1;
     fanout_sub_added(b, session_sub_add(f->ss, 1, "alert.>", NULL, 1000, SUB_AT_TAIL));
     b->pass_point = loop_pass_point;
-    struct wire_gather g = {0};
-    for (int i = 0; i < N; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "w-%d", i);
-        add_publish(&g, (uint64_t)(1 + i), id);
-    }
-    size_t n;
-    const uint8_t *data = wire_gather_frame(&g, &n);
-    b->rd = store_read_begin(b->store);
-    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
-    store_read_end(&b->rd);
-    wire_gather_free(&g);
+    publish_batch(b, key, 1, N, "w");
     /* Handed over before the frame's end: the open batch holds the rest. */
     assert_non_null(b->inflight);
     assert_true(b->open->n_pubs < N);
@@ -866,18 +873,7 @@ static void test_pipeline_a_batch_in_is_answered_by_a_batch_out(void **state)
     f->ps->batches = 1;
     f->ss->batches = 1;
     fanout_sub_added(b, session_sub_add(f->ss, 1, "alert.>", NULL, 10, SUB_AT_TAIL));
-    struct wire_gather g = {0};
-    for (int i = 0; i < 3; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "b-%d", i);
-        add_publish(&g, (uint64_t)(21 + i), id);
-    }
-    size_t n;
-    const uint8_t *data = wire_gather_frame(&g, &n);
-    b->rd = store_read_begin(b->store);
-    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
-    store_read_end(&b->rd);
-    wire_gather_free(&g);
+    publish_batch(b, key, 21, 3, "b");
     assert_int_equal(b->open->n_pubs, 3);
     pass(b);
 
@@ -902,6 +898,8 @@ static void test_pipeline_a_batch_in_is_answered_by_a_batch_out(void **state)
 
     /* A Batch holding a Batch: its frames are not read. */
     struct wire_gather inner = {0}, outer = {0};
+    size_t n;
+    const uint8_t *data;
     add_publish(&inner, 30, "b-inner-1");
     add_publish(&inner, 31, "b-inner-2");
     data = wire_gather_frame(&inner, &n);
