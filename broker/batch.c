@@ -13,14 +13,17 @@ batch_t *batch_new(void)
 {
     batch_t *bt = xcalloc(1, sizeof *bt);
     bt->w = store_wset_new();
+    bt->arena = arena_new();
     return bt;
 }
 
 void batch_reset(batch_t *bt)
 {
     for (size_t i = 0; i < bt->n_pubs; i++)
-        wire_intel_free(&bt->pubs[i].intel);
+        if (!bt->pubs[i].intel_in_arena)
+            wire_intel_free(&bt->pubs[i].intel);
     bt->n_pubs = 0;
+    arena_reset(bt->arena);
     bt->first_seq = 0;
     bt->n_frames = 0;
     bt->len = 0;
@@ -42,6 +45,7 @@ void batch_free(batch_t **btp)
     batch_t *bt = *btp;
     batch_reset(bt);
     store_wset_free(&bt->w);
+    arena_destroy(&bt->arena);
     free(bt->pubs);
     free(bt->frames);
     free(bt->bytes);
@@ -73,6 +77,17 @@ static size_t put_bytes(batch_t *bt, const void *p, size_t n)
         memcpy(bt->bytes + off, p, n);
     bt->len += n;
     return off;
+}
+
+arena_t *batch_arena(batch_t *bt)
+{
+    return bt->arena;
+}
+
+void batch_arena_sweep(batch_t *bt)
+{
+    if (bt->n_pubs == 0)
+        arena_reset(bt->arena);
 }
 
 const uint8_t *batch_bytes(const batch_t *bt, size_t off)
@@ -144,7 +159,7 @@ uint64_t batch_dedup_find(const batch_t *bt, const struct store_dkey *key)
 struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size_t len,
                                 const struct store_dkey *dedup_key, const uint8_t *rid,
                                 size_t rid_len, uint64_t corr_id, const char *msg_id,
-                                Liaison__Intel *intel)
+                                Liaison__Intel *intel, const arena_t *from)
 {
     if (bt->n_pubs == 0)
         bt->first_seq = seq;
@@ -157,6 +172,7 @@ struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size
     p->seq = seq;
     p->corr_id = corr_id;
     p->intel = intel;
+    p->intel_in_arena = from != NULL;
     p->len = len;
     p->data_off = store_wset_msg(bt->w, seq, time_us, len, dedup_key);
     p->rid_off = put_bytes(bt, rid, rid_len);

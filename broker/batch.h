@@ -23,6 +23,7 @@ struct batch_pub {
     size_t dkey_off, dkey_len; /* the dedup key in the batch's bytes (len 0: none) */
     size_t data_off, len;      /* the stored bytes, in the write set */
     Liaison__Intel *intel;     /* owned: decoded once, for every routing decision */
+    int intel_in_arena;        /* it lives in the batch's arena (else malloc'd) */
     uint8_t digest[32];        /* of the stored bytes, for the audit */
     size_t tokens_off;         /* its subjects' blind-index tokens, in the batch's bytes */
     uint32_t n_tokens;         /* (32 bytes each; 0 when the index is off) */
@@ -90,6 +91,7 @@ typedef struct batch {
     int failed;      /* STORE_OK, or why it failed (STORE_FULL, STORE_ERR): sticky */
     int try_kind;    /* 0, or a try while the store was out of room (enum room_plan) */
     double commit_s; /* how long its commit took, set by the committer */
+    arena_t *arena;  /* the publishes decoded for it (batch_arena) */
 } batch_t;
 
 batch_t *batch_new(void);
@@ -108,7 +110,15 @@ void batch_fail(batch_t *bt, int rc);
 struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size_t len,
                                 const struct store_dkey *dedup_key, const uint8_t *rid,
                                 size_t rid_len, uint64_t corr_id, const char *msg_id,
-                                Liaison__Intel *intel);
+                                Liaison__Intel *intel, const arena_t *from);
+/* Where a frame is decoded for this batch: a publish decoded here is added
+ * with from = this arena and lives as long as the batch's pass (reset);
+ * one malloc'd is added with from NULL and freed at the reset. */
+arena_t *batch_arena(batch_t *bt);
+/* Takes the arena back when no publish lives in it: what a frame that
+ * added none (an ack, a refused publish) decoded there. Only between
+ * frames, when no decoded frame is in use. */
+void batch_arena_sweep(batch_t *bt);
 uint8_t *batch_pub_data(batch_t *bt, const struct batch_pub *p);
 /* Keeps n subject tokens with the publish (the subscription index's
  * watchlists read them); *tokens at batch_pub_tokens. */

@@ -38,6 +38,7 @@
 #define PUMP_BUDGET       4096
 #define FETCH_UNDECODABLE 2
 #define CACHE_SLOTS       512 /* decoded store messages kept for one pass */
+#define CACHE_ARENA_MAX   ((size_t)4 << 20)
 #define CURSOR_IDLE_MS    1000
 
 /* One message as planning sees it. */
@@ -65,12 +66,17 @@ struct cache_slot {
     int has_digest;
 };
 static struct cache_slot cache[CACHE_SLOTS];
+/* Where they are decoded: an evicted one is not freed, the arena is taken
+ * back whole at the pass's end, or sooner when a long walk has put more
+ * than CACHE_ARENA_MAX in it (no reference outlives the fetch after it). */
+static arena_t *cache_arena;
 
 static void cache_clear(void)
 {
     for (size_t i = 0; i < CACHE_SLOTS; i++)
-        if (cache[i].m)
-            wire_intel_free(&cache[i].m);
+        cache[i].m = NULL;
+    if (cache_arena)
+        arena_reset(cache_arena);
 }
 
 static int from_batch(batch_t *bt, uint64_t seq, struct msgref *ref)
@@ -121,8 +127,11 @@ static int fetch(broker_t *b, uint64_t *seq, int exact, struct msgref *ref)
         return rc;
     struct cache_slot *c = &cache[*seq % CACHE_SLOTS];
     if (c->m == NULL || c->seq != *seq) {
-        wire_intel_free(&c->m);
-        c->m = wire_intel_decode(data, len);
+        if (cache_arena == NULL)
+            cache_arena = arena_new();
+        if (arena_used(cache_arena) > CACHE_ARENA_MAX)
+            cache_clear();
+        c->m = wire_intel_decode_in(cache_arena, data, len);
         c->seq = *seq;
         c->has_digest = 0;
     }

@@ -853,12 +853,19 @@ void handle_bad_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const cha
         reply_error(b, s, 0, LIAISON__ERROR_CODE__BAD_FRAME, NULL, why);
 }
 
-/* One frame of the session's, or (inner) one of a Batch's. */
+/* One frame of the session's, or (inner) one of a Batch's. It is decoded
+ * into the open batch's arena: a publish in it lives there until its batch
+ * is reset, and anything else is taken back after the frame (a Batch's
+ * frames, after the Batch) when no publish holds the arena (handle_frame).
+ * The open batch stays the same while a frame is read: a pass ends only
+ * between them. */
 static void handle_envelope(broker_t *b, session_t *s, const void *data, size_t len, int inner)
 {
     Liaison__ErrorCode code;
     uint64_t corr = 0;
-    Liaison__Envelope *env = wire_envelope_decode(data, len, b->cfg->max_frame_bytes, &code, &corr);
+    arena_t *arena = batch_arena(b->open);
+    Liaison__Envelope *env =
+        wire_envelope_decode_in(arena, data, len, b->cfg->max_frame_bytes, &code, &corr);
     if (env == NULL) {
         char why[128];
         b->stats.frames_bad++;
@@ -910,16 +917,16 @@ static void handle_envelope(broker_t *b, session_t *s, const void *data, size_t 
         break;
     case LIAISON__ENVELOPE__KIND_PUBLISH: {
         Liaison__Intel *m = env->publish->intel;
-        env->publish->intel = NULL; /* the router owns it from here */
+        env->publish->intel = NULL; /* ingest owns it from here */
         if (m && m->label == NULL) {
             reply_error(b, s, corr, LIAISON__ERROR_CODE__BAD_LABEL, m->msg_id,
                         "message has no label");
-            wire_intel_free(&m);
+            wire_intel_free_in(&m, arena);
             break;
         }
         if (m && m->origin == NULL)
-            m->origin = wire_intel_new_origin();
-        ingest_publish(b, s, corr, m);
+            m->origin = wire_intel_new_origin(arena);
+        ingest_publish(b, s, corr, m, arena);
         break;
     }
     case LIAISON__ENVELOPE__KIND_SUBSCRIBE:
@@ -980,7 +987,7 @@ static void handle_envelope(broker_t *b, session_t *s, const void *data, size_t 
         break;
     }
 leave:
-    wire_envelope_free(&env);
+    wire_envelope_free_in(&env, arena);
 }
 
 void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *user_id,
@@ -1008,12 +1015,14 @@ void handle_frame(broker_t *b, const uint8_t *rid, size_t rid_len, const char *u
                    : 0;
     if (n == 0) {
         handle_envelope(b, s, data, len, 0);
+        batch_arena_sweep(b->open);
         if (b->pass_point)
             b->pass_point(b);
         return;
     }
     for (size_t i = 0; i < n && !s->dead; i++) {
         handle_envelope(b, s, spans[i].data, spans[i].len, 1);
+        batch_arena_sweep(b->open);
         if (b->pass_point)
             b->pass_point(b);
     }

@@ -42,6 +42,7 @@ struct source {
     uint32_t up_sub; /* the upstream subscription and sequence to ack */
     uint64_t up_seq;
     const char *actor; /* in the audit trail and logs */
+    arena_t *arena;    /* the message's (batch_arena of the open batch), or NULL: malloc'd */
 };
 
 uint64_t ingest_reserve(const broker_t *b)
@@ -94,9 +95,14 @@ static void refuse(broker_t *b, const struct source *src, Liaison__Intel *m,
     audit_publish(b, src, m, 0, NULL, wire_error_name(code));
 }
 
-/* Replaces whatever the client wrote in a broker-stamped field. */
-static void set_str(char **field, const char *value)
+/* Replaces whatever the client wrote in a broker-stamped field, from the
+ * allocation the message came from. */
+static void set_str(const struct source *src, char **field, const char *value)
 {
+    if (src->arena) {
+        *field = arena_strdup(src->arena, value);
+        return;
+    }
     if (*field && *field != wire_empty())
         free(*field);
     *field = xstrdup(value);
@@ -218,7 +224,7 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m,
         b->full = 1;
         refuse(b, src, m, LIAISON__ERROR_CODE__STORE_FULL,
                "store full: publish refused, nothing stored is lost");
-        wire_intel_free(&m);
+        wire_intel_free_in(&m, src->arena);
         return;
     }
     if (b->full && util_mono_ms() - b->full_logged_ms >= 10000)
@@ -231,14 +237,14 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m,
          * a re-send is a new message). */
         char made[32];
         snprintf(made, sizeof made, "liaison-%llu", (unsigned long long)m->seq);
-        set_str(&m->msg_id, made);
+        set_str(src, &m->msg_id, made);
         msg_id = m->msg_id;
         len = wire_intel_size(m);
     }
     const uint8_t *rid = src->s ? src->s->rid : NULL;
     size_t rid_len = src->s ? src->s->rid_len : 0; /* an uplink's is acked upstream instead */
-    struct batch_pub *p =
-        batch_add_pub(b->open, m->seq, now_us, len, dkey, rid, rid_len, src->corr_id, msg_id, m);
+    struct batch_pub *p = batch_add_pub(b->open, m->seq, now_us, len, dkey, rid, rid_len,
+                                        src->corr_id, msg_id, m, src->arena);
     if (b->index_on) {
         /* The subject index is written in the same batch: both land or
          * neither. */
@@ -282,16 +288,16 @@ static void accept_routed(broker_t *b, const struct source *src, Liaison__Intel 
                                  .topic = m->topic};
         audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
         answer_repeat(b, src, seq, m->msg_id ? m->msg_id : "");
-        wire_intel_free(&m);
+        wire_intel_free_in(&m, src->arena);
         return;
     }
     accept(b, src, m, &key, now_us);
 }
 
-void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m)
+void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m, arena_t *arena)
 {
     char why[256];
-    struct source src = {.s = s, .corr_id = corr_id, .actor = s->agent};
+    struct source src = {.s = s, .corr_id = corr_id, .actor = s->agent, .arena = arena};
     const char *msg_id = (m && m->msg_id) ? m->msg_id : "";
     int64_t now_us = util_now_us();
     Liaison__ErrorCode code = label_validate(m, b->cfg->max_topic_len, why, sizeof why);
@@ -347,14 +353,13 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     }
     /* Identity comes from the CURVE key's configured agent, never from the
      * frame: overwrite anything the client claimed, its route too. */
-    set_str(&m->origin->agent, a->name);
-    set_str(&m->origin->agency, a->agency);
-    set_str(&m->origin->type, a->type);
-    set_str(&m->origin->region, a->region);
-    if (m->route) {
+    set_str(&src, &m->origin->agent, a->name);
+    set_str(&src, &m->origin->agency, a->agency);
+    set_str(&src, &m->origin->type, a->type);
+    set_str(&src, &m->origin->region, a->region);
+    if (m->route && src.arena == NULL)
         liaison__route__free_unpacked(m->route, NULL);
-        m->route = NULL;
-    }
+    m->route = NULL;
     struct store_dkey key;
     const struct store_dkey *dkey = NULL;
     if (msg_id[0]) {
@@ -370,7 +375,7 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     accept(b, &src, m, dkey, now_us);
     return;
 leave:
-    wire_intel_free(&m);
+    wire_intel_free_in(&m, src.arena);
 }
 
 void ingest_from_uplink(broker_t *b, int uplink, const char *actor, uint32_t up_sub,
@@ -388,12 +393,12 @@ void ingest_from_uplink(broker_t *b, int uplink, const char *actor, uint32_t up_
         log_warn("event=receive_refused link=%s code=%s reason=%s", log_q(actor),
                  wire_error_name(code), log_q(why));
         refuse(b, &src, m, code, why);
-        wire_intel_free(&m);
+        wire_intel_free_in(&m, src.arena);
         return;
     }
     /* The upstream is the tier above: its origin stands. */
     if (route_checked(b, &src, m) != 0) {
-        wire_intel_free(&m);
+        wire_intel_free_in(&m, src.arena);
         return;
     }
     accept_routed(b, &src, m, now_us);

@@ -9,9 +9,10 @@
 
 #include "broker.h"
 
-/* Takes ownership of m. A refusal is answered at once with an Error and
+/* Takes ownership of m, decoded into arena: the open batch's (batch_arena),
+ * or NULL for one malloc'd. A refusal is answered at once with an Error and
  * audited; an accepted publish is answered when its batch commits. */
-void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m);
+void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m, arena_t *arena);
 
 /* A message the upstream delivered down uplink number `uplink` (named
  * actor in the trail), on its subscription up_sub at its sequence up_seq:

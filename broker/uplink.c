@@ -271,7 +271,7 @@ static void on_frame(broker_t *b, size_t i, Liaison__Envelope *env)
         Liaison__Intel *m = d->intel;
         d->intel = NULL; /* ingest owns it from here */
         if (m->origin == NULL)
-            m->origin = wire_intel_new_origin();
+            m->origin = wire_intel_new_origin(NULL);
         u->received++;
         ingest_from_uplink(b, (int)i, u->actor, d->sub_id, m->seq, m);
         break;

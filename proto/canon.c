@@ -434,7 +434,15 @@ size_t wire_audit_record_pack_within(const Liaison__AuditRecord *r, uint8_t *out
 
 struct dec {
     const uint8_t *p, *end;
+    arena_t *arena; /* where what is decoded goes; NULL: malloc, as protobuf-c's */
 };
+
+/* n bytes for the message being built: from the arena, or malloc'd so that
+ * protobuf-c's free_unpacked frees them. NULL only when malloc fails. */
+static void *dec_alloc(const struct dec *d, size_t n)
+{
+    return d->arena ? arena_alloc(d->arena, n) : malloc(n ? n : 1);
+}
 
 /* A varint of at most max bytes whose last byte carries no bits past 64. */
 static int dec_varint(struct dec *d, uint64_t *v, int max)
@@ -490,7 +498,7 @@ static int dec_str(struct dec *d, char **out, int empty_ok)
     size_t n;
     if (dec_bytes(d, &b, &n, empty_ok) != 0)
         return -1;
-    char *s = malloc(n + 1);
+    char *s = dec_alloc(d, n + 1);
     if (s == NULL)
         return -1;
     memcpy(s, b, n);
@@ -515,9 +523,10 @@ static int dec_strs(struct dec *d, uint32_t field, char ***v, size_t *n)
             return -1;
         count++;
     }
-    *v = calloc(count, sizeof **v);
+    *v = dec_alloc(d, count * sizeof **v);
     if (*v == NULL)
         return -1;
+    memset(*v, 0, count * sizeof **v);
     for (size_t i = 0; i < count; i++) {
         if (i > 0)
             dec_skip_tag(d);
@@ -664,12 +673,12 @@ static int dec_sub(struct dec *d, void **slot, size_t size, void (*init)(void *)
     size_t n;
     if (dec_bytes(d, &b, &n, 1) != 0)
         return -1;
-    void *m = malloc(size);
+    void *m = dec_alloc(d, size);
     if (m == NULL)
         return -1;
     init(m);
     *slot = m;
-    struct dec in = {b, b + n};
+    struct dec in = {b, b + n, d->arena};
     return dec_fields(&in, m, field);
 }
 
@@ -704,7 +713,7 @@ static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
     case 5: {
         const uint8_t *b;
         size_t n;
-        if (wt != 2 || dec_bytes(d, &b, &n, 0) != 0 || (m->body.data = malloc(n)) == NULL)
+        if (wt != 2 || dec_bytes(d, &b, &n, 0) != 0 || (m->body.data = dec_alloc(d, n)) == NULL)
             return -1;
         memcpy(m->body.data, b, n);
         m->body.len = n;
@@ -736,7 +745,7 @@ size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, siz
     /* version = 1, then Envelope.batch holding only Batch.frames entries,
      * and nothing after it: how the gatherers above write one. */
     static const uint8_t head[] = {0x08, 0x01, 0xda, 0x02};
-    struct dec d = {data, (const uint8_t *)data + len};
+    struct dec d = {data, (const uint8_t *)data + len, NULL};
     if (len < sizeof head || memcmp(data, head, sizeof head) != 0)
         return 0;
     d.p += sizeof head;
@@ -744,7 +753,7 @@ size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, siz
     size_t body_len;
     if (dec_bytes(&d, &body, &body_len, 1) != 0 || d.p != d.end)
         return 0;
-    struct dec in = {body, body + body_len};
+    struct dec in = {body, body + body_len, NULL};
     size_t n = 0;
     while (in.p < in.end) {
         int wt;
@@ -760,25 +769,26 @@ size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, siz
     return n;
 }
 
-Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len)
+Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena)
 {
-    Liaison__Intel *m = malloc(sizeof *m);
+    struct dec d = {data, (const uint8_t *)data + len, arena};
+    Liaison__Intel *m = dec_alloc(&d, sizeof *m);
     if (m == NULL)
         return NULL;
     liaison__intel__init(m);
-    struct dec d = {data, (const uint8_t *)data + len};
     if (dec_fields(&d, m, intel_field) != 0) {
-        liaison__intel__free_unpacked(m, NULL);
-        return NULL;
+        if (arena == NULL)
+            liaison__intel__free_unpacked(m, NULL);
+        return NULL; /* an arena's is taken back with the arena */
     }
     return m;
 }
 
-Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len)
+Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena)
 {
     /* version = 1, a corr_id or none, then the Publish and its message,
      * and nothing after: how a client's encoder writes a Publish. */
-    struct dec d = {data, (const uint8_t *)data + len};
+    struct dec d = {data, (const uint8_t *)data + len, arena};
     uint64_t v, corr = 0;
     int wt;
     if (dec_peek(&d, &wt) != 1 || wt != 0)
@@ -800,19 +810,19 @@ Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len)
     dec_skip_tag(&d);
     if (dec_bytes(&d, &pub, &pub_len, 0) != 0 || d.p != d.end)
         return NULL;
-    struct dec in = {pub, pub + pub_len};
+    struct dec in = {pub, pub + pub_len, arena};
     if (dec_peek(&in, &wt) != 1 || wt != 2)
         return NULL;
     dec_skip_tag(&in);
     if (dec_bytes(&in, &intel, &intel_len, 1) != 0 || in.p != in.end)
         return NULL;
-    Liaison__Intel *m = wire_intel_decode_canonical(intel, intel_len);
+    Liaison__Intel *m = wire_intel_decode_canonical(intel, intel_len, arena);
     if (m == NULL)
         return NULL;
-    Liaison__Envelope *env = malloc(sizeof *env);
-    Liaison__Publish *p = malloc(sizeof *p);
+    Liaison__Envelope *env = dec_alloc(&d, sizeof *env);
+    Liaison__Publish *p = dec_alloc(&d, sizeof *p);
     if (env == NULL || p == NULL) {
-        free(env);
+        free(env); /* only malloc fails */
         free(p);
         liaison__intel__free_unpacked(m, NULL);
         return NULL;

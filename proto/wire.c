@@ -37,17 +37,43 @@ static uint64_t peek_corr_id(const uint8_t *p, size_t len)
     return 0;
 }
 
-static void strip_unknown(ProtobufCMessage *m)
+/* protobuf-c's allocator over an arena: its frees are no-ops, the arena
+ * takes everything back at its reset. */
+static void *arena_take(void *data, size_t size)
 {
-    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+    return arena_alloc(data, size);
+}
+
+static void arena_leave(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+static ProtobufCAllocator arena_allocator(arena_t *a)
+{
+    return (ProtobufCAllocator){.alloc = arena_take, .free = arena_leave, .allocator_data = a};
+}
+
+static void strip_unknown(ProtobufCMessage *m, arena_t *a)
+{
+    for (unsigned i = 0; a == NULL && i < m->n_unknown_fields; i++)
         free(m->unknown_fields[i].data);
-    free(m->unknown_fields);
+    if (a == NULL)
+        free(m->unknown_fields);
     m->unknown_fields = NULL;
     m->n_unknown_fields = 0;
 }
 
 Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max_len,
                                         Liaison__ErrorCode *code, uint64_t *corr_id)
+{
+    return wire_envelope_decode_in(NULL, data, len, max_len, code, corr_id);
+}
+
+Liaison__Envelope *wire_envelope_decode_in(arena_t *arena, const void *data, size_t len,
+                                           size_t max_len, Liaison__ErrorCode *code,
+                                           uint64_t *corr_id)
 {
     if (corr_id)
         *corr_id = 0;
@@ -61,9 +87,10 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
     }
     /* A Publish as clients write it is read by hand (as the stored form
      * is, below); any other frame, or form, by protobuf-c. */
-    Liaison__Envelope *env = wire_publish_decode_canonical(data, len);
+    ProtobufCAllocator al = arena_allocator(arena);
+    Liaison__Envelope *env = wire_publish_decode_canonical(data, len, arena);
     if (env == NULL)
-        env = liaison__envelope__unpack(NULL, len, data);
+        env = liaison__envelope__unpack(arena ? &al : NULL, len, data);
     if (env == NULL) {
         *code = LIAISON__ERROR_CODE__BAD_FRAME;
         return NULL;
@@ -72,7 +99,7 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
         *corr_id = env->corr_id;
     if (env->version != WIRE_VERSION) {
         *code = LIAISON__ERROR_CODE__BAD_VERSION;
-        wire_envelope_free(&env);
+        wire_envelope_free_in(&env, arena);
         return NULL;
     }
     /* protobuf-c keeps unknown fields and re-packs some of them (field
@@ -84,17 +111,17 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
                         : env->kind_case == LIAISON__ENVELOPE__KIND_DELIVER ? env->deliver->intel
                                                                             : NULL;
     if (m) {
-        strip_unknown(&m->base);
+        strip_unknown(&m->base, arena);
         if (m->label)
-            strip_unknown(&m->label->base);
+            strip_unknown(&m->label->base, arena);
         if (m->origin)
-            strip_unknown(&m->origin->base);
+            strip_unknown(&m->origin->base, arena);
         if (m->route)
-            strip_unknown(&m->route->base);
+            strip_unknown(&m->route->base, arena);
     }
     if (env->kind_case == LIAISON__ENVELOPE__KIND__NOT_SET) {
         *code = LIAISON__ERROR_CODE__UNKNOWN_KIND;
-        wire_envelope_free(&env);
+        wire_envelope_free_in(&env, arena);
         return NULL;
     }
     *code = LIAISON__ERROR_CODE__ERROR_NONE;
@@ -103,10 +130,15 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
 
 void wire_envelope_free(Liaison__Envelope **env)
 {
-    if (env && *env) {
+    wire_envelope_free_in(env, NULL);
+}
+
+void wire_envelope_free_in(Liaison__Envelope **env, arena_t *arena)
+{
+    if (env && *env && arena == NULL)
         liaison__envelope__free_unpacked(*env, NULL);
+    if (env)
         *env = NULL;
-    }
 }
 
 void wire_envelope_init(Liaison__Envelope *env, uint64_t corr_id)
@@ -151,10 +183,16 @@ uint64_t wire_stored_undecodable(enum wire_stored kind)
 
 Liaison__Intel *wire_intel_decode(const void *data, size_t len)
 {
-    Liaison__Intel *fast = wire_intel_decode_canonical(data, len);
+    return wire_intel_decode_in(NULL, data, len);
+}
+
+Liaison__Intel *wire_intel_decode_in(arena_t *arena, const void *data, size_t len)
+{
+    Liaison__Intel *fast = wire_intel_decode_canonical(data, len, arena);
     if (fast)
         return fast;
-    Liaison__Intel *m = liaison__intel__unpack(NULL, len, data);
+    ProtobufCAllocator al = arena_allocator(arena);
+    Liaison__Intel *m = liaison__intel__unpack(arena ? &al : NULL, len, data);
     if (m == NULL)
         undecodable_seen(WIRE_STORED_MESSAGE, len);
     return m;
@@ -162,10 +200,15 @@ Liaison__Intel *wire_intel_decode(const void *data, size_t len)
 
 void wire_intel_free(Liaison__Intel **intel)
 {
-    if (intel && *intel) {
+    wire_intel_free_in(intel, NULL);
+}
+
+void wire_intel_free_in(Liaison__Intel **intel, arena_t *arena)
+{
+    if (intel && *intel && arena == NULL)
         liaison__intel__free_unpacked(*intel, NULL);
+    if (intel)
         *intel = NULL;
-    }
 }
 
 Liaison__Intel *wire_intel_new(void)
@@ -221,9 +264,9 @@ void wire_checkpoint_free(Liaison__AuditCheckpoint **c)
     }
 }
 
-Liaison__Origin *wire_intel_new_origin(void)
+Liaison__Origin *wire_intel_new_origin(arena_t *arena)
 {
-    Liaison__Origin *o = xmalloc(sizeof *o);
+    Liaison__Origin *o = arena ? arena_alloc(arena, sizeof *o) : xmalloc(sizeof *o);
     liaison__origin__init(o);
     return o;
 }

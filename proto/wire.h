@@ -6,13 +6,20 @@
  * Building messages by hand: every string and bytes pointer in a message
  * given to wire_*_free must be NULL, protobuf_c's empty string (use
  * wire_empty), or owned by the message (malloc'd); sub-messages and repeated
- * arrays likewise. Unpacked messages satisfy this automatically. */
+ * arrays likewise. Unpacked messages satisfy this automatically.
+ *
+ * The _in forms decode into an arena instead (arena.h): nothing in the
+ * result is malloc'd, so it is never freed piece by piece; it lives until
+ * the arena's reset, and its _free_in only forgets it. A NULL arena is
+ * malloc, as the plain forms. Whoever edits such a message takes its new
+ * parts from the same arena. */
 #ifndef LIAISON_WIRE_H
 #define LIAISON_WIRE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "liaison.pb-c.h"
 
 #define WIRE_VERSION LIAISON__PROTOCOL_VERSION__PROTOCOL_VERSION
@@ -25,7 +32,11 @@
  * corr_id may be NULL. */
 Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max_len,
                                         Liaison__ErrorCode *code, uint64_t *corr_id);
+Liaison__Envelope *wire_envelope_decode_in(arena_t *arena, const void *data, size_t len,
+                                           size_t max_len, Liaison__ErrorCode *code,
+                                           uint64_t *corr_id);
 void wire_envelope_free(Liaison__Envelope **env);
+void wire_envelope_free_in(Liaison__Envelope **env, arena_t *arena);
 
 /* Sets version and corr_id on an envelope initialised by the caller. */
 void wire_envelope_init(Liaison__Envelope *env, uint64_t corr_id);
@@ -49,15 +60,17 @@ uint64_t wire_stored_undecodable(enum wire_stored kind);
 /* The stored form of a message is a packed Intel. Decoded result is owned by
  * the caller (free with wire_intel_free); NULL if undecodable (counted). */
 Liaison__Intel *wire_intel_decode(const void *data, size_t len);
+Liaison__Intel *wire_intel_decode_in(arena_t *arena, const void *data, size_t len);
 /* Its fast path alone: the form wire_intel_pack writes, else NULL (then
- * protobuf-c decodes). For the tests that compare the two. */
-Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len);
+ * protobuf-c decodes). For the tests that compare the two. arena as above. */
+Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena);
 /* The same for an Envelope holding a Publish, as a client's encoder writes
  * it (version, corr_id, the Publish): wire_envelope_decode's fast path. */
-Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len);
+Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena);
 size_t wire_intel_size(const Liaison__Intel *intel);
 size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out);
 void wire_intel_free(Liaison__Intel **intel);
+void wire_intel_free_in(Liaison__Intel **intel, arena_t *arena);
 
 /* A fresh Intel with a Label and an Origin attached, all fields empty.
  * Caller owns; free with wire_intel_free. */
@@ -126,9 +139,10 @@ size_t wire_checkpoint_size(const Liaison__AuditCheckpoint *c);
 size_t wire_checkpoint_pack(const Liaison__AuditCheckpoint *c, uint8_t *out);
 void wire_checkpoint_free(Liaison__AuditCheckpoint **c);
 
-/* An empty Origin, for a decoded Intel that arrived without one. Caller
- * owns (it is freed with the Intel it is attached to). */
-Liaison__Origin *wire_intel_new_origin(void);
+/* An empty Origin, for a decoded Intel that arrived without one, from the
+ * arena the Intel was decoded into (NULL: malloc'd). It is freed with the
+ * Intel it is attached to. */
+Liaison__Origin *wire_intel_new_origin(arena_t *arena);
 
 /* protobuf-c's shared empty string, for string fields that are unset. */
 char *wire_empty(void);

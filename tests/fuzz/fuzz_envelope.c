@@ -106,7 +106,7 @@ static void intel(const Liaison__Intel *m)
     check(memcmp(theirs, packed, n) == 0);
     /* What is stored is what the hand decoder reads (never left to
      * protobuf-c), to the same bytes. */
-    Liaison__Intel *back = wire_intel_decode_canonical(packed, n);
+    Liaison__Intel *back = wire_intel_decode_canonical(packed, n, NULL);
     check(back != NULL);
     check(wire_intel_size(back) == n && wire_intel_pack(back, theirs) == n);
     check(memcmp(theirs, packed, n) == 0);
@@ -153,7 +153,7 @@ static int same_packing(const ProtobufCMessage *x, const ProtobufCMessage *y)
  * packing of each). */
 static void decoders_agree(const uint8_t *data, size_t size)
 {
-    Liaison__Intel *fast = wire_intel_decode_canonical(data, size);
+    Liaison__Intel *fast = wire_intel_decode_canonical(data, size, NULL);
     if (fast == NULL)
         return;
     Liaison__Intel *slow = liaison__intel__unpack(NULL, size, data);
@@ -183,7 +183,7 @@ static void splits_agree(const uint8_t *data, size_t size)
 /* A Publish read by hand is the Envelope protobuf-c reads. */
 static void publishes_agree(const uint8_t *data, size_t size)
 {
-    Liaison__Envelope *fast = wire_publish_decode_canonical(data, size);
+    Liaison__Envelope *fast = wire_publish_decode_canonical(data, size, NULL);
     if (fast == NULL)
         return;
     Liaison__Envelope *slow = liaison__envelope__unpack(NULL, size, data);
@@ -193,11 +193,39 @@ static void publishes_agree(const uint8_t *data, size_t size)
     liaison__envelope__free_unpacked(slow, NULL);
 }
 
+/* Decoded into an arena, any bytes give what malloc gives: the same code
+ * and corr_id, and a message that packs the same; the stored form too. */
+static void arenas_agree(const uint8_t *data, size_t size)
+{
+    static arena_t *a;
+    if (a == NULL)
+        a = arena_new();
+    Liaison__ErrorCode c1 = LIAISON__ERROR_CODE__INTERNAL, c2 = LIAISON__ERROR_CODE__INTERNAL;
+    uint64_t r1 = 1, r2 = 2;
+    Liaison__Envelope *x = wire_envelope_decode(data, size, MAX_FRAME, &c1, &r1);
+    Liaison__Envelope *y = wire_envelope_decode_in(a, data, size, MAX_FRAME, &c2, &r2);
+    check(c1 == c2 && r1 == r2 && (x == NULL) == (y == NULL));
+    if (x)
+        check(same_packing(&x->base, &y->base));
+    wire_envelope_free(&x);
+    wire_envelope_free_in(&y, a);
+    check(y == NULL);
+    Liaison__Intel *m1 = wire_intel_decode(data, size);
+    Liaison__Intel *m2 = wire_intel_decode_in(a, data, size);
+    check((m1 == NULL) == (m2 == NULL));
+    if (m1)
+        check(same_packing(&m1->base, &m2->base));
+    wire_intel_free(&m1);
+    wire_intel_free_in(&m2, a);
+    arena_reset(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     decoders_agree(data, size);
     publishes_agree(data, size);
     splits_agree(data, size);
+    arenas_agree(data, size);
     Liaison__ErrorCode code = LIAISON__ERROR_CODE__INTERNAL;
     uint64_t corr = 0;
     Liaison__Envelope *env = wire_envelope_decode(data, size, MAX_FRAME, &code, &corr);

@@ -103,19 +103,24 @@ static void assert_intel_equal(const Liaison__Intel *a, const Liaison__Intel *b)
     free(pb);
 }
 
+/* m as a Publish frame under corr_id, packed by protobuf-c; caller frees. */
+static uint8_t *publish_frame(Liaison__Intel *m, uint64_t corr_id, size_t *len)
+{
+    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
+    pub.intel = m;
+    Liaison__Envelope env;
+    wire_envelope_init(&env, corr_id);
+    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env.publish = &pub;
+    return pack(&env, len);
+}
+
 static void test_wire_publish_envelope_round_trips(void **state)
 {
     (void)state;
     Liaison__Intel *m = sample_intel(64);
-    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
-    pub.intel = m;
-    Liaison__Envelope env;
-    wire_envelope_init(&env, 7);
-    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
-    env.publish = &pub;
-
     size_t len;
-    uint8_t *frame = pack(&env, &len);
+    uint8_t *frame = publish_frame(m, 7, &len);
 
     Liaison__ErrorCode code = LIAISON__ERROR_CODE__INTERNAL;
     uint64_t corr = 0;
@@ -132,7 +137,7 @@ static void test_wire_publish_envelope_round_trips(void **state)
 
     /* protobuf-c's encoding of a Publish is the form read by hand, to the
      * same Envelope. */
-    Liaison__Envelope *fast = wire_publish_decode_canonical(frame, len);
+    Liaison__Envelope *fast = wire_publish_decode_canonical(frame, len, NULL);
     assert_non_null(fast);
     assert_int_equal(fast->corr_id, 7);
     assert_intel_equal(fast->publish->intel, m);
@@ -146,6 +151,77 @@ static void test_wire_publish_envelope_round_trips(void **state)
     assert_null(got);
     free(frame);
     wire_intel_free(&m);
+}
+
+/* Decoded into an arena, a frame is what malloc decodes, in either path
+ * (the hand-read Publish, protobuf-c for the rest, unknown fields dropped),
+ * and its free only forgets it: the arena takes it back. */
+static void test_wire_decodes_into_an_arena_what_malloc_decodes(void **state)
+{
+    (void)state;
+    arena_t *a = arena_new();
+    Liaison__Intel *m = sample_intel(64);
+    size_t len;
+    uint8_t *frame = publish_frame(m, 7, &len);
+    Liaison__ErrorCode code;
+
+    Liaison__Envelope *got = wire_envelope_decode_in(a, frame, len, MAX_FRAME, &code, NULL);
+    assert_non_null(got);
+    assert_int_equal(code, LIAISON__ERROR_CODE__ERROR_NONE);
+    assert_intel_equal(got->publish->intel, m);
+    assert_true(arena_used(a) > 64);
+    wire_envelope_free_in(&got, a);
+    assert_null(got);
+
+    /* A stored message (the Intel ends the frame) with a field the hand
+     * reader does not take: protobuf-c decodes it, into the arena. */
+    static const uint8_t unknown[] = {0xf8, 0x01, 0x01}; /* field 31, varint 1 */
+    Liaison__Envelope *plain = wire_envelope_decode(frame, len, MAX_FRAME, &code, NULL);
+    assert_non_null(plain);
+    size_t ilen = wire_intel_size(plain->publish->intel);
+    wire_envelope_free(&plain);
+    Liaison__Intel *with = wire_intel_decode_in(a, frame + len - ilen, ilen);
+    assert_non_null(with);
+    assert_intel_equal(with, m);
+    uint8_t *stored = xmalloc(ilen + sizeof unknown);
+    memcpy(stored, frame + len - ilen, ilen);
+    memcpy(stored + ilen, unknown, sizeof unknown);
+    assert_null(wire_intel_decode_canonical(stored, ilen + sizeof unknown, a));
+    Liaison__Intel *slow = wire_intel_decode_in(a, stored, ilen + sizeof unknown);
+    assert_non_null(slow);
+    assert_string_equal(slow->topic, m->topic);
+    assert_string_equal(slow->label->caveats[0], "PRISON-INTEL");
+    assert_int_equal(slow->base.n_unknown_fields, 1);
+    wire_intel_free_in(&slow, a);
+    assert_null(slow);
+
+    /* Another kind, through protobuf-c into the arena. */
+    Liaison__Subscribe sub = LIAISON__SUBSCRIBE__INIT;
+    char pattern[] = "alert.yorkshire.>";
+    sub.sub_id = 3;
+    sub.pattern = pattern;
+    Liaison__Envelope senv;
+    wire_envelope_init(&senv, 8);
+    senv.kind_case = LIAISON__ENVELOPE__KIND_SUBSCRIBE;
+    senv.subscribe = &sub;
+    size_t slen;
+    uint8_t *sframe = pack(&senv, &slen);
+    Liaison__Envelope *sgot = wire_envelope_decode_in(a, sframe, slen, MAX_FRAME, &code, NULL);
+    assert_non_null(sgot);
+    assert_string_equal(sgot->subscribe->pattern, pattern);
+    uint8_t *again = xmalloc(slen);
+    assert_int_equal(wire_envelope_pack(sgot, again), slen);
+    assert_memory_equal(again, sframe, slen);
+    wire_envelope_free_in(&sgot, a);
+
+    arena_reset(a);
+    assert_int_equal(arena_used(a), 0);
+    free(again);
+    free(sframe);
+    free(stored);
+    free(frame);
+    wire_intel_free(&m);
+    arena_destroy(&a);
 }
 
 static void test_wire_other_kinds_round_trip(void **state)
@@ -263,14 +339,8 @@ static void test_wire_refuses_truncated_frame_as_bad_frame(void **state)
 {
     (void)state;
     Liaison__Intel *m = sample_intel(300);
-    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
-    pub.intel = m;
-    Liaison__Envelope env;
-    wire_envelope_init(&env, 1000);
-    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
-    env.publish = &pub;
     size_t len;
-    uint8_t *frame = pack(&env, &len);
+    uint8_t *frame = publish_frame(m, 1000, &len);
 
     /* version (2 bytes) + corr_id (tag + 2-byte varint), then the publish,
      * whose length prefix promises more than any cut-off frame holds. */
@@ -528,7 +598,7 @@ static void test_wire_intel_new_is_empty_with_label_and_origin(void **state)
     Liaison__Intel *d = wire_intel_decode("", 0);
     assert_non_null(d);
     assert_null(d->origin);
-    d->origin = wire_intel_new_origin();
+    d->origin = wire_intel_new_origin(NULL);
     set_str(&d->origin->agent, "ops");
     wire_intel_free(&d);
 }
@@ -811,7 +881,7 @@ static void test_wire_intel_encodes_as_protobuf_c_does(void **state)
                               !known(&liaison__handling__descriptor, l.handling) ||
                               !known(&liaison__sanitisation__descriptor, l.sanitisation) ||
                               !known(&liaison__risk__descriptor, l.risk));
-        Liaison__Intel *fast = wire_intel_decode_canonical(b, want);
+        Liaison__Intel *fast = wire_intel_decode_canonical(b, want, NULL);
         if (odd) {
             assert_null(fast);
         } else {
@@ -844,18 +914,18 @@ static void test_wire_intel_decoder_leaves_other_forms_to_protobuf_c(void **stat
     static const uint8_t unknown[] = {0x0a, 0x01, 't', 0xf8, 0x01, 0x01};
     static const uint8_t empty_str[] = {0x0a, 0x00};
     static const uint8_t bad_len[] = {0x0a, 0x05, 't'};
-    Liaison__Intel *m = wire_intel_decode_canonical(ok, sizeof ok);
+    Liaison__Intel *m = wire_intel_decode_canonical(ok, sizeof ok, NULL);
     assert_non_null(m);
     assert_string_equal(m->topic, "t");
     assert_string_equal(m->msg_id, "m");
     assert_null(m->label);
     liaison__intel__free_unpacked(m, NULL);
-    assert_null(wire_intel_decode_canonical(swapped, sizeof swapped));
-    assert_null(wire_intel_decode_canonical(twice, sizeof twice));
-    assert_null(wire_intel_decode_canonical(zero, sizeof zero));
-    assert_null(wire_intel_decode_canonical(unknown, sizeof unknown));
-    assert_null(wire_intel_decode_canonical(empty_str, sizeof empty_str));
-    assert_null(wire_intel_decode_canonical(bad_len, sizeof bad_len));
+    assert_null(wire_intel_decode_canonical(swapped, sizeof swapped, NULL));
+    assert_null(wire_intel_decode_canonical(twice, sizeof twice, NULL));
+    assert_null(wire_intel_decode_canonical(zero, sizeof zero, NULL));
+    assert_null(wire_intel_decode_canonical(unknown, sizeof unknown, NULL));
+    assert_null(wire_intel_decode_canonical(empty_str, sizeof empty_str, NULL));
+    assert_null(wire_intel_decode_canonical(bad_len, sizeof bad_len, NULL));
     /* wire_intel_decode still takes the valid ones, through protobuf-c. */
     m = wire_intel_decode(swapped, sizeof swapped);
     assert_non_null(m);
@@ -974,6 +1044,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wire_publish_envelope_round_trips),
+        cmocka_unit_test(test_wire_decodes_into_an_arena_what_malloc_decodes),
         cmocka_unit_test(test_wire_other_kinds_round_trip),
         cmocka_unit_test(test_wire_refuses_garbage_as_bad_frame),
         cmocka_unit_test(test_wire_refuses_truncated_frame_as_bad_frame),
