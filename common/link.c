@@ -44,6 +44,7 @@ struct link {
     /* The frames of a Batch not yet handed out, decoded, in order. */
     Liaison__Envelope **queued;
     size_t n_queued, next_queued, cap_queued;
+    struct wire_span *spans; /* a Batch's frames where they lie (WIRE_BATCH_MAX_FRAMES) */
     /* Frames gathered to go as one Batch (link_gather). */
     int gathering;
     struct wire_gather out;
@@ -370,26 +371,36 @@ static int take(link_t *l, const Liaison__Envelope *env, int64_t now_ms)
     return 0;
 }
 
-/* Queues the frames of a Batch, decoded; one that does not decode is
+/* Queues one frame of a Batch, decoded; one that does not decode is
  * logged and skipped, as a frame alone would be, and so is a Batch inside. */
-static void unbatch(link_t *l, const Liaison__Batch *bt)
+static void unbatch_one(link_t *l, const void *data, size_t len)
 {
-    for (size_t i = 0; i < bt->n_frames; i++) {
-        Liaison__ErrorCode code;
-        Liaison__Envelope *env =
-            wire_envelope_decode(bt->frames[i].data, bt->frames[i].len, 1u << 30, &code, NULL);
-        if (env == NULL || env->kind_case == LIAISON__ENVELOPE__KIND_BATCH) {
-            log_warn("event=bad_frame_from_broker code=%s in=batch",
-                     wire_error_name(env ? LIAISON__ERROR_CODE__BAD_FRAME : code));
-            wire_envelope_free(&env);
-            continue;
-        }
-        if (l->n_queued == l->cap_queued) {
-            l->cap_queued = l->cap_queued ? l->cap_queued * 2 : 64;
-            l->queued = xrealloc(l->queued, l->cap_queued * sizeof *l->queued);
-        }
-        l->queued[l->n_queued++] = env;
+    Liaison__ErrorCode code;
+    Liaison__Envelope *env = wire_envelope_decode(data, len, 1u << 30, &code, NULL);
+    if (env == NULL || env->kind_case == LIAISON__ENVELOPE__KIND_BATCH) {
+        log_warn("event=bad_frame_from_broker code=%s in=batch",
+                 wire_error_name(env ? LIAISON__ERROR_CODE__BAD_FRAME : code));
+        wire_envelope_free(&env);
+        return;
     }
+    if (l->n_queued == l->cap_queued) {
+        l->cap_queued = l->cap_queued ? l->cap_queued * 2 : 64;
+        l->queued = xrealloc(l->queued, l->cap_queued * sizeof *l->queued);
+    }
+    l->queued[l->n_queued++] = env;
+}
+
+/* A Batch as the broker gathers it is split where it lies, its frames not
+ * copied out by a decode of the whole: 1 if data was one (its frames
+ * queued), else 0. */
+static int unbatch_in_place(link_t *l, const void *data, size_t len)
+{
+    if (l->spans == NULL)
+        l->spans = xmalloc(WIRE_BATCH_MAX_FRAMES * sizeof *l->spans);
+    size_t n = wire_batch_split(data, len, l->spans, WIRE_BATCH_MAX_FRAMES);
+    for (size_t i = 0; i < n; i++)
+        unbatch_one(l, l->spans[i].data, l->spans[i].len);
+    return n > 0;
 }
 
 /* The next frame: a queued one of a Batch first, then the socket's. */
@@ -409,6 +420,10 @@ static Liaison__Envelope *next_frame(link_t *l, int64_t now_ms)
             return NULL;
         }
         l->last_rx_ms = now_ms;
+        if (unbatch_in_place(l, zmq_msg_data(&m), zmq_msg_size(&m))) {
+            zmq_msg_close(&m);
+            continue;
+        }
         Liaison__ErrorCode code;
         Liaison__Envelope *env =
             wire_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), 1u << 30, &code, NULL);
@@ -419,7 +434,9 @@ static Liaison__Envelope *next_frame(link_t *l, int64_t now_ms)
         }
         if (env->kind_case != LIAISON__ENVELOPE__KIND_BATCH)
             return env;
-        unbatch(l, env->batch);
+        /* A Batch in another form: decoded whole. */
+        for (size_t i = 0; i < env->batch->n_frames; i++)
+            unbatch_one(l, env->batch->frames[i].data, env->batch->frames[i].len);
         wire_envelope_free(&env);
     }
 }
@@ -540,6 +557,7 @@ void link_close(link_t **lp)
     while (l->next_queued < l->n_queued)
         wire_envelope_free(&l->queued[l->next_queued++]);
     free(l->queued);
+    free(l->spans);
     wire_gather_free(&l->out);
     free(l->broker);
     free(l);

@@ -1,9 +1,10 @@
 /* canon.c — the wire's forms written and read by hand, where the broker
  * meets them per message and protobuf-c's descriptor-driven code cost the
  * most: the stored form of a message, an audit record and a PubAck
- * written byte-equal to protobuf-c's pack; the stored form and a client's
- * Publish read in their canonical form (anything else is protobuf-c's);
- * a Deliver wrapped around stored bytes; Batch frames gathered and split.
+ * written byte-equal to protobuf-c's pack; the stored form, a client's
+ * Publish and the broker's Deliver read in their canonical form (anything
+ * else is protobuf-c's), into malloc'd memory or an arena; a Deliver
+ * wrapped around stored bytes; Batch frames gathered and split.
  * test_wire and the envelope and JSON fuzzers hold each to protobuf-c.
  * Not responsible for: the general decode, its bounds and error codes, or
  * the counts of undecodable records (wire.c). */
@@ -239,12 +240,28 @@ static void enc_strs(struct enc *e, uint32_t field, char **v, size_t n)
 }
 
 /* A sub-message, written whenever it is set (even empty), as protobuf-c
- * writes a proto3 message field. */
+ * writes a proto3 message field. Written without a cap, its body goes in
+ * once, after room for a one-byte length, and moves up in the rare case
+ * its length needs more (a body of 128 bytes or more): never past where
+ * it ends, so out need only be the message's size. Counting, or under a
+ * cap, its length is counted first. */
 static void enc_sub(struct enc *e, uint32_t field, const void *m,
                     void (*body)(struct enc *, const void *))
 {
     if (m == NULL)
         return;
+    if (e->out && !e->cap) {
+        size_t t = put_varint(e->out + e->n, ((uint64_t)field << 3) | 2u);
+        uint8_t *at = e->out + e->n + t + 1;
+        struct enc in = {.out = at};
+        body(&in, m);
+        size_t ll = varint_len(in.n);
+        if (ll > 1)
+            memmove(at + ll - 1, at, in.n);
+        put_varint(e->out + e->n + t, in.n);
+        e->n += t + ll + in.n;
+        return;
+    }
     struct enc count = {.out = NULL};
     body(&count, m);
     uint64_t tag = ((uint64_t)field << 3) | 2u;
@@ -784,31 +801,67 @@ Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_
     return m;
 }
 
+/* The head of an Envelope as the encoders write one: version = 1, a
+ * corr_id or none, then the kind's field (field, length-delimited) and
+ * nothing after it. 0 and its payload, or -1. */
+static int envelope_head(struct dec *d, uint32_t field, uint64_t *corr, const uint8_t **body,
+                         size_t *body_len)
+{
+    uint64_t v;
+    int wt;
+    *corr = 0;
+    if (dec_peek(d, &wt) != 1 || wt != 0)
+        return -1;
+    dec_skip_tag(d);
+    if (dec_varint(d, &v, 10) != 0 || v != WIRE_VERSION)
+        return -1;
+    uint32_t f = dec_peek(d, &wt);
+    if (f == 2) {
+        dec_skip_tag(d);
+        if (wt != 0 || dec_u64(d, corr) != 0)
+            return -1;
+        f = dec_peek(d, &wt);
+    }
+    if (f != field || wt != 2)
+        return -1;
+    dec_skip_tag(d);
+    return dec_bytes(d, body, body_len, 0) != 0 || d->p != d->end ? -1 : 0;
+}
+
+/* The Envelope around a kind of kind_size bytes (*kind, for the caller to
+ * fill) holding the message in intel, decoded; all from where the frame is
+ * decoded. NULL, nothing left allocated, if the message is not in its
+ * canonical form (or malloc fails). */
+static Liaison__Envelope *envelope_around(const struct dec *d, uint64_t corr, const uint8_t *intel,
+                                          size_t intel_len, size_t kind_size, void **kind,
+                                          Liaison__Intel **m)
+{
+    *m = wire_intel_decode_canonical(intel, intel_len, d->arena);
+    if (*m == NULL)
+        return NULL;
+    Liaison__Envelope *env = dec_alloc(d, sizeof *env);
+    *kind = dec_alloc(d, kind_size);
+    if (env == NULL || *kind == NULL) {
+        free(env); /* only malloc fails */
+        free(*kind);
+        liaison__intel__free_unpacked(*m, NULL);
+        return NULL;
+    }
+    liaison__envelope__init(env);
+    env->version = WIRE_VERSION;
+    env->corr_id = corr;
+    return env;
+}
+
 Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena)
 {
-    /* version = 1, a corr_id or none, then the Publish and its message,
-     * and nothing after: how a client's encoder writes a Publish. */
+    /* How a client's encoder writes a Publish: its message alone in it. */
     struct dec d = {data, (const uint8_t *)data + len, arena};
-    uint64_t v, corr = 0;
-    int wt;
-    if (dec_peek(&d, &wt) != 1 || wt != 0)
-        return NULL;
-    dec_skip_tag(&d);
-    if (dec_varint(&d, &v, 10) != 0 || v != WIRE_VERSION)
-        return NULL;
-    uint32_t f = dec_peek(&d, &wt);
-    if (f == 2) {
-        dec_skip_tag(&d);
-        if (wt != 0 || dec_u64(&d, &corr) != 0)
-            return NULL;
-        f = dec_peek(&d, &wt);
-    }
+    uint64_t corr;
     const uint8_t *pub, *intel;
     size_t pub_len, intel_len;
-    if (f != 12 || wt != 2)
-        return NULL;
-    dec_skip_tag(&d);
-    if (dec_bytes(&d, &pub, &pub_len, 0) != 0 || d.p != d.end)
+    int wt;
+    if (envelope_head(&d, 12, &corr, &pub, &pub_len) != 0)
         return NULL;
     struct dec in = {pub, pub + pub_len, arena};
     if (dec_peek(&in, &wt) != 1 || wt != 2)
@@ -816,23 +869,72 @@ Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, a
     dec_skip_tag(&in);
     if (dec_bytes(&in, &intel, &intel_len, 1) != 0 || in.p != in.end)
         return NULL;
-    Liaison__Intel *m = wire_intel_decode_canonical(intel, intel_len, arena);
-    if (m == NULL)
+    Liaison__Intel *m;
+    Liaison__Publish *p;
+    Liaison__Envelope *env =
+        envelope_around(&d, corr, intel, intel_len, sizeof *p, (void **)&p, &m);
+    if (env == NULL)
         return NULL;
-    Liaison__Envelope *env = dec_alloc(&d, sizeof *env);
-    Liaison__Publish *p = dec_alloc(&d, sizeof *p);
-    if (env == NULL || p == NULL) {
-        free(env); /* only malloc fails */
-        free(p);
-        liaison__intel__free_unpacked(m, NULL);
-        return NULL;
-    }
-    liaison__envelope__init(env);
     liaison__publish__init(p);
     p->intel = m;
-    env->version = WIRE_VERSION;
-    env->corr_id = corr;
     env->kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
     env->publish = p;
+    return env;
+}
+
+Liaison__Envelope *wire_deliver_decode_canonical(const void *data, size_t len, arena_t *arena)
+{
+    /* How wire_deliver_pack writes one: sub_id, the message, attempt, and
+     * notice when set. A notice's other fields are protobuf-c's to read. */
+    struct dec d = {data, (const uint8_t *)data + len, arena};
+    uint64_t corr;
+    const uint8_t *body, *intel = NULL;
+    size_t body_len, intel_len = 0;
+    uint32_t sub_id = 0, attempt = 0, last = 0;
+    int notice = 0, wt;
+    if (envelope_head(&d, 17, &corr, &body, &body_len) != 0)
+        return NULL;
+    struct dec in = {body, body + body_len, arena};
+    while (in.p < in.end) {
+        uint32_t f = dec_peek(&in, &wt);
+        if (f == 0 || f <= last)
+            return NULL;
+        last = f;
+        dec_skip_tag(&in);
+        uint64_t b;
+        int bad = 1;
+        switch (f) {
+        case 1:
+            bad = wt != 0 || dec_u32(&in, &sub_id) != 0;
+            break;
+        case 2:
+            bad = wt != 2 || dec_bytes(&in, &intel, &intel_len, 1) != 0;
+            break;
+        case 3:
+            bad = wt != 0 || dec_u32(&in, &attempt) != 0;
+            break;
+        case 4:
+            bad = wt != 0 || dec_varint(&in, &b, 1) != 0 || b != 1;
+            notice = 1;
+            break;
+        }
+        if (bad)
+            return NULL;
+    }
+    if (intel == NULL)
+        return NULL;
+    Liaison__Intel *m;
+    Liaison__Deliver *dl;
+    Liaison__Envelope *env =
+        envelope_around(&d, corr, intel, intel_len, sizeof *dl, (void **)&dl, &m);
+    if (env == NULL)
+        return NULL;
+    liaison__deliver__init(dl);
+    dl->sub_id = sub_id;
+    dl->intel = m;
+    dl->attempt = attempt;
+    dl->notice = notice;
+    env->kind_case = LIAISON__ENVELOPE__KIND_DELIVER;
+    env->deliver = dl;
     return env;
 }

@@ -85,10 +85,13 @@ Liaison__Envelope *wire_envelope_decode_in(arena_t *arena, const void *data, siz
         *code = LIAISON__ERROR_CODE__FRAME_TOO_LARGE;
         return NULL;
     }
-    /* A Publish as clients write it is read by hand (as the stored form
-     * is, below); any other frame, or form, by protobuf-c. */
+    /* A Publish as clients write it, and a Deliver as the broker does, are
+     * read by hand (as the stored form is, below); any other frame, or
+     * form, by protobuf-c. */
     ProtobufCAllocator al = arena_allocator(arena);
     Liaison__Envelope *env = wire_publish_decode_canonical(data, len, arena);
+    if (env == NULL)
+        env = wire_deliver_decode_canonical(data, len, arena);
     if (env == NULL)
         env = liaison__envelope__unpack(arena ? &al : NULL, len, data);
     if (env == NULL) {

@@ -67,6 +67,9 @@ Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_
 /* The same for an Envelope holding a Publish, as a client's encoder writes
  * it (version, corr_id, the Publish): wire_envelope_decode's fast path. */
 Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena);
+/* And for a Deliver as wire_deliver_pack writes it (sub_id, the message,
+ * attempt, notice): the fast path of what a client reads most. */
+Liaison__Envelope *wire_deliver_decode_canonical(const void *data, size_t len, arena_t *arena);
 size_t wire_intel_size(const Liaison__Intel *intel);
 size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out);
 void wire_intel_free(Liaison__Intel **intel);

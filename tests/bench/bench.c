@@ -491,6 +491,7 @@ struct template
     Liaison__Label label;
     uint8_t body[BODY_LEN];
     char msg_id[64];
+    long pid; /* asked once: getpid is a system call */
     char subject[64];
     char *subjects[1];
 };
@@ -515,6 +516,7 @@ static void template_init(struct template *t, const struct phase *ph)
     }
     t->intel.topic = (char *)(uintptr_t)(ph->topic ? ph->topic : "bench.load");
     t->intel.msg_id = t->msg_id;
+    t->pid = (long)getpid();
     t->intel.label = &t->label;
     t->intel.content_type = (char *)(uintptr_t) "application/octet-stream";
     memset(t->body, 'x', sizeof t->body);
@@ -531,7 +533,7 @@ static int publish_one(link_t *l, struct template *t, struct phase *ph, long i)
     struct body_head h = {.magic = BODY_MAGIC, .phase = ph->id, .index = (uint64_t)i};
     /* Unique across phases and runs: the broker drops repeats of
      * (origin, msg_id) as duplicates. */
-    snprintf(t->msg_id, sizeof t->msg_id, "bench-%ld-%u-%ld", (long)getpid(), ph->id, i);
+    snprintf(t->msg_id, sizeof t->msg_id, "bench-%ld-%u-%ld", t->pid, ph->id, i);
     if (ph->subjects != SUBJ_NONE)
         subject_name(ph->subjects, i % ph->n_subjects, t->subject, sizeof t->subject);
     t->env.corr_id = CORR_BASE + (uint64_t)i;

@@ -180,17 +180,25 @@ static void splits_agree(const uint8_t *data, size_t size)
     liaison__envelope__free_unpacked(env, NULL);
 }
 
-/* A Publish read by hand is the Envelope protobuf-c reads. */
-static void publishes_agree(const uint8_t *data, size_t size)
+/* A Publish or a Deliver read by hand is the Envelope protobuf-c reads. */
+static void hand_read_agrees(Liaison__Envelope *fast, const uint8_t *data, size_t size,
+                             Liaison__Envelope__KindCase kind)
 {
-    Liaison__Envelope *fast = wire_publish_decode_canonical(data, size, NULL);
     if (fast == NULL)
         return;
     Liaison__Envelope *slow = liaison__envelope__unpack(NULL, size, data);
-    check(slow != NULL && slow->kind_case == LIAISON__ENVELOPE__KIND_PUBLISH);
+    check(slow != NULL && slow->kind_case == kind && fast->kind_case == kind);
     check(same_packing(&fast->base, &slow->base));
     liaison__envelope__free_unpacked(fast, NULL);
     liaison__envelope__free_unpacked(slow, NULL);
+}
+
+static void publishes_agree(const uint8_t *data, size_t size)
+{
+    hand_read_agrees(wire_publish_decode_canonical(data, size, NULL), data, size,
+                     LIAISON__ENVELOPE__KIND_PUBLISH);
+    hand_read_agrees(wire_deliver_decode_canonical(data, size, NULL), data, size,
+                     LIAISON__ENVELOPE__KIND_DELIVER);
 }
 
 /* Decoded into an arena, any bytes give what malloc gives: the same code

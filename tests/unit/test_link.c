@@ -585,6 +585,55 @@ static void test_link_reads_a_batch_frame_by_frame(void **state)
     fake_free(&f);
 }
 
+/* A Batch not in the form the broker gathers (here with a corr_id, packed
+ * by protobuf-c) is decoded whole, and its frames handed out the same. */
+static void test_link_reads_a_batch_in_another_form(void **state)
+{
+    (void)state;
+    struct fake *f = fake_new(ANSWER_WELCOME, 0, 0);
+    client_config_t *cfg = config_for(f->endpoint, f->public_key);
+    link_t *l = start(cfg);
+    assert_int_equal(settle(l, f), LINK_UP);
+
+    uint8_t frames[2][64];
+    ProtobufCBinaryData parts[2];
+    for (int i = 0; i < 2; i++) {
+        Liaison__Envelope env;
+        Liaison__Heartbeat hb = LIAISON__HEARTBEAT__INIT;
+        heartbeat_env(&env, &hb);
+        hb.time_us = 10 + i;
+        env.version = WIRE_VERSION;
+        parts[i].len = wire_envelope_pack(&env, frames[i]);
+        parts[i].data = frames[i];
+    }
+    Liaison__Batch bt = LIAISON__BATCH__INIT;
+    bt.n_frames = 2;
+    bt.frames = parts;
+    Liaison__Envelope outer;
+    wire_envelope_init(&outer, 5);
+    outer.kind_case = LIAISON__ENVELOPE__KIND_BATCH;
+    outer.batch = &bt;
+    uint8_t buf[256];
+    size_t n = wire_envelope_pack(&outer, buf);
+    assert_true(zmq_send(f->router, f->rid, f->rid_len, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(f->router, buf, n, 0) >= 0);
+
+    Liaison__Envelope *got = NULL;
+    for (int i = 0; i < ROUNDS && got == NULL; i++)
+        got = round_trip(l, NULL);
+    assert_non_null(got);
+    assert_int_equal(got->heartbeat->time_us, 10);
+    wire_envelope_free(&got);
+    got = link_on_readable(l, util_mono_ms());
+    assert_non_null(got);
+    assert_int_equal(got->heartbeat->time_us, 11);
+    wire_envelope_free(&got);
+    assert_null(link_on_readable(l, util_mono_ms()));
+    link_close(&l);
+    config_free(&cfg);
+    fake_free(&f);
+}
+
 /* Sends gathered go as one Batch frame to a broker whose Welcome says it
  * reads them, in order; to one that does not, each goes alone as before. */
 static void gathers(int broker_batches)
@@ -670,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_link_hands_over_the_error_that_ends_the_session),
         cmocka_unit_test(test_link_try_send_says_not_now_when_the_queue_is_full),
         cmocka_unit_test(test_link_reads_a_batch_frame_by_frame),
+        cmocka_unit_test(test_link_reads_a_batch_in_another_form),
         cmocka_unit_test(test_link_gathers_sends_into_one_batch),
         cmocka_unit_test(test_link_sends_one_by_one_to_a_broker_without_batches),
         cmocka_unit_test(test_link_open_waits_and_reports_why),
