@@ -464,6 +464,10 @@ static void *dec_alloc(const struct dec *d, size_t n)
 /* A varint of at most max bytes whose last byte carries no bits past 64. */
 static int dec_varint(struct dec *d, uint64_t *v, int max)
 {
+    if (d->p < d->end && *d->p < 0x80) { /* most tags and lengths */
+        *v = *d->p++;
+        return 0;
+    }
     uint64_t x = 0;
     for (int i = 0; i < max && d->p < d->end; i++) {
         uint8_t b = *d->p++;
@@ -485,6 +489,16 @@ static uint32_t dec_peek(const struct dec *d, int *wt)
     struct dec t = *d;
     uint64_t tag;
     if (t.p >= t.end || dec_varint(&t, &tag, 5) != 0 || (tag >> 3) == 0 || (tag >> 3) > 64)
+        return 0;
+    *wt = (int)(tag & 7);
+    return (uint32_t)(tag >> 3);
+}
+
+/* The next field's number and wire type, taken: 0 if there is none. */
+static uint32_t dec_tag(struct dec *d, int *wt)
+{
+    uint64_t tag;
+    if (d->p >= d->end || dec_varint(d, &tag, 5) != 0 || (tag >> 3) == 0 || (tag >> 3) > 64)
         return 0;
     *wt = (int)(tag & 7);
     return (uint32_t)(tag >> 3);
@@ -585,11 +599,10 @@ static int dec_fields(struct dec *d, void *m, int (*field)(struct dec *, void *,
     uint32_t last = 0;
     while (d->p < d->end) {
         int wt;
-        uint32_t f = dec_peek(d, &wt);
+        uint32_t f = dec_tag(d, &wt);
         if (f == 0 || f <= last)
             return -1;
         last = f;
-        dec_skip_tag(d);
         if (field(d, m, f, wt) != 0)
             return -1;
     }
@@ -896,11 +909,10 @@ Liaison__Envelope *wire_deliver_decode_canonical(const void *data, size_t len, a
         return NULL;
     struct dec in = {body, body + body_len, arena};
     while (in.p < in.end) {
-        uint32_t f = dec_peek(&in, &wt);
+        uint32_t f = dec_tag(&in, &wt);
         if (f == 0 || f <= last)
             return NULL;
         last = f;
-        dec_skip_tag(&in);
         uint64_t b;
         int bad = 1;
         switch (f) {
