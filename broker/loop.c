@@ -39,6 +39,11 @@ volatile sig_atomic_t loop_reload_flag;
  * slower than the clients), the loop stops reading frames until it
  * catches up, so memory stays bounded. */
 #define OPEN_BATCH_MAX 65536
+/* What frames read into the open batch's arena may hold while it waits for
+ * the committer: a frame refused in a batch that also took a publish keeps
+ * its memory there until the batch ends, so reading stops at this bound as
+ * it does at OPEN_BATCH_MAX, whatever the frames were. */
+#define OPEN_ARENA_MAX ((size_t)64 << 20)
 
 static int open_router(broker_t *b, char *err, size_t errlen)
 {
@@ -74,13 +79,22 @@ fail:
     return -1;
 }
 
-/* Reads up to DISPATCH_BATCH two-part messages without blocking. */
+/* 1 while the open batch may take more frames: under its bounds, and the
+ * store not out of room (room.c). */
+static int open_has_room(broker_t *b)
+{
+    return b->open->n_pubs < OPEN_BATCH_MAX && arena_used(batch_arena(b->open)) < OPEN_ARENA_MAX &&
+           !room_trying(b);
+}
+
+/* Reads up to DISPATCH_BATCH two-part messages without blocking, stopping
+ * early when the open batch is full. */
 static void dispatch(broker_t *b)
 {
     zmq_msg_t rid, body;
     zmq_msg_init(&rid);
     zmq_msg_init(&body);
-    for (int i = 0; i < DISPATCH_BATCH; i++) {
+    for (int i = 0; i < DISPATCH_BATCH && open_has_room(b); i++) {
         if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0)
             break;
         if (!zmq_msg_more(&rid) || zmq_msg_recv(&body, b->router, 0) < 0)
@@ -445,7 +459,7 @@ int loop_run(config_t *cfg)
             timeout = up_wait;
         if (notify_watchdog_in(now) < timeout)
             timeout = (long)notify_watchdog_in(now);
-        int reading = b.open->n_pubs < OPEN_BATCH_MAX && !room_trying(&b);
+        int reading = open_has_room(&b);
         zmq_pollitem_t items[3 + 2 * UPLINKS_MAX] = {
             {NULL, committer_fd(b.committer), ZMQ_POLLIN, 0},
             {auth_socket(b.auth), 0, ZMQ_POLLIN, 0},
