@@ -26,7 +26,7 @@ struct store {
     MDB_env *env;
     MDB_dbi messages;    /* seq (8 bytes big-endian) -> packed Intel */
     MDB_dbi meta;        /* "schema" -> uint32 */
-    MDB_dbi times;       /* time_us (8, BE) + seq (8, BE) -> empty */
+    MDB_dbi times;       /* time_us (8, BE) + seq (8, BE) -> times (8 each): see time_run */
     MDB_dbi dedup;       /* origin 0x1f msg_id -> seq (8) + time_us (8) */
     MDB_dbi cursors;     /* "agent/durable" -> acked floor (8) + pattern */
     MDB_dbi dead;        /* seq (8, BE) + name -> reason */
@@ -748,13 +748,6 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         v = (MDB_val){.mv_size = r->a_len, .mv_data = a};
         if ((rc = mdb_put(txn, s->messages, &k, &v, MDB_APPEND)) != 0)
             return rc;
-        seq_key((uint64_t)r->time_us, kb);
-        seq_key(r->seq, kb + 8);
-        k = (MDB_val){.mv_size = 16, .mv_data = kb};
-        v = (MDB_val){.mv_size = 0, .mv_data = kb};
-        /* Wall-clock time can step back, so this is not always an append. */
-        if ((rc = put_append(txn, s->times, &k, &v)) != 0)
-            return rc;
         if (r->b_len == 0)
             return 0;
         uint8_t dv[16];
@@ -797,10 +790,15 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
             return 0; /* already gone */
         if (rc != 0)
             return rc;
+        /* An older store's entry is the message's own; a run's stays
+         * while any of its messages is left (times_trim). */
         seq_key((uint64_t)r->time_us, kb);
         seq_key(r->seq, kb + 8);
         k = (MDB_val){.mv_size = 16, .mv_data = kb};
-        if ((rc = mdb_del(txn, s->times, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+        rc = mdb_get(txn, s->times, &k, &v);
+        if (rc == 0 && v.mv_size == 0)
+            rc = mdb_del(txn, s->times, &k, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
             return rc;
         if (r->b_len >= 2) {
             /* The key, then the text key an older store may hold. */
@@ -876,17 +874,96 @@ uint64_t store_map_bytes(const store_t *s)
     return s->map_bytes;
 }
 
+/* The time index holds one entry per run of messages a commit stores with
+ * consecutive sequences: keyed by the first one's time and sequence, its
+ * value every message's time in order (8 bytes each, as the dedup value
+ * holds one). One put per run rather than per message; store_seq_at_time
+ * looks into the run before the first whose key is at or after the time
+ * asked. An older store's entries are a message each, with no value. */
+#define TIME_RUN_MAX 400 /* 3,200 bytes: one overflow page */
+
+struct time_run {
+    uint64_t first;
+    size_t n;
+    int64_t t[TIME_RUN_MAX];
+};
+
+static int time_run_put(store_t *s, MDB_txn *txn, struct time_run *run)
+{
+    if (run->n == 0)
+        return 0;
+    uint8_t kb[16];
+    seq_key((uint64_t)run->t[0], kb);
+    seq_key(run->first, kb + 8);
+    MDB_val k = {.mv_size = 16, .mv_data = kb}, v = {.mv_size = run->n * 8, .mv_data = run->t};
+    run->n = 0;
+    /* Wall-clock time can step back, so this is not always an append. */
+    return put_append(txn, s->times, &k, &v);
+}
+
+static int time_run_add(store_t *s, MDB_txn *txn, struct time_run *run, uint64_t seq,
+                        int64_t time_us)
+{
+    int rc = 0;
+    if (run->n && (seq != run->first + run->n || run->n == TIME_RUN_MAX))
+        rc = time_run_put(s, txn, run);
+    if (run->n == 0)
+        run->first = seq;
+    run->t[run->n++] = time_us;
+    return rc;
+}
+
+/* Removes the entries, oldest first, none of whose messages is left. */
+static int times_trim(store_t *s, MDB_txn *txn)
+{
+    MDB_cursor *mc = NULL, *tc = NULL;
+    MDB_val k, v;
+    uint64_t left = UINT64_MAX; /* the first message left */
+    int rc = mdb_cursor_open(txn, s->messages, &mc);
+    if (rc == 0 && (rc = mdb_cursor_get(mc, &k, &v, MDB_FIRST)) == 0)
+        left = key_seq(&k);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->times, &tc);
+    while (rc == 0 && (rc = mdb_cursor_get(tc, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 16) {
+        MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + 8};
+        uint64_t n = v.mv_size >= 8 ? v.mv_size / 8 : 1;
+        if (key_seq(&sk) + n > left)
+            break;
+        rc = mdb_cursor_del(tc, 0);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (tc)
+        mdb_cursor_close(tc);
+    if (mc)
+        mdb_cursor_close(mc);
+    return rc;
+}
+
 int store_commit(store_t *s, const store_wset_t *w)
 {
     MDB_txn *txn;
     const char *what = "begin";
+    struct time_run run;
+    int purged = 0;
+    run.n = 0;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0)
         goto fail;
     what = "put";
-    for (size_t i = 0; i < w->n; i++)
-        if ((rc = apply_one(s, txn, w, &w->ops[i])) != 0)
+    for (size_t i = 0; i < w->n; i++) {
+        const struct wop_rec *r = &w->ops[i];
+        if ((rc = apply_one(s, txn, w, r)) != 0)
             goto abort;
+        if (r->op == WOP_MSG && (rc = time_run_add(s, txn, &run, r->seq, r->time_us)) != 0)
+            goto abort;
+        purged |= r->op == WOP_PURGE;
+    }
+    what = "put time index";
+    if ((rc = time_run_put(s, txn, &run)) != 0 || (purged && (rc = times_trim(s, txn)) != 0))
+        goto abort;
     if (w->max_seq > s->last_seq) {
         /* The high-water mark: retention may erase the newest messages, and
          * their numbers must never be given out again. */
@@ -1076,15 +1153,37 @@ int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq)
         rc = mdb_cursor_open(txn, s->times, &cur);
     if (rc == 0)
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    /* The first run starting at or after since starts with its answer,
+     * unless the run before holds a message as late or later. */
+    uint64_t at = 0;
     if (rc == 0 && k.mv_size == 16) {
         MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + 8};
-        *seq = key_seq(&sk);
+        at = key_seq(&sk);
         result = STORE_OK;
-    } else if (rc == MDB_NOTFOUND) {
-        result = STORE_NOTFOUND;
-    } else {
-        log_error("event=store_time_failed error=%s", log_q(mdb_strerror(rc)));
     }
+    if (rc == 0 || rc == MDB_NOTFOUND) {
+        int before = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+        if (before != 0 && before != MDB_NOTFOUND) {
+            rc = before;
+            result = STORE_ERR;
+        }
+        for (size_t i = 0; before == 0 && k.mv_size == 16 && i < v.mv_size / 8; i++) {
+            int64_t t;
+            memcpy(&t, (const uint8_t *)v.mv_data + 8 * i, 8);
+            if (t >= since_us) {
+                MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + 8};
+                at = key_seq(&sk) + i;
+                result = STORE_OK;
+                break;
+            }
+        }
+    }
+    if (result == STORE_OK)
+        *seq = at;
+    else if (rc == 0 || rc == MDB_NOTFOUND)
+        result = STORE_NOTFOUND;
+    else
+        log_error("event=store_time_failed error=%s", log_q(mdb_strerror(rc)));
     if (cur)
         mdb_cursor_close(cur);
     if (txn)

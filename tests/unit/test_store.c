@@ -550,6 +550,64 @@ static void test_store_seq_at_time_finds_first_message_since(void **state)
     assert_int_equal(store_seq_at_time(f->s, 10001, &seq), STORE_NOTFOUND);
 }
 
+/* The first message stored at or after the sequence store_seq_at_time
+ * gives for since (a starting point: it may name one erased since). */
+static uint64_t first_since(struct fixture *f, int64_t since_us)
+{
+    uint64_t at = 0, seq = 0;
+    if (store_seq_at_time(f->s, since_us, &at) != STORE_OK)
+        return 0;
+    store_read_t *r = store_read_begin(f->s);
+    const void *data;
+    size_t len;
+    int rc = store_read_next(r, at, &seq, &data, &len);
+    store_read_end(&r);
+    return rc == STORE_OK ? seq : 0;
+}
+
+static void purge_range(struct fixture *f, uint64_t first, uint64_t n)
+{
+    store_wset_t *w = wset(f);
+    for (uint64_t seq = first; seq < first + n; seq++)
+        store_wset_purge(w, seq, (int64_t)(1000 * seq), NULL, NULL);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+}
+
+/* The time index holds a run of times per commit: a time inside a run, or
+ * in a gap between two, still finds its first message; erasing a run's
+ * first messages, a message in the middle, then whole runs, leaves the rest
+ * found; with nothing left there is nothing to find. */
+static void test_store_seq_at_time_finds_messages_inside_a_commit_and_after_erasures(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 16);
+    commit_range(f, 1, 10);   /* times 1000 .. 10000 */
+    commit_range(f, 11, 500); /* 11000 .. 510000: more than one run */
+    commit_range(f, 511, 1);
+    assert_int_equal(first_since(f, 0), 1);
+    assert_int_equal(first_since(f, 7500), 8);
+    assert_int_equal(first_since(f, 10001), 11);
+    assert_int_equal(first_since(f, 420000), 420);
+    assert_int_equal(first_since(f, 420001), 421);
+    assert_int_equal(first_since(f, 510001), 511);
+    uint64_t seq;
+    assert_int_equal(store_seq_at_time(f->s, 511001, &seq), STORE_NOTFOUND);
+
+    purge_range(f, 1, 3);
+    assert_int_equal(first_since(f, 0), 4);
+    assert_int_equal(first_since(f, 5000), 5);
+    purge_range(f, 15, 1);
+    assert_int_equal(first_since(f, 15000), 16);
+    assert_int_equal(first_since(f, 14000), 14);
+    purge_range(f, 4, 7); /* the first commit, all gone */
+    assert_int_equal(first_since(f, 0), 11);
+    purge_range(f, 11, 4);
+    purge_range(f, 16, 495);
+    assert_int_equal(first_since(f, 0), 511);
+    purge_range(f, 511, 1);
+    assert_int_equal(store_seq_at_time(f->s, 0, &seq), STORE_NOTFOUND);
+}
+
 static void test_store_cursor_round_trips_after_commit(void **state)
 {
     struct fixture *f = *state;
@@ -806,6 +864,7 @@ int main(void)
         T(test_store_dedup_finds_msg_id_after_commit),
         T(test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes),
         T(test_store_seq_at_time_finds_first_message_since),
+        T(test_store_seq_at_time_finds_messages_inside_a_commit_and_after_erasures),
         T(test_store_cursor_round_trips_after_commit),
         T(test_store_cursor_delete_wins_over_a_write_before_it),
         T(test_store_readonly_open_reads_what_the_broker_wrote),
