@@ -38,8 +38,10 @@
 #define PUMP_BUDGET       4096
 #define FETCH_UNDECODABLE 2
 #define CACHE_SLOTS       512 /* decoded store messages kept for one pass */
-#define CACHE_ARENA_MAX   ((size_t)4 << 20)
-#define CURSOR_IDLE_MS    1000
+/* Past this, the cache's arena is taken back (the cache with it): 512
+ * messages of a couple of KiB, the slots' live set, and as much evicted. */
+#define CACHE_ARENA_MAX ((size_t)2 << 20)
+#define CURSOR_IDLE_MS  1000
 
 /* One message as planning sees it. */
 struct msgref {
