@@ -933,6 +933,64 @@ static void test_pipeline_a_batch_in_is_answered_by_a_batch_out(void **state)
     assert_null(frame(f->pub, 0));
 }
 
+/* The frames of a Batch are decoded into the open batch's arena: a publish
+ * lives there until its batch is released, and the frames refused beside it
+ * (a message without a label, bytes that are no Envelope) neither take it
+ * with them nor are kept once no publish holds the arena. Under ASan a
+ * publish read after its arena was taken back is poisoned memory. */
+static void test_pipeline_a_publish_outlives_the_refused_frames_beside_it(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    static const char key[] = "0123456789012345678901234567890123456789";
+    memcpy(f->ps->key_z85, key, sizeof key);
+    fanout_sub_added(b, session_sub_add(f->ss, 1, "alert.>", NULL, 10, SUB_AT_TAIL));
+
+    struct wire_gather g = {0};
+    add_publish(&g, 41, "keep-1");
+    Liaison__Envelope env;
+    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
+    Liaison__Intel bare = LIAISON__INTEL__INIT;
+    char topic[] = "alert.y.batch", id[] = "no-label";
+    bare.topic = topic;
+    bare.msg_id = id;
+    pub.intel = &bare;
+    wire_envelope_init(&env, 42);
+    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env.publish = &pub;
+    uint8_t buf[256];
+    wire_gather_add(&g, buf, wire_envelope_pack(&env, buf));
+    static const uint8_t junk[] = {0x08, 0x01, 0xff};
+    wire_gather_add(&g, junk, sizeof junk);
+    add_publish(&g, 44, "keep-2");
+    size_t n;
+    const uint8_t *data = wire_gather_frame(&g, &n);
+    b->rd = store_read_begin(b->store);
+    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
+    store_read_end(&b->rd);
+    wire_gather_free(&g);
+    assert_int_equal(b->open->n_pubs, 2);
+    assert_true(arena_used(batch_arena(b->open)) > 0);
+    expect_error(f->pub, 42, LIAISON__ERROR_CODE__BAD_LABEL);
+    expect_error(f->pub, 0, LIAISON__ERROR_CODE__BAD_FRAME);
+
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 41, 0), 1);
+    assert_int_equal(expect_puback(f->pub, 44, 0), 2);
+    static const char *const want[] = {"keep-1", "keep-2"};
+    for (int i = 0; i < 2; i++) {
+        Liaison__Envelope *d = frame(f->sub, 1);
+        assert_non_null(d);
+        assert_int_equal(d->kind_case, LIAISON__ENVELOPE__KIND_DELIVER);
+        assert_string_equal(d->deliver->intel->msg_id, want[i]);
+        assert_string_equal(d->deliver->intel->topic, "alert.y.batch");
+        assert_string_equal(d->deliver->intel->origin->agent, "pub");
+        wire_envelope_free(&d);
+    }
+    /* Released: the next pass's batch starts with nothing in its arena. */
+    assert_int_equal(arena_used(batch_arena(b->open)), 0);
+}
+
 /* Each disclosure record holds the digest of what it disclosed: the same
  * as the message's collection record, however many subscriptions walked
  * it from the store in one pass (the digest is kept with the decoded copy
@@ -1003,6 +1061,7 @@ int main(void)
         T(test_pipeline_a_dead_session_keeps_its_durable_owed),
         T(test_pipeline_a_batch_in_is_answered_by_a_batch_out),
         T(test_pipeline_a_long_batch_goes_to_disk_while_it_is_read),
+        T(test_pipeline_a_publish_outlives_the_refused_frames_beside_it),
         T(test_pipeline_disclosures_from_the_store_hold_the_message_digest),
     };
 #undef T
