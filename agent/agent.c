@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "arena.h"
 #include "backoff.h"
 #include "link.h"
 #include "log.h"
@@ -62,8 +63,9 @@ typedef struct agent {
     spool_t *spool;
     publish_t *pub;
     subs_t *subs;
-    link_t *link; /* NULL between attempts; else CONNECTING or UP */
-    int up;       /* the agent has acted on the link's Welcome */
+    link_t *link;    /* NULL between attempts; else CONNECTING or UP */
+    arena_t *frames; /* what the link hands out is decoded into it, one at a time */
+    int up;          /* the agent has acted on the link's Welcome */
     backoff_t reconnect;
     int64_t next_connect;
     int64_t spool_retry_at;
@@ -121,6 +123,7 @@ static void try_connect(agent_t *a)
         return;
     }
     link_set_connect_timeout(a->link, AGENT_CONNECT_MS);
+    link_decode_into(a->link, a->frames);
 }
 
 /* Welcome: what used to follow a blocking connect. */
@@ -259,7 +262,8 @@ static void read_link(agent_t *a)
         if (link_lost(a->link)) {
             /* the frame that ended the session, if one did: nothing to
              * act on, everything unanswered goes again on the next link */
-            wire_envelope_free(&env);
+            wire_envelope_free_in(&env, a->frames);
+            arena_reset(a->frames);
             drop_if_finished(a);
             return;
         }
@@ -272,7 +276,8 @@ static void read_link(agent_t *a)
             break;
         if (a->up)
             on_frame(a, env, now); /* (nothing before Welcome is for us) */
-        wire_envelope_free(&env);
+        wire_envelope_free_in(&env, a->frames);
+        arena_reset(a->frames);
     }
     if (a->link != NULL)
         link_tick(a->link, util_mono_ms());
@@ -510,6 +515,7 @@ int agent_run(client_config_t *cfg)
         goto err3;
     }
     a.pub = publish_new(a.outbox, a.spool);
+    a.frames = arena_new();
     if (cfg->metrics && cfg->metrics[0] &&
         (a.metrics = agent_metrics_start(cfg->metrics, cfg->metrics_token, err, sizeof err)) ==
             NULL) {
@@ -543,6 +549,7 @@ int agent_run(client_config_t *cfg)
     /* A clean close lingers briefly so the last acks reach the broker. */
     link_close(&a.link);
 err4:
+    arena_destroy(&a.frames);
     agent_metrics_stop(&a.metrics);
     publish_free(&a.pub);
     subs_free(&a.subs);

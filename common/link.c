@@ -15,6 +15,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "arena.h"
 #include "log.h"
 #include "util.h"
 
@@ -41,10 +42,15 @@ struct link {
     int64_t last_send_ms;
     int64_t last_rx_ms;
     int broker_batches; /* its Welcome said it reads Batch frames */
-    /* The frames of a Batch not yet handed out, decoded, in order. */
-    Liaison__Envelope **queued;
-    size_t n_queued, next_queued, cap_queued;
-    struct wire_span *spans; /* a Batch's frames where they lie (WIRE_BATCH_MAX_FRAMES) */
+    /* The frames of a Batch not yet handed out, where they lie in what
+     * brought them (held until the last is handed out), each decoded as
+     * the caller takes it. */
+    zmq_msg_t held;
+    int holding;
+    Liaison__Envelope *held_whole; /* a Batch in another form, decoded whole */
+    struct wire_span *spans;       /* WIRE_BATCH_MAX_FRAMES of them */
+    size_t n_spans, next_span;     /* of spans, or of held_whole's frames */
+    arena_t *arena;                /* link_decode_into's: where handed-out frames are decoded */
     /* Frames gathered to go as one Batch (link_gather). */
     int gathering;
     struct wire_gather out;
@@ -319,7 +325,7 @@ static int clamp_ms(int64_t ms)
 
 int link_next_timeout_ms(const link_t *l, int64_t now_ms)
 {
-    if (l->next_queued < l->n_queued)
+    if (l->next_span < l->n_spans || l->held_whole)
         return 0; /* frames of a Batch are waiting, not on the socket */
     int64_t hb = l->heartbeat_ms;
     switch (l->state) {
@@ -371,47 +377,95 @@ static int take(link_t *l, const Liaison__Envelope *env, int64_t now_ms)
     return 0;
 }
 
-/* Queues one frame of a Batch, decoded; one that does not decode is
- * logged and skipped, as a frame alone would be, and so is a Batch inside. */
-static void unbatch_one(link_t *l, const void *data, size_t len)
+void link_decode_into(link_t *l, arena_t *arena)
 {
-    Liaison__ErrorCode code;
-    Liaison__Envelope *env = wire_envelope_decode(data, len, 1u << 30, &code, NULL);
-    if (env == NULL || env->kind_case == LIAISON__ENVELOPE__KIND_BATCH) {
-        log_warn("event=bad_frame_from_broker code=%s in=batch",
-                 wire_error_name(env ? LIAISON__ERROR_CODE__BAD_FRAME : code));
-        wire_envelope_free(&env);
-        return;
-    }
-    if (l->n_queued == l->cap_queued) {
-        l->cap_queued = l->cap_queued ? l->cap_queued * 2 : 64;
-        l->queued = xrealloc(l->queued, l->cap_queued * sizeof *l->queued);
-    }
-    l->queued[l->n_queued++] = env;
+    l->arena = arena;
 }
 
-/* A Batch as the broker gathers it is split where it lies, its frames not
- * copied out by a decode of the whole: 1 if data was one (its frames
- * queued), else 0. */
-static int unbatch_in_place(link_t *l, const void *data, size_t len)
+static void drop(link_t *l, Liaison__Envelope **env)
+{
+    wire_envelope_free_in(env, l->arena);
+}
+
+/* One frame, decoded into arena (NULL: malloc'd); logged when it does not
+ * decode, with where it was found. */
+static Liaison__Envelope *decode(arena_t *arena, const void *data, size_t len, const char *in)
+{
+    Liaison__ErrorCode code;
+    Liaison__Envelope *env = wire_envelope_decode_in(arena, data, len, 1u << 30, &code, NULL);
+    if (env == NULL)
+        log_warn("event=bad_frame_from_broker code=%s%s%s", wire_error_name(code), in ? " in=" : "",
+                 in ? in : "");
+    return env;
+}
+
+/* Lets go of what brought the Batch whose frames are all handed out. */
+static void release_held(link_t *l)
+{
+    if (l->holding)
+        zmq_msg_close(&l->held);
+    l->holding = 0;
+    wire_envelope_free(&l->held_whole);
+    l->n_spans = l->next_span = 0;
+}
+
+/* The next frame of the Batch held, decoded; one that does not decode is
+ * logged and skipped, as a frame alone would be, and so is a Batch inside.
+ * NULL when none is left. */
+static Liaison__Envelope *next_held(link_t *l)
+{
+    Liaison__Envelope *env = NULL;
+    while (env == NULL && l->next_span < l->n_spans) {
+        size_t i = l->next_span++;
+        if (l->held_whole)
+            env = decode(l->arena, l->held_whole->batch->frames[i].data,
+                         l->held_whole->batch->frames[i].len, "batch");
+        else
+            env = decode(l->arena, l->spans[i].data, l->spans[i].len, "batch");
+        if (env && env->kind_case == LIAISON__ENVELOPE__KIND_BATCH) {
+            log_warn("event=bad_frame_from_broker code=%s in=batch",
+                     wire_error_name(LIAISON__ERROR_CODE__BAD_FRAME));
+            drop(l, &env);
+        }
+    }
+    if (l->next_span == l->n_spans)
+        release_held(l);
+    return env;
+}
+
+/* Holds a Batch's frames where they lie: in m when it is one as the broker
+ * gathers it (m is then taken), else in env, a Batch decoded whole (taken).
+ * Returns 1 if it held them, else 0 (nothing taken). */
+static int hold_batch(link_t *l, zmq_msg_t *m, Liaison__Envelope *env)
 {
     if (l->spans == NULL)
         l->spans = xmalloc(WIRE_BATCH_MAX_FRAMES * sizeof *l->spans);
-    size_t n = wire_batch_split(data, len, l->spans, WIRE_BATCH_MAX_FRAMES);
-    for (size_t i = 0; i < n; i++)
-        unbatch_one(l, l->spans[i].data, l->spans[i].len);
-    return n > 0;
+    if (env == NULL) {
+        size_t n =
+            wire_batch_split(zmq_msg_data(m), zmq_msg_size(m), l->spans, WIRE_BATCH_MAX_FRAMES);
+        if (n == 0)
+            return 0;
+        zmq_msg_init(&l->held);
+        zmq_msg_move(&l->held, m);
+        l->holding = 1;
+        l->n_spans = n;
+    } else {
+        /* Decoded whole: its frames are copies in env, read from there. */
+        l->held_whole = env;
+        l->n_spans = env->batch->n_frames;
+    }
+    l->next_span = 0;
+    return 1;
 }
 
-/* The next frame: a queued one of a Batch first, then the socket's. */
+/* The next frame: a held one of a Batch first, then the socket's. */
 static Liaison__Envelope *next_frame(link_t *l, int64_t now_ms)
 {
     for (;;) {
-        if (l->next_queued < l->n_queued) {
-            Liaison__Envelope *env = l->queued[l->next_queued++];
-            if (l->next_queued == l->n_queued)
-                l->next_queued = l->n_queued = 0;
-            return env;
+        if (l->n_spans || l->held_whole) {
+            Liaison__Envelope *env = next_held(l);
+            if (env != NULL)
+                return env;
         }
         zmq_msg_t m;
         zmq_msg_init(&m);
@@ -420,24 +474,24 @@ static Liaison__Envelope *next_frame(link_t *l, int64_t now_ms)
             return NULL;
         }
         l->last_rx_ms = now_ms;
-        if (unbatch_in_place(l, zmq_msg_data(&m), zmq_msg_size(&m))) {
+        if (hold_batch(l, &m, NULL)) {
             zmq_msg_close(&m);
             continue;
         }
-        Liaison__ErrorCode code;
-        Liaison__Envelope *env =
-            wire_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), 1u << 30, &code, NULL);
-        zmq_msg_close(&m);
-        if (env == NULL) {
-            log_warn("event=bad_frame_from_broker code=%s", wire_error_name(code));
-            continue;
+        /* Anything else is one frame, or a Batch in another form: that is
+         * decoded again with malloc, as it is held past the caller's
+         * resets of the arena. */
+        Liaison__Envelope *env = decode(l->arena, zmq_msg_data(&m), zmq_msg_size(&m), NULL);
+        if (env != NULL && env->kind_case == LIAISON__ENVELOPE__KIND_BATCH && l->arena) {
+            drop(l, &env);
+            env = decode(NULL, zmq_msg_data(&m), zmq_msg_size(&m), NULL);
         }
+        zmq_msg_close(&m);
+        if (env == NULL)
+            continue;
         if (env->kind_case != LIAISON__ENVELOPE__KIND_BATCH)
             return env;
-        /* A Batch in another form: decoded whole. */
-        for (size_t i = 0; i < env->batch->n_frames; i++)
-            unbatch_one(l, env->batch->frames[i].data, env->batch->frames[i].len);
-        wire_envelope_free(&env);
+        hold_batch(l, NULL, env);
     }
 }
 
@@ -455,7 +509,7 @@ Liaison__Envelope *link_on_readable(link_t *l, int64_t now_ms)
             send_heartbeat(l, now_ms);
         return env;
     }
-    wire_envelope_free(&env);
+    drop(l, &env);
     return NULL; /* a new state: the caller acts on it first */
 }
 
@@ -554,9 +608,7 @@ void link_close(link_t **lp)
         zmq_close(l->monitor);
     if (l->ctx)
         zmq_ctx_term(l->ctx);
-    while (l->next_queued < l->n_queued)
-        wire_envelope_free(&l->queued[l->next_queued++]);
-    free(l->queued);
+    release_held(l);
     free(l->spans);
     wire_gather_free(&l->out);
     free(l->broker);
@@ -593,7 +645,7 @@ link_t *link_open_as(const client_config_t *cfg, const char *client_name, unsign
         int64_t now = util_mono_ms();
         Liaison__Envelope *r = link_on_readable(l, now);
         if (r != NULL) {
-            wire_envelope_free(&r); /* nothing before Welcome is for us */
+            drop(l, &r); /* nothing before Welcome is for us */
             continue;
         }
         if (l->state == LINK_CONNECTING)
@@ -660,7 +712,7 @@ Liaison__Envelope *link_call(link_t *l, Liaison__Envelope *env, int timeout_ms, 
         Liaison__Envelope *r = link_recv(l, left > 0 ? (int)left : 0, &timed_out);
         if (r && r->corr_id == env->corr_id)
             return r;
-        wire_envelope_free(&r);
+        drop(l, &r);
         if (link_lost(l)) {
             snprintf(err, errlen, "the connection to the broker was lost");
             return NULL;

@@ -82,6 +82,12 @@ const char *link_why(const link_t *l);
  * the new state before any frame that follows. Frames that arrived before
  * a link was lost are still handed out. */
 Liaison__Envelope *link_on_readable(link_t *l, int64_t now_ms);
+/* From now on every Envelope the link hands out (link_on_readable,
+ * link_recv, link_call) is decoded into arena, which the caller owns: it
+ * frees each with wire_envelope_free_in(&env, arena) and resets the arena
+ * whenever it holds none, so a stream of frames costs no malloc each.
+ * NULL: malloc'd, as before (wire_envelope_free). */
+void link_decode_into(link_t *l, arena_t *arena);
 /* 1 if the broker's Welcome said it reads Batch frames (wire_batch_*). */
 int link_broker_batches(const link_t *l);
 /* The link's own timers and monitor, without blocking: reads the monitor's
