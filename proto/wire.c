@@ -151,16 +151,6 @@ void wire_envelope_init(Liaison__Envelope *env, uint64_t corr_id)
     env->corr_id = corr_id;
 }
 
-size_t wire_envelope_size(const Liaison__Envelope *env)
-{
-    return liaison__envelope__get_packed_size(env);
-}
-
-size_t wire_envelope_pack(const Liaison__Envelope *env, uint8_t *out)
-{
-    return liaison__envelope__pack(env, out);
-}
-
 /* ---- stored records that do not decode ---------------------------------- */
 
 /* Stored messages and audit records are only ever decoded from a store:

@@ -41,7 +41,8 @@ void wire_envelope_free_in(Liaison__Envelope **env, arena_t *arena);
 /* Sets version and corr_id on an envelope initialised by the caller. */
 void wire_envelope_init(Liaison__Envelope *env, uint64_t corr_id);
 /* Encoded size, and encoding into out (at least wire_envelope_size bytes).
- * Returns the bytes written. */
+ * Returns the bytes written. A Publish is written by hand (canon.c), to
+ * protobuf-c's bytes; anything else by protobuf-c. */
 size_t wire_envelope_size(const Liaison__Envelope *env);
 size_t wire_envelope_pack(const Liaison__Envelope *env, uint8_t *out);
 

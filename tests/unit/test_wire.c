@@ -816,10 +816,10 @@ static uint32_t pick(uint32_t *rnd, uint32_t n)
     return (*rnd >> 8) % n;
 }
 
-/* The stored form's hand encoder writes protobuf-c's bytes exactly, over
- * messages with parts absent, empty and full, strings empty and long,
- * enums negative and numbers at varint boundaries (a message's digest is
- * over these bytes). */
+/* The stored form's hand encoder, and the Publish's, write protobuf-c's
+ * bytes exactly, over messages with parts absent, empty and full, strings
+ * empty and long, enums negative and numbers at varint boundaries (a
+ * message's digest is over these bytes). */
 static void test_wire_intel_encodes_as_protobuf_c_does(void **state)
 {
     (void)state;
@@ -891,6 +891,22 @@ static void test_wire_intel_encodes_as_protobuf_c_does(void **state)
         assert_int_equal(liaison__intel__pack(&m, a), want);
         assert_int_equal(wire_intel_pack(&m, b), want);
         assert_memory_equal(a, b, want);
+        /* A client's Publish around it (or around none) too. */
+        Liaison__Publish pub = LIAISON__PUBLISH__INIT;
+        pub.intel = pick(&rnd, 8) ? &m : NULL;
+        Liaison__Envelope env;
+        wire_envelope_init(&env, nums[pick(&rnd, 8)]);
+        env.version = (uint32_t)nums[pick(&rnd, 7)];
+        env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+        env.publish = &pub;
+        size_t ewant = liaison__envelope__get_packed_size(&env);
+        assert_int_equal(wire_envelope_size(&env), ewant);
+        uint8_t *ea = xmalloc(ewant), *eb = xmalloc(ewant);
+        assert_int_equal(liaison__envelope__pack(&env, ea), ewant);
+        assert_int_equal(wire_envelope_pack(&env, eb), ewant);
+        assert_memory_equal(ea, eb, ewant);
+        free(ea);
+        free(eb);
         /* The hand decoder reads back what it wrote, as protobuf-c does,
          * or leaves it to protobuf-c (only for enum values the enums do
          * not know). */
