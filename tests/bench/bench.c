@@ -20,6 +20,7 @@
  * BENCH_STALL_S seconds without progress before giving up (30), BENCH_DIR a
  * directory on the store's file system for the fsync probe (unset: skipped),
  * BENCH_BROKER_PID the broker's pid, to report its CPU use (unset: not shown),
+ * BENCH_IDS=random msg_ids in no order, as UUIDs are (unset: bench-PID-PHASE-I),
  * BENCH_IDLE idle subscriptions for the fan-out phase (1000; 0 skips it),
  * BENCH_WATCH_SUBS subscriptions on bench.> with a watchlist of 10 subjects
  * each for the watchlist fan-out phase (1000; 0 skips it; the broker needs a
@@ -534,12 +535,35 @@ static void template_init(struct template *t, const struct phase *ph)
     t->env.publish = &t->pub;
 }
 
+/* BENCH_IDS=random: msg_ids in no order (UUIDs), not bench-PID-PHASE-I,
+ * whose neighbours sort together. */
+static int random_ids;
+
+/* splitmix64's finaliser: a bijection on 64 bits. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 static int publish_one(link_t *l, struct template *t, struct phase *ph, long i)
 {
     struct body_head h = {.magic = BODY_MAGIC, .phase = ph->id, .index = (uint64_t)i};
     /* Unique across phases and runs: the broker drops repeats of
      * (origin, msg_id) as duplicates. */
-    snprintf(t->msg_id, sizeof t->msg_id, "bench-%ld-%u-%ld", t->pid, ph->id, i);
+    if (random_ids) {
+        /* As an agency's system might name them: a UUID's form, its bits
+         * a bijection of (pid, phase, i), so still unique but in no order. */
+        uint64_t k = ((uint64_t)t->pid << 40) ^ ((uint64_t)ph->id << 32) ^ (uint64_t)i;
+        uint64_t a = mix64(k), b = mix64(k ^ 0x5bd1e995u);
+        snprintf(t->msg_id, sizeof t->msg_id, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
+                 (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff, (unsigned)(b >> 48),
+                 (unsigned long long)b & 0xffffffffffffull);
+    } else {
+        snprintf(t->msg_id, sizeof t->msg_id, "bench-%ld-%u-%ld", t->pid, ph->id, i);
+    }
     if (ph->subjects != SUBJ_NONE)
         subject_name(ph->subjects, i % ph->n_subjects, t->subject, sizeof t->subject);
     t->env.corr_id = CORR_BASE + (uint64_t)i;
@@ -1390,9 +1414,11 @@ int main(int argc, char **argv)
     if (pub == NULL || sub == NULL || ops == NULL)
         goto leave;
 
+    const char *ids = getenv("BENCH_IDS");
+    random_ids = ids != NULL && strcmp(ids, "random") == 0;
     printf("liaison bench: %ld messages of %d bytes; publisher window %ld, subscriber credit "
-           "%ld, acks in batches of up to %d\n",
-           n, BODY_LEN, window, credit, ACK_BATCH);
+           "%ld, acks in batches of up to %d%s\n",
+           n, BODY_LEN, window, credit, ACK_BATCH, random_ids ? "; msg_ids in no order" : "");
     /* Best of a few: the baseline is what the machine can do, and one short
      * run on a small machine swings with whatever else was scheduled. */
     double raw = -1, raw_curve = -1;

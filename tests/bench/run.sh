@@ -11,7 +11,8 @@
 #
 # Environment, read by bench: BENCH_N (200000), BENCH_WINDOW (1000),
 # BENCH_CREDIT (2000), BENCH_RATE (20000), BENCH_SECONDS (5), BENCH_STALL_S (30),
-# BENCH_IDLE (1000), BENCH_WATCH_SUBS (1000 watchlists of 10 subjects; 0 skips
+# BENCH_IDS (random: msg_ids in no order, as UUIDs are; else bench-PID-PHASE-I, whose
+# neighbours sort together), BENCH_IDLE (1000), BENCH_WATCH_SUBS (1000 watchlists of 10 subjects; 0 skips
 # that phase), and for the subject queries BENCH_QUERY_N (1000000; 0 skips
 # them, and the second broker), BENCH_SUBJECTS (100000) and BENCH_QUERIES
 # (2000 of one subject and as many of four; at most 50000);
