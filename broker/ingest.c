@@ -116,10 +116,59 @@ static uint64_t find_repeat(broker_t *b, const struct store_dkey *key, const cha
     uint64_t seq = batch_dedup_find(b->open, key);
     if (seq == 0 && b->inflight)
         seq = batch_dedup_find(b->inflight, key);
-    if (seq == 0 && b->rd &&
+    /* The filter knows most keys were never stored; a long key may be
+     * stored in the old text form, which it is not asked about. */
+    int maybe =
+        b->seen == NULL || key->len > STORE_DEDUP_TEXT || seen_maybe(b->seen, key->b, key->len);
+    if (seq == 0 && maybe && b->rd &&
         store_read_dedup(b->rd, key, origin, msg_id, since_us, &seq) != STORE_OK)
         seq = 0;
     return seq;
+}
+
+static void filter_add(const void *key, size_t len, void *ctx)
+{
+    seen_add(ctx, key, len);
+}
+
+static size_t pending_keys(const batch_t *bt, seen_t *f)
+{
+    size_t n = 0;
+    for (size_t i = 0; bt && i < bt->n_pubs; i++) {
+        const struct batch_pub *p = &bt->pubs[i];
+        if (p->dkey_len == 0)
+            continue;
+        if (f)
+            seen_add(f, bt->bytes + p->dkey_off, p->dkey_len);
+        n++;
+    }
+    return n;
+}
+
+void ingest_dedup_filter(broker_t *b)
+{
+    int64_t t0 = util_mono_ms();
+    seen_free(&b->seen);
+    long stored = store_dedup_keys(b->store, NULL, NULL);
+    if (stored < 0) {
+        log_warn("event=dedup_filter_off reason=\"the dedup index cannot be read\"");
+        return;
+    }
+    size_t want =
+        2 * ((size_t)stored + pending_keys(b->open, NULL) + pending_keys(b->inflight, NULL));
+    seen_t *f = seen_new(want > (1u << 20) ? want : (1u << 20));
+    /* A key committed between the two reads is in a batch no longer, but
+     * in the store: the store is read after the batches. */
+    pending_keys(b->open, f);
+    pending_keys(b->inflight, f);
+    if (store_dedup_keys(b->store, filter_add, f) < 0) {
+        seen_free(&f);
+        log_warn("event=dedup_filter_off reason=\"the dedup index cannot be read\"");
+        return;
+    }
+    b->seen = f;
+    log_info("event=dedup_filter keys=%zu bytes=%zu ms=%lld", seen_count(f), seen_bytes(f),
+             (long long)(util_mono_ms() - t0));
 }
 
 /* 1 if the store has room for len more bytes of message (and its subject
@@ -245,6 +294,11 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m,
     size_t rid_len = src->s ? src->s->rid_len : 0; /* an uplink's is acked upstream instead */
     struct batch_pub *p = batch_add_pub(b->open, m->seq, now_us, len, dkey, rid, rid_len,
                                         src->corr_id, msg_id, m, src->arena);
+    if (dkey && b->seen) {
+        seen_add(b->seen, dkey->b, dkey->len);
+        if (seen_full(b->seen))
+            ingest_dedup_filter(b);
+    }
     if (b->index_on) {
         /* The subject index is written in the same batch: both land or
          * neither. */

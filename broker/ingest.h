@@ -24,5 +24,11 @@ void ingest_from_uplink(broker_t *b, int uplink, const char *actor, uint32_t up_
 /* Bytes kept free in the map for what a full store must still record:
  * deliveries, notices, acks (cursors), replays and erasures. */
 uint64_t ingest_reserve(const broker_t *b);
+/* (Re)builds the dedup filter (b->seen) from the store's dedup index and
+ * the keys of the two uncommitted batches, sized for twice as many: at
+ * start, and when the filter fills. Reading every key, it holds the loop
+ * a moment (about 0.1 s a million keys). When the index cannot be read,
+ * b->seen is NULL and every new msg_id is looked up in the store. */
+void ingest_dedup_filter(broker_t *b);
 
 #endif

@@ -14,6 +14,7 @@
 #include "broker.h"
 #include "control.h"
 #include "handle.h"
+#include "ingest.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -399,6 +400,7 @@ int loop_run(config_t *cfg)
     b.next_seq = store_last_seq(b.store) + 1;
     b.planned = b.next_seq - 1;
     b.subindex = subindex_new();
+    ingest_dedup_filter(&b);
     b.committer = committer_start(b.store, err, sizeof err);
     if (b.committer == NULL) {
         log_error("event=startup_failed reason=%s", log_q(err));
@@ -536,6 +538,7 @@ err3:
     batch_free(&b.inflight);
     batch_free(&b.spare);
     subindex_free(&b.subindex);
+    seen_free(&b.seen);
     fanout_released_free(&b);
     store_read_end(&b.rd);
     metrics_free(&b.metrics); /* stops the HTTP thread */

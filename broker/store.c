@@ -1028,6 +1028,29 @@ int store_read_dedup(store_read_t *r, const struct store_dkey *key, const char *
     return rc;
 }
 
+long store_dedup_keys(store_t *s, store_dkey_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    long n = 0;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return -1;
+    int rc = mdb_cursor_open(txn, s->dedup, &cur);
+    if (rc == 0) {
+        for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT, n++)
+            if (fn)
+                fn(k.mv_data, k.mv_size, ctx);
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (rc != MDB_NOTFOUND) {
+        log_error("event=store_dedup_failed error=%s", log_q(mdb_strerror(rc)));
+        return -1;
+    }
+    return n;
+}
+
 int store_cursor_get(store_t *s, const char *name, uint64_t *acked_floor, char *pattern,
                      size_t plen, struct store_cursor_ext *ext)
 {

@@ -124,6 +124,8 @@ static int setup_map(void **state, unsigned map_mb)
     b->metrics = metrics_new();
     b->committer = committer_start(b->store, err, sizeof err);
     assert_non_null(b->committer);
+    ingest_dedup_filter(b); /* as the broker starts */
+    assert_non_null(b->seen);
     f->pub = dealer(f, "pub");
     f->sub = dealer(f, "sub");
     f->ps = session(f, "pub");
@@ -162,6 +164,7 @@ static int teardown(void **state)
     batch_free(&b->spare);
     sessions_free(&b->sessions);
     subindex_free(&b->subindex);
+    seen_free(&b->seen);
     retention_free(&b->retention);
     metrics_free(&b->metrics);
     audit_close(&b->audit);
@@ -340,6 +343,40 @@ static void test_pipeline_answers_a_repeat_from_the_uncommitted_batch(void **sta
     pass(b);
     assert_int_equal(expect_puback(f->pub, 4, 1), 2);
     assert_int_equal(store_last_seq(b->store), 2);
+}
+
+/* The dedup filter answers "never stored" for a new msg_id, so the store
+ * is not asked; built again (as when it fills) while one key is stored and
+ * another waits in the open batch, it still knows both, and so does one
+ * built from the store alone. */
+static void test_pipeline_the_dedup_filter_built_again_knows_every_key(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    assert_false(seen_maybe(b->seen, "pub\x1fm-1", 7));
+    publish(f, 1, "alert.y.a", "m-1", 50);
+    struct store_dkey k1, k2;
+    store_dedup_key("pub", "m-1", &k1);
+    store_dedup_key("pub", "m-2", &k2);
+    assert_true(seen_maybe(b->seen, k1.b, k1.len));
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 1, 0), 1);
+    publish(f, 2, "alert.y.a", "m-2", 50);
+    ingest_dedup_filter(b);
+    assert_int_equal(seen_count(b->seen), 2);
+    assert_true(seen_maybe(b->seen, k1.b, k1.len));
+    assert_true(seen_maybe(b->seen, k2.b, k2.len));
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 2, 0), 2);
+    ingest_dedup_filter(b); /* from the store alone now */
+    publish(f, 3, "alert.y.a", "m-1", 50);
+    publish(f, 4, "alert.y.a", "m-2", 50);
+    publish(f, 5, "alert.y.a", "m-3", 50);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 5, 0), 3);
+    assert_int_equal(expect_puback(f->pub, 3, 1), 1);
+    assert_int_equal(expect_puback(f->pub, 4, 1), 2);
+    assert_int_equal(store_last_seq(b->store), 3);
 }
 
 /* Fills the map behind the broker's back with one large record it does
@@ -1063,6 +1100,7 @@ int main(void)
         T(test_pipeline_a_long_batch_goes_to_disk_while_it_is_read),
         T(test_pipeline_a_publish_outlives_the_refused_frames_beside_it),
         T(test_pipeline_disclosures_from_the_store_hold_the_message_digest),
+        T(test_pipeline_the_dedup_filter_built_again_knows_every_key),
     };
 #undef T
 #undef S
