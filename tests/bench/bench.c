@@ -820,7 +820,7 @@ static void print_commits(const struct counters *before, const struct counters *
 struct cpu {
     double self, broker; /* broker < 0 when unknown */
     double broker_sys;   /* of which in the kernel */
-    double disk; /* bytes written to the store's device so far; < 0 unknown */
+    double disk;         /* bytes written to the store's device so far; < 0 unknown */
 };
 
 /* The device holding BENCH_DIR (the store's file system), found once. */
