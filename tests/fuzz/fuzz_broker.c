@@ -70,6 +70,7 @@
 #include "filter.h"
 #include "label.h"
 #include "handle.h"
+#include "ingest.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -201,6 +202,7 @@ static void broker_up(void)
     b->planned = b->next_seq - 1;
     b->full = 0;
     b->subindex = subindex_new();
+    ingest_dedup_filter(b); /* as the broker starts */
     b->sessions = sessions_new();
     b->control = control_new();
     control_load_durables(b);
@@ -218,6 +220,7 @@ static void broker_down(void)
     batch_free(&b->spare);
     sessions_free(&b->sessions);
     subindex_free(&b->subindex);
+    seen_free(&b->seen);
     control_free(&b->control);
     audit_close(&b->audit);
     store_close(&b->store);
