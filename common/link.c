@@ -606,9 +606,9 @@ void link_close(link_t **lp)
     }
     if (l->monitor)
         zmq_close(l->monitor);
+    release_held(l); /* a message of the socket's, given back before its context ends */
     if (l->ctx)
         zmq_ctx_term(l->ctx);
-    release_held(l);
     free(l->spans);
     wire_gather_free(&l->out);
     free(l->broker);
