@@ -41,7 +41,7 @@ static void on_hello(broker_t *b, session_t *s, uint64_t corr, const Liaison__He
     int first = !s->welcomed;
     s->welcomed = 1;
     s->hit_notices = h->hit_notices;
-    s->batches = h->batches;
+    session_set_batches(b->router, s, h->batches);
     wire_envelope_init(&env, corr);
     w.agent = s->agent;
     w.broker_version = (char *)(uintptr_t)BROKER_VERSION;

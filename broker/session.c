@@ -469,6 +469,26 @@ void session_gather(void *router, sessions_t *t, session_t *s, const void *data,
     wire_gather_add(&s->out, data, len);
 }
 
+void session_set_batches(void *router, session_t *s, int batches)
+{
+    if (s->batches && !batches && s->out.frames > 0) {
+        size_t len;
+        const uint8_t *frame = wire_gather_frame(&s->out, &len);
+        if (s->out.frames == 1) {
+            session_send(router, s, frame, len); /* a lone frame is itself */
+        } else {
+            struct wire_span *spans = xmalloc(s->out.frames * sizeof *spans);
+            size_t n = wire_batch_split(frame, len, spans, s->out.frames);
+            for (size_t i = 0; i < n; i++)
+                session_send(router, s, spans[i].data, spans[i].len);
+            free(spans);
+        }
+        /* Still listed as gathered: its flush then finds nothing. */
+        wire_gather_reset(&s->out);
+    }
+    s->batches = batches != 0;
+}
+
 void sessions_flush(sessions_t *t, void *router)
 {
     for (size_t i = 0; i < t->n_gathered; i++) {

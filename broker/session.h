@@ -195,6 +195,9 @@ void sub_set_window(sub_t *sub, uint32_t window);
  * later), -2 when the peer is gone (the session is marked dead). */
 int session_send(void *router, session_t *s, const void *data, size_t len);
 
+/* What a Hello says of Batch frames. Turned off, the frames gathered for
+ * the session under the old word go now, one by one and in order. */
+void session_set_batches(void *router, session_t *s, int batches);
 /* Like session_send, but for a session that reads batches the frame waits
  * with the others gathered for it until sessions_flush, which sends each
  * session's as one Batch frame (a lone frame as itself). The order of one

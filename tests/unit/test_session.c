@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "session.h"
+#include "wire.h"
 
 /* A ZeroMQ ROUTER routing id: a zero byte and a 32-bit number. */
 static size_t rid_of(uint32_t n, uint8_t rid[5])
@@ -482,6 +484,65 @@ static void test_session_send_to_dead_peer_is_refused(void **state)
     sessions_free(&t);
 }
 
+/* The frame a dealer receives next (waiting), its size in *n. */
+static void recv_frame(void *d, uint8_t *buf, size_t cap, size_t *n)
+{
+    int got = zmq_recv(d, buf, cap, 0);
+    assert_true(got > 0);
+    *n = (size_t)got;
+}
+
+/* A client that said in its first Hello that it reads Batch frames and in
+ * a later one that it does not (found by fuzz_broker): what was gathered
+ * for it before goes frame by frame, in order, never as a Batch. */
+static void test_session_frames_gathered_before_batches_are_refused_go_alone(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER), *dealer = zmq_socket(ctx, ZMQ_DEALER);
+    int one = 1;
+    zmq_setsockopt(router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    assert_int_equal(zmq_bind(router, "inproc://gather"), 0);
+    uint8_t rid[5];
+    size_t rl = rid_of(7, rid);
+    zmq_setsockopt(dealer, ZMQ_ROUTING_ID, rid, rl);
+    assert_int_equal(zmq_connect(dealer, "inproc://gather"), 0);
+    assert_true(zmq_send(dealer, "hi", 2, 0) == 2); /* the router learns the peer */
+    uint8_t buf[256];
+    assert_true(zmq_recv(router, buf, sizeof buf, 0) > 0);
+    assert_true(zmq_recv(router, buf, sizeof buf, 0) > 0);
+
+    sessions_t *t = sessions_new();
+    session_t *s = sessions_add(t, rid, rl, "ops");
+    s->batches = 1;
+    session_gather(router, t, s, "first", 5);
+    session_gather(router, t, s, "second", 6);
+    session_set_batches(router, s, 0);
+    session_gather(router, t, s, "third", 5); /* after the Hello: alone too */
+    sessions_flush(t, router);
+    const char *want[] = {"first", "second", "third"};
+    for (int i = 0; i < 3; i++) {
+        size_t n;
+        recv_frame(dealer, buf, sizeof buf, &n);
+        assert_int_equal(n, strlen(want[i]));
+        assert_memory_equal(buf, want[i], n);
+    }
+    assert_true(zmq_recv(dealer, buf, sizeof buf, ZMQ_DONTWAIT) < 0);
+    /* And back on: gathered again. */
+    session_set_batches(router, s, 1);
+    session_gather(router, t, s, "fourth", 6);
+    session_gather(router, t, s, "fifth", 5);
+    sessions_flush(t, router);
+    size_t n;
+    recv_frame(dealer, buf, sizeof buf, &n);
+    struct wire_span spans[4];
+    assert_int_equal(wire_batch_split(buf, n, spans, 4), 2);
+    sessions_free(&t);
+    zmq_close(dealer);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_session_held_message_takes_no_credit_and_keeps_the_floor),
         cmocka_unit_test(test_session_a_refused_batch_puts_back_what_it_took_from_the_window),
         cmocka_unit_test(test_session_send_to_dead_peer_is_refused),
+        cmocka_unit_test(test_session_frames_gathered_before_batches_are_refused_go_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
