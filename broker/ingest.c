@@ -131,18 +131,14 @@ static void filter_add(const void *key, size_t len, void *ctx)
     seen_add(ctx, key, len);
 }
 
-static size_t pending_keys(const batch_t *bt, seen_t *f)
+/* The dedup keys of bt's publishes, into f. */
+static void pending_keys(const batch_t *bt, seen_t *f)
 {
-    size_t n = 0;
     for (size_t i = 0; bt && i < bt->n_pubs; i++) {
         const struct batch_pub *p = &bt->pubs[i];
-        if (p->dkey_len == 0)
-            continue;
-        if (f)
+        if (p->dkey_len)
             seen_add(f, bt->bytes + p->dkey_off, p->dkey_len);
-        n++;
     }
-    return n;
 }
 
 void ingest_dedup_filter(broker_t *b)
@@ -154,8 +150,8 @@ void ingest_dedup_filter(broker_t *b)
         log_warn("event=dedup_filter_off reason=\"the dedup index cannot be read\"");
         return;
     }
-    size_t want =
-        2 * ((size_t)stored + pending_keys(b->open, NULL) + pending_keys(b->inflight, NULL));
+    size_t pending = b->open->n_pubs + (b->inflight ? b->inflight->n_pubs : 0);
+    size_t want = 2 * ((size_t)stored + pending);
     seen_t *f = seen_new(want > (1u << 20) ? want : (1u << 20));
     /* A key committed between the two reads is in a batch no longer, but
      * in the store: the store is read after the batches. */

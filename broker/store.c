@@ -1033,14 +1033,25 @@ long store_dedup_keys(store_t *s, store_dkey_fn fn, void *ctx)
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k, v;
+    MDB_stat ms;
     long n = 0;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
         return -1;
-    int rc = mdb_cursor_open(txn, s->dedup, &cur);
+    int rc;
+    if (fn == NULL) {
+        /* Only the count: LMDB keeps it, nothing to walk. */
+        rc = mdb_stat(txn, s->dedup, &ms);
+        mdb_txn_abort(txn);
+        if (rc != 0) {
+            log_error("event=store_dedup_failed error=%s", log_q(mdb_strerror(rc)));
+            return -1;
+        }
+        return (long)ms.ms_entries;
+    }
+    rc = mdb_cursor_open(txn, s->dedup, &cur);
     if (rc == 0) {
         for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT, n++)
-            if (fn)
-                fn(k.mv_data, k.mv_size, ctx);
+            fn(k.mv_data, k.mv_size, ctx);
         mdb_cursor_close(cur);
     }
     mdb_txn_abort(txn);

@@ -210,8 +210,8 @@ int store_read_dedup(store_read_t *r, const struct store_dkey *key, const char *
                      const char *msg_id, int64_t min_time_us, uint64_t *seq);
 /* Calls fn with every key the dedup index holds, in order, and returns
  * how many (a store's of any age: the old text keys too), or -1 when the
- * index cannot be read (fn NULL: only counts). For the dedup filter
- * (seen.h). */
+ * index cannot be read (fn NULL: only the count, which LMDB keeps). For
+ * the dedup filter (seen.h). */
 typedef void (*store_dkey_fn)(const void *key, size_t len, void *ctx);
 long store_dedup_keys(store_t *s, store_dkey_fn fn, void *ctx);
 /* The message at seq: STORE_OK, STORE_NOTFOUND, or STORE_ERR. */
