@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -33,6 +34,60 @@ static const cfg_node_t *node_of(const config_setting_t *s)
     return (const cfg_node_t *)(const void *)s;
 }
 
+/* libconfig's scanner exits the whole process when it cannot read what an
+ * @include names (a directory, or a name cut short by a NUL byte), so
+ * every file is checked first, as libconfig will read it: text without a
+ * NUL byte, each @include naming a regular file (relative to dir), which
+ * is checked the same way, at most 10 deep as libconfig allows.
+ * 0, or -1 with the reason in err. */
+#define INCLUDE_DEPTH_MAX 10
+
+static int check_text(const char *path, const char *dir, int depth, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int line = 0, rc = 0;
+    while (rc == 0 && (got = getline(&buf, &cap, f)) >= 0) {
+        line++;
+        if (strlen(buf) != (size_t)got) {
+            snprintf(err, errlen, "%s:%d: a NUL byte: a config file is text", path, line);
+            rc = -1;
+            break;
+        }
+        const char *p = buf + strspn(buf, " \t");
+        if (strncmp(p, "@include", 8) != 0)
+            continue;
+        const char *q = strchr(p + 8, '"'), *e = q ? strchr(q + 1, '"') : NULL;
+        if (q == NULL || e == NULL)
+            continue; /* libconfig's own syntax error */
+        char name[4096], full[8192];
+        snprintf(name, sizeof name, "%.*s", (int)(e - q - 1), q + 1);
+        if (name[0] == '/')
+            snprintf(full, sizeof full, "%s", name);
+        else
+            snprintf(full, sizeof full, "%s/%s", dir, name);
+        struct stat st;
+        if (depth + 1 > INCLUDE_DEPTH_MAX) {
+            snprintf(err, errlen, "%s:%d: @include nested too deep", path, line);
+            rc = -1;
+        } else if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+            snprintf(err, errlen, "%s:%d: @include \"%s\": not a readable file", path, line, name);
+            rc = -1;
+        } else {
+            rc = check_text(full, dir, depth + 1, err, errlen);
+        }
+    }
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
 cfg_t *cfg_load(const char *path, char *err, size_t errlen)
 {
     char dir[4096];
@@ -51,6 +106,8 @@ cfg_t *cfg_load(const char *path, char *err, size_t errlen)
         goto fail;
     }
     fclose(f);
+    if (check_text(path, dir, 0, err, errlen) != 0)
+        goto fail;
     if (config_read_file(&c->lc, path) != CONFIG_TRUE) {
         const char *file = config_error_file(&c->lc);
         if (config_error_type(&c->lc) == CONFIG_ERR_FILE_IO)

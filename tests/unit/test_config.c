@@ -543,6 +543,33 @@ static void test_config_refuses_a_missing_file(void **state)
     assert_non_null(strstr(err, "absent.cfg: No such file"));
 }
 
+/* A NUL byte in an @include's name, or an @include of a directory, made
+ * libconfig's scanner exit the whole process (found by fuzz_config): such
+ * a file is refused with the line that says it. */
+static void test_config_refuses_a_file_with_a_nul_byte(void **state)
+{
+    (void)state;
+    static const char text[] = "agent = { secret_key = \"k\"; };\n@include \"\0\0agent.cfg\"\n";
+    char err[1024], path[512];
+    snprintf(path, sizeof path, "%s/nul.cfg", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    assert_null(config_load(path, err, sizeof err));
+    assert_non_null(strstr(err, "nul.cfg:2: a NUL byte"));
+    assert_null(client_config_load(path, err, sizeof err));
+    assert_non_null(strstr(err, "a NUL byte"));
+    /* An @include of a directory did the same. */
+    static const char dot[] = "agent = { secret_key = \"k\"; };\n@include \".\"\n";
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, dot, sizeof dot - 1), (ssize_t)(sizeof dot - 1));
+    close(fd);
+    assert_null(config_load(path, err, sizeof err));
+    assert_non_null(strstr(err, "nul.cfg:2: @include \".\": not a readable file"));
+}
+
 static void test_config_refuses_bad_listen_metrics_and_log_level(void **state)
 {
     (void)state;
@@ -1245,6 +1272,7 @@ int main(void)
         cmocka_unit_test(test_config_loads_the_design_example_with_its_defaults),
         cmocka_unit_test(test_config_loads_the_shipped_example),
         cmocka_unit_test(test_config_refuses_unknown_broker_key),
+        cmocka_unit_test(test_config_refuses_a_file_with_a_nul_byte),
         cmocka_unit_test(test_config_refuses_unknown_agent_key),
         cmocka_unit_test(test_config_refuses_unknown_top_level_key),
         cmocka_unit_test(test_config_refuses_wrong_type),
