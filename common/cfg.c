@@ -98,14 +98,8 @@ cfg_t *cfg_load(const char *path, char *err, size_t errlen)
     c->dir = xstrdup(dir);
     config_set_include_dir(&c->lc, c->dir);
 
-    /* libconfig reports an unreadable file without errno; opening it first
+    /* libconfig reports an unreadable file without errno; reading it first
      * lets the operator see "No such file" or "Permission denied". */
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        goto fail;
-    }
-    fclose(f);
     if (check_text(path, dir, 0, err, errlen) != 0)
         goto fail;
     if (config_read_file(&c->lc, path) != CONFIG_TRUE) {
