@@ -52,7 +52,7 @@ typedef struct broker {
     store_t *store;
     sessions_t *sessions;
     subindex_t *subindex; /* every subscription by pattern */
-    seen_t *seen;         /* the dedup keys the store may hold; NULL: ask the store */
+    seen_t *seen;         /* the dedup index: where the store may hold a key */
     batch_t *open;        /* the batch this pass fills; owned */
     batch_t *inflight;    /* the batch being committed, or NULL; owned */
     batch_t *spare;       /* a reset batch, reused; owned */

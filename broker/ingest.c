@@ -108,27 +108,48 @@ static void set_str(const struct source *src, char **field, const char *value)
     *field = xstrdup(value);
 }
 
-/* The sequence already given to this (origin, msg_id), looking in the two
- * uncommitted batches first, then the store; 0 if none. */
-static uint64_t find_repeat(broker_t *b, const struct store_dkey *key, const char *origin,
-                            const char *msg_id, int64_t since_us)
+/* A publish's dedup key, and its hash in the dedup index (made once). */
+struct dedup {
+    struct store_dkey key;
+    uint64_t h;
+};
+
+static void dedup_of(const char *origin, const char *msg_id, struct dedup *d)
 {
-    uint64_t seq = batch_dedup_find(b->open, key);
-    if (seq == 0 && b->inflight)
-        seq = batch_dedup_find(b->inflight, key);
-    /* The filter knows most keys were never stored; a long key may be
-     * stored in the old text form, which it is not asked about. */
-    int maybe =
-        b->seen == NULL || key->len > STORE_DEDUP_TEXT || seen_maybe(b->seen, key->b, key->len);
-    if (seq == 0 && maybe && b->rd &&
-        store_read_dedup(b->rd, key, origin, msg_id, since_us, &seq) != STORE_OK)
-        seq = 0;
-    return seq;
+    store_dedup_key(origin, msg_id, &d->key);
+    d->h = seen_hash(d->key.b, d->key.len);
 }
 
-static void filter_add(const void *key, size_t len, void *ctx)
+/* The sequence already given to this dedup key, looking in the two
+ * uncommitted batches first, then at each sequence the dedup index names,
+ * which the store's dedup log confirms or not; 0 if none. */
+static uint64_t find_repeat(broker_t *b, const struct dedup *d, int64_t since_us)
 {
-    seen_add(ctx, key, len);
+    uint64_t seq = batch_dedup_find(b->open, &d->key);
+    if (seq == 0 && b->inflight)
+        seq = batch_dedup_find(b->inflight, &d->key);
+    if (seq || b->seen == NULL || b->rd == NULL)
+        return seq;
+    /* The newest, when the key was stored again after its window. */
+    uint64_t newest = 0;
+    struct seen_walk w;
+    for (seq = seen_first(b->seen, d->h, &w); seq; seq = seen_next(b->seen, &w))
+        if (seq > newest && store_read_dedup(b->rd, seq, &d->key, since_us) == STORE_OK)
+            newest = seq;
+    return newest;
+}
+
+static void index_add(uint64_t seq, const void *key, size_t len, void *ctx)
+{
+    seen_add(ctx, seen_hash(key, len), seq);
+}
+
+static void count_key(uint64_t seq, const void *key, size_t len, void *ctx)
+{
+    (void)seq;
+    (void)key;
+    (void)len;
+    (*(size_t *)ctx)++;
 }
 
 /* The dedup keys of bt's publishes, into f. */
@@ -137,34 +158,40 @@ static void pending_keys(const batch_t *bt, seen_t *f)
     for (size_t i = 0; bt && i < bt->n_pubs; i++) {
         const struct batch_pub *p = &bt->pubs[i];
         if (p->dkey_len)
-            seen_add(f, bt->bytes + p->dkey_off, p->dkey_len);
+            seen_add(f, seen_hash(bt->bytes + p->dkey_off, p->dkey_len), p->seq);
     }
 }
 
-void ingest_dedup_filter(broker_t *b)
+/* The index holds a sequence as its offset from the first it took (32
+ * bits): it covers at most the last 2^31 sequence numbers, leaving as
+ * many to come before it must be built again. */
+#define INDEX_SPAN (UINT64_C(1) << 31)
+
+int ingest_dedup_index(broker_t *b)
 {
     int64_t t0 = util_mono_ms();
-    seen_free(&b->seen);
-    long stored = store_dedup_keys(b->store, NULL, NULL);
-    if (stored < 0) {
-        log_warn("event=dedup_filter_off reason=\"the dedup index cannot be read\"");
-        return;
-    }
-    size_t pending = b->open->n_pubs + (b->inflight ? b->inflight->n_pubs : 0);
-    size_t want = 2 * ((size_t)stored + pending);
-    seen_t *f = seen_new(want > (1u << 20) ? want : (1u << 20));
-    /* A key committed between the two reads is in a batch no longer, but
-     * in the store: the store is read after the batches. */
-    pending_keys(b->open, f);
-    pending_keys(b->inflight, f);
-    if (store_dedup_keys(b->store, filter_add, f) < 0) {
+    int64_t since_us = util_now_us() - (int64_t)b->cfg->dedup_window_s * 1000000;
+    uint64_t from = b->next_seq > INDEX_SPAN ? b->next_seq - INDEX_SPAN : 0;
+    size_t live = b->open->n_pubs + (b->inflight ? b->inflight->n_pubs : 0);
+    if (store_dedup_keys(b->store, from, since_us, count_key, &live) < 0)
+        goto fail;
+    seen_t *f = seen_new(2 * live > (1u << 16) ? 2 * live : (1u << 16));
+    /* The batches after the store: a key the committer stored meanwhile
+     * is then in both, and a key twice in the index costs one more look. */
+    if (store_dedup_keys(b->store, from, since_us, index_add, f) < 0) {
         seen_free(&f);
-        log_warn("event=dedup_filter_off reason=\"the dedup index cannot be read\"");
-        return;
+        goto fail;
     }
+    pending_keys(b->inflight, f);
+    pending_keys(b->open, f);
+    seen_free(&b->seen);
     b->seen = f;
-    log_info("event=dedup_filter keys=%zu bytes=%zu ms=%lld", seen_count(f), seen_bytes(f),
+    log_info("event=dedup_index keys=%zu bytes=%zu ms=%lld", seen_count(f), seen_bytes(f),
              (long long)(util_mono_ms() - t0));
+    return 0;
+fail:
+    log_error("event=dedup_index_failed reason=\"the store's dedup log cannot be read\"");
+    return -1;
 }
 
 /* 1 if the store has room for len more bytes of message (and its subject
@@ -251,8 +278,8 @@ static int origin_sane(const Liaison__Origin *o)
 
 /* Stores m (its origin and route settled, its dedup key in dkey or NULL)
  * and records it. Takes m. */
-static void accept(broker_t *b, const struct source *src, Liaison__Intel *m,
-                   const struct store_dkey *dkey, int64_t now_us)
+static void accept(broker_t *b, const struct source *src, Liaison__Intel *m, const struct dedup *d,
+                   int64_t now_us)
 {
     const char *msg_id = m->msg_id ? m->msg_id : "";
     m->received_at_us = now_us;
@@ -288,13 +315,10 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m,
     }
     const uint8_t *rid = src->s ? src->s->rid : NULL;
     size_t rid_len = src->s ? src->s->rid_len : 0; /* an uplink's is acked upstream instead */
-    struct batch_pub *p = batch_add_pub(b->open, m->seq, now_us, len, dkey, rid, rid_len,
-                                        src->corr_id, msg_id, m, src->arena);
-    if (dkey && b->seen) {
-        seen_add(b->seen, dkey->b, dkey->len);
-        if (seen_full(b->seen))
-            ingest_dedup_filter(b);
-    }
+    struct batch_pub *p = batch_add_pub(b->open, m->seq, now_us, len, d ? &d->key : NULL, rid,
+                                        rid_len, src->corr_id, msg_id, m, src->arena);
+    if (d && b->seen && (seen_add(b->seen, d->h, m->seq) != 0 || seen_full(b->seen)))
+        ingest_dedup_index(b); /* a bigger one, with this key (the open batch's) */
     if (b->index_on) {
         /* The subject index is written in the same batch: both land or
          * neither. */
@@ -321,12 +345,10 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m,
  * already, else stored. Takes m. */
 static void accept_routed(broker_t *b, const struct source *src, Liaison__Intel *m, int64_t now_us)
 {
-    struct store_dkey key;
-    char origin[ROUTE_DEDUP_ORIGIN], id[ROUTE_DEDUP_ID];
-    route_dedup_key(m->route, &key);
-    route_dedup_ids(m->route, origin, id);
-    uint64_t seq =
-        find_repeat(b, &key, origin, id, now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
+    struct dedup d;
+    route_dedup_key(m->route, &d.key);
+    d.h = seen_hash(d.key.b, d.key.len);
+    uint64_t seq = find_repeat(b, &d, now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
     if (seq) {
         /* Here already (another path, or a re-send after an outage):
          * counted, and recorded as floods are, one record a minute. */
@@ -341,7 +363,7 @@ static void accept_routed(broker_t *b, const struct source *src, Liaison__Intel 
         wire_intel_free_in(&m, src->arena);
         return;
     }
-    accept(b, src, m, &key, now_us);
+    accept(b, src, m, &d, now_us);
 }
 
 void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m, arena_t *arena)
@@ -410,19 +432,16 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     if (m->route && src.arena == NULL)
         liaison__route__free_unpacked(m->route, NULL);
     m->route = NULL;
-    struct store_dkey key;
-    const struct store_dkey *dkey = NULL;
+    struct dedup d;
     if (msg_id[0]) {
-        store_dedup_key(a->name, msg_id, &key);
-        dkey = &key;
-        uint64_t seq = find_repeat(b, &key, a->name, msg_id,
-                                   now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
+        dedup_of(a->name, msg_id, &d);
+        uint64_t seq = find_repeat(b, &d, now_us - (int64_t)b->cfg->dedup_window_s * 1000000);
         if (seq) {
             answer_repeat(b, &src, seq, msg_id);
             goto leave;
         }
     }
-    accept(b, &src, m, dkey, now_us);
+    accept(b, &src, m, msg_id[0] ? &d : NULL, now_us);
     return;
 leave:
     wire_intel_free_in(&m, src.arena);

@@ -24,11 +24,12 @@ void ingest_from_uplink(broker_t *b, int uplink, const char *actor, uint32_t up_
 /* Bytes kept free in the map for what a full store must still record:
  * deliveries, notices, acks (cursors), replays and erasures. */
 uint64_t ingest_reserve(const broker_t *b);
-/* (Re)builds the dedup filter (b->seen) from the store's dedup index and
- * the keys of the two uncommitted batches, sized for twice as many: at
- * start, and when the filter fills. Reading every key, it holds the loop
- * a moment (about 0.1 s a million keys). When the index cannot be read,
- * b->seen is NULL and every new msg_id is looked up in the store. */
-void ingest_dedup_filter(broker_t *b);
+/* (Re)builds the dedup index (b->seen) from the store's dedup log (the
+ * entries within dedup_window_s) and the keys of the two uncommitted
+ * batches, sized for twice as many: at start, when it fills, and when a
+ * reload widens the window. Reading the log twice (to count, then to
+ * add), it holds the loop a moment (about 0.2 s a million keys). 0, or -1
+ * when the log cannot be read (b->seen is then as it was). */
+int ingest_dedup_index(broker_t *b);
 
 #endif

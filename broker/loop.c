@@ -270,8 +270,11 @@ static void reload(broker_t *b)
             fanout_session_gone(b, s);
         }
     }
+    int wider = fresh->dedup_window_s > b->cfg->dedup_window_s;
     config_free(&b->cfg);
     b->cfg = fresh;
+    if (wider)
+        ingest_dedup_index(b); /* keys older than the old window were left out */
     b->reload_ok = 1;
     b->reload_us = util_now_us();
     log_info("event=reloaded agents=%zu", fresh->n_agents);
@@ -400,7 +403,10 @@ int loop_run(config_t *cfg)
     b.next_seq = store_last_seq(b.store) + 1;
     b.planned = b.next_seq - 1;
     b.subindex = subindex_new();
-    ingest_dedup_filter(&b);
+    if (ingest_dedup_index(&b) != 0) {
+        log_error("event=startup_failed reason=\"the store's dedup log cannot be read\"");
+        goto err3;
+    }
     b.committer = committer_start(b.store, err, sizeof err);
     if (b.committer == NULL) {
         log_error("event=startup_failed reason=%s", log_q(err));

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "route.h"
 #include "subjects.h"
 #include "tally.h"
 #include "topic.h"
@@ -144,15 +143,7 @@ static int erase(retention_t *r, batch_t *bt, const config_t *cfg, audit_t *audi
     int rc;
     if (bt->failed != STORE_OK)
         return bt->failed;
-    if (m->route && m->route->origin_broker) {
-        /* A message from another broker is kept once by its route. */
-        char origin[ROUTE_DEDUP_ORIGIN], id[ROUTE_DEDUP_ID];
-        route_dedup_ids(m->route, origin, id);
-        store_wset_purge(bt->w, m->seq, m->received_at_us, origin, id);
-    } else {
-        store_wset_purge(bt->w, m->seq, m->received_at_us, m->origin ? m->origin->agent : NULL,
-                         m->msg_id);
-    }
+    store_wset_purge(bt->w, m->seq, m->received_at_us); /* its dedup entry too */
     if (index_key)
         subjects_write(index_key, bt->w, m, m->seq, 1); /* its index entries go with it */
     bt->n_purges++;

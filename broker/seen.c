@@ -1,33 +1,42 @@
-/* seen.c — the dedup keys' Bloom filter: 12 bits a key at capacity and 4
- * probes (about 0.8% false "maybe"s when full), the bit count a power of
- * two, the probes h1 + i * h2 from one 64-bit hash of the key. The keys
- * are chosen by publishers: a crafted collision costs only a lookup. */
+/* seen.c — the dedup index: open addressing with linear probing over a
+ * power-of-two array of 64-bit slots, each a key's fingerprint (the high
+ * 32 bits of its hash) and its sequence's offset from the base plus one
+ * (the low 32; 0 is an empty slot). Sized for at most 3/4 full. The keys
+ * are chosen by publishers, so the hash is keyed (SipHash, libsodium's
+ * crypto_shorthash, with a key drawn once a process): a publisher cannot
+ * build keys that pile into one run of slots. */
 #include "seen.h"
 
+#include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
-#define BITS_PER_KEY 12
-#define PROBES       4
-
 struct seen {
-    uint64_t *words;
-    uint64_t mask; /* bits - 1 */
+    uint64_t *slots;
+    uint64_t mask; /* slots - 1 */
+    uint64_t base; /* the first seq added (0: none yet) */
     size_t capacity, count;
 };
 
+static unsigned char hash_key[crypto_shorthash_KEYBYTES];
+static int hash_key_drawn;
+
 seen_t *seen_new(size_t capacity)
 {
-    uint64_t bits = 64;
-    while (bits / BITS_PER_KEY < capacity)
-        bits <<= 1;
+    uint64_t n = 64;
+    while (n / 4 * 3 < capacity)
+        n <<= 1;
     seen_t *f = xcalloc(1, sizeof *f);
-    f->words = xcalloc(bits / 64, sizeof *f->words);
-    f->mask = bits - 1;
-    f->capacity = bits / BITS_PER_KEY;
+    f->slots = xcalloc(n, sizeof *f->slots);
+    f->mask = n - 1;
+    f->capacity = n / 4 * 3;
+    if (!hash_key_drawn) {
+        crypto_shorthash_keygen(hash_key);
+        hash_key_drawn = 1;
+    }
     return f;
 }
 
@@ -35,53 +44,54 @@ void seen_free(seen_t **f)
 {
     if (f == NULL || *f == NULL)
         return;
-    free((*f)->words);
+    free((*f)->slots);
     free(*f);
     *f = NULL;
 }
 
-/* Eight bytes at a time, each folded in by a multiply and a shift; the
- * length too, so a key and its zero-padded extension differ. */
-static uint64_t key_hash(const void *key, size_t len)
+uint64_t seen_hash(const void *key, size_t len)
 {
-    const uint8_t *p = key;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        len -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p, len);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 32);
+    unsigned char out[crypto_shorthash_BYTES];
+    uint64_t h;
+    crypto_shorthash(out, key, len, hash_key);
+    memcpy(&h, out, sizeof h);
+    return h;
 }
 
-void seen_add(seen_t *f, const void *key, size_t len)
+int seen_add(seen_t *f, uint64_t h, uint64_t seq)
 {
-    uint64_t h = key_hash(key, len), step = (h >> 32) | 1;
-    for (int i = 0; i < PROBES; i++, h += step)
-        f->words[(h & f->mask) >> 6] |= 1ull << (h & 63);
+    if (f->base == 0 && seq > 0)
+        f->base = seq;
+    if (seq < f->base || seq - f->base >= UINT32_MAX - 1 || f->count >= f->mask)
+        return -1; /* (one slot stays empty, so every walk ends) */
+    uint64_t i = h & f->mask;
+    while (f->slots[i])
+        i = (i + 1) & f->mask;
+    f->slots[i] = (h >> 32) << 32 | (seq - f->base + 1);
     f->count++;
+    return 0;
 }
 
-int seen_maybe(const seen_t *f, const void *key, size_t len)
+uint64_t seen_next(const seen_t *f, struct seen_walk *w)
 {
-    uint64_t h = key_hash(key, len), step = (h >> 32) | 1;
-    for (int i = 0; i < PROBES; i++, h += step)
-        if (!(f->words[(h & f->mask) >> 6] & (1ull << (h & 63))))
-            return 0;
-    return 1;
+    for (uint64_t v; (v = f->slots[w->slot]) != 0;) {
+        w->slot = (w->slot + 1) & f->mask;
+        if ((uint32_t)(v >> 32) == w->fp)
+            return f->base + (v & 0xffffffffu) - 1;
+    }
+    return 0;
+}
+
+uint64_t seen_first(const seen_t *f, uint64_t h, struct seen_walk *w)
+{
+    w->slot = h & f->mask;
+    w->fp = (uint32_t)(h >> 32);
+    return seen_next(f, w);
 }
 
 int seen_full(const seen_t *f)
 {
-    return f->count > f->capacity;
+    return f->count >= f->capacity;
 }
 
 size_t seen_count(const seen_t *f)
@@ -91,5 +101,5 @@ size_t seen_count(const seen_t *f)
 
 size_t seen_bytes(const seen_t *f)
 {
-    return (size_t)(f->mask + 1) / 8;
+    return (size_t)(f->mask + 1) * sizeof *f->slots;
 }

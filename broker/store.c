@@ -27,7 +27,7 @@ struct store {
     MDB_dbi messages;    /* seq (8 bytes big-endian) -> packed Intel */
     MDB_dbi meta;        /* "schema" -> uint32 */
     MDB_dbi times;       /* time_us (8, BE) + seq (8, BE) -> times (8 each): see time_run */
-    MDB_dbi dedup;       /* origin 0x1f msg_id -> seq (8) + time_us (8) */
+    MDB_dbi dedup;       /* seq (8, BE) -> time_us (8) + dedup key: the dedup log */
     MDB_dbi cursors;     /* "agent/durable" -> acked floor (8) + pattern */
     MDB_dbi dead;        /* seq (8, BE) + name -> reason */
     MDB_dbi audit;       /* audit seq (8, BE) -> packed AuditRecord */
@@ -71,6 +71,75 @@ static uint64_t key_seq(const MDB_val *k)
     return v;
 }
 
+/* A dedup key as this broker makes it from one an older store may hold:
+ * the text of a long one (more than STORE_DEDUP_TEXT bytes, no NUL) is
+ * made again from its origin and msg_id; any other is kept. */
+static void dedup_key_now(const uint8_t *b, size_t len, struct store_dkey *out)
+{
+    const uint8_t *sep = len > STORE_DEDUP_TEXT ? memchr(b, 0x1f, len) : NULL;
+    if (sep && memchr(b, 0, len) == NULL && len < 1200) {
+        char origin[1200], msg_id[1200];
+        size_t ol = (size_t)(sep - b);
+        memcpy(origin, b, ol);
+        origin[ol] = 0;
+        memcpy(msg_id, sep + 1, len - ol - 1);
+        msg_id[len - ol - 1] = 0;
+        store_dedup_key(origin, msg_id, out);
+        return;
+    }
+    size_t n = len < sizeof out->b ? len : sizeof out->b;
+    memcpy(out->b, b, n);
+    out->len = n;
+}
+
+/* The dedup log, seq -> time + key, in sequence order, so a publish only
+ * appends to it (a tree ordered by key took a random leaf a publish: a
+ * page written per message once it outgrew a commit). A store written
+ * before it has "dedup", key -> seq + time: its entries move into the log
+ * at the first read-write open, in one transaction, and it is dropped. A
+ * read-only open reads neither (nothing read-only asks about dedup). */
+static int dedup_open(store_t *s, MDB_txn *txn)
+{
+    if (s->readonly) {
+        s->dedup = 0;
+        return 0;
+    }
+    int rc = mdb_dbi_open(txn, "dedup_log", MDB_CREATE, &s->dedup);
+    MDB_dbi old;
+    if (rc != 0 || (rc = mdb_dbi_open(txn, "dedup", 0, &old)) == MDB_NOTFOUND)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    long moved = 0;
+    if ((rc = mdb_cursor_open(txn, old, &cur)) != 0)
+        return rc;
+    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+        if (v.mv_size != 16)
+            continue; /* not an entry this store ever wrote */
+        uint64_t seq;
+        uint8_t kb[8], val[8 + STORE_DEDUP_KEY];
+        struct store_dkey key;
+        memcpy(&seq, v.mv_data, 8);
+        memcpy(val, (const uint8_t *)v.mv_data + 8, 8);
+        dedup_key_now(k.mv_data, k.mv_size, &key);
+        memcpy(val + 8, key.b, key.len);
+        seq_key(seq, kb);
+        MDB_val lk = {.mv_size = 8, .mv_data = kb}, lv = {.mv_size = 8 + key.len, .mv_data = val};
+        if ((rc = mdb_put(txn, s->dedup, &lk, &lv, 0)) != 0)
+            break;
+        moved++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_drop(txn, old, 1)) != 0)
+        return rc;
+    log_info("event=store_dedup_moved entries=%ld", moved);
+    return 0;
+}
+
 /* Sets up databases, checks the schema and finds the last sequence. */
 static int store_init(store_t *s, char *err, size_t errlen)
 {
@@ -84,7 +153,6 @@ static int store_init(store_t *s, char *err, size_t errlen)
     if ((rc = mdb_dbi_open(txn, "messages", create, &s->messages)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", create, &s->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "times", create, &s->times)) != 0 ||
-        (rc = mdb_dbi_open(txn, "dedup", create, &s->dedup)) != 0 ||
         (rc = mdb_dbi_open(txn, "cursors", create, &s->cursors)) != 0 ||
         (rc = mdb_dbi_open(txn, "deadletters", create, &s->dead)) != 0 ||
         (rc = mdb_dbi_open(txn, "audit", create, &s->audit)) != 0 ||
@@ -98,6 +166,8 @@ static int store_init(store_t *s, char *err, size_t errlen)
     if (rc != 0 && !(rc == MDB_NOTFOUND && s->readonly))
         goto fail;
     s->have_index = rc == 0;
+    if ((rc = dedup_open(s, txn)) != 0)
+        goto fail;
     k.mv_data = "schema";
     k.mv_size = 6;
     rc = mdb_get(txn, s->meta, &k, &v);
@@ -575,13 +645,6 @@ void store_dedup_key(const char *origin, const char *msg_id, struct store_dkey *
     key->len = n + 32;
 }
 
-/* The key a store written before hashing used: the text, if it fits. */
-static size_t legacy_key(const char *origin, const char *msg_id, char *out, size_t n)
-{
-    int len = snprintf(out, n, "%s\x1f%s", origin, msg_id);
-    return len > 0 && (size_t)len < n && len <= 511 ? (size_t)len : 0;
-}
-
 size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len,
                       const struct store_dkey *dk)
 {
@@ -590,11 +653,15 @@ size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len
     const uint8_t *dedup_key = dk ? dk->b : NULL;
     r->a_off = wset_reserve(w, len);
     r->a_len = len;
-    r->b_off = wset_copy(w, dedup_key, dl);
-    r->b_len = dl;
+    if (dl) {
+        /* The dedup log's value: the time, then the key. */
+        r->b_off = wset_copy(w, &time_us, 8);
+        wset_copy(w, dedup_key, dl);
+        r->b_len = 8 + dl;
+    }
     if (seq > w->max_seq)
         w->max_seq = seq;
-    w->estimate += record_cost(8, len) + record_cost(16, 0) + (dl ? record_cost(dl, 16) : 0);
+    w->estimate += record_cost(8, len) + record_cost(16, 0) + (dl ? record_cost(8, 8 + dl) : 0);
     return r->a_off;
 }
 
@@ -670,25 +737,9 @@ void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name)
     w->estimate += 4096;
 }
 
-void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *origin,
-                      const char *msg_id)
+void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us)
 {
-    struct wop_rec *r = wset_op(w, WOP_PURGE, seq, time_us);
-    if (origin && msg_id && msg_id[0]) {
-        /* b: the key's length (2 bytes), the key, then the text key of
-         * older stores (if it differs and fits). */
-        struct store_dkey key;
-        char text[1200];
-        store_dedup_key(origin, msg_id, &key);
-        size_t tl = legacy_key(origin, msg_id, text, sizeof text);
-        if (tl == key.len && memcmp(text, key.b, tl) == 0)
-            tl = 0;
-        uint8_t kl[2] = {(uint8_t)(key.len >> 8), (uint8_t)key.len};
-        r->b_off = wset_copy(w, kl, 2);
-        wset_copy(w, key.b, key.len);
-        wset_copy(w, text, tl);
-        r->b_len = 2 + key.len + tl;
-    }
+    wset_op(w, WOP_PURGE, seq, time_us);
     w->estimate += 4096; /* a delete may split nothing, but dirties a page */
 }
 
@@ -750,12 +801,8 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
             return rc;
         if (r->b_len == 0)
             return 0;
-        uint8_t dv[16];
-        memcpy(dv, &r->seq, 8);
-        memcpy(dv + 8, &r->time_us, 8);
-        k = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
-        v = (MDB_val){.mv_size = 16, .mv_data = dv};
-        return mdb_put(txn, s->dedup, &k, &v, 0);
+        v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
+        return put_append(txn, s->dedup, &k, &v);
     }
     case WOP_AUDIT:
     case WOP_CKPT:
@@ -800,19 +847,10 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
             rc = mdb_del(txn, s->times, &k, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return rc;
-        if (r->b_len >= 2) {
-            /* The key, then the text key an older store may hold. */
-            size_t kl = (size_t)bb[0] << 8 | bb[1];
-            k = (MDB_val){.mv_size = kl, .mv_data = bb + 2};
-            if ((rc = mdb_del(txn, s->dedup, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
-                return rc;
-            if (r->b_len > 2 + kl) {
-                k = (MDB_val){.mv_size = r->b_len - 2 - kl, .mv_data = bb + 2 + kl};
-                if ((rc = mdb_del(txn, s->dedup, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
-                    return rc;
-            }
-        }
-        return 0;
+        seq_key(r->seq, kb);
+        k = (MDB_val){.mv_size = 8, .mv_data = kb};
+        rc = mdb_del(txn, s->dedup, &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
     case WOP_SUBJECT: {
         uint8_t key[STORE_TOKEN_BYTES + 8];
         memcpy(key, a, STORE_TOKEN_BYTES);
@@ -992,49 +1030,36 @@ fail:
     return STORE_ERR;
 }
 
-static int dedup_get(store_read_t *r, const void *key, size_t len, int64_t min_time_us,
-                     uint64_t *seq)
+int store_read_dedup(store_read_t *r, uint64_t seq, const struct store_dkey *key,
+                     int64_t min_time_us)
 {
-    MDB_val k = {.mv_size = len, .mv_data = (void *)(uintptr_t)key}, v;
-    int rc = mdb_get(r->txn, r->s->dedup, &k, &v);
+    uint8_t kb[8];
+    seq_key(seq, kb);
+    MDB_val k = {.mv_size = 8, .mv_data = kb}, v;
+    int rc = r->s->dedup ? mdb_get(r->txn, r->s->dedup, &k, &v) : MDB_NOTFOUND;
     if (rc == MDB_NOTFOUND)
         return STORE_NOTFOUND;
     if (rc != 0) {
         log_error("event=store_dedup_failed error=%s", log_q(mdb_strerror(rc)));
         return STORE_ERR;
     }
-    if (v.mv_size != 16)
-        return STORE_NOTFOUND;
     int64_t t;
-    memcpy(&t, (const uint8_t *)v.mv_data + 8, 8);
-    if (t < min_time_us)
+    if (v.mv_size != 8 + key->len || memcmp((const uint8_t *)v.mv_data + 8, key->b, key->len) != 0)
         return STORE_NOTFOUND;
-    memcpy(seq, v.mv_data, 8);
-    return STORE_OK;
+    memcpy(&t, v.mv_data, 8);
+    return t < min_time_us ? STORE_NOTFOUND : STORE_OK;
 }
 
-int store_read_dedup(store_read_t *r, const struct store_dkey *key, const char *origin,
-                     const char *msg_id, int64_t min_time_us, uint64_t *seq)
-{
-    char text[1200];
-    int rc = dedup_get(r, key->b, key->len, min_time_us, seq);
-    /* A key of at most STORE_DEDUP_TEXT bytes is the text itself, as it
-     * always was: only a longer one had another form before. */
-    if (rc != STORE_NOTFOUND || key->len <= STORE_DEDUP_TEXT)
-        return rc;
-    size_t tl = legacy_key(origin, msg_id, text, sizeof text);
-    if (tl > 0 && (tl != key->len || memcmp(text, key->b, tl) != 0))
-        rc = dedup_get(r, text, tl, min_time_us, seq);
-    return rc;
-}
-
-long store_dedup_keys(store_t *s, store_dkey_fn fn, void *ctx)
+long store_dedup_keys(store_t *s, uint64_t from_seq, int64_t min_time_us, store_dkey_fn fn,
+                      void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k, v;
     MDB_stat ms;
     long n = 0;
+    if (s->dedup == 0)
+        return 0;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
         return -1;
     int rc;
@@ -1048,10 +1073,21 @@ long store_dedup_keys(store_t *s, store_dkey_fn fn, void *ctx)
         }
         return (long)ms.ms_entries;
     }
+    uint8_t kb[8];
+    seq_key(from_seq, kb);
+    k = (MDB_val){.mv_size = 8, .mv_data = kb};
     rc = mdb_cursor_open(txn, s->dedup, &cur);
     if (rc == 0) {
-        for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT, n++)
-            fn(k.mv_data, k.mv_size, ctx);
+        for (int op = MDB_SET_RANGE; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+            int64_t t;
+            if (k.mv_size != 8 || v.mv_size < 8)
+                continue;
+            memcpy(&t, v.mv_data, 8);
+            if (t < min_time_us)
+                continue;
+            fn(key_seq(&k), (const uint8_t *)v.mv_data + 8, v.mv_size - 8, ctx);
+            n++;
+        }
         mdb_cursor_close(cur);
     }
     mdb_txn_abort(txn);

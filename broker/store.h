@@ -36,7 +36,8 @@ struct store_stat {
 /* Databases in the environment (DESIGN.md "Store"):
  *   messages   seq -> packed Intel (the stored form, as delivered)
  *   times      received time + seq -> (nothing): replay by time
- *   dedup      origin agent + 0x1f + msg_id -> seq + time: publish dedup
+ *   dedup_log  seq -> time + dedup key: publish dedup, in sequence order
+ *              (an older store's "dedup", key -> seq + time, moves into it)
  *   cursors    "agent/durable" -> acked floor + pattern: durable subscriptions
  *   deadletters seq + "agent/durable" -> reason: messages past max_deliver
  *   audit      audit seq -> packed AuditRecord (hash-chained by audit.c)
@@ -93,8 +94,7 @@ size_t store_wset_count(const store_wset_t *w);
 /* An over-estimate of the map bytes applying it may take. */
 size_t store_wset_estimate(const store_wset_t *w);
 /* The dedup key of a publisher's msg_id: origin, 0x1f and msg_id as text
- * while that is at most STORE_DEDUP_TEXT bytes (so keys of one publisher
- * stay in order and land on the same pages); a longer one is its first
+ * while that is at most STORE_DEDUP_TEXT bytes; a longer one is its first
  * STORE_DEDUP_TEXT bytes, a NUL (which text never holds) and a BLAKE2b-256
  * of the whole. So two msg_ids never share a key however long they are
  * (the key used to be the text cut at LMDB's 511-byte limit: msg_ids
@@ -108,8 +108,8 @@ struct store_dkey {
 void store_dedup_key(const char *origin, const char *msg_id, struct store_dkey *key);
 
 /* A message of len bytes under seq (seqs must rise within and across write
- * sets: they are appended), indexed by time_us, and dedup_key -> seq unless
- * dedup_key is NULL. Returns the offset of len bytes the caller
+ * sets: they are appended), indexed by time_us, and its dedup key in the
+ * dedup log unless dedup_key is NULL. Returns the offset of len bytes the caller
  * fills with the message (valid until the next call on w: see store_wset_data). */
 size_t store_wset_msg(store_wset_t *w, uint64_t seq, int64_t time_us, size_t len,
                       const struct store_dkey *dedup_key);
@@ -142,11 +142,9 @@ void store_wset_cursor_del(store_wset_t *w, const char *name);
 /* A dead letter set aside, or removed (removing one that is gone is fine). */
 void store_wset_deadletter(store_wset_t *w, uint64_t seq, const char *name, const char *reason);
 void store_wset_deadletter_del(store_wset_t *w, uint64_t seq, const char *name);
-/* Erases a message (retention): its record, time entry and, when msg_id is
- * given, its dedup entry (in either key form). Erasing one already gone is
- * fine. */
-void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us, const char *origin,
-                      const char *msg_id);
+/* Erases a message (retention): its record, time entry and dedup log
+ * entry. Erasing one already gone is fine. */
+void store_wset_purge(store_wset_t *w, uint64_t seq, int64_t time_us);
 
 /* The subject index: a message under seq is about the subject whose
  * blind-index token (subject.c) is token; del removes the entry. */
@@ -202,18 +200,20 @@ int store_seq_at_time(store_t *s, int64_t since_us, uint64_t *seq);
 typedef struct store_read store_read_t;
 store_read_t *store_read_begin(store_t *s);
 void store_read_end(store_read_t **r);
-/* The dedup entry for (origin, msg_id) at or after min_time_us, under key
- * (store_dedup_key of the two) or, for a key too long to be the text, in a
- * store written before long keys were hashed, the text cut as it was then:
- * STORE_OK with *seq set, STORE_NOTFOUND, or STORE_ERR. */
-int store_read_dedup(store_read_t *r, const struct store_dkey *key, const char *origin,
-                     const char *msg_id, int64_t min_time_us, uint64_t *seq);
-/* Calls fn with every key the dedup index holds, in order, and returns
- * how many (a store's of any age: the old text keys too), or -1 when the
- * index cannot be read (fn NULL: only the count, which LMDB keeps). For
- * the dedup filter (seen.h). */
-typedef void (*store_dkey_fn)(const void *key, size_t len, void *ctx);
-long store_dedup_keys(store_t *s, store_dkey_fn fn, void *ctx);
+/* STORE_OK if the dedup log holds key under seq, stored at or after
+ * min_time_us; STORE_NOTFOUND if it holds anything else there or nothing
+ * (an erased message's entry goes with it), or STORE_ERR. The log is in
+ * sequence order: which seq to ask about is the dedup index's answer
+ * (seen.h), kept in memory. */
+int store_read_dedup(store_read_t *r, uint64_t seq, const struct store_dkey *key,
+                     int64_t min_time_us);
+/* Calls fn with every entry of the dedup log from from_seq on that was
+ * stored at or after min_time_us, in sequence order, and returns how many,
+ * or -1 when the log cannot be read (fn NULL: the count of all entries,
+ * which LMDB keeps). For the dedup index (seen.h). */
+typedef void (*store_dkey_fn)(uint64_t seq, const void *key, size_t len, void *ctx);
+long store_dedup_keys(store_t *s, uint64_t from_seq, int64_t min_time_us, store_dkey_fn fn,
+                      void *ctx);
 /* The message at seq: STORE_OK, STORE_NOTFOUND, or STORE_ERR. */
 int store_read_get(store_read_t *r, uint64_t seq, const void **data, size_t *len);
 /* The first message with sequence >= from: STORE_OK (sets *seq), STORE_NOTFOUND. */

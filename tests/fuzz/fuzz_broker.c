@@ -202,7 +202,7 @@ static void broker_up(void)
     b->planned = b->next_seq - 1;
     b->full = 0;
     b->subindex = subindex_new();
-    ingest_dedup_filter(b); /* as the broker starts */
+    ingest_dedup_index(b); /* as the broker starts */
     b->sessions = sessions_new();
     b->control = control_new();
     control_load_durables(b);

@@ -124,7 +124,7 @@ static int setup_map(void **state, unsigned map_mb)
     b->metrics = metrics_new();
     b->committer = committer_start(b->store, err, sizeof err);
     assert_non_null(b->committer);
-    ingest_dedup_filter(b); /* as the broker starts */
+    assert_int_equal(ingest_dedup_index(b), 0); /* as the broker starts */
     assert_non_null(b->seen);
     f->pub = dealer(f, "pub");
     f->sub = dealer(f, "sub");
@@ -345,30 +345,42 @@ static void test_pipeline_answers_a_repeat_from_the_uncommitted_batch(void **sta
     assert_int_equal(store_last_seq(b->store), 2);
 }
 
-/* The dedup filter answers "never stored" for a new msg_id, so the store
- * is not asked; built again (as when it fills) while one key is stored and
+/* 1 if the dedup index names seq for k. */
+static int index_names(const seen_t *f, const struct store_dkey *k, uint64_t seq)
+{
+    struct seen_walk w;
+    for (uint64_t s = seen_first(f, seen_hash(k->b, k->len), &w); s; s = seen_next(f, &w))
+        if (s == seq)
+            return 1;
+    return 0;
+}
+
+/* The dedup index names no sequence for a new msg_id, so the store is not
+ * asked; built again (as when it fills) while one key is stored and
  * another waits in the open batch, it still knows both, and so does one
  * built from the store alone. */
-static void test_pipeline_the_dedup_filter_built_again_knows_every_key(void **state)
+static void test_pipeline_the_dedup_index_built_again_knows_every_key(void **state)
 {
     struct fixture *f = *state;
     broker_t *b = &f->b;
-    assert_false(seen_maybe(b->seen, "pub\x1fm-1", 7));
-    publish(f, 1, "alert.y.a", "m-1", 50);
     struct store_dkey k1, k2;
     store_dedup_key("pub", "m-1", &k1);
     store_dedup_key("pub", "m-2", &k2);
-    assert_true(seen_maybe(b->seen, k1.b, k1.len));
+    struct seen_walk w;
+    assert_int_equal(seen_first(b->seen, seen_hash(k1.b, k1.len), &w), 0);
+    publish(f, 1, "alert.y.a", "m-1", 50);
     pass(b);
+    assert_true(index_names(b->seen, &k1, 1));
     assert_int_equal(expect_puback(f->pub, 1, 0), 1);
     publish(f, 2, "alert.y.a", "m-2", 50);
-    ingest_dedup_filter(b);
+    assert_int_equal(ingest_dedup_index(b), 0);
     assert_int_equal(seen_count(b->seen), 2);
-    assert_true(seen_maybe(b->seen, k1.b, k1.len));
-    assert_true(seen_maybe(b->seen, k2.b, k2.len));
+    assert_true(index_names(b->seen, &k1, 1));
+    assert_true(index_names(b->seen, &k2, 2));
     pass(b);
     assert_int_equal(expect_puback(f->pub, 2, 0), 2);
-    ingest_dedup_filter(b); /* from the store alone now */
+    assert_int_equal(ingest_dedup_index(b), 0); /* from the store alone now */
+    assert_int_equal(seen_count(b->seen), 2);
     publish(f, 3, "alert.y.a", "m-1", 50);
     publish(f, 4, "alert.y.a", "m-2", 50);
     publish(f, 5, "alert.y.a", "m-3", 50);
@@ -377,6 +389,43 @@ static void test_pipeline_the_dedup_filter_built_again_knows_every_key(void **st
     assert_int_equal(expect_puback(f->pub, 3, 1), 1);
     assert_int_equal(expect_puback(f->pub, 4, 1), 2);
     assert_int_equal(store_last_seq(b->store), 3);
+}
+
+/* The index keeps an erased message's entry, and the key is asked of the
+ * store's dedup log, which no longer has it: a re-send of its msg_id is a
+ * new message. One from before the window is new too, once the index is
+ * built for a window that leaves it out; a reload that widens the window
+ * again makes it a repeat. */
+static void test_pipeline_the_dedup_index_is_confirmed_by_the_store(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish(f, 1, "alert.y.a", "m-1", 50);
+    publish(f, 2, "alert.y.a", "m-2", 50);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 1, 0), 1);
+    assert_int_equal(expect_puback(f->pub, 2, 0), 2);
+    /* Erase seq 1 as retention would. */
+    store_wset_t *w = store_wset_new();
+    store_wset_purge(w, 1, 0);
+    assert_int_equal(store_commit(b->store, w), STORE_OK);
+    store_wset_free(&w);
+    publish(f, 3, "alert.y.a", "m-1", 50);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 3, 0), 3);
+    /* A window of 0 s leaves every key out of a new index: m-2 is new. */
+    unsigned window = b->cfg->dedup_window_s;
+    b->cfg->dedup_window_s = 0;
+    assert_int_equal(ingest_dedup_index(b), 0);
+    assert_int_equal(seen_count(b->seen), 0);
+    b->cfg->dedup_window_s = window;
+    publish(f, 4, "alert.y.a", "m-2", 50);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 4, 0), 4);
+    assert_int_equal(ingest_dedup_index(b), 0);
+    publish(f, 5, "alert.y.a", "m-2", 50);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 5, 1), 4);
 }
 
 /* Fills the map behind the broker's back with one large record it does
@@ -1100,7 +1149,8 @@ int main(void)
         T(test_pipeline_a_long_batch_goes_to_disk_while_it_is_read),
         T(test_pipeline_a_publish_outlives_the_refused_frames_beside_it),
         T(test_pipeline_disclosures_from_the_store_hold_the_message_digest),
-        T(test_pipeline_the_dedup_filter_built_again_knows_every_key),
+        T(test_pipeline_the_dedup_index_built_again_knows_every_key),
+        T(test_pipeline_the_dedup_index_is_confirmed_by_the_store),
     };
 #undef T
 #undef S

@@ -55,13 +55,34 @@ static int teardown(void **state)
     return rc;
 }
 
-/* store_read_dedup of (origin, msg_id), its key made as ingest makes it. */
-static int lookup(store_read_t *r, const char *origin, const char *msg_id, int64_t since,
-                  uint64_t *seq)
+struct find {
+    const struct store_dkey *key;
+    uint64_t seq;
+};
+
+static void find_key(uint64_t seq, const void *key, size_t len, void *ctx)
+{
+    struct find *fd = ctx;
+    if (len == fd->key->len && memcmp(key, fd->key->b, len) == 0)
+        fd->seq = seq;
+}
+
+/* Where the dedup log holds (origin, msg_id), its key made as ingest
+ * makes it, found by walking the log (the broker asks its index), then
+ * confirmed at that seq as the broker confirms it. */
+static int lookup(store_t *s, store_read_t *r, const char *origin, const char *msg_id,
+                  int64_t since, uint64_t *seq)
 {
     struct store_dkey key;
     store_dedup_key(origin, msg_id, &key);
-    return store_read_dedup(r, &key, origin, msg_id, since, seq);
+    struct find fd = {.key = &key};
+    assert_true(store_dedup_keys(s, 0, INT64_MIN, find_key, &fd) >= 0);
+    if (fd.seq == 0)
+        return STORE_NOTFOUND;
+    int rc = store_read_dedup(r, fd.seq, &key, since);
+    if (rc == STORE_OK)
+        *seq = fd.seq;
+    return rc;
 }
 
 static store_t *open_store(struct fixture *f, unsigned map_mb)
@@ -243,8 +264,8 @@ static void test_store_high_water_mark_survives_erasing_the_newest(void **state)
     f->s = open_store(f, 16);
     commit_range(f, 1, 3);
     store_wset_t *w = wset(f);
-    store_wset_purge(w, 3, 3000, NULL, NULL);
-    store_wset_purge(w, 3, 3000, NULL, NULL); /* twice: already gone is fine */
+    store_wset_purge(w, 3, 3000);
+    store_wset_purge(w, 3, 3000); /* twice: already gone is fine */
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     assert_not_stored(f->s, 3);
     store_close(&f->s);
@@ -376,7 +397,7 @@ static void test_store_full_map_refuses_write_set_and_keeps_what_was_committed(v
     assert_int_equal(store_last_seq(f->s), committed);
     store_read_t *r = store_read_begin(f->s);
     uint64_t seq;
-    assert_int_equal(lookup(r, "ops", "small", 0, &seq), STORE_NOTFOUND);
+    assert_int_equal(lookup(f->s, r, "ops", "small", 0, &seq), STORE_NOTFOUND);
 
     /* Nothing acked is lost. */
     for (seq = 1; seq <= committed; seq++) {
@@ -422,7 +443,7 @@ static void test_store_room_counts_pages_freed_by_erasure(void **state)
     uint64_t full = store_room(f->s);
     store_wset_t *w = wset(f);
     for (uint64_t seq = 1; seq <= committed / 2; seq++)
-        store_wset_purge(w, seq, (int64_t)seq, NULL, NULL);
+        store_wset_purge(w, seq, (int64_t)seq);
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     /* Two commits later LMDB may reuse the pages; room says so at once. */
     store_room_update(f->s);
@@ -465,7 +486,7 @@ static int dedup(store_t *s, const char *key, int64_t since, uint64_t *seq)
     snprintf(origin, sizeof origin, "%.*s", (int)(sep - key), key);
     store_read_t *r = store_read_begin(s);
     assert_non_null(r);
-    int rc = lookup(r, origin, sep + 1, since, seq);
+    int rc = lookup(s, r, origin, sep + 1, since, seq);
     store_read_end(&r);
     return rc;
 }
@@ -498,7 +519,7 @@ static void test_store_dedup_finds_msg_id_after_commit(void **state)
     assert_int_equal(dedup(f->s, key, 0, &seq), STORE_OK);
     assert_int_equal(seq, 1);
     w = wset(f);
-    store_wset_purge(w, 1, 5000, "humberside-police", "hull-2026-000123");
+    store_wset_purge(w, 1, 5000);
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     assert_int_equal(dedup(f->s, key, 0, &seq), STORE_NOTFOUND);
 }
@@ -523,10 +544,72 @@ static void test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes(v
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     store_read_t *r = store_read_begin(f->s);
     uint64_t seq = 0;
-    assert_int_equal(lookup(r, "humberside-police", a, 0, &seq), STORE_OK);
+    assert_int_equal(lookup(f->s, r, "humberside-police", a, 0, &seq), STORE_OK);
     assert_int_equal(seq, 1);
-    assert_int_equal(lookup(r, "humberside-police", b, 0, &seq), STORE_NOTFOUND);
+    assert_int_equal(lookup(f->s, r, "humberside-police", b, 0, &seq), STORE_NOTFOUND);
+    /* Asked at its seq, another key is not there either. */
+    assert_int_equal(store_read_dedup(r, 1, &kb, 0), STORE_NOTFOUND);
+    assert_int_equal(store_read_dedup(r, 1, &ka, 0), STORE_OK);
+    assert_int_equal(store_read_dedup(r, 2, &ka, 0), STORE_NOTFOUND);
     store_read_end(&r);
+}
+
+/* A write (or, with MDB_RDONLY, read) transaction on the store's files,
+ * behind the store's back: for writing what an older or damaged store
+ * holds, and reading what is left. */
+static MDB_txn *raw_txn(const char *dir, unsigned flags, MDB_env **env)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_env_create(env), 0);
+    mdb_env_set_maxdbs(*env, 16);
+    assert_int_equal(mdb_env_open(*env, dir, flags, 0600), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, flags, &txn), 0);
+    return txn;
+}
+
+/* A store written before the dedup log holds "dedup", key -> seq + time,
+ * with a long msg_id's key in the text form of older stores still: its
+ * entries move into the log, in the form keys have now, and it goes. */
+static void test_store_moves_an_older_dedup_index_into_the_log(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 16);
+    store_close(&f->s);
+    char long_id[700], text[800];
+    memset(long_id, 'x', 450); /* past STORE_DEDUP_TEXT, within LMDB's 511 */
+    strcpy(long_id + 450, "-informant-9");
+    snprintf(text, sizeof text, "humberside-police\x1f%s", long_id);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi old;
+    txn = raw_txn(f->dir, 0, &env);
+    assert_int_equal(mdb_dbi_open(txn, "dedup", MDB_CREATE, &old), 0);
+    const char *short_key = "humberside-police\x1fhull-2026-000123";
+    uint64_t sv[2] = {1, 5000}, lv[2] = {2, 6000};
+    MDB_val k = {.mv_size = strlen(short_key), .mv_data = (void *)(uintptr_t)short_key};
+    MDB_val v = {.mv_size = 16, .mv_data = sv};
+    assert_int_equal(mdb_put(txn, old, &k, &v, 0), 0);
+    k = (MDB_val){.mv_size = strlen(text), .mv_data = text};
+    v = (MDB_val){.mv_size = 16, .mv_data = lv};
+    assert_int_equal(mdb_put(txn, old, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    f->s = open_store(f, 16);
+    uint64_t seq = 0;
+    assert_int_equal(dedup(f->s, short_key, 0, &seq), STORE_OK);
+    assert_int_equal(seq, 1);
+    assert_int_equal(dedup(f->s, short_key, 5001, &seq), STORE_NOTFOUND); /* its time came too */
+    store_read_t *r = store_read_begin(f->s);
+    assert_int_equal(lookup(f->s, r, "humberside-police", long_id, 6000, &seq), STORE_OK);
+    assert_int_equal(seq, 2);
+    store_read_end(&r);
+    assert_int_equal(store_dedup_keys(f->s, 0, INT64_MIN, NULL, NULL), 2);
+    store_close(&f->s);
+    txn = raw_txn(f->dir, MDB_RDONLY, &env);
+    assert_int_equal(mdb_dbi_open(txn, "dedup", 0, &old), MDB_NOTFOUND);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
 }
 
 static void test_store_seq_at_time_finds_first_message_since(void **state)
@@ -569,7 +652,7 @@ static void purge_range(struct fixture *f, uint64_t first, uint64_t n)
 {
     store_wset_t *w = wset(f);
     for (uint64_t seq = first; seq < first + n; seq++)
-        store_wset_purge(w, seq, (int64_t)(1000 * seq), NULL, NULL);
+        store_wset_purge(w, seq, (int64_t)(1000 * seq));
     assert_int_equal(store_commit(f->s, w), STORE_OK);
 }
 
@@ -809,10 +892,7 @@ static void test_store_refuses_to_start_at_the_end_of_the_sequence_range(void **
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi meta;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    txn = raw_txn(f->dir, 0, &env);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     uint64_t max = UINT64_MAX;
     MDB_val k = {.mv_size = 8, .mv_data = "last_seq"}, v = {.mv_size = 8, .mv_data = &max};
@@ -863,6 +943,7 @@ int main(void)
         T(test_store_stat_counts_messages_and_bytes),
         T(test_store_dedup_finds_msg_id_after_commit),
         T(test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes),
+        T(test_store_moves_an_older_dedup_index_into_the_log),
         T(test_store_seq_at_time_finds_first_message_since),
         T(test_store_seq_at_time_finds_messages_inside_a_commit_and_after_erasures),
         T(test_store_cursor_round_trips_after_commit),

@@ -147,7 +147,7 @@ static void test_erasing_a_message_erases_its_entries(void **state)
     l.subjects = (char **)(uintptr_t)a;
     l.n_subjects = 2;
     store_wset_clear(f->w);
-    store_wset_purge(f->w, 1, 1000, NULL, NULL);
+    store_wset_purge(f->w, 1, 1000);
     subjects_write(f->key, f->w, &m, 1, 1);
     assert_int_equal(store_commit(f->s, f->w), STORE_OK);
     found(f, f->key, "A1234BC", got, sizeof got);

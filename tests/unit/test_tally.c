@@ -107,7 +107,7 @@ static void store_some(struct fixture *f, uint64_t n, int (*pick)(uint64_t), int
 static void erase(struct fixture *f, uint64_t seq)
 {
     store_wset_t *w = store_wset_new();
-    store_wset_purge(w, seq, (int64_t)seq * 1000, NULL, NULL);
+    store_wset_purge(w, seq, (int64_t)seq * 1000);
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     store_wset_free(&w);
     tally_erase(f->t, seq, topics[f->topic_of[seq]],
@@ -121,7 +121,7 @@ static void erase_range(struct fixture *f, uint64_t from, uint64_t to)
 {
     store_wset_t *w = store_wset_new();
     for (uint64_t seq = from; seq <= to; seq++)
-        store_wset_purge(w, seq, (int64_t)seq * 1000, NULL, NULL);
+        store_wset_purge(w, seq, (int64_t)seq * 1000);
     assert_int_equal(store_commit(f->s, w), STORE_OK);
     store_wset_free(&w);
     for (uint64_t seq = from; seq <= to; seq++) {
