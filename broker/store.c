@@ -32,7 +32,7 @@ struct store {
     MDB_dbi dead;        /* seq (8, BE) + name -> reason */
     MDB_dbi audit;       /* audit seq (8, BE) -> packed AuditRecord */
     MDB_dbi checkpoints; /* audit seq (8, BE) -> packed AuditCheckpoint */
-    MDB_dbi subjects;    /* subject token (32) + seq (8, BE) -> empty: the blind index */
+    MDB_dbi subjects;    /* bucket (4, BE) + token (32) + seq (8, BE) -> empty: see subject_key */
     MDB_dbi hits;        /* agent 0x1f msg seq (8, BE) + time (8, BE) -> packed HitNotice */
     int have_index;      /* subjects and hits exist (a read-only open of an older store: not) */
     int readonly;
@@ -92,6 +92,61 @@ static void dedup_key_now(const uint8_t *b, size_t len, struct store_dkey *out)
     out->len = n;
 }
 
+/* An entry of an older store's database in the form its successor keeps
+ * (key and value written into buf, at least MOVE_BUF bytes): 0, or 1 to
+ * leave out an entry that store never wrote. */
+#define MOVE_BUF (8 + 8 + STORE_DEDUP_KEY)
+typedef int (*move_fn)(const MDB_val *k, const MDB_val *v, uint8_t *buf, MDB_val *nk, MDB_val *nv);
+
+/* Moves every entry of the database named from, if the store has one,
+ * into to, in txn, and drops it: a store written before to existed
+ * brought up to date at its first read-write open. */
+static int move_db(MDB_txn *txn, const char *from, MDB_dbi to, move_fn fn, const char *event)
+{
+    MDB_dbi old;
+    int rc = mdb_dbi_open(txn, from, 0, &old);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    MDB_cursor *cur;
+    MDB_val k, v, nk, nv;
+    uint8_t buf[MOVE_BUF];
+    long moved = 0;
+    if ((rc = mdb_cursor_open(txn, old, &cur)) != 0)
+        return rc;
+    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+        if (fn(&k, &v, buf, &nk, &nv) != 0)
+            continue;
+        if ((rc = mdb_put(txn, to, &nk, &nv, 0)) != 0)
+            break;
+        moved++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_drop(txn, old, 1)) != 0)
+        return rc;
+    log_info("event=%s entries=%ld", event, moved);
+    return 0;
+}
+
+/* "dedup", key -> seq + time, into the log: seq -> time + key. */
+static int dedup_entry_now(const MDB_val *k, const MDB_val *v, uint8_t *buf, MDB_val *nk,
+                           MDB_val *nv)
+{
+    if (v->mv_size != 16)
+        return 1;
+    uint64_t seq;
+    struct store_dkey key;
+    memcpy(&seq, v->mv_data, 8);
+    seq_key(seq, buf);
+    memcpy(buf + 8, (const uint8_t *)v->mv_data + 8, 8);
+    dedup_key_now(k->mv_data, k->mv_size, &key);
+    memcpy(buf + 16, key.b, key.len);
+    *nk = (MDB_val){.mv_size = 8, .mv_data = buf};
+    *nv = (MDB_val){.mv_size = 8 + key.len, .mv_data = buf + 8};
+    return 0;
+}
+
 /* The dedup log, seq -> time + key, in sequence order, so a publish only
  * appends to it (a tree ordered by key took a random leaf a publish: a
  * page written per message once it outgrew a commit). A store written
@@ -105,39 +160,52 @@ static int dedup_open(store_t *s, MDB_txn *txn)
         return 0;
     }
     int rc = mdb_dbi_open(txn, "dedup_log", MDB_CREATE, &s->dedup);
-    MDB_dbi old;
-    if (rc != 0 || (rc = mdb_dbi_open(txn, "dedup", 0, &old)) == MDB_NOTFOUND)
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    if (rc != 0)
-        return rc;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    long moved = 0;
-    if ((rc = mdb_cursor_open(txn, old, &cur)) != 0)
-        return rc;
-    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-        if (v.mv_size != 16)
-            continue; /* not an entry this store ever wrote */
-        uint64_t seq;
-        uint8_t kb[8], val[8 + STORE_DEDUP_KEY];
-        struct store_dkey key;
-        memcpy(&seq, v.mv_data, 8);
-        memcpy(val, (const uint8_t *)v.mv_data + 8, 8);
-        dedup_key_now(k.mv_data, k.mv_size, &key);
-        memcpy(val + 8, key.b, key.len);
-        seq_key(seq, kb);
-        MDB_val lk = {.mv_size = 8, .mv_data = kb}, lv = {.mv_size = 8 + key.len, .mv_data = val};
-        if ((rc = mdb_put(txn, s->dedup, &lk, &lv, 0)) != 0)
-            break;
-        moved++;
-    }
-    mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND)
-        return rc;
-    if ((rc = mdb_drop(txn, old, 1)) != 0)
-        return rc;
-    log_info("event=store_dedup_moved entries=%ld", moved);
+    return rc != 0 ? rc : move_db(txn, "dedup", s->dedup, dedup_entry_now, "store_dedup_moved");
+}
+
+/* The subject index's key: the message's bucket of 2^SUBJECT_BUCKET_BITS
+ * sequence numbers, the token, the sequence. A pass's entries all land in
+ * the newest bucket, a tree of a few hundred pages however big the index
+ * grows, so a commit dirties those and not a page an entry (keyed by token
+ * first, each entry of a large index took a page of its own). A lookup
+ * seeks the token in each bucket that has entries: about one seek a
+ * bucket, 61 for a million messages. */
+#define SUBJECT_BUCKET_BITS 14
+#define SUBJECT_KEY         (4 + STORE_TOKEN_BYTES + 8)
+
+static void subject_key(uint64_t bucket, const uint8_t *token, uint64_t seq, uint8_t *out)
+{
+    for (int i = 3; i >= 0; i--, bucket >>= 8)
+        out[i] = (uint8_t)(bucket & 0xff);
+    memcpy(out + 4, token, STORE_TOKEN_BYTES);
+    seq_key(seq, out + 4 + STORE_TOKEN_BYTES);
+}
+
+/* "subjects", token + seq, into buckets. */
+static int subject_entry_now(const MDB_val *k, const MDB_val *v, uint8_t *buf, MDB_val *nk,
+                             MDB_val *nv)
+{
+    (void)v;
+    if (k->mv_size != STORE_TOKEN_BYTES + 8)
+        return 1;
+    MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k->mv_data + STORE_TOKEN_BYTES};
+    uint64_t seq = key_seq(&sk);
+    subject_key(seq >> SUBJECT_BUCKET_BITS, k->mv_data, seq, buf);
+    *nk = (MDB_val){.mv_size = SUBJECT_KEY, .mv_data = buf};
+    *nv = (MDB_val){.mv_size = 0, .mv_data = buf};
     return 0;
+}
+
+/* The subject index, "subject_buckets". A store written before it has
+ * "subjects", token + seq: its entries move over at the first read-write
+ * open, in one transaction, and it is dropped; a read-only open of such a
+ * store has no index (nothing read-only asks it). */
+static int subjects_open(store_t *s, MDB_txn *txn)
+{
+    int rc = mdb_dbi_open(txn, "subject_buckets", s->readonly ? 0 : MDB_CREATE, &s->subjects);
+    if (rc != 0 || s->readonly)
+        return rc;
+    return move_db(txn, "subjects", s->subjects, subject_entry_now, "store_subjects_moved");
 }
 
 /* Sets up databases, checks the schema and finds the last sequence. */
@@ -160,7 +228,7 @@ static int store_init(store_t *s, char *err, size_t errlen)
         goto fail;
     /* Added after the first schema: a store written before them gains
      * them at its next read-write open; a read-only open does without. */
-    rc = mdb_dbi_open(txn, "subjects", create, &s->subjects);
+    rc = subjects_open(s, txn);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "hits", create, &s->hits);
     if (rc != 0 && !(rc == MDB_NOTFOUND && s->readonly))
@@ -852,9 +920,8 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         rc = mdb_del(txn, s->dedup, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     case WOP_SUBJECT: {
-        uint8_t key[STORE_TOKEN_BYTES + 8];
-        memcpy(key, a, STORE_TOKEN_BYTES);
-        seq_key(r->seq, key + STORE_TOKEN_BYTES);
+        uint8_t key[SUBJECT_KEY];
+        subject_key(r->seq >> SUBJECT_BUCKET_BITS, a, r->seq, key);
         k = (MDB_val){.mv_size = sizeof key, .mv_data = key};
         v = (MDB_val){.mv_size = 0, .mv_data = key};
         rc =
@@ -1440,20 +1507,33 @@ int store_read_subject(store_read_t *r, const uint8_t token[STORE_TOKEN_BYTES], 
         return STORE_NOTFOUND;
     if (r->subj == NULL && (rc = mdb_cursor_open(r->txn, r->s->subjects, &r->subj)) != 0)
         goto fail;
-    uint8_t kb[STORE_TOKEN_BYTES + 8];
-    memcpy(kb, token, STORE_TOKEN_BYTES);
-    seq_key(from, kb + STORE_TOKEN_BYTES);
-    MDB_val k = {.mv_size = sizeof kb, .mv_data = kb}, v;
-    rc = mdb_cursor_get(r->subj, &k, &v, MDB_SET_RANGE);
-    if (rc == MDB_NOTFOUND)
-        return STORE_NOTFOUND;
-    if (rc != 0)
-        goto fail;
-    if (k.mv_size != sizeof kb || memcmp(k.mv_data, token, STORE_TOKEN_BYTES) != 0)
-        return STORE_NOTFOUND; /* past this token's entries */
-    MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + STORE_TOKEN_BYTES};
-    *seq = key_seq(&sk);
-    return STORE_OK;
+    uint8_t kb[SUBJECT_KEY];
+    uint64_t bucket = from >> SUBJECT_BUCKET_BITS;
+    for (;;) {
+        subject_key(bucket, token, from, kb);
+        MDB_val k = {.mv_size = sizeof kb, .mv_data = kb}, v;
+        rc = mdb_cursor_get(r->subj, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND)
+            return STORE_NOTFOUND; /* past the newest bucket */
+        if (rc != 0)
+            goto fail;
+        if (k.mv_size != sizeof kb) {
+            rc = MDB_CORRUPTED;
+            goto fail;
+        }
+        MDB_val bk = {.mv_size = 4, .mv_data = k.mv_data};
+        uint64_t at = key_seq(&bk);
+        if (at == bucket && memcmp((uint8_t *)k.mv_data + 4, token, STORE_TOKEN_BYTES) == 0) {
+            MDB_val sk = {.mv_size = 8, .mv_data = (uint8_t *)k.mv_data + 4 + STORE_TOKEN_BYTES};
+            *seq = key_seq(&sk);
+            return STORE_OK;
+        }
+        /* Not in this bucket: the token in the next that has entries. */
+        bucket = at == bucket ? bucket + 1 : at;
+        from = 0;
+        if (bucket > UINT32_MAX)
+            return STORE_NOTFOUND;
+    }
 fail:
     log_error("event=store_subject_failed error=%s", log_q(mdb_strerror(rc)));
     return STORE_ERR;

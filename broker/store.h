@@ -42,7 +42,9 @@ struct store_stat {
  *   deadletters seq + "agent/durable" -> reason: messages past max_deliver
  *   audit      audit seq -> packed AuditRecord (hash-chained by audit.c)
  *   checkpoints audit seq -> packed AuditCheckpoint
- *   subjects   subject token + seq -> (nothing): the blind subject index
+ *   subject_buckets  bucket of the seq + subject token + seq -> (nothing): the
+ *              blind subject index (an older store's "subjects", token + seq,
+ *              moves into it)
  *   hits       agent + 0x1f + msg seq + time -> packed HitNotice waiting for it
  *   meta       "schema" -> version, "last_seq" -> high-water mark,
  *              "owner" -> the public key of the broker the store belongs to,

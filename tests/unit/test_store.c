@@ -612,6 +612,48 @@ static void test_store_moves_an_older_dedup_index_into_the_log(void **state)
     mdb_env_close(env);
 }
 
+/* A store written before the subject index's buckets holds "subjects",
+ * token + seq: its entries move into the buckets at the next read-write
+ * open, in order under their token, and the old database goes. */
+static void test_store_moves_an_older_subject_index_into_buckets(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 16);
+    store_close(&f->s);
+    uint8_t t[STORE_TOKEN_BYTES];
+    memset(t, 0xa7, sizeof t);
+    MDB_env *env;
+    MDB_dbi old;
+    MDB_txn *txn = raw_txn(f->dir, 0, &env);
+    assert_int_equal(mdb_dbi_open(txn, "subjects", MDB_CREATE, &old), 0);
+    const uint64_t seqs[] = {7, 40000};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t kb[STORE_TOKEN_BYTES + 8];
+        memcpy(kb, t, sizeof t);
+        for (int j = 0; j < 8; j++)
+            kb[sizeof t + j] = (uint8_t)(seqs[i] >> (56 - 8 * j));
+        MDB_val k = {.mv_size = sizeof kb, .mv_data = kb}, v = {.mv_size = 0, .mv_data = kb};
+        assert_int_equal(mdb_put(txn, old, &k, &v, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    f->s = open_store(f, 16);
+    store_read_t *r = store_read_begin(f->s);
+    uint64_t seq = 0;
+    assert_int_equal(store_read_subject(r, t, 1, &seq), STORE_OK);
+    assert_int_equal(seq, 7);
+    assert_int_equal(store_read_subject(r, t, 8, &seq), STORE_OK);
+    assert_int_equal(seq, 40000);
+    assert_int_equal(store_read_subject(r, t, 40001, &seq), STORE_NOTFOUND);
+    store_read_end(&r);
+    store_close(&f->s);
+    txn = raw_txn(f->dir, MDB_RDONLY, &env);
+    assert_int_equal(mdb_dbi_open(txn, "subjects", 0, &old), MDB_NOTFOUND);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
 static void test_store_seq_at_time_finds_first_message_since(void **state)
 {
     struct fixture *f = *state;
@@ -944,6 +986,7 @@ int main(void)
         T(test_store_dedup_finds_msg_id_after_commit),
         T(test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes),
         T(test_store_moves_an_older_dedup_index_into_the_log),
+        T(test_store_moves_an_older_subject_index_into_buckets),
         T(test_store_seq_at_time_finds_first_message_since),
         T(test_store_seq_at_time_finds_messages_inside_a_commit_and_after_erasures),
         T(test_store_cursor_round_trips_after_commit),

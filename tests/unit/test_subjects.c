@@ -99,6 +99,14 @@ static void found(struct fixture *f, const uint8_t *key, const char *ref, char *
     store_read_end(&r);
 }
 
+/* Asserts the sequences indexed under ref's token (f's key) are want. */
+static void expect_found(struct fixture *f, const char *ref, const char *want)
+{
+    char got[256];
+    found(f, f->key, ref, got, sizeof got);
+    assert_string_equal(got, want);
+}
+
 static void test_index_finds_messages_by_subject_in_order(void **state)
 {
     struct fixture *f = *state;
@@ -107,12 +115,9 @@ static void test_index_finds_messages_by_subject_in_order(void **state)
     store_about(f, f->key, 1, a, 1);
     store_about(f, f->key, 2, b, 1);
     store_about(f, f->key, 3, ab, 2);
-    found(f, f->key, "A-1234-BC", got, sizeof got);
-    assert_string_equal(got, "1 3 ");
-    found(f, f->key, "JOHN  SMITH", got, sizeof got);
-    assert_string_equal(got, "3 ");
-    found(f, f->key, "C0000CC", got, sizeof got);
-    assert_string_equal(got, "");
+    expect_found(f, "A-1234-BC", "1 3 ");
+    expect_found(f, "JOHN  SMITH", "3 ");
+    expect_found(f, "C0000CC", "");
     /* Another key's tokens find nothing: the index is blind without it. */
     uint8_t other[SUBJECT_KEY_BYTES];
     memcpy(other, f->key, sizeof other);
@@ -135,7 +140,6 @@ static void test_two_spellings_in_one_message_are_one_entry(void **state)
 static void test_erasing_a_message_erases_its_entries(void **state)
 {
     struct fixture *f = *state;
-    char got[64];
     const char *a[] = {"A1234BC", "B9999ZZ"};
     store_about(f, f->key, 1, a, 2);
     store_about(f, f->key, 2, a, 2);
@@ -150,10 +154,24 @@ static void test_erasing_a_message_erases_its_entries(void **state)
     store_wset_purge(f->w, 1, 1000);
     subjects_write(f->key, f->w, &m, 1, 1);
     assert_int_equal(store_commit(f->s, f->w), STORE_OK);
-    found(f, f->key, "A1234BC", got, sizeof got);
-    assert_string_equal(got, "2 ");
-    found(f, f->key, "B9999ZZ", got, sizeof got);
-    assert_string_equal(got, "2 ");
+    expect_found(f, "A1234BC", "2 ");
+    expect_found(f, "B9999ZZ", "2 ");
+}
+
+/* The index keeps a bucket a run of sequence numbers (2^14): a token is
+ * found in every bucket that has it, in order, past buckets without it
+ * and past empty ones. */
+static void test_index_finds_a_subject_across_buckets(void **state)
+{
+    struct fixture *f = *state;
+    const char *a[] = {"A1234BC"}, *b[] = {"B9999ZZ"};
+    const uint64_t at_a[] = {1, 16383, 16384, 16385, 50000, 200000};
+    for (size_t i = 0; i < sizeof at_a / sizeof at_a[0]; i++)
+        store_about(f, f->key, at_a[i], a, 1);
+    store_about(f, f->key, 300000, b, 1); /* b only in the last bucket */
+    expect_found(f, "A1234BC", "1 16383 16384 16385 50000 200000 ");
+    expect_found(f, "B9999ZZ", "300000 ");
+    expect_found(f, "C0000CC", "");
 }
 
 static void test_check_marks_a_fresh_store_and_accepts_the_same_key(void **state)
@@ -201,9 +219,7 @@ static void test_switching_the_index_off_needs_a_reindex_to_switch_it_on(void **
     assert_int_equal(subjects_check(f->s, f->key, err, sizeof err), -1);
     uint64_t msgs, entries;
     assert_int_equal(subjects_reindex(f->s, f->key, &msgs, &entries, err, sizeof err), 0);
-    char got[64];
-    found(f, f->key, "A1234BC", got, sizeof got);
-    assert_string_equal(got, "1 2 ");
+    expect_found(f, "A1234BC", "1 2 ");
 }
 
 static void test_a_store_with_messages_and_no_index_needs_a_reindex(void **state)
@@ -256,6 +272,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_index_finds_messages_by_subject_in_order),
+        T(test_index_finds_a_subject_across_buckets),
         T(test_two_spellings_in_one_message_are_one_entry),
         T(test_erasing_a_message_erases_its_entries),
         T(test_check_marks_a_fresh_store_and_accepts_the_same_key),
