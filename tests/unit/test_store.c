@@ -567,6 +567,17 @@ static MDB_txn *raw_txn(const char *dir, unsigned flags, MDB_env **env)
     return txn;
 }
 
+/* Asserts the store's files hold no database named name (any more). */
+static void assert_no_db(const char *dir, const char *name)
+{
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_txn *txn = raw_txn(dir, MDB_RDONLY, &env);
+    assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), MDB_NOTFOUND);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
 /* A store written before the dedup log holds "dedup", key -> seq + time,
  * with a long msg_id's key in the text form of older stores still: its
  * entries move into the log, in the form keys have now, and it goes. */
@@ -606,10 +617,7 @@ static void test_store_moves_an_older_dedup_index_into_the_log(void **state)
     store_read_end(&r);
     assert_int_equal(store_dedup_keys(f->s, 0, INT64_MIN, NULL, NULL), 2);
     store_close(&f->s);
-    txn = raw_txn(f->dir, MDB_RDONLY, &env);
-    assert_int_equal(mdb_dbi_open(txn, "dedup", 0, &old), MDB_NOTFOUND);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
+    assert_no_db(f->dir, "dedup");
 }
 
 /* A store written before the subject index's buckets holds "subjects",
@@ -648,10 +656,7 @@ static void test_store_moves_an_older_subject_index_into_buckets(void **state)
     assert_int_equal(store_read_subject(r, t, 40001, &seq), STORE_NOTFOUND);
     store_read_end(&r);
     store_close(&f->s);
-    txn = raw_txn(f->dir, MDB_RDONLY, &env);
-    assert_int_equal(mdb_dbi_open(txn, "subjects", 0, &old), MDB_NOTFOUND);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
+    assert_no_db(f->dir, "subjects");
 }
 
 static void test_store_seq_at_time_finds_first_message_since(void **state)
