@@ -113,20 +113,19 @@ const char *batch_msg_id(const batch_t *bt, const struct batch_pub *p)
     return (const char *)bt->bytes + p->msg_id_off;
 }
 
-static uint32_t hash_key(const uint8_t *k, size_t n)
+/* Slots hold index + 1 into pubs (0 is empty); at most half full. A key's
+ * slot is from its keyed hash's high half (the dedup index places by the
+ * low bits), so the two tables do not crowd the same keys together. */
+static size_t slot_of(uint64_t h, size_t mask)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ k[i]) * 16777619u;
-    return h;
+    return (size_t)(h >> 32) & mask;
 }
 
-/* Slots hold index + 1 into pubs (0 is empty); at most half full. */
 static void dedup_insert(batch_t *bt, size_t idx)
 {
     const struct batch_pub *p = &bt->pubs[idx];
     size_t mask = bt->dedup_cap - 1;
-    size_t i = hash_key(bt->bytes + p->dkey_off, p->dkey_len) & mask;
+    size_t i = slot_of(p->dkey_hash, mask);
     while (bt->dedup[i])
         i = (i + 1) & mask;
     bt->dedup[i] = (uint32_t)idx + 1;
@@ -143,23 +142,24 @@ static void dedup_grow(batch_t *bt)
             dedup_insert(bt, i);
 }
 
-uint64_t batch_dedup_find(const batch_t *bt, const struct store_dkey *key)
+uint64_t batch_dedup_find(const batch_t *bt, const struct store_dkey *key, uint64_t h)
 {
     if (bt->dedup_cap == 0)
         return 0;
     size_t mask = bt->dedup_cap - 1;
-    for (size_t i = hash_key(key->b, key->len) & mask; bt->dedup[i]; i = (i + 1) & mask) {
+    for (size_t i = slot_of(h, mask); bt->dedup[i]; i = (i + 1) & mask) {
         const struct batch_pub *p = &bt->pubs[bt->dedup[i] - 1];
-        if (p->dkey_len == key->len && memcmp(bt->bytes + p->dkey_off, key->b, key->len) == 0)
+        if (p->dkey_hash == h && p->dkey_len == key->len &&
+            memcmp(bt->bytes + p->dkey_off, key->b, key->len) == 0)
             return p->seq;
     }
     return 0;
 }
 
 struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size_t len,
-                                const struct store_dkey *dedup_key, const uint8_t *rid,
-                                size_t rid_len, uint64_t corr_id, const char *msg_id,
-                                Liaison__Intel *intel, const arena_t *from)
+                                const struct store_dkey *dedup_key, uint64_t dkey_hash,
+                                const uint8_t *rid, size_t rid_len, uint64_t corr_id,
+                                const char *msg_id, Liaison__Intel *intel, const arena_t *from)
 {
     if (bt->n_pubs == 0)
         bt->first_seq = seq;
@@ -181,6 +181,7 @@ struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size
     if (dedup_key) {
         p->dkey_len = dedup_key->len;
         p->dkey_off = put_bytes(bt, dedup_key->b, dedup_key->len);
+        p->dkey_hash = dkey_hash;
     }
     bt->n_pubs++;
     if (p->dkey_len) {

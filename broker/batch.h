@@ -21,6 +21,7 @@ struct batch_pub {
     size_t rid_off, rid_len;   /* in the batch's bytes */
     size_t msg_id_off;         /* NUL-terminated, in the batch's bytes */
     size_t dkey_off, dkey_len; /* the dedup key in the batch's bytes (len 0: none) */
+    uint64_t dkey_hash;        /* its keyed hash, the dedup index's (seen_hash) */
     size_t data_off, len;      /* the stored bytes, in the write set */
     Liaison__Intel *intel;     /* owned: decoded once, for every routing decision */
     int intel_in_arena;        /* it lives in the batch's arena (else malloc'd) */
@@ -105,12 +106,14 @@ void batch_fail(batch_t *bt, int rc);
 
 /* Stores a message under seq (== first_seq + n_pubs once the first is
  * set): returns the publish's entry, whose stored bytes (len of them, at
- * batch_pub_data) the caller packs; dedup_key may be NULL. Takes ownership
- * of intel. The entry is valid until the next batch_add_pub. */
+ * batch_pub_data) the caller packs; dedup_key may be NULL, else dkey_hash
+ * is its keyed hash (seen_hash: a publisher cannot choose keys that pile
+ * up in one run of the batch's table). Takes ownership of intel. The entry
+ * is valid until the next batch_add_pub. */
 struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size_t len,
-                                const struct store_dkey *dedup_key, const uint8_t *rid,
-                                size_t rid_len, uint64_t corr_id, const char *msg_id,
-                                Liaison__Intel *intel, const arena_t *from);
+                                const struct store_dkey *dedup_key, uint64_t dkey_hash,
+                                const uint8_t *rid, size_t rid_len, uint64_t corr_id,
+                                const char *msg_id, Liaison__Intel *intel, const arena_t *from);
 /* Where a frame is decoded for this batch: a publish decoded here is added
  * with from = this arena and lives as long as the batch's pass (reset);
  * one malloc'd is added with from NULL and freed at the reset. */
@@ -126,8 +129,9 @@ void batch_pub_set_tokens(batch_t *bt, struct batch_pub *p, const uint8_t (*toke
 const uint8_t (*batch_pub_tokens(const batch_t *bt, const struct batch_pub *p))[32];
 /* The publish stored under seq in this batch, or NULL. */
 struct batch_pub *batch_pub_at(batch_t *bt, uint64_t seq);
-/* The sequence of a publish in this batch under dedup_key, or 0. */
-uint64_t batch_dedup_find(const batch_t *bt, const struct store_dkey *dedup_key);
+/* The sequence of a publish in this batch under dedup_key, whose keyed
+ * hash is h, or 0. */
+uint64_t batch_dedup_find(const batch_t *bt, const struct store_dkey *dedup_key, uint64_t h);
 /* One past the last sequence stored by this batch (first_seq when none). */
 uint64_t batch_next_seq(const batch_t *bt);
 

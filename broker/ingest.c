@@ -125,9 +125,9 @@ static void dedup_of(const char *origin, const char *msg_id, struct dedup *d)
  * which the store's dedup log confirms or not; 0 if none. */
 static uint64_t find_repeat(broker_t *b, const struct dedup *d, int64_t since_us)
 {
-    uint64_t seq = batch_dedup_find(b->open, &d->key);
+    uint64_t seq = batch_dedup_find(b->open, &d->key, d->h);
     if (seq == 0 && b->inflight)
-        seq = batch_dedup_find(b->inflight, &d->key);
+        seq = batch_dedup_find(b->inflight, &d->key, d->h);
     if (seq || b->seen == NULL || b->rd == NULL)
         return seq;
     /* The newest, when the key was stored again after its window. */
@@ -158,7 +158,7 @@ static void pending_keys(const batch_t *bt, seen_t *f)
     for (size_t i = 0; bt && i < bt->n_pubs; i++) {
         const struct batch_pub *p = &bt->pubs[i];
         if (p->dkey_len)
-            seen_add(f, seen_hash(bt->bytes + p->dkey_off, p->dkey_len), p->seq);
+            seen_add(f, p->dkey_hash, p->seq);
     }
 }
 
@@ -315,8 +315,9 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m, con
     }
     const uint8_t *rid = src->s ? src->s->rid : NULL;
     size_t rid_len = src->s ? src->s->rid_len : 0; /* an uplink's is acked upstream instead */
-    struct batch_pub *p = batch_add_pub(b->open, m->seq, now_us, len, d ? &d->key : NULL, rid,
-                                        rid_len, src->corr_id, msg_id, m, src->arena);
+    struct batch_pub *p =
+        batch_add_pub(b->open, m->seq, now_us, len, d ? &d->key : NULL, d ? d->h : 0, rid, rid_len,
+                      src->corr_id, msg_id, m, src->arena);
     if (d && b->seen && (seen_add(b->seen, d->h, m->seq) != 0 || seen_full(b->seen)))
         ingest_dedup_index(b); /* a bigger one, with this key (the open batch's) */
     if (b->index_on) {

@@ -24,6 +24,16 @@ struct seen {
 static unsigned char hash_key[crypto_shorthash_KEYBYTES];
 static int hash_key_drawn;
 
+/* The key, drawn at the first use: an index, or a hash taken without one
+ * (batch.c's table). */
+static void draw_key(void)
+{
+    if (!hash_key_drawn) {
+        crypto_shorthash_keygen(hash_key);
+        hash_key_drawn = 1;
+    }
+}
+
 seen_t *seen_new(size_t capacity)
 {
     uint64_t n = 64;
@@ -33,10 +43,7 @@ seen_t *seen_new(size_t capacity)
     f->slots = xcalloc(n, sizeof *f->slots);
     f->mask = n - 1;
     f->capacity = n / 4 * 3;
-    if (!hash_key_drawn) {
-        crypto_shorthash_keygen(hash_key);
-        hash_key_drawn = 1;
-    }
+    draw_key();
     return f;
 }
 
@@ -53,6 +60,7 @@ uint64_t seen_hash(const void *key, size_t len)
 {
     unsigned char out[crypto_shorthash_BYTES];
     uint64_t h;
+    draw_key();
     crypto_shorthash(out, key, len, hash_key);
     memcpy(&h, out, sizeof h);
     return h;

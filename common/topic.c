@@ -60,17 +60,27 @@ static size_t toklen(const char *s)
 
 int topic_match(const char *p, const char *t)
 {
+    /* One pass over both, each at the start of a token on each turn. */
     for (;;) {
-        size_t pl = toklen(p), tl = toklen(t);
-        if (pl == 1 && p[0] == '>')
+        int p_one = p[0] != '\0' && (p[1] == '.' || p[1] == '\0');
+        if (p_one && p[0] == '>')
             return 1; /* '>' needs at least one token, and t has one here */
-        if (!(pl == 1 && p[0] == '*') && (pl != tl || memcmp(p, t, pl) != 0))
-            return 0;
-        int p_end = p[pl] == '\0', t_end = t[tl] == '\0';
-        if (p_end || t_end)
-            return p_end && t_end;
-        p += pl + 1;
-        t += tl + 1;
+        if (p_one && p[0] == '*') {
+            p++;
+            while (*t != '.' && *t != '\0')
+                t++;
+        } else {
+            while (*p == *t && *p != '.' && *p != '\0') {
+                p++;
+                t++;
+            }
+            if ((*p != '.' && *p != '\0') || (*t != '.' && *t != '\0'))
+                return 0; /* the tokens differ */
+        }
+        if (*p == '\0' || *t == '\0')
+            return *p == '\0' && *t == '\0';
+        p++;
+        t++;
     }
 }
 

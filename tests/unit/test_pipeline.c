@@ -345,6 +345,33 @@ static void test_pipeline_answers_a_repeat_from_the_uncommitted_batch(void **sta
     assert_int_equal(store_last_seq(b->store), 2);
 }
 
+/* The open batch's table of msg_ids grows as a pass takes more publishes
+ * (from 1,024 slots, at most half full): every key of a pass that outgrew
+ * it is still known, by the keyed hash the dedup index uses, and each
+ * re-send in the same pass is answered with the first one's seq. */
+static void test_pipeline_a_pass_that_outgrows_its_table_knows_every_repeat(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    enum { N = 700 };
+    char id[32];
+    for (int i = 1; i <= N; i++) {
+        snprintf(id, sizeof id, "m-%d", i);
+        publish(f, (uint64_t)i, "alert.y.a", id, 20);
+    }
+    for (int i = 1; i <= N; i++) {
+        snprintf(id, sizeof id, "m-%d", i);
+        publish(f, (uint64_t)(N + i), "alert.y.a", id, 20);
+    }
+    assert_int_equal(b->open->n_pubs, N);
+    pass(b);
+    for (int i = 1; i <= N; i++)
+        assert_int_equal(expect_puback(f->pub, (uint64_t)i, 0), i);
+    for (int i = 1; i <= N; i++)
+        assert_int_equal(expect_puback(f->pub, (uint64_t)(N + i), 1), i);
+    assert_int_equal(store_last_seq(b->store), N);
+}
+
 /* 1 if the dedup index names seq for k. */
 static int index_names(const seen_t *f, const struct store_dkey *k, uint64_t seq)
 {
@@ -1137,6 +1164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_pipeline_acks_a_publish_only_after_its_batch_commits),
         T(test_pipeline_answers_a_repeat_from_the_uncommitted_batch),
+        T(test_pipeline_a_pass_that_outgrows_its_table_knows_every_repeat),
         S(test_pipeline_map_full_after_the_message_refuses_the_whole_pass),
         S(test_pipeline_full_store_refuses_publishes_and_still_delivers),
         S(test_pipeline_a_refused_commit_pauses_and_is_tried_after_a_backoff),
