@@ -114,11 +114,11 @@ const char *batch_msg_id(const batch_t *bt, const struct batch_pub *p)
 }
 
 /* Slots hold index + 1 into pubs (0 is empty); at most half full. A key's
- * slot is from its keyed hash's high half (the dedup index places by the
- * low bits), so the two tables do not crowd the same keys together. */
+ * slot is from its keyed hash's low half (the dedup index places by the
+ * high one), so the two tables do not crowd the same keys together. */
 static size_t slot_of(uint64_t h, size_t mask)
 {
-    return (size_t)(h >> 32) & mask;
+    return (size_t)h & mask;
 }
 
 static void dedup_insert(batch_t *bt, size_t idx)

@@ -194,6 +194,26 @@ fail:
     return -1;
 }
 
+void ingest_dedup_grow(broker_t *b)
+{
+    int64_t t0 = util_mono_ms();
+    int64_t since_us = util_now_us() - (int64_t)b->cfg->dedup_window_s * 1000000;
+    uint64_t floor = b->next_seq > INDEX_SPAN ? b->next_seq - INDEX_SPAN : 0, first;
+    int rc = store_seq_at_time(b->store, since_us, &first);
+    if (rc == STORE_NOTFOUND)
+        first = store_last_seq(b->store) + 1; /* all stored are older: the batches' are not */
+    else if (rc != STORE_OK)
+        first = 0; /* the time index unread: keep all within the span */
+    if (first > floor)
+        floor = first;
+    size_t live = seen_count_from(b->seen, floor);
+    seen_t *f = seen_copy_from(b->seen, floor, 2 * live > (1u << 16) ? 2 * live : (1u << 16));
+    seen_free(&b->seen);
+    b->seen = f;
+    log_info("event=dedup_index_grown keys=%zu bytes=%zu ms=%lld", seen_count(f), seen_bytes(f),
+             (long long)(util_mono_ms() - t0));
+}
+
 /* 1 if the store has room for len more bytes of message (and its subject
  * index entries) beyond what the
  * uncommitted batches may take and the reserve. */
@@ -318,8 +338,14 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m, con
     struct batch_pub *p =
         batch_add_pub(b->open, m->seq, now_us, len, d ? &d->key : NULL, d ? d->h : 0, rid, rid_len,
                       src->corr_id, msg_id, m, src->arena);
-    if (d && b->seen && (seen_add(b->seen, d->h, m->seq) != 0 || seen_full(b->seen)))
-        ingest_dedup_index(b); /* a bigger one, with this key (the open batch's) */
+    if (d && b->seen) {
+        int added = seen_add(b->seen, d->h, m->seq) == 0;
+        if (!added || seen_full(b->seen)) {
+            ingest_dedup_grow(b);
+            if (!added && seen_add(b->seen, d->h, m->seq) != 0)
+                ingest_dedup_index(b); /* out of its reach still: from the log, with this key */
+        }
+    }
     if (b->index_on) {
         /* The subject index is written in the same batch: both land or
          * neither. */

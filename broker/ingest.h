@@ -26,10 +26,15 @@ void ingest_from_uplink(broker_t *b, int uplink, const char *actor, uint32_t up_
 uint64_t ingest_reserve(const broker_t *b);
 /* (Re)builds the dedup index (b->seen) from the store's dedup log (the
  * entries within dedup_window_s) and the keys of the two uncommitted
- * batches, sized for twice as many: at start, when it fills, and when a
- * reload widens the window. Reading the log twice (to count, then to
- * add), it holds the loop a moment (about 0.2 s a million keys). 0, or -1
- * when the log cannot be read (b->seen is then as it was). */
+ * batches, sized for twice as many: at start, and when a reload widens the
+ * window. Reading the log twice (to count, then to add), it holds the loop
+ * a moment (about 0.2 s a million keys). 0, or -1 when the log cannot be
+ * read (b->seen is then as it was). */
 int ingest_dedup_index(broker_t *b);
+/* The dedup index made again from itself, when it fills or a seq is past
+ * its span: its entries from the first seq still within dedup_window_s
+ * (the time index says which), sized for twice as many. The log is not
+ * read, so an erased message's entry stays until the next build from it. */
+void ingest_dedup_grow(broker_t *b);
 
 #endif

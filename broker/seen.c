@@ -1,7 +1,12 @@
 /* seen.c — the dedup index: open addressing with linear probing over a
  * power-of-two array of 64-bit slots, each a key's fingerprint (the high
  * 32 bits of its hash) and its sequence's offset from the base plus one
- * (the low 32; 0 is an empty slot). Sized for at most 3/4 full. The keys
+ * (the low 32; 0 is an empty slot). Sized for at most 3/4 full. A key's
+ * home slot is its fingerprint's low bits, so a bigger index is made from
+ * the slots alone (seen_copy_from), without the keys; within one home the
+ * fingerprint tells keys apart by its other bits (of 32 less log2 slots,
+ * 10 at four million slots: a stray match a thousand lookups, which the
+ * store's log turns down). The keys
  * are chosen by publishers, so the hash is keyed (SipHash, libsodium's
  * crypto_shorthash, with a key drawn once a process): a publisher cannot
  * build keys that pile into one run of slots. */
@@ -37,8 +42,8 @@ static void draw_key(void)
 seen_t *seen_new(size_t capacity)
 {
     uint64_t n = 64;
-    while (n / 4 * 3 < capacity)
-        n <<= 1;
+    while (n / 4 * 3 < capacity && n < (UINT64_C(1) << 32))
+        n <<= 1; /* (a home is 32 bits at most) */
     seen_t *f = xcalloc(1, sizeof *f);
     f->slots = xcalloc(n, sizeof *f->slots);
     f->mask = n - 1;
@@ -66,18 +71,47 @@ uint64_t seen_hash(const void *key, size_t len)
     return h;
 }
 
+/* Into the first empty slot from fp's home. */
+static void put(seen_t *f, uint64_t fp, uint64_t off)
+{
+    uint64_t i = fp & f->mask;
+    while (f->slots[i])
+        i = (i + 1) & f->mask;
+    f->slots[i] = fp << 32 | off;
+    f->count++;
+}
+
 int seen_add(seen_t *f, uint64_t h, uint64_t seq)
 {
     if (f->base == 0 && seq > 0)
         f->base = seq;
     if (seq < f->base || seq - f->base >= UINT32_MAX - 1 || f->count >= f->mask)
         return -1; /* (one slot stays empty, so every walk ends) */
-    uint64_t i = h & f->mask;
-    while (f->slots[i])
-        i = (i + 1) & f->mask;
-    f->slots[i] = (h >> 32) << 32 | (seq - f->base + 1);
-    f->count++;
+    put(f, h >> 32, seq - f->base + 1);
     return 0;
+}
+
+size_t seen_count_from(const seen_t *f, uint64_t floor)
+{
+    if (floor <= f->base)
+        return f->count;
+    size_t n = 0;
+    for (uint64_t i = 0; i <= f->mask; i++)
+        n += f->slots[i] && f->base + (f->slots[i] & 0xffffffffu) - 1 >= floor;
+    return n;
+}
+
+seen_t *seen_copy_from(const seen_t *f, uint64_t floor, size_t capacity)
+{
+    seen_t *c = seen_new(capacity);
+    c->base = floor > f->base ? floor : f->base;
+    for (uint64_t i = 0; i <= f->mask; i++) {
+        uint64_t v = f->slots[i];
+        uint64_t seq = f->base + (v & 0xffffffffu) - 1;
+        if (v && seq >= floor && c->count < c->mask)
+            put(c, v >> 32, seq - c->base + 1);
+    }
+    return c;
 }
 
 uint64_t seen_next(const seen_t *f, struct seen_walk *w)
@@ -92,8 +126,8 @@ uint64_t seen_next(const seen_t *f, struct seen_walk *w)
 
 uint64_t seen_first(const seen_t *f, uint64_t h, struct seen_walk *w)
 {
-    w->slot = h & f->mask;
     w->fp = (uint32_t)(h >> 32);
+    w->slot = w->fp & f->mask;
     return seen_next(f, w);
 }
 

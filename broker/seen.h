@@ -36,6 +36,12 @@ struct seen_walk {
 };
 uint64_t seen_first(const seen_t *f, uint64_t h, struct seen_walk *w);
 uint64_t seen_next(const seen_t *f, struct seen_walk *w);
+/* Of its keys, those whose seq is at or above floor. */
+size_t seen_count_from(const seen_t *f, uint64_t floor);
+/* A new index of f's keys at or above floor (an older one is out of the
+ * window), with room for at least capacity keys and its base moved up to
+ * floor: made from f alone, without the keys. Caller owns it. */
+seen_t *seen_copy_from(const seen_t *f, uint64_t floor, size_t capacity);
 /* 1 once it holds more keys than it was sized for (answers stay right,
  * but walks grow longer: time to build a bigger one). */
 int seen_full(const seen_t *f);

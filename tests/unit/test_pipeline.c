@@ -418,6 +418,39 @@ static void test_pipeline_the_dedup_index_built_again_knows_every_key(void **sta
     assert_int_equal(store_last_seq(b->store), 3);
 }
 
+/* Grown from itself, as when it fills, the index reads no log: it keeps
+ * an erased message's entry (which the log then turns down, so the msg_id
+ * is new again) and leaves out the entries the window has passed. */
+static void test_pipeline_the_dedup_index_grows_from_itself(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish(f, 1, "alert.y.a", "m-1", 50);
+    publish(f, 2, "alert.y.a", "m-2", 50);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 1, 0), 1);
+    assert_int_equal(expect_puback(f->pub, 2, 0), 2);
+    store_wset_t *w = store_wset_new();
+    store_wset_purge(w, 1, 0);
+    assert_int_equal(store_commit(b->store, w), STORE_OK);
+    store_wset_free(&w);
+    size_t bytes = seen_bytes(b->seen);
+    ingest_dedup_grow(b);
+    assert_int_equal(seen_count(b->seen), 2);
+    assert_int_equal(seen_bytes(b->seen), bytes); /* sized for 2 keys: the least */
+    publish(f, 3, "alert.y.a", "m-1", 50);
+    publish(f, 4, "alert.y.a", "m-2", 50);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 3, 0), 3);
+    assert_int_equal(expect_puback(f->pub, 4, 1), 2);
+    /* Nothing stored is within a window of 0 s. */
+    unsigned window = b->cfg->dedup_window_s;
+    b->cfg->dedup_window_s = 0;
+    ingest_dedup_grow(b);
+    assert_int_equal(seen_count(b->seen), 0);
+    b->cfg->dedup_window_s = window;
+}
+
 /* The index keeps an erased message's entry, and the key is asked of the
  * store's dedup log, which no longer has it: a re-send of its msg_id is a
  * new message. One from before the window is new too, once the index is
@@ -1179,6 +1212,7 @@ int main(void)
         T(test_pipeline_disclosures_from_the_store_hold_the_message_digest),
         T(test_pipeline_the_dedup_index_built_again_knows_every_key),
         T(test_pipeline_the_dedup_index_is_confirmed_by_the_store),
+        T(test_pipeline_the_dedup_index_grows_from_itself),
     };
 #undef T
 #undef S
