@@ -854,7 +854,31 @@ static int put_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
     return rc == MDB_KEYEXIST ? mdb_put(txn, dbi, k, v, 0) : rc;
 }
 
-static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const struct wop_rec *r)
+/* A commit's cursors on the trees every publish appends to, each opened at
+ * its first append: a cursor left at a tree's end appends the next key
+ * there, where mdb_put opens a cursor and walks down from the root for
+ * every key. LMDB keeps them right across the commit's other changes to
+ * the same trees (an erasure), and frees them with the transaction. */
+enum { AP_MESSAGES, AP_DEDUP, AP_AUDIT, AP_N };
+struct appenders {
+    MDB_txn *txn;
+    MDB_cursor *c[AP_N];
+};
+
+/* Appends k to the tree which (dbi); in place when it is not the last
+ * key and in_place, else MDB_KEYEXIST as mdb_put's append gives. */
+static int append_to(struct appenders *ap, int which, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+                     int in_place)
+{
+    int rc = 0;
+    if (ap->c[which] == NULL && (rc = mdb_cursor_open(ap->txn, dbi, &ap->c[which])) != 0)
+        return rc;
+    rc = mdb_cursor_put(ap->c[which], k, v, MDB_APPEND);
+    return rc == MDB_KEYEXIST && in_place ? mdb_cursor_put(ap->c[which], k, v, 0) : rc;
+}
+
+static int apply_one(store_t *s, MDB_txn *txn, struct appenders *ap, const store_wset_t *w,
+                     const struct wop_rec *r)
 {
     uint8_t kb[16];
     uint8_t *a = w->bytes + r->a_off, *bb = w->bytes + r->b_off;
@@ -865,19 +889,23 @@ static int apply_one(store_t *s, MDB_txn *txn, const store_wset_t *w, const stru
         seq_key(r->seq, kb);
         k = (MDB_val){.mv_size = 8, .mv_data = kb};
         v = (MDB_val){.mv_size = r->a_len, .mv_data = a};
-        if ((rc = mdb_put(txn, s->messages, &k, &v, MDB_APPEND)) != 0)
+        if ((rc = append_to(ap, AP_MESSAGES, s->messages, &k, &v, 0)) != 0)
             return rc;
         if (r->b_len == 0)
             return 0;
         v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
-        return put_append(txn, s->dedup, &k, &v);
+        return append_to(ap, AP_DEDUP, s->dedup, &k, &v, 1);
     }
     case WOP_AUDIT:
+        seq_key(r->seq, kb);
+        k = (MDB_val){.mv_size = 8, .mv_data = kb};
+        v = (MDB_val){.mv_size = r->a_len, .mv_data = a};
+        return append_to(ap, AP_AUDIT, s->audit, &k, &v, 1);
     case WOP_CKPT:
         seq_key(r->seq, kb);
         k = (MDB_val){.mv_size = 8, .mv_data = kb};
         v = (MDB_val){.mv_size = r->a_len, .mv_data = a};
-        return put_append(txn, r->op == WOP_AUDIT ? s->audit : s->checkpoints, &k, &v);
+        return put_append(txn, s->checkpoints, &k, &v);
     case WOP_CURSOR:
         k = (MDB_val){.mv_size = r->a_len, .mv_data = a};
         v = (MDB_val){.mv_size = r->b_len, .mv_data = bb};
@@ -1058,9 +1086,10 @@ int store_commit(store_t *s, const store_wset_t *w)
     if (rc != 0)
         goto fail;
     what = "put";
+    struct appenders ap = {.txn = txn};
     for (size_t i = 0; i < w->n; i++) {
         const struct wop_rec *r = &w->ops[i];
-        if ((rc = apply_one(s, txn, w, r)) != 0)
+        if ((rc = apply_one(s, txn, &ap, w, r)) != 0)
             goto abort;
         if (r->op == WOP_MSG && (rc = time_run_add(s, txn, &run, r->seq, r->time_us)) != 0)
             goto abort;

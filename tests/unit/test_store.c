@@ -524,6 +524,72 @@ static void test_store_dedup_finds_msg_id_after_commit(void **state)
     assert_int_equal(dedup(f->s, key, 0, &seq), STORE_NOTFOUND);
 }
 
+/* The audit record stored under aseq is the one made of aseq and tag. */
+static void assert_audit(store_t *s, uint64_t aseq, int tag)
+{
+    char want[32];
+    snprintf(want, sizeof want, "record %llu/%d", (unsigned long long)aseq, tag);
+    store_read_t *r = store_read_begin(s);
+    uint64_t found = 0;
+    const void *data;
+    size_t len;
+    assert_int_equal(store_read_seek(r, STORE_DB_AUDIT, aseq, 0, &found, &data, &len), STORE_OK);
+    assert_int_equal(found, aseq);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data, want, len);
+    store_read_end(&r);
+}
+
+static void put_audit(store_wset_t *w, uint64_t aseq, int tag)
+{
+    char rec[32];
+    int n = snprintf(rec, sizeof rec, "record %llu/%d", (unsigned long long)aseq, tag);
+    store_wset_audit(w, aseq, rec, (size_t)n);
+}
+
+/* One commit, as a pass with retention makes it: the oldest two thousand
+ * messages erased from the front of the trees the commit appends to,
+ * two thousand more appended at their end with dedup keys and audit
+ * records, and a record put again under a sequence it has (not at the
+ * end: put in place). Each lands where it should. */
+static void test_store_one_commit_erases_at_the_front_and_appends_at_the_end(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 64);
+    commit_range(f, 1, 3000);
+    store_wset_t *w = wset(f);
+    for (uint64_t seq = 1; seq <= 3000; seq++)
+        put_audit(w, seq, 0);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+    w = wset(f);
+    for (uint64_t seq = 1; seq <= 2000; seq++)
+        store_wset_purge(w, seq, (int64_t)(1000 * seq));
+    uint8_t buf[600];
+    char key[64];
+    for (uint64_t seq = 3001; seq <= 5000; seq++) {
+        size_t len = payload_len(seq);
+        payload(seq, buf, len);
+        snprintf(key, sizeof key, "pub\x1fm-%llu", (unsigned long long)seq);
+        put(w, seq, (int64_t)(1000 * seq), buf, len, key);
+        put_audit(w, seq, 0);
+    }
+    put_audit(w, 1500, 1);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+    for (uint64_t seq = 1; seq <= 5000; seq++) {
+        if (seq <= 2000)
+            assert_not_stored(f->s, seq);
+        else
+            assert_stored(f->s, seq);
+        assert_audit(f->s, seq, seq == 1500);
+    }
+    uint64_t found = 0;
+    assert_int_equal(dedup(f->s, "pub\x1fm-4321", 0, &found), STORE_OK);
+    assert_int_equal(found, 4321);
+    assert_int_equal(dedup(f->s, "pub\x1fm-5000", 0, &found), STORE_OK);
+    assert_int_equal(found, 5000);
+    assert_int_equal(store_last_seq(f->s), 5000);
+}
+
 static void test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes(void **state)
 {
     struct fixture *f = *state;
@@ -989,6 +1055,7 @@ int main(void)
         T(test_store_room_counts_pages_freed_by_erasure),
         T(test_store_stat_counts_messages_and_bytes),
         T(test_store_dedup_finds_msg_id_after_commit),
+        T(test_store_one_commit_erases_at_the_front_and_appends_at_the_end),
         T(test_store_dedup_keeps_apart_msg_ids_sharing_their_first_600_bytes),
         T(test_store_moves_an_older_dedup_index_into_the_log),
         T(test_store_moves_an_older_subject_index_into_buckets),
