@@ -418,12 +418,10 @@ static void test_pipeline_the_dedup_index_built_again_knows_every_key(void **sta
     assert_int_equal(store_last_seq(b->store), 3);
 }
 
-/* Grown from itself, as when it fills, the index reads no log: it keeps
- * an erased message's entry (which the log then turns down, so the msg_id
- * is new again) and leaves out the entries the window has passed. */
-static void test_pipeline_the_dedup_index_grows_from_itself(void **state)
+/* m-1 and m-2 stored as seqs 1 and 2, then seq 1 erased as retention
+ * would: its dedup log entry goes with it. */
+static void store_two_erase_the_first(struct fixture *f)
 {
-    struct fixture *f = *state;
     broker_t *b = &f->b;
     publish(f, 1, "alert.y.a", "m-1", 50);
     publish(f, 2, "alert.y.a", "m-2", 50);
@@ -434,6 +432,16 @@ static void test_pipeline_the_dedup_index_grows_from_itself(void **state)
     store_wset_purge(w, 1, 0);
     assert_int_equal(store_commit(b->store, w), STORE_OK);
     store_wset_free(&w);
+}
+
+/* Grown from itself, as when it fills, the index reads no log: it keeps
+ * an erased message's entry (which the log then turns down, so the msg_id
+ * is new again) and leaves out the entries the window has passed. */
+static void test_pipeline_the_dedup_index_grows_from_itself(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    store_two_erase_the_first(f);
     size_t bytes = seen_bytes(b->seen);
     ingest_dedup_grow(b);
     assert_int_equal(seen_count(b->seen), 2);
@@ -460,16 +468,7 @@ static void test_pipeline_the_dedup_index_is_confirmed_by_the_store(void **state
 {
     struct fixture *f = *state;
     broker_t *b = &f->b;
-    publish(f, 1, "alert.y.a", "m-1", 50);
-    publish(f, 2, "alert.y.a", "m-2", 50);
-    pass(b);
-    assert_int_equal(expect_puback(f->pub, 1, 0), 1);
-    assert_int_equal(expect_puback(f->pub, 2, 0), 2);
-    /* Erase seq 1 as retention would. */
-    store_wset_t *w = store_wset_new();
-    store_wset_purge(w, 1, 0);
-    assert_int_equal(store_commit(b->store, w), STORE_OK);
-    store_wset_free(&w);
+    store_two_erase_the_first(f);
     publish(f, 3, "alert.y.a", "m-1", 50);
     pass(b);
     assert_int_equal(expect_puback(f->pub, 3, 0), 3);
