@@ -5,7 +5,8 @@
  * fingerprint of the key and the sequence number's offset from a base
  * (8 bytes); a key's every stored sequence is among the ones it gives,
  * and a few more may be: the log entry at each says which is the key.
- * An erased message's entry stays until the index is built again.
+ * An erased message's entry stays until the index is built from the log
+ * again (at start, or when a reload widens the window): growing copies it.
  * Used from one thread.
  * Not responsible for: what the keys are (store_dedup_key), confirming a
  * candidate (store_read_dedup) or building it from the store (ingest.c). */
