@@ -20,6 +20,9 @@
 #define AGG_SLOTS     256
 #define AGG_WINDOW_MS 60000
 #define QUERY_MAX     1000
+#define TEXT_MAX      256
+#define RUN_SLOTS     64
+#define RUN_MAX       128
 
 /* Identical events (same actor, action, outcome, reason and topic) in one
  * minute are one record with a count. */
@@ -28,6 +31,17 @@ struct agg {
     uint32_t count; /* events since the one written at once */
     int64_t start_ms;
     int used;
+};
+
+/* Disclosures of one pass gathered by recipient, action, reason and topic:
+ * a record each when the pass ends (or the run fills). The texts are
+ * held as the record writes them (bounded). */
+struct run {
+    char actor[TEXT_MAX + 32], recipient[TEXT_MAX + 32], topic[TEXT_MAX + 32];
+    const char *action, *reason; /* static strings */
+    uint32_t n;
+    uint64_t seqs[RUN_MAX];
+    uint8_t digests[RUN_MAX][HASH_LEN];
 };
 
 struct audit {
@@ -43,6 +57,9 @@ struct audit {
     uint8_t ckpt_hash[HASH_LEN], c_ckpt_hash[HASH_LEN]; /* of the last checkpoint's bytes */
     int64_t ckpt_ms;
     struct agg aggs[AGG_SLOTS + 1]; /* the last slot is the catch-all */
+    struct run *runs;               /* RUN_SLOTS, n_runs of them in use */
+    unsigned n_runs;
+    uint64_t pass; /* names the runs of this pass in callers' hints */
 };
 
 /* Records are written in format 2: BLAKE2b-256, measured at less than half
@@ -134,6 +151,8 @@ audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned e
     }
     audit_t *a = xcalloc(1, sizeof *a);
     a->st = st;
+    a->runs = xcalloc(RUN_SLOTS, sizeof *a->runs);
+    a->pass = 1;
     a->every = every ? every : 1000;
     a->every_s = every_s ? every_s : 300;
     if (seed) {
@@ -154,6 +173,7 @@ void audit_close(audit_t **ap)
     if (ap == NULL || *ap == NULL)
         return;
     sodium_memzero((*ap)->sk, sizeof(*ap)->sk);
+    free((*ap)->runs);
     free(*ap);
     *ap = NULL;
 }
@@ -173,7 +193,6 @@ static char *text(const char *s)
  * be a megabyte, and the trail must not grow by what a peer chooses to send.
  * Longer text keeps an escaped prefix and its length; bytes outside
  * printable ASCII become '?'. buf holds TEXT_MAX + 32. */
-#define TEXT_MAX 256
 static char *bounded(const char *s, char *buf)
 {
     if (s == NULL)
@@ -194,7 +213,18 @@ static char *bounded(const char *s, char *buf)
     return buf;
 }
 
-static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count)
+static int same(const char *field, const char *s)
+{
+    return strncmp(field, s ? s : "", strlen(field) + 1) == 0;
+}
+
+static void copy(char *dst, size_t n, const char *s)
+{
+    snprintf(dst, n, "%s", s ? s : "");
+}
+
+static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count,
+                  const struct run *run)
 {
     if (bt->failed != STORE_OK)
         return bt->failed;
@@ -225,6 +255,15 @@ static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_
     r.prev_hash.data = a->p_hash;
     r.prev_hash.len = HASH_LEN;
     r.format = FORMAT;
+    ProtobufCBinaryData more[RUN_MAX];
+    if (run && run->n > 1) {
+        r.n_more_seqs = r.n_more_digests = run->n - 1;
+        r.more_seqs = (uint64_t *)(uintptr_t)(run->seqs + 1);
+        for (uint32_t i = 1; i < run->n; i++)
+            more[i - 1] = (ProtobufCBinaryData){.len = HASH_LEN,
+                                                .data = (uint8_t *)(uintptr_t)run->digests[i]};
+        r.more_digests = more;
+    }
     uint8_t stackbuf[1024], *buf = stackbuf;
     size_t n = wire_audit_record_pack_within(&r, stackbuf, sizeof stackbuf);
     if (n > sizeof stackbuf) {
@@ -244,22 +283,101 @@ static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_
 
 int audit_append(audit_t *a, batch_t *bt, const struct audit_event *ev)
 {
-    return append(a, bt, ev, 1);
+    return append(a, bt, ev, 1, NULL);
 }
 
 int audit_append_count(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count)
 {
-    return append(a, bt, ev, count ? count : 1);
+    return append(a, bt, ev, count ? count : 1, NULL);
 }
 
-static int same(const char *field, const char *s)
+static int write_run(audit_t *a, batch_t *bt, struct run *g)
 {
-    return strncmp(field, s ? s : "", strlen(field) + 1) == 0;
+    struct audit_event ev = {.actor = g->actor,
+                             .action = g->action,
+                             .recipient = g->recipient,
+                             .outcome = "ok",
+                             .reason = g->reason,
+                             .topic = g->topic[0] ? g->topic : NULL,
+                             .msg_seq = g->seqs[0],
+                             .digest = g->digests[0]};
+    int rc = append(a, bt, &ev, g->n, g);
+    g->n = 0;
+    return rc;
 }
 
-static void copy(char *dst, size_t n, const char *s)
+int audit_disclosures_end(audit_t *a, batch_t *bt)
 {
-    snprintf(dst, n, "%s", s ? s : "");
+    int rc = STORE_OK;
+    for (unsigned i = 0; i < a->n_runs; i++)
+        if (a->runs[i].n && write_run(a, bt, &a->runs[i]) != STORE_OK)
+            rc = bt->failed;
+    a->n_runs = 0;
+    a->pass++;
+    return rc;
+}
+
+uint64_t audit_disclosures_bytes(const audit_t *a)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < a->n_runs; i++)
+        n += a->runs[i].n ? 512 + (uint64_t)a->runs[i].n * (HASH_LEN + 12) : 0;
+    return n;
+}
+
+static int run_is(const struct run *g, const struct audit_event *ev, const char *actor,
+                  const char *rcpt, const char *topic)
+{
+    return g->action == ev->action && g->reason == ev->reason && strcmp(g->topic, topic) == 0 &&
+           strcmp(g->recipient, rcpt) == 0 && strcmp(g->actor, actor) == 0;
+}
+
+/* The run ev joins: the hinted one if it is this pass's and ev's, else
+ * any of this pass's that is ev's, else a new one; with no slot free, the
+ * pass's runs are written first. */
+static struct run *run_for(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint)
+{
+    char b_actor[TEXT_MAX + 32], b_rcpt[TEXT_MAX + 32], b_topic[TEXT_MAX + 32];
+    const char *actor = bounded(ev->actor, b_actor), *rcpt = bounded(ev->recipient, b_rcpt),
+               *topic = bounded(ev->topic, b_topic);
+    unsigned i = (unsigned)(*hint % RUN_SLOTS);
+    if (*hint / RUN_SLOTS == a->pass && i < a->n_runs &&
+        run_is(&a->runs[i], ev, actor, rcpt, topic))
+        return &a->runs[i];
+    for (i = 0; i < a->n_runs; i++)
+        if (run_is(&a->runs[i], ev, actor, rcpt, topic)) {
+            *hint = a->pass * RUN_SLOTS + i;
+            return &a->runs[i];
+        }
+    if (a->n_runs == RUN_SLOTS && audit_disclosures_end(a, bt) != STORE_OK)
+        return NULL;
+    i = a->n_runs++;
+    struct run *g = &a->runs[i];
+    copy(g->actor, sizeof g->actor, actor);
+    copy(g->recipient, sizeof g->recipient, rcpt);
+    copy(g->topic, sizeof g->topic, topic);
+    g->action = ev->action;
+    g->reason = ev->reason;
+    g->n = 0;
+    *hint = a->pass * RUN_SLOTS + i;
+    return g;
+}
+
+int audit_disclose(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint)
+{
+    if (bt->failed != STORE_OK)
+        return bt->failed;
+    if (ev->digest == NULL)
+        return append(a, bt, ev, 1, NULL); /* a run names each message by its digest */
+    struct run *g = run_for(a, bt, ev, hint);
+    if (g == NULL)
+        return bt->failed;
+    g->seqs[g->n] = ev->msg_seq;
+    if (ev->digest)
+        memcpy(g->digests[g->n], ev->digest, HASH_LEN);
+    if (++g->n == RUN_MAX)
+        return write_run(a, bt, g); /* the slot takes the run's next ones */
+    return STORE_OK;
 }
 
 int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *ev, int64_t now_ms)
@@ -302,7 +420,7 @@ int audit_append_repeatable(audit_t *a, batch_t *bt, const struct audit_event *e
     copy(free_slot->outcome, sizeof free_slot->outcome, ev->outcome);
     copy(free_slot->reason, sizeof free_slot->reason, ev->reason);
     copy(free_slot->topic, sizeof free_slot->topic, ev->topic);
-    return append(a, bt, ev, 1);
+    return append(a, bt, ev, 1, NULL);
 }
 
 /* Writes the counts of aggregates whose minute is over (all of them when
@@ -319,7 +437,7 @@ static void flush_aggregates(audit_t *a, batch_t *bt, int64_t now_ms, int all)
                                      .outcome = g->outcome,
                                      .reason = g->reason[0] ? g->reason : NULL,
                                      .topic = g->topic[0] ? g->topic : NULL};
-            if (append(a, bt, &ev, g->count) != STORE_OK)
+            if (append(a, bt, &ev, g->count, NULL) != STORE_OK)
                 return; /* kept: retried on the next tick */
         }
         g->used = 0;

@@ -54,6 +54,20 @@ int audit_append(audit_t *a, batch_t *bt, const struct audit_event *ev);
  * withheld messages: one record with the count and the range). */
 int audit_append_count(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count);
 
+/* A disclosure (deliver, redeliver, notice: ev with msg_seq and digest),
+ * gathered with the others of this pass to the same recipient with the
+ * same action, reason and topic into one record: written by
+ * audit_disclosures_end, which the pass calls before its batch is handed
+ * on, or at once when its run reaches 128. *hint is the caller's (0 at
+ * first) and finds the run again without a search. STORE_OK, or bt's
+ * failure. */
+int audit_disclose(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint);
+/* The end of a pass's disclosures: a record for each run, into bt.
+ * STORE_OK, or bt's failure. */
+int audit_disclosures_end(audit_t *a, batch_t *bt);
+/* About what the gathered runs will take in the store, for room.c. */
+uint64_t audit_disclosures_bytes(const audit_t *a);
+
 /* For events a hostile peer can repeat at will (refused handshakes and
  * publishes, status polling): the first in a minute is recorded at once,
  * identical ones (same actor, action, outcome, reason and topic) are counted

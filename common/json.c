@@ -738,6 +738,23 @@ char *json_from_audit_record(const Liaison__AuditRecord *r)
     put_hex(root, "digest", &r->digest);
     if (r->count > 1)
         put(root, "count", json_integer((json_int_t)r->count));
+    if (r->n_more_seqs) {
+        /* A pass's disclosures to one recipient: the others after msg_seq,
+         * each with its digest. */
+        json_t *seqs = json_array(), *digests = json_array();
+        if (seqs == NULL || digests == NULL)
+            oom();
+        for (size_t i = 0; i < r->n_more_seqs; i++)
+            json_array_append_new(seqs, json_integer((json_int_t)r->more_seqs[i]));
+        for (size_t i = 0; i < r->n_more_digests; i++) {
+            char hex[2 * 32 + 1] = "";
+            if (r->more_digests[i].len == 32) /* else "": the arrays stay in step */
+                sodium_bin2hex(hex, sizeof hex, r->more_digests[i].data, 32);
+            json_array_append_new(digests, json_string(hex));
+        }
+        put(root, "more_seqs", seqs);
+        put(root, "more_digests", digests);
+    }
     if (r->n_tokens) {
         /* A query's blind-index tokens: never the references. */
         json_t *a = json_array();

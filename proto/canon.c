@@ -239,6 +239,26 @@ static void enc_strs(struct enc *e, uint32_t field, char **v, size_t n)
         enc_bytes(e, field, v[i] ? v[i] : "", v[i] ? strlen(v[i]) : 0, 1);
 }
 
+/* A packed repeated varint field, as protobuf-c writes one: nothing when
+ * empty. */
+static void enc_packed(struct enc *e, uint32_t field, const uint64_t *v, size_t n)
+{
+    if (n == 0)
+        return;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += varint_len(v[i]);
+    uint64_t tag = ((uint64_t)field << 3) | 2u;
+    if (e->out && (!e->cap || fits(e, varint_len(tag) + varint_len(len) + len))) {
+        e->n += put_varint(e->out + e->n, tag);
+        e->n += put_varint(e->out + e->n, len);
+        for (size_t i = 0; i < n; i++)
+            e->n += put_varint(e->out + e->n, v[i]);
+    } else {
+        e->n += varint_len(tag) + varint_len(len) + len;
+    }
+}
+
 /* A sub-message, written whenever it is set (even empty), as protobuf-c
  * writes a proto3 message field. Written without a cap, its body goes in
  * once, after room for a one-byte length, and moves up in the rare case
@@ -460,6 +480,9 @@ static size_t audit_record_encode(const Liaison__AuditRecord *r, uint8_t *out, s
         enc_bytes(&e, 14, r->tokens[i].data, r->tokens[i].len, 1);
     enc_varint(&e, 15, r->results);
     enc_varint(&e, 16, r->hits);
+    enc_packed(&e, 17, r->more_seqs, r->n_more_seqs);
+    for (size_t i = 0; i < r->n_more_digests; i++)
+        enc_bytes(&e, 18, r->more_digests[i].data, r->more_digests[i].len, 1);
     return e.n;
 }
 

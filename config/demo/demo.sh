@@ -307,7 +307,8 @@ declare -A OUTCOME=() RULE=() AREC=() REFUSED=() ACTIONS=()
 while IFS= read -r rec; do
     rec_str "$rec" action
     act=$REC
-    ACTIONS[$act]=$((${ACTIONS[$act]:-0} + 1))
+    rec_num "$rec" count # events the record stands for (absent: one)
+    ACTIONS[$act]=$((${ACTIONS[$act]:-0} + ${REC:-1}))
     rec_str "$rec" reason
     why=$REC
     case $act in
@@ -315,13 +316,18 @@ while IFS= read -r rec; do
         rec_str "$rec" recipient
         rcp=$REC
         rec_num "$rec" msg_seq
-        key="$rcp|$REC"
-        [ -n "${OUTCOME[$key]:-}" ] && continue
-        [ "$act" = redeliver ] && act=deliver
-        OUTCOME[$key]=$act
-        RULE[$key]=$why
+        seqs=$REC
+        # A pass's disclosures to one agency are one record: the others in more_seqs.
+        [[ $rec =~ \"more_seqs\":\[([0-9,]*)\] ]] && seqs="$seqs ${BASH_REMATCH[1]//,/ }"
         rec_num "$rec" seq
-        AREC[$key]=$REC
+        [ "$act" = redeliver ] && act=deliver
+        for n in $seqs; do
+            key="$rcp|$n"
+            [ -n "${OUTCOME[$key]:-}" ] && continue
+            OUTCOME[$key]=$act
+            RULE[$key]=$why
+            AREC[$key]=$REC
+        done
         ;;
     publish)
         rec_str "$rec" outcome
@@ -433,6 +439,7 @@ say "Audit trail (liaisonctl -c audit.cfg audit export, as the auditor; the expo
 summary=""
 for act in $(printf '%s\n' "${!ACTIONS[@]}" | sort); do summary="$summary${summary:+, }$act ${ACTIONS[$act]}"; done
 say "  $(wc -l <"$D/audit.jsonl" | tr -d ' ') records: $summary"
+say "  (events by action; a pass's deliveries to one agency are one record, with their count)"
 # Offline, from a read-only opening of the live store, as an auditor would.
 if "$BIN/liaisonctl" audit verify --data-dir "$D/data/broker" >"$D/verify.out" 2>&1; then
     say "  liaisonctl audit verify --data-dir data/broker: $(head -n 1 "$D/verify.out")"

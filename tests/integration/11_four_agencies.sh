@@ -47,12 +47,11 @@ assert_contains "$T/notices" '"risk":"LOW"'
 
 # The audit trail, read by the auditor.
 ctl auditor audit export >"$T/audit.jsonl" || fail "audit export"
-rec() { grep -c "$1" "$T/audit.jsonl" || true; }
 for a in police rocu marsoc prison; do
-    [ "$(grep '"action":"deliver"' "$T/audit.jsonl" | grep -c "\"recipient\":\"$a\"")" = "$(got $a | tr ' ' '\n' | grep -c '^[0-9]*$')" ] ||
+    [ "$(disclosed "$T/audit.jsonl" deliver $a)" = "$(got $a | tr ' ' '\n' | grep -c '^[0-9]*$')" ] ||
         fail "deliver records for $a do not match its deliveries"
 done
-[ "$(rec '"action":"notice"')" = 5 ] || fail "expected 5 notice records"
+[ "$(disclosed "$T/audit.jsonl" notice)" = 5 ] || fail "expected 5 notices in the records"
 grep '"action":"withhold"' "$T/audit.jsonl" | grep '"msg_seq":5' | grep -q '"reason":"release_to"' || fail "release_to refusal not audited"
 [ "$(grep '"action":"withhold"' "$T/audit.jsonl" | grep -c '"msg_seq":5')" = 3 ] || fail "expected 3 withheld records for seq 5"
 [ "$(grep '"action":"publish"' "$T/audit.jsonl" | grep -c '"outcome":"ok"')" = 6 ] || fail "expected 6 publish records"

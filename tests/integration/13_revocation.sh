@@ -40,6 +40,6 @@ ctl auditor audit export >"$T/audit.jsonl" || fail export
 grep '"action":"revoke"' "$T/audit.jsonl" | grep -q '"recipient":"rocu"' || fail "revocation not audited"
 grep '"action":"config_reload"' "$T/audit.jsonl" | grep -q '"outcome":"refused"' || fail "rejected reload not audited"
 grep '"action":"authenticate"' "$T/audit.jsonl" | grep -q '"reason":"revoked"' || fail "refused handshake not audited"
-[ "$(grep '"action":"deliver"' "$T/audit.jsonl" | grep -c '"recipient":"rocu"')" = 1 ] || fail "rocu deliveries in audit"
+[ "$(disclosed "$T/audit.jsonl" deliver rocu)" = 1 ] || fail "rocu deliveries in audit"
 stop_broker
 echo "13 ok"

@@ -2,7 +2,8 @@
  * temporary directory: records appended through a batch verify; a trail
  * begun in format 0 (SHA-256) by an earlier broker goes on in format 2
  * (BLAKE2b-256) and verifies as one chain; an altered record of either
- * format is found; a refused batch leaves no fork in the chain. */
+ * format is found; a refused batch leaves no fork in the chain; a pass's
+ * disclosures are gathered into a record per recipient. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,6 +256,90 @@ static void test_audit_aggregates_keep_their_outcome_and_topic_and_are_written_a
     audit_close(&a);
 }
 
+/* A pass's disclosures are one record per recipient, action, reason and
+ * topic, naming each message by seq and digest in the order disclosed; a
+ * run of more than 128 goes on in a second record; and the chain verifies. */
+static void test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    audit_t *a = audit_open(f->s, NULL, 1000, 300, err, sizeof err);
+    batch_t *bt = batch_new();
+    uint8_t digest[200][32];
+    uint64_t hint_rocu = 0, hint_hmp = 0;
+    for (int i = 0; i < 200; i++) {
+        memset(digest[i], i, 32);
+        struct audit_event ev = {.actor = "rocu",
+                                 .recipient = "rocu",
+                                 .action = "deliver",
+                                 .outcome = "ok",
+                                 .topic = "alert.yorkshire.a",
+                                 .msg_seq = (uint64_t)i + 1,
+                                 .digest = digest[i]};
+        assert_int_equal(audit_disclose(a, bt, &ev, &hint_rocu), STORE_OK);
+        if (i % 2 == 0) {
+            /* Another recipient, and with a notice's reason, apart. */
+            ev.actor = ev.recipient = "hmp-hull";
+            ev.action = "notice";
+            ev.reason = "caveat";
+            assert_int_equal(audit_disclose(a, bt, &ev, &hint_hmp), STORE_OK);
+        }
+    }
+    struct audit_event other = {.actor = "rocu",
+                                .recipient = "rocu",
+                                .action = "deliver",
+                                .outcome = "ok",
+                                .topic = "alert.yorkshire.b",
+                                .msg_seq = 201,
+                                .digest = digest[7]};
+    assert_int_equal(audit_disclose(a, bt, &other, &hint_rocu), STORE_OK); /* its topic's own */
+    /* The run of 128 was written when it filled; the rest at the end. */
+    assert_int_equal(bt->audit_seq, 1);
+    assert_int_equal(audit_disclosures_end(a, bt), STORE_OK);
+    commit_batch(a, f->s, bt);
+    uint64_t next_rocu = 1, next_hmp = 1;
+    int records = 0;
+    for (uint64_t seq = 1;; seq++) {
+        Liaison__AuditRecord *r = record(f->s, seq);
+        if (r == NULL)
+            break;
+        records++;
+        assert_int_equal(r->count, 1 + r->n_more_seqs);
+        assert_int_equal(r->n_more_digests, r->n_more_seqs);
+        assert_true(r->count <= 128);
+        if (strcmp(r->topic, "alert.yorkshire.b") == 0) {
+            assert_int_equal(r->msg_seq, 201);
+            assert_int_equal(r->count, 1);
+        } else if (strcmp(r->recipient, "rocu") == 0) {
+            assert_string_equal(r->action, "deliver");
+            for (uint32_t k = 0; k < r->count; k++) {
+                uint64_t s_k = k ? r->more_seqs[k - 1] : r->msg_seq;
+                const uint8_t *d_k = k ? r->more_digests[k - 1].data : r->digest.data;
+                assert_int_equal(s_k, next_rocu);
+                assert_memory_equal(d_k, digest[next_rocu - 1], 32);
+                next_rocu++;
+            }
+        } else {
+            assert_string_equal(r->recipient, "hmp-hull");
+            assert_string_equal(r->action, "notice");
+            assert_string_equal(r->reason, "caveat");
+            for (uint32_t k = 0; k < r->count; k++) {
+                uint64_t s_k = k ? r->more_seqs[k - 1] : r->msg_seq;
+                assert_int_equal(s_k, next_hmp);
+                next_hmp += 2;
+            }
+        }
+        wire_audit_record_free(&r);
+    }
+    assert_int_equal(next_rocu, 201);
+    assert_int_equal(next_hmp, 201);
+    assert_int_equal(records, 4); /* rocu 128 + 72, hmp-hull 100, the other topic */
+    struct audit_report rep;
+    assert_int_equal(audit_verify(f->s, NULL, &rep), 0);
+    batch_free(&bt);
+    audit_close(&a);
+}
+
 static void test_audit_stores_a_bounded_prefix_of_client_text(void **state)
 {
     struct fixture *f = *state;
@@ -386,6 +471,7 @@ int main(void)
         T(test_audit_a_format0_trail_goes_on_in_format2_as_one_chain),
         T(test_audit_a_refused_batch_leaves_no_fork),
         T(test_audit_aggregates_keep_their_outcome_and_topic_and_are_written_at_stop),
+        T(test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic),
         T(test_audit_stores_a_bounded_prefix_of_client_text),
         T(test_audit_verify_with_a_key_catches_removed_checkpoints_and_unsigned_tails),
     };

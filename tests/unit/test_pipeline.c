@@ -1177,8 +1177,17 @@ static void test_pipeline_disclosures_from_the_store_hold_the_message_digest(voi
                 memcpy(collected[rec->msg_seq], rec->digest.data, 32);
                 n_collect++;
             } else if (strcmp(rec->action, "deliver") == 0) {
+                /* The pass's disclosures to one subscriber, each by its digest. */
                 assert_memory_equal(rec->digest.data, collected[rec->msg_seq], 32);
-                n_disclose++;
+                assert_int_equal(rec->n_more_seqs, rec->n_more_digests);
+                assert_int_equal(rec->count, 1 + rec->n_more_seqs);
+                for (size_t i = 0; i < rec->n_more_seqs; i++) {
+                    assert_in_range(rec->more_seqs[i], 1, 5);
+                    assert_int_equal(rec->more_digests[i].len, 32);
+                    assert_memory_equal(rec->more_digests[i].data, collected[rec->more_seqs[i]],
+                                        32);
+                }
+                n_disclose += (int)rec->count;
             }
         }
         wire_audit_record_free(&rec);

@@ -1037,6 +1037,14 @@ static void test_wire_audit_record_encodes_as_protobuf_c_does(void **state)
         r.tokens = r.n_tokens ? toks : NULL;
         r.results = (uint32_t)nums[PICK(7)];
         r.hits = (uint32_t)nums[PICK(7)];
+        /* A run of disclosures: seqs at varint boundaries, packed. */
+        uint64_t more[4];
+        r.n_more_seqs = PICK(5);
+        for (size_t k = 0; k < r.n_more_seqs; k++)
+            more[k] = nums[PICK(8)];
+        r.more_seqs = r.n_more_seqs ? more : NULL;
+        r.n_more_digests = PICK(4);
+        r.more_digests = r.n_more_digests ? toks : NULL;
 #undef PICK
         size_t want = liaison__audit_record__get_packed_size(&r);
         assert_int_equal(wire_audit_record_size(&r), want);
