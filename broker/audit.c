@@ -33,12 +33,14 @@ struct agg {
     int used;
 };
 
-/* Disclosures of one pass gathered by recipient, action, reason and topic:
- * a record each when the pass ends (or the run fills). The texts are
- * held as the record writes them (bounded). */
+/* Events about one message each (collections, disclosures) gathered by
+ * actor, recipient, action, reason and topic: a record each when the
+ * batch is handed on (or the run fills). The texts are held as the
+ * record writes them (bounded). */
 struct run {
     char actor[TEXT_MAX + 32], recipient[TEXT_MAX + 32], topic[TEXT_MAX + 32];
     const char *action, *reason; /* static strings */
+    int clean;                   /* its texts are the event's as sent (bounded left them) */
     uint32_t n;
     uint64_t seqs[RUN_MAX];
     uint8_t digests[RUN_MAX][HASH_LEN];
@@ -136,6 +138,8 @@ void audit_committed(audit_t *a, const batch_t *bt)
 
 void audit_rollback(audit_t *a)
 {
+    a->n_runs = 0; /* the messages they name were refused with their batch */
+    a->pass++;
     a->p_seq = a->c_seq;
     memcpy(a->p_hash, a->c_hash, HASH_LEN);
     a->ckpt_seq = a->c_ckpt_seq;
@@ -306,7 +310,7 @@ static int write_run(audit_t *a, batch_t *bt, struct run *g)
     return rc;
 }
 
-int audit_disclosures_end(audit_t *a, batch_t *bt)
+int audit_gather_end(audit_t *a, batch_t *bt)
 {
     int rc = STORE_OK;
     for (unsigned i = 0; i < a->n_runs; i++)
@@ -317,7 +321,7 @@ int audit_disclosures_end(audit_t *a, batch_t *bt)
     return rc;
 }
 
-uint64_t audit_disclosures_bytes(const audit_t *a)
+uint64_t audit_gather_bytes(const audit_t *a)
 {
     uint64_t n = 0;
     for (unsigned i = 0; i < a->n_runs; i++)
@@ -337,19 +341,22 @@ static int run_is(const struct run *g, const struct audit_event *ev, const char 
  * pass's runs are written first. */
 static struct run *run_for(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint)
 {
+    unsigned i = (unsigned)(*hint % RUN_SLOTS);
+    /* Most often the hinted run, its texts compared as sent: equal to a
+     * clean run's, they are printable and short, so bounded would leave
+     * them as they are. */
+    if (*hint / RUN_SLOTS == a->pass && i < a->n_runs && a->runs[i].clean &&
+        run_is(&a->runs[i], ev, text(ev->actor), text(ev->recipient), text(ev->topic)))
+        return &a->runs[i];
     char b_actor[TEXT_MAX + 32], b_rcpt[TEXT_MAX + 32], b_topic[TEXT_MAX + 32];
     const char *actor = bounded(ev->actor, b_actor), *rcpt = bounded(ev->recipient, b_rcpt),
                *topic = bounded(ev->topic, b_topic);
-    unsigned i = (unsigned)(*hint % RUN_SLOTS);
-    if (*hint / RUN_SLOTS == a->pass && i < a->n_runs &&
-        run_is(&a->runs[i], ev, actor, rcpt, topic))
-        return &a->runs[i];
     for (i = 0; i < a->n_runs; i++)
         if (run_is(&a->runs[i], ev, actor, rcpt, topic)) {
             *hint = a->pass * RUN_SLOTS + i;
             return &a->runs[i];
         }
-    if (a->n_runs == RUN_SLOTS && audit_disclosures_end(a, bt) != STORE_OK)
+    if (a->n_runs == RUN_SLOTS && audit_gather_end(a, bt) != STORE_OK)
         return NULL;
     i = a->n_runs++;
     struct run *g = &a->runs[i];
@@ -358,12 +365,13 @@ static struct run *run_for(audit_t *a, batch_t *bt, const struct audit_event *ev
     copy(g->topic, sizeof g->topic, topic);
     g->action = ev->action;
     g->reason = ev->reason;
+    g->clean = actor != b_actor && rcpt != b_rcpt && topic != b_topic;
     g->n = 0;
     *hint = a->pass * RUN_SLOTS + i;
     return g;
 }
 
-int audit_disclose(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint)
+int audit_gather(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint)
 {
     if (bt->failed != STORE_OK)
         return bt->failed;
@@ -633,8 +641,8 @@ int audit_query(store_t *st, const Liaison__AuditRequest *q, const uint8_t *toke
         goto leave;                                                                                \
     } while (0)
 
-/* A collection record (publish or receive, ok) names the message it
- * stored and that message's digest: the message must still hash to it.
+/* A collection record (publish or receive, ok) names the messages it
+ * stored and their digests: each must still hash to its own.
  * LMDB keeps no checksums, so a flipped bit in a page reads back as it is;
  * this is where it shows. An erased message is gone, as its erasure record
  * says. Returns 1 if the message is there and does not match. */
@@ -645,16 +653,24 @@ static int message_damaged(store_read_t *r, const Liaison__AuditRecord *rec,
         strcmp(rec->outcome, "ok") != 0 || rec->action == NULL ||
         (strcmp(rec->action, "publish") != 0 && strcmp(rec->action, "receive") != 0))
         return 0;
-    const void *data;
-    size_t len;
-    if (store_read_get(r, rec->msg_seq, &data, &len) != STORE_OK) {
-        rep->messages_gone++;
-        return 0;
+    int damaged = 0;
+    for (size_t i = 0; i <= rec->n_more_seqs; i++) {
+        uint64_t seq = i ? rec->more_seqs[i - 1] : rec->msg_seq;
+        const ProtobufCBinaryData *want = i ? &rec->more_digests[i - 1] : &rec->digest;
+        const void *data;
+        size_t len;
+        if (i > rec->n_more_digests || want->len != HASH_LEN)
+            return 1; /* a seq without its digest: not what the broker writes */
+        if (store_read_get(r, seq, &data, &len) != STORE_OK) {
+            rep->messages_gone++;
+            continue;
+        }
+        uint8_t h[HASH_LEN];
+        hash_as(rec->format, data, len, h);
+        rep->messages_checked++;
+        damaged |= memcmp(h, want->data, HASH_LEN) != 0;
     }
-    uint8_t h[HASH_LEN];
-    hash_as(rec->format, data, len, h);
-    rep->messages_checked++;
-    return memcmp(h, rec->digest.data, HASH_LEN) != 0;
+    return damaged;
 }
 
 int audit_verify(store_t *st, const uint8_t *pub, struct audit_report *rep)

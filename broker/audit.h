@@ -54,19 +54,19 @@ int audit_append(audit_t *a, batch_t *bt, const struct audit_event *ev);
  * withheld messages: one record with the count and the range). */
 int audit_append_count(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_t count);
 
-/* A disclosure (deliver, redeliver, notice: ev with msg_seq and digest),
- * gathered with the others of this pass to the same recipient with the
- * same action, reason and topic into one record: written by
- * audit_disclosures_end, which the pass calls before its batch is handed
- * on, or at once when its run reaches 128. *hint is the caller's (0 at
- * first) and finds the run again without a search. STORE_OK, or bt's
- * failure. */
-int audit_disclose(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint);
-/* The end of a pass's disclosures: a record for each run, into bt.
+/* An event about one message that a pass may have many of (a collection:
+ * publish, receive; a disclosure: deliver, redeliver, notice; ev with
+ * msg_seq and digest, outcome "ok"), gathered with the others of bt to the
+ * same actor and recipient with the same action, reason and topic into
+ * one record: written by audit_gather_end, which commit_submit calls
+ * before bt is handed on, or at once when its run reaches 128. *hint is
+ * the caller's (0 at first) and finds the run again without a search.
  * STORE_OK, or bt's failure. */
-int audit_disclosures_end(audit_t *a, batch_t *bt);
+int audit_gather(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint);
+/* A record for each run gathered, into bt. STORE_OK, or bt's failure. */
+int audit_gather_end(audit_t *a, batch_t *bt);
 /* About what the gathered runs will take in the store, for room.c. */
-uint64_t audit_disclosures_bytes(const audit_t *a);
+uint64_t audit_gather_bytes(const audit_t *a);
 
 /* For events a hostile peer can repeat at will (refused handshakes and
  * publishes, status polling): the first in a minute is recorded at once,
@@ -89,7 +89,7 @@ void audit_flush(audit_t *a, batch_t *bt);
 /* A batch committed: its records are the committed head now. */
 void audit_committed(audit_t *a, const batch_t *bt);
 /* The batches not yet committed were refused: the chain goes on from the
- * committed head. */
+ * committed head, and what was gathered for them is dropped. */
 void audit_rollback(audit_t *a);
 
 /* The digest of data for audit_event.digest: BLAKE2b-256 (format 2). */

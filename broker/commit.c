@@ -169,6 +169,7 @@ int commit_idle(broker_t *b)
 
 void commit_submit(broker_t *b)
 {
+    audit_gather_end(b->audit, b->open); /* the records of what was gathered go with it */
     if (b->open->try_kind && batch_empty(b->open))
         room_try_empty(b); /* nothing needed room this time */
     if (b->inflight || b->fatal || batch_empty(b->open))

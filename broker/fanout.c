@@ -348,9 +348,9 @@ static enum plan plan_one(broker_t *b, session_t *s, sub_t *sub, struct msgref *
         ev.action = attempt > 1 ? "redeliver" : "deliver";
     }
     /* The record first: a frame joins the batch only with its record (one
-     * for the pass's disclosures to this subscriber, written when the pass
-     * ends, before the batch is handed on). */
-    if (audit_disclose(b->audit, b->open, &ev, &sub->audit_run) != STORE_OK)
+     * for the batch's disclosures to this subscriber, written before the
+     * batch is handed on). */
+    if (audit_gather(b->audit, b->open, &ev, &sub->audit_run) != STORE_OK)
         return PLAN_FAILED;
     if (v.action == POLICY_NOTICE) {
         queue_notice(b, s, sub, m, seq, attempt);
@@ -709,7 +709,6 @@ void fanout_plan(broker_t *b)
         }
         b->planned = seq; /* or gone (erased, unreadable): nothing to plan */
     }
-    audit_disclosures_end(b->audit, b->open); /* the records of every frame planned */
     cache_clear();
     room_unhold(b); /* held disclosures go on next pass if room came back */
 }

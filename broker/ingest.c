@@ -65,10 +65,11 @@ static void audit_publish(broker_t *b, const struct source *src, const Liaison__
                              .topic = m ? m->topic : NULL,
                              .msg_seq = seq,
                              .digest = digest};
+    uint64_t hint = 0;
     if (reason)
         audit_append_repeatable(b->audit, b->open, &ev, util_mono_ms());
     else
-        audit_append(b->audit, b->open, &ev);
+        audit_gather(b->audit, b->open, &ev, src->s ? &src->s->audit_run : &hint);
 }
 
 /* What came down an uplink is acked upstream once this batch is on disk
@@ -361,7 +362,8 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m, con
     uint8_t digest[32];
     memcpy(digest, p->digest, sizeof digest);
     /* A publish whose collection record cannot be written is refused with
-     * it: the record is in the same batch, so both land or neither. */
+     * it: the record (one for the batch's publishes by this agent on this
+     * topic) is in the same batch, so both land or neither. */
     audit_publish(b, src, m, m->seq, digest, NULL);
     ack_upstream(b, src);
     if (src->s)

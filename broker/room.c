@@ -40,7 +40,7 @@
 
 uint64_t room_left(const broker_t *b)
 {
-    uint64_t pending = store_wset_estimate(b->open->w) + audit_disclosures_bytes(b->audit);
+    uint64_t pending = store_wset_estimate(b->open->w) + audit_gather_bytes(b->audit);
     if (b->inflight)
         pending += store_wset_estimate(b->inflight->w);
     uint64_t room = store_room(b->store);

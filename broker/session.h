@@ -120,6 +120,7 @@ typedef struct session {
     uint64_t publish_refused;
     uint64_t withheld_gone;          /* withheld deliveries of its subscriptions that have gone */
     struct agent_state *agent_state; /* borrowed from the table; outlives the session */
+    uint64_t audit_run;              /* audit_gather's hint: its collections in this batch */
     int over_limit;                  /* one connection too many for its agent: served nothing */
     int counted;                     /* in its agent_state's session count (not once evicted) */
 } session_t;

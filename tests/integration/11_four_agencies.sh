@@ -54,7 +54,7 @@ done
 [ "$(disclosed "$T/audit.jsonl" notice)" = 5 ] || fail "expected 5 notices in the records"
 grep '"action":"withhold"' "$T/audit.jsonl" | grep '"msg_seq":5' | grep -q '"reason":"release_to"' || fail "release_to refusal not audited"
 [ "$(grep '"action":"withhold"' "$T/audit.jsonl" | grep -c '"msg_seq":5')" = 3 ] || fail "expected 3 withheld records for seq 5"
-[ "$(grep '"action":"publish"' "$T/audit.jsonl" | grep -c '"outcome":"ok"')" = 6 ] || fail "expected 6 publish records"
+[ "$(counted "$T/audit.jsonl" '"action":"publish"' '"outcome":"ok"')" = 6 ] || fail "expected 6 publishes in the records"
 assert_not_contains "$T/audit.jsonl" 'secret detail'
 assert_not_contains "$T/audit.jsonl" '"A1"'
 # Only the auditor may read it.

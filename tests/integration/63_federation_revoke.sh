@@ -101,7 +101,7 @@ ctl auditor audit export >"$T/yaudit.jsonl" || fail "yorkshire audit"
 grep '"action":"revoke"' "$T/yaudit.jsonl" | grep -q '"recipient":"humberside-link"' || fail "revocation not audited"
 grep '"action":"authenticate"' "$T/yaudit.jsonl" | grep '"actor":"humberside-link"' | grep -q '"reason":"revoked"' ||
     fail "refused handshake not audited"
-assert_eq "$(grep '"action":"publish"' "$T/yaudit.jsonl" | grep '"actor":"humberside-link"' | grep -c '"outcome":"ok"')" 4 "collections from the link"
+assert_eq "$(counted "$T/yaudit.jsonl" '"action":"publish"' '"actor":"humberside-link"' '"outcome":"ok"')" 4 "collections from the link"
 for b in humberside yorkshire; do stop_fed $b; done
 for b in humberside yorkshire; do
     "$BIN/liaisonctl" audit verify --data-dir "$T/data/$b" >"$T/verify.$b" || fail "$b audit: $(cat "$T/verify.$b")"

@@ -147,13 +147,18 @@ msg() { # topic classification [extra json fields]
         "$1" "$2" "${4:-test body}" "${3:-}"
 }
 
-# disclosed AUDIT.jsonl ACTION [RECIPIENT]: how many messages the records of
-# ACTION (to RECIPIENT) disclose: a pass's disclosures to one recipient are
-# one record, its count (absent: 1) how many.
-disclosed() {
-    grep "\"action\":\"$2\"" "$1" | grep "\"recipient\":\"${3:-[^\"]*}\"" |
-        sed 's/.*"count":\([0-9]*\).*/\1/; t; s/.*/1/' | awk '{ n += $1 } END { print n + 0 }'
+# counted AUDIT.jsonl PATTERN...: how many events the records matching every
+# PATTERN stand for: a batch's collections or disclosures of one kind are one
+# record, its count (absent: 1) how many.
+counted() {
+    f=$1
+    shift
+    c=$(cat "$f")
+    for p in "$@"; do c=$(printf '%s\n' "$c" | grep -- "$p" || true); done
+    printf '%s\n' "$c" | grep . | sed 's/.*"count":\([0-9]*\).*/\1/; t; s/.*/1/' |
+        awk '{ n += $1 } END { print n + 0 }'
 }
+disclosed() { counted "$1" "\"action\":\"$2\"" "\"recipient\":\"${3:-[^\"]*}\""; }
 assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
 assert_contains() { grep -q -- "$2" "$1" || fail "$1 does not contain '$2'"; }
 assert_not_contains() { ! grep -q -- "$2" "$1" || fail "$1 contains '$2'"; }

@@ -276,13 +276,13 @@ static void test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic(vo
                                  .topic = "alert.yorkshire.a",
                                  .msg_seq = (uint64_t)i + 1,
                                  .digest = digest[i]};
-        assert_int_equal(audit_disclose(a, bt, &ev, &hint_rocu), STORE_OK);
+        assert_int_equal(audit_gather(a, bt, &ev, &hint_rocu), STORE_OK);
         if (i % 2 == 0) {
             /* Another recipient, and with a notice's reason, apart. */
             ev.actor = ev.recipient = "hmp-hull";
             ev.action = "notice";
             ev.reason = "caveat";
-            assert_int_equal(audit_disclose(a, bt, &ev, &hint_hmp), STORE_OK);
+            assert_int_equal(audit_gather(a, bt, &ev, &hint_hmp), STORE_OK);
         }
     }
     struct audit_event other = {.actor = "rocu",
@@ -292,10 +292,10 @@ static void test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic(vo
                                 .topic = "alert.yorkshire.b",
                                 .msg_seq = 201,
                                 .digest = digest[7]};
-    assert_int_equal(audit_disclose(a, bt, &other, &hint_rocu), STORE_OK); /* its topic's own */
+    assert_int_equal(audit_gather(a, bt, &other, &hint_rocu), STORE_OK); /* its topic's own */
     /* The run of 128 was written when it filled; the rest at the end. */
     assert_int_equal(bt->audit_seq, 1);
-    assert_int_equal(audit_disclosures_end(a, bt), STORE_OK);
+    assert_int_equal(audit_gather_end(a, bt), STORE_OK);
     commit_batch(a, f->s, bt);
     uint64_t next_rocu = 1, next_hmp = 1;
     int records = 0;
@@ -336,6 +336,80 @@ static void test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic(vo
     assert_int_equal(records, 4); /* rocu 128 + 72, hmp-hull 100, the other topic */
     struct audit_report rep;
     assert_int_equal(audit_verify(f->s, NULL, &rep), 0);
+    batch_free(&bt);
+    audit_close(&a);
+}
+
+/* Gathered events whose text bounded() changes still share their run, and
+ * their record holds the bounded text. */
+static void test_audit_gathered_text_is_bounded_as_a_record_holds_it(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    audit_t *a = audit_open(f->s, NULL, 1000, 300, err, sizeof err);
+    batch_t *bt = batch_new();
+    uint8_t digest[32] = {0};
+    uint64_t hint = 0;
+    for (int i = 0; i < 3; i++) {
+        struct audit_event ev = {.actor = "rocu",
+                                 .recipient = "rocu",
+                                 .action = "deliver",
+                                 .outcome = "ok",
+                                 .topic = "alert.\x01.a",
+                                 .msg_seq = (uint64_t)i + 1,
+                                 .digest = digest};
+        assert_int_equal(audit_gather(a, bt, &ev, &hint), STORE_OK);
+    }
+    assert_int_equal(audit_gather_end(a, bt), STORE_OK);
+    commit_batch(a, f->s, bt);
+    Liaison__AuditRecord *r = record(f->s, 1);
+    assert_non_null(r);
+    assert_string_equal(r->topic, "alert.?.a");
+    assert_int_equal(r->count, 3);
+    wire_audit_record_free(&r);
+    assert_null(record(f->s, 2));
+    batch_free(&bt);
+    audit_close(&a);
+}
+
+/* One collection record names a batch's publishes by one agent on one
+ * topic; verify hashes each message against its own digest in the record,
+ * and names the record when one of the later ones does not match. */
+static void test_audit_verify_checks_every_message_a_collection_record_names(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    audit_t *a = audit_open(f->s, NULL, 1000, 300, err, sizeof err);
+    batch_t *bt = batch_new();
+    static const char *const body[] = {"first", "second", "third"};
+    uint64_t hint = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(body[i]);
+        size_t off = store_wset_msg(bt->w, (uint64_t)i + 1, 1000 + i, n, NULL);
+        memcpy((uint8_t *)(uintptr_t)store_wset_data(bt->w, off), body[i], n);
+        uint8_t digest[32];
+        /* The third's digest is of other bytes: as if it changed at rest. */
+        audit_digest(i < 2 ? body[i] : "altered", i < 2 ? n : 7, digest);
+        struct audit_event ev = {.actor = "humberside-police",
+                                 .action = "publish",
+                                 .outcome = "ok",
+                                 .topic = "alert.yorkshire.a",
+                                 .msg_seq = (uint64_t)i + 1,
+                                 .digest = digest};
+        assert_int_equal(audit_gather(a, bt, &ev, &hint), STORE_OK);
+    }
+    assert_int_equal(audit_gather_end(a, bt), STORE_OK);
+    commit_batch(a, f->s, bt);
+    Liaison__AuditRecord *r = record(f->s, 1);
+    assert_non_null(r);
+    assert_int_equal(r->count, 3);
+    assert_int_equal(r->n_more_seqs, 2);
+    wire_audit_record_free(&r);
+    assert_null(record(f->s, 2));
+    struct audit_report rep;
+    assert_int_equal(audit_verify(f->s, NULL, &rep), 1);
+    assert_int_equal(rep.messages_checked, 3);
+    assert_int_equal(rep.broken_seq, 1);
     batch_free(&bt);
     audit_close(&a);
 }
@@ -472,6 +546,8 @@ int main(void)
         T(test_audit_a_refused_batch_leaves_no_fork),
         T(test_audit_aggregates_keep_their_outcome_and_topic_and_are_written_at_stop),
         T(test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic),
+        T(test_audit_verify_checks_every_message_a_collection_record_names),
+        T(test_audit_gathered_text_is_bounded_as_a_record_holds_it),
         T(test_audit_stores_a_bounded_prefix_of_client_text),
         T(test_audit_verify_with_a_key_catches_removed_checkpoints_and_unsigned_tails),
     };

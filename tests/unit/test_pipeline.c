@@ -1174,8 +1174,14 @@ static void test_pipeline_disclosures_from_the_store_hold_the_message_digest(voi
         assert_non_null(rec);
         if (rec->msg_seq >= 1 && rec->msg_seq <= 5 && rec->digest.len == 32) {
             if (strcmp(rec->action, "publish") == 0) {
+                /* The batch's publishes by one agent on one topic. */
+                assert_int_equal(rec->n_more_digests, rec->n_more_seqs);
                 memcpy(collected[rec->msg_seq], rec->digest.data, 32);
-                n_collect++;
+                for (size_t i = 0; i < rec->n_more_seqs; i++) {
+                    assert_in_range(rec->more_seqs[i], 1, 5);
+                    memcpy(collected[rec->more_seqs[i]], rec->more_digests[i].data, 32);
+                }
+                n_collect += (int)rec->count;
             } else if (strcmp(rec->action, "deliver") == 0) {
                 /* The pass's disclosures to one subscriber, each by its digest. */
                 assert_memory_equal(rec->digest.data, collected[rec->msg_seq], 32);
