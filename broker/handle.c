@@ -864,8 +864,9 @@ static void handle_envelope(broker_t *b, session_t *s, const void *data, size_t 
     Liaison__ErrorCode code;
     uint64_t corr = 0;
     arena_t *arena = batch_arena(b->open);
+    struct wire_span head;
     Liaison__Envelope *env =
-        wire_envelope_decode_in(arena, data, len, b->cfg->max_frame_bytes, &code, &corr);
+        wire_envelope_decode_head(arena, data, len, b->cfg->max_frame_bytes, &code, &corr, &head);
     if (env == NULL) {
         char why[128];
         b->stats.frames_bad++;
@@ -926,7 +927,7 @@ static void handle_envelope(broker_t *b, session_t *s, const void *data, size_t 
         }
         if (m && m->origin == NULL)
             m->origin = wire_intel_new_origin(arena);
-        ingest_publish(b, s, corr, m, arena);
+        ingest_publish(b, s, corr, m, arena, head.data ? &head : NULL);
         break;
     }
     case LIAISON__ENVELOPE__KIND_SUBSCRIBE:

@@ -43,6 +43,9 @@ struct source {
     uint64_t up_seq;
     const char *actor; /* in the audit trail and logs */
     arena_t *arena;    /* the message's (batch_arena of the open batch), or NULL: malloc'd */
+    /* The message's fields below origin as its publisher wrote them (the
+     * frame's bytes), or {NULL, 0}: the stored form is packed whole. */
+    struct wire_span head;
 };
 
 uint64_t ingest_reserve(const broker_t *b)
@@ -305,7 +308,10 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m, con
     const char *msg_id = m->msg_id ? m->msg_id : "";
     m->received_at_us = now_us;
     m->seq = b->next_seq;
-    size_t len = wire_intel_size(m);
+    /* The stored form: the head as sent and the stamp, when there is one
+     * (nothing below origin changes here but an empty msg_id, below). */
+    const struct wire_span *head = src->head.data && msg_id[0] ? &src->head : NULL;
+    size_t len = head ? head->len + wire_intel_stamp_size(m) : wire_intel_size(m);
     if (!has_room(b, len, m->label->n_subjects)) {
         if (!b->full && util_mono_ms() - b->full_logged_ms >= 10000) {
             b->full_logged_ms = util_mono_ms(); /* not once per publish when it hovers */
@@ -357,7 +363,10 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m, con
         batch_pub_set_tokens(b->open, p, (const uint8_t(*)[32])tokens, n);
     }
     uint8_t *data = batch_pub_data(b->open, p);
-    wire_intel_pack(m, data);
+    if (head)
+        wire_intel_pack_stamped(head, m, data);
+    else
+        wire_intel_pack(m, data);
     audit_digest(data, len, p->digest);
     uint8_t digest[32];
     memcpy(digest, p->digest, sizeof digest);
@@ -395,10 +404,13 @@ static void accept_routed(broker_t *b, const struct source *src, Liaison__Intel 
     accept(b, src, m, &d, now_us);
 }
 
-void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m, arena_t *arena)
+void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m, arena_t *arena,
+                    const struct wire_span *head)
 {
     char why[256];
     struct source src = {.s = s, .corr_id = corr_id, .actor = s->agent, .arena = arena};
+    if (head)
+        src.head = *head;
     const char *msg_id = (m && m->msg_id) ? m->msg_id : "";
     int64_t now_us = util_now_us();
     Liaison__ErrorCode code = label_validate(m, b->cfg->max_topic_len, why, sizeof why);

@@ -374,6 +374,15 @@ static void route_body(struct enc *e, const void *v)
     enc_varint(e, 4, r->origin_epoch);
 }
 
+/* The broker-stamped fields: origin, received_at_us, seq, route. */
+static void intel_stamp(struct enc *e, const Liaison__Intel *m)
+{
+    enc_sub(e, 6, m->origin, origin_body);
+    enc_varint(e, 7, (uint64_t)m->received_at_us);
+    enc_varint(e, 8, m->seq);
+    enc_sub(e, 9, m->route, route_body);
+}
+
 static void intel_body(struct enc *e, const void *v)
 {
     const Liaison__Intel *m = v;
@@ -382,10 +391,7 @@ static void intel_body(struct enc *e, const void *v)
     enc_sub(e, 3, m->label, label_body);
     enc_str(e, 4, m->content_type);
     enc_bytes(e, 5, m->body.data, m->body.len, 0);
-    enc_sub(e, 6, m->origin, origin_body);
-    enc_varint(e, 7, (uint64_t)m->received_at_us);
-    enc_varint(e, 8, m->seq);
-    enc_sub(e, 9, m->route, route_body);
+    intel_stamp(e, m);
 }
 
 /* Fields this file does not know (a message built by a newer decoder)
@@ -417,6 +423,22 @@ size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out)
     struct enc e = {.out = out};
     intel_body(&e, intel);
     return e.n;
+}
+
+size_t wire_intel_stamp_size(const Liaison__Intel *intel)
+{
+    struct enc e = {.out = NULL};
+    intel_stamp(&e, intel);
+    return e.n;
+}
+
+size_t wire_intel_pack_stamped(const struct wire_span *head, const Liaison__Intel *intel,
+                               uint8_t *out)
+{
+    memcpy(out, head->data, head->len);
+    struct enc e = {.out = out + head->len};
+    intel_stamp(&e, intel);
+    return head->len + e.n;
 }
 
 /* A Publish leaves a client per message: its Envelope is written by hand
@@ -525,7 +547,8 @@ static void *dec_alloc(const struct dec *d, size_t n)
     return d->arena ? arena_alloc(d->arena, n) : malloc(n ? n : 1);
 }
 
-/* A varint of at most max bytes whose last byte carries no bits past 64. */
+/* A varint of at most max bytes whose last byte carries no bits past 64,
+ * in its shortest form. */
 static int dec_varint(struct dec *d, uint64_t *v, int max)
 {
     if (d->p < d->end && *d->p < 0x80) { /* most tags and lengths */
@@ -539,6 +562,11 @@ static int dec_varint(struct dec *d, uint64_t *v, int max)
             return -1;
         x |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
+            /* A last byte of 0 is a longer form than the encoder writes:
+             * protobuf-c's to read, so that what is read here is always
+             * the encoder's bytes (a Publish's head is stored as sent). */
+            if (b == 0 && i > 0)
+                return -1;
             *v = x;
             return 0;
         }
@@ -930,10 +958,33 @@ static Liaison__Envelope *envelope_around(const struct dec *d, uint64_t corr, co
     return env;
 }
 
-Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena)
+/* The leading bytes of a canonical message that hold its fields below
+ * origin (6): what its sender wrote, before anything a broker stamps. */
+static size_t intel_head_len(const uint8_t *intel, size_t len)
+{
+    struct dec d = {intel, intel + len, NULL};
+    for (;;) {
+        int wt;
+        const uint8_t *at = d.p;
+        uint32_t f = dec_peek(&d, &wt);
+        if (f == 0 || f >= 6)
+            return (size_t)(at - intel);
+        dec_skip_tag(&d);
+        uint64_t v;
+        const uint8_t *b;
+        size_t n;
+        if (wt == 0 ? dec_varint(&d, &v, 10) != 0 : dec_bytes(&d, &b, &n, 1) != 0)
+            return (size_t)(at - intel); /* not reached: the message decoded */
+    }
+}
+
+Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena,
+                                                 struct wire_span *head)
 {
     /* How a client's encoder writes a Publish: its message alone in it. */
     struct dec d = {data, (const uint8_t *)data + len, arena};
+    if (head)
+        *head = (struct wire_span){NULL, 0};
     uint64_t corr;
     const uint8_t *pub, *intel;
     size_t pub_len, intel_len;
@@ -956,6 +1007,8 @@ Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, a
     p->intel = m;
     env->kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
     env->publish = p;
+    if (head)
+        *head = (struct wire_span){intel, intel_head_len(intel, intel_len)};
     return env;
 }
 

@@ -75,6 +75,15 @@ Liaison__Envelope *wire_envelope_decode_in(arena_t *arena, const void *data, siz
                                            size_t max_len, Liaison__ErrorCode *code,
                                            uint64_t *corr_id)
 {
+    return wire_envelope_decode_head(arena, data, len, max_len, code, corr_id, NULL);
+}
+
+Liaison__Envelope *wire_envelope_decode_head(arena_t *arena, const void *data, size_t len,
+                                             size_t max_len, Liaison__ErrorCode *code,
+                                             uint64_t *corr_id, struct wire_span *head)
+{
+    if (head)
+        *head = (struct wire_span){NULL, 0};
     if (corr_id)
         *corr_id = 0;
     if (len > max_len) {
@@ -89,7 +98,7 @@ Liaison__Envelope *wire_envelope_decode_in(arena_t *arena, const void *data, siz
      * read by hand (as the stored form is, below); any other frame, or
      * form, by protobuf-c. */
     ProtobufCAllocator al = arena_allocator(arena);
-    Liaison__Envelope *env = wire_publish_decode_canonical(data, len, arena);
+    Liaison__Envelope *env = wire_publish_decode_canonical(data, len, arena, head);
     if (env == NULL)
         env = wire_deliver_decode_canonical(data, len, arena);
     if (env == NULL)

@@ -24,6 +24,12 @@
 
 #define WIRE_VERSION LIAISON__PROTOCOL_VERSION__PROTOCOL_VERSION
 
+/* Bytes inside a frame, not copied. */
+struct wire_span {
+    const uint8_t *data;
+    size_t len;
+};
+
 /* Decodes one Envelope frame. On success returns it (caller owns; free with
  * wire_envelope_free) and sets *code to LIAISON__ERROR_CODE__ERROR_NONE.
  * On failure returns NULL and sets *code to FRAME_TOO_LARGE (len > max_len),
@@ -35,6 +41,11 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
 Liaison__Envelope *wire_envelope_decode_in(arena_t *arena, const void *data, size_t len,
                                            size_t max_len, Liaison__ErrorCode *code,
                                            uint64_t *corr_id);
+/* The same, and for a Publish in its canonical form its message's head
+ * (see wire_publish_decode_canonical; {NULL, 0} for anything else). */
+Liaison__Envelope *wire_envelope_decode_head(arena_t *arena, const void *data, size_t len,
+                                             size_t max_len, Liaison__ErrorCode *code,
+                                             uint64_t *corr_id, struct wire_span *head);
 void wire_envelope_free(Liaison__Envelope **env);
 void wire_envelope_free_in(Liaison__Envelope **env, arena_t *arena);
 
@@ -66,13 +77,24 @@ Liaison__Intel *wire_intel_decode_in(arena_t *arena, const void *data, size_t le
  * protobuf-c decodes). For the tests that compare the two. arena as above. */
 Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena);
 /* The same for an Envelope holding a Publish, as a client's encoder writes
- * it (version, corr_id, the Publish): wire_envelope_decode's fast path. */
-Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena);
+ * it (version, corr_id, the Publish): wire_envelope_decode's fast path.
+ * head (or NULL) is set to the message's bytes below origin, which are as
+ * wire_intel_pack would write them from what was decoded ({NULL, 0} when
+ * NULL is returned). */
+Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena,
+                                                 struct wire_span *head);
 /* And for a Deliver as wire_deliver_pack writes it (sub_id, the message,
  * attempt, notice): the fast path of what a client reads most. */
 Liaison__Envelope *wire_deliver_decode_canonical(const void *data, size_t len, arena_t *arena);
 size_t wire_intel_size(const Liaison__Intel *intel);
 size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out);
+/* The stored form from a Publish's head (wire_publish_decode_canonical)
+ * and intel's broker-stamped fields (origin, received_at_us, seq, route):
+ * wire_intel_pack's bytes, when nothing below origin changed since the
+ * head was read. */
+size_t wire_intel_stamp_size(const Liaison__Intel *intel);
+size_t wire_intel_pack_stamped(const struct wire_span *head, const Liaison__Intel *intel,
+                               uint8_t *out);
 void wire_intel_free(Liaison__Intel **intel);
 void wire_intel_free_in(Liaison__Intel **intel, arena_t *arena);
 
@@ -108,10 +130,6 @@ struct wire_gather {
 /* A Batch frame as the gatherers write it, split without copying: the
  * frames' places in data, at most max of them. 0 when data is not such a
  * Batch (or holds none, or more than max): decode it whole instead. */
-struct wire_span {
-    const uint8_t *data;
-    size_t len;
-};
 size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, size_t max);
 /* Bytes the gather would hold with one more frame of len bytes; SIZE_MAX
  * when it holds WIRE_BATCH_MAX_FRAMES already (so any cap says: flush). */

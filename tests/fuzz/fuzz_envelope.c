@@ -193,10 +193,34 @@ static void hand_read_agrees(Liaison__Envelope *fast, const uint8_t *data, size_
     liaison__envelope__free_unpacked(slow, NULL);
 }
 
+/* A Publish read by hand is stored as its head and the broker's stamp:
+ * the bytes wire_intel_pack writes of the message stamped. */
+static void head_is_packed(Liaison__Intel *m, const struct wire_span *head)
+{
+    m->seq = 4242;
+    m->received_at_us = 1700000000000000;
+    size_t n = wire_intel_size(m);
+    check(head->len + wire_intel_stamp_size(m) == n);
+    uint8_t *whole = malloc(n + 1), *stamped = malloc(n + 1);
+    check(whole != NULL && stamped != NULL);
+    check(wire_intel_pack(m, whole) == n);
+    check(wire_intel_pack_stamped(head, m, stamped) == n);
+    check(memcmp(whole, stamped, n) == 0);
+    free(whole);
+    free(stamped);
+}
+
 static void publishes_agree(const uint8_t *data, size_t size)
 {
-    hand_read_agrees(wire_publish_decode_canonical(data, size, NULL), data, size,
-                     LIAISON__ENVELOPE__KIND_PUBLISH);
+    struct wire_span head;
+    Liaison__Envelope *pub = wire_publish_decode_canonical(data, size, NULL, &head);
+    check((pub == NULL) == (head.data == NULL));
+    hand_read_agrees(pub, data, size, LIAISON__ENVELOPE__KIND_PUBLISH);
+    pub = wire_publish_decode_canonical(data, size, NULL, &head);
+    if (pub) {
+        head_is_packed(pub->publish->intel, &head);
+        liaison__envelope__free_unpacked(pub, NULL);
+    }
     hand_read_agrees(wire_deliver_decode_canonical(data, size, NULL), data, size,
                      LIAISON__ENVELOPE__KIND_DELIVER);
 }

@@ -214,7 +214,7 @@ static void publish(struct fixture *f, uint64_t corr, const char *topic, const c
                     size_t body_len)
 {
     f->b.rd = store_read_begin(f->b.store);
-    ingest_publish(&f->b, f->ps, corr, message(topic, msg_id, body_len), NULL);
+    ingest_publish(&f->b, f->ps, corr, message(topic, msg_id, body_len), NULL, NULL);
     store_read_end(&f->b.rd);
 }
 

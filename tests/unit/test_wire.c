@@ -137,7 +137,7 @@ static void test_wire_publish_envelope_round_trips(void **state)
 
     /* protobuf-c's encoding of a Publish is the form read by hand, to the
      * same Envelope. */
-    Liaison__Envelope *fast = wire_publish_decode_canonical(frame, len, NULL);
+    Liaison__Envelope *fast = wire_publish_decode_canonical(frame, len, NULL, NULL);
     assert_non_null(fast);
     assert_int_equal(fast->corr_id, 7);
     assert_intel_equal(fast->publish->intel, m);
@@ -149,6 +149,57 @@ static void test_wire_publish_envelope_round_trips(void **state)
 
     wire_envelope_free(&got);
     assert_null(got);
+    free(frame);
+    wire_intel_free(&m);
+}
+
+/* A Publish read by hand gives its head: the bytes below origin as sent.
+ * The head and a new stamp (origin, time, seq; the client's dropped) are
+ * the bytes wire_intel_pack writes of the stamped message; a frame with a
+ * varint longer than it need be is protobuf-c's to read, and has none. */
+static void test_wire_a_publish_head_and_its_stamp_are_the_stored_form(void **state)
+{
+    (void)state;
+    Liaison__Intel *m = sample_intel(300);
+    size_t len;
+    uint8_t *frame = publish_frame(m, 9, &len);
+    Liaison__ErrorCode code;
+    struct wire_span head;
+    Liaison__Envelope *got =
+        wire_envelope_decode_head(NULL, frame, len, MAX_FRAME, &code, NULL, &head);
+    assert_non_null(got);
+    assert_non_null(head.data);
+    Liaison__Intel *in = got->publish->intel;
+    set_str(&in->origin->agent, "prison-hull");
+    set_str(&in->origin->region, "");
+    in->received_at_us = 1796000000000000;
+    in->seq = 7;
+    size_t n = wire_intel_size(in);
+    assert_int_equal(head.len + wire_intel_stamp_size(in), n);
+    uint8_t *whole = xmalloc(n), *stamped = xmalloc(n);
+    assert_int_equal(wire_intel_pack(in, whole), n);
+    assert_int_equal(wire_intel_pack_stamped(&head, in, stamped), n);
+    assert_memory_equal(whole, stamped, n);
+    free(whole);
+    free(stamped);
+    wire_envelope_free(&got);
+
+    /* Version 1 written in two bytes (0x81 0x00): the same Envelope to
+     * protobuf-c, no head. */
+    uint8_t *loose = xmalloc(len + 1);
+    assert_int_equal(frame[0], 0x08);
+    assert_int_equal(frame[1], 0x01);
+    loose[0] = 0x08;
+    loose[1] = 0x81;
+    loose[2] = 0x00;
+    memcpy(loose + 3, frame + 2, len - 2);
+    assert_null(wire_publish_decode_canonical(loose, len + 1, NULL, NULL));
+    got = wire_envelope_decode_head(NULL, loose, len + 1, MAX_FRAME, &code, NULL, &head);
+    assert_non_null(got);
+    assert_null(head.data);
+    assert_intel_equal(got->publish->intel, m);
+    wire_envelope_free(&got);
+    free(loose);
     free(frame);
     wire_intel_free(&m);
 }
@@ -1102,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_wire_a_delivered_message_repacks_to_decodable_bytes),
         cmocka_unit_test(test_wire_counts_stored_records_that_do_not_decode),
         cmocka_unit_test(test_wire_audit_record_encodes_as_protobuf_c_does),
+        cmocka_unit_test(test_wire_a_publish_head_and_its_stamp_are_the_stored_form),
         cmocka_unit_test(test_wire_intel_encodes_as_protobuf_c_does),
         cmocka_unit_test(test_wire_intel_decoder_leaves_other_forms_to_protobuf_c),
         cmocka_unit_test(test_wire_puback_encodes_as_protobuf_c_does),
