@@ -621,6 +621,10 @@ static int dec_str(struct dec *d, char **out, int empty_ok)
     size_t n;
     if (dec_bytes(d, &b, &n, empty_ok) != 0)
         return -1;
+    /* A NUL inside is cut off in the C string, so the message read is not
+     * the bytes sent (found by fuzz_envelope): protobuf-c's to read. */
+    if (n && memchr(b, 0, n) != NULL)
+        return -1;
     char *s = dec_alloc(d, n + 1);
     if (s == NULL)
         return -1;

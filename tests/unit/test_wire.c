@@ -201,6 +201,19 @@ static void test_wire_a_publish_head_and_its_stamp_are_the_stored_form(void **st
     wire_envelope_free(&got);
     free(loose);
     free(frame);
+
+    /* A NUL inside a string, "hull\0" for "hull-" (where the C string
+     * would end): protobuf-c's to read, no head. */
+    frame = publish_frame(m, 9, &len);
+    uint8_t *at = memmem(frame, len, "hull-2026", 9);
+    assert_non_null(at);
+    at[4] = '\0';
+    assert_null(wire_publish_decode_canonical(frame, len, NULL, NULL));
+    got = wire_envelope_decode_head(NULL, frame, len, MAX_FRAME, &code, NULL, &head);
+    assert_non_null(got);
+    assert_null(head.data);
+    wire_envelope_free(&got);
+    free(frame);
     wire_intel_free(&m);
 }
 
