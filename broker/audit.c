@@ -381,8 +381,7 @@ int audit_gather(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t
     if (g == NULL)
         return bt->failed;
     g->seqs[g->n] = ev->msg_seq;
-    if (ev->digest)
-        memcpy(g->digests[g->n], ev->digest, HASH_LEN);
+    memcpy(g->digests[g->n], ev->digest, HASH_LEN);
     if (++g->n == RUN_MAX)
         return write_run(a, bt, g); /* the slot takes the run's next ones */
     return STORE_OK;
@@ -655,12 +654,14 @@ static int message_damaged(store_read_t *r, const Liaison__AuditRecord *rec,
         return 0;
     int damaged = 0;
     for (size_t i = 0; i <= rec->n_more_seqs; i++) {
+        if (i > rec->n_more_digests)
+            return 1; /* a seq without its digest: not what the broker writes */
         uint64_t seq = i ? rec->more_seqs[i - 1] : rec->msg_seq;
         const ProtobufCBinaryData *want = i ? &rec->more_digests[i - 1] : &rec->digest;
         const void *data;
         size_t len;
-        if (i > rec->n_more_digests || want->len != HASH_LEN)
-            return 1; /* a seq without its digest: not what the broker writes */
+        if (want->len != HASH_LEN)
+            return 1;
         if (store_read_get(r, seq, &data, &len) != STORE_OK) {
             rep->messages_gone++;
             continue;

@@ -11,8 +11,9 @@
 
 /* Takes ownership of m, decoded into arena: the open batch's (batch_arena),
  * or NULL for one malloc'd. head (or NULL) is its fields below origin as
- * the frame holds them (wire_envelope_decode_head), stored as they are. A refusal is answered at
- * once with an Error and audited; an accepted publish is answered when its batch commits. */
+ * the frame holds them (wire_envelope_decode_head), stored as they are.
+ * A refusal is answered at once with an Error and audited; an accepted
+ * publish is answered when its batch commits. */
 void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel *m, arena_t *arena,
                     const struct wire_span *head);
 

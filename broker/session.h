@@ -65,7 +65,7 @@ typedef struct sub {
     int withheld_rule;
     uint64_t withheld_first, withheld_last;
     uint32_t withheld_n;
-    uint64_t audit_run; /* audit_disclose's hint: this pass's disclosure record */
+    uint64_t audit_run; /* audit_gather's hint: its disclosures in this batch */
     uint64_t delivered, acked, refused, redelivered, dead_lettered;
     /* Narrowing what it asked for (issue "common database"): a filter over
      * label fields, evaluated after the delivery rule; a watchlist of
