@@ -61,7 +61,7 @@ struct audit {
     struct agg aggs[AGG_SLOTS + 1]; /* the last slot is the catch-all */
     struct run *runs;               /* RUN_SLOTS, n_runs of them in use */
     unsigned n_runs;
-    uint64_t pass; /* names the runs of this pass in callers' hints */
+    uint64_t gen; /* the runs' generation (one a batch), in callers' hints */
 };
 
 /* Records are written in format 2: BLAKE2b-256, measured at less than half
@@ -139,7 +139,7 @@ void audit_committed(audit_t *a, const batch_t *bt)
 void audit_rollback(audit_t *a)
 {
     a->n_runs = 0; /* the messages they name were refused with their batch */
-    a->pass++;
+    a->gen++;
     a->p_seq = a->c_seq;
     memcpy(a->p_hash, a->c_hash, HASH_LEN);
     a->ckpt_seq = a->c_ckpt_seq;
@@ -156,7 +156,7 @@ audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned e
     audit_t *a = xcalloc(1, sizeof *a);
     a->st = st;
     a->runs = xcalloc(RUN_SLOTS, sizeof *a->runs);
-    a->pass = 1;
+    a->gen = 1;
     a->every = every ? every : 1000;
     a->every_s = every_s ? every_s : 300;
     if (seed) {
@@ -317,7 +317,7 @@ int audit_gather_end(audit_t *a, batch_t *bt)
         if (a->runs[i].n && write_run(a, bt, &a->runs[i]) != STORE_OK)
             rc = bt->failed;
     a->n_runs = 0;
-    a->pass++;
+    a->gen++;
     return rc;
 }
 
@@ -336,16 +336,16 @@ static int run_is(const struct run *g, const struct audit_event *ev, const char 
            strcmp(g->recipient, rcpt) == 0 && strcmp(g->actor, actor) == 0;
 }
 
-/* The run ev joins: the hinted one if it is this pass's and ev's, else
- * any of this pass's that is ev's, else a new one; with no slot free, the
- * pass's runs are written first. */
+/* The run ev joins: the hinted one if it is of this generation and ev's,
+ * else any of this generation's that is ev's, else a new one; with no slot
+ * free, the runs so far are written first. */
 static struct run *run_for(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t *hint)
 {
     unsigned i = (unsigned)(*hint % RUN_SLOTS);
     /* Most often the hinted run, its texts compared as sent: equal to a
      * clean run's, they are printable and short, so bounded would leave
      * them as they are. */
-    if (*hint / RUN_SLOTS == a->pass && i < a->n_runs && a->runs[i].clean &&
+    if (*hint / RUN_SLOTS == a->gen && i < a->n_runs && a->runs[i].clean &&
         run_is(&a->runs[i], ev, text(ev->actor), text(ev->recipient), text(ev->topic)))
         return &a->runs[i];
     char b_actor[TEXT_MAX + 32], b_rcpt[TEXT_MAX + 32], b_topic[TEXT_MAX + 32];
@@ -353,7 +353,7 @@ static struct run *run_for(audit_t *a, batch_t *bt, const struct audit_event *ev
                *topic = bounded(ev->topic, b_topic);
     for (i = 0; i < a->n_runs; i++)
         if (run_is(&a->runs[i], ev, actor, rcpt, topic)) {
-            *hint = a->pass * RUN_SLOTS + i;
+            *hint = a->gen * RUN_SLOTS + i;
             return &a->runs[i];
         }
     if (a->n_runs == RUN_SLOTS && audit_gather_end(a, bt) != STORE_OK)
@@ -367,7 +367,7 @@ static struct run *run_for(audit_t *a, batch_t *bt, const struct audit_event *ev
     g->reason = ev->reason;
     g->clean = actor != b_actor && rcpt != b_rcpt && topic != b_topic;
     g->n = 0;
-    *hint = a->pass * RUN_SLOTS + i;
+    *hint = a->gen * RUN_SLOTS + i;
     return g;
 }
 

@@ -739,8 +739,8 @@ char *json_from_audit_record(const Liaison__AuditRecord *r)
     if (r->count > 1)
         put(root, "count", json_integer((json_int_t)r->count));
     if (r->n_more_seqs) {
-        /* A pass's disclosures to one recipient: the others after msg_seq,
-         * each with its digest. */
+        /* A batch's collections or disclosures of one kind: the messages
+         * after msg_seq, each with its digest. */
         json_t *seqs = json_array(), *digests = json_array();
         if (seqs == NULL || digests == NULL)
             oom();

@@ -317,7 +317,7 @@ while IFS= read -r rec; do
         rcp=$REC
         rec_num "$rec" msg_seq
         seqs=$REC
-        # A pass's disclosures to one agency are one record: the others in more_seqs.
+        # A batch's disclosures to one agency are one record: the others in more_seqs.
         [[ $rec =~ \"more_seqs\":\[([0-9,]*)\] ]] && seqs="$seqs ${BASH_REMATCH[1]//,/ }"
         rec_num "$rec" seq
         [ "$act" = redeliver ] && act=deliver
@@ -439,7 +439,7 @@ say "Audit trail (liaisonctl -c audit.cfg audit export, as the auditor; the expo
 summary=""
 for act in $(printf '%s\n' "${!ACTIONS[@]}" | sort); do summary="$summary${summary:+, }$act ${ACTIONS[$act]}"; done
 say "  $(wc -l <"$D/audit.jsonl" | tr -d ' ') records: $summary"
-say "  (events by action; a pass's deliveries to one agency are one record, with their count)"
+say "  (events by action; a batch's deliveries to one agency are one record, with their count)"
 # Offline, from a read-only opening of the live store, as an auditor would.
 if "$BIN/liaisonctl" audit verify --data-dir "$D/data/broker" >"$D/verify.out" 2>&1; then
     say "  liaisonctl audit verify --data-dir data/broker: $(head -n 1 "$D/verify.out")"

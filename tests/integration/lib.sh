@@ -151,9 +151,9 @@ msg() { # topic classification [extra json fields]
 # PATTERN stand for: a batch's collections or disclosures of one kind are one
 # record, its count (absent: 1) how many.
 counted() {
-    f=$1
+    local c p
+    c=$(cat "$1")
     shift
-    c=$(cat "$f")
     for p in "$@"; do c=$(printf '%s\n' "$c" | grep -- "$p" || true); done
     printf '%s\n' "$c" | grep . | sed 's/.*"count":\([0-9]*\).*/\1/; t; s/.*/1/' |
         awk '{ n += $1 } END { print n + 0 }'
