@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "link.h"
 #include "log.h"
 #include "filter.h"
 #include "util.h"
@@ -414,25 +415,30 @@ int sub_ack(sub_t *sub, uint64_t seq)
     return 0;
 }
 
+/* A send to s failed: -1 for a full queue (try later), else the peer is
+ * gone, -2. */
+static int send_failed(session_t *s)
+{
+    if (errno == EAGAIN)
+        return -1;
+    log_info("event=peer_gone agent=%s error=%s", log_q(s->agent), log_q(zmq_strerror(errno)));
+    s->dead = 1;
+    return -2;
+}
+
 int session_send(void *router, session_t *s, const void *data, size_t len)
 {
     if (s->dead)
         return -2;
     /* ZMQ_ROUTER_MANDATORY is set on the socket, so an unknown peer is an
      * error (EHOSTUNREACH) rather than a silent drop, and a full queue is
-     * EAGAIN rather than a drop. */
-    if (zmq_send(router, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        goto fail;
-    if (zmq_send(router, data, len, ZMQ_DONTWAIT) < 0)
-        goto fail; /* a routing frame alone is discarded by ZeroMQ */
+     * EAGAIN rather than a drop. A routing frame alone is discarded by
+     * ZeroMQ. */
+    if (zmq_send(router, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(router, data, len, ZMQ_DONTWAIT) < 0)
+        return send_failed(s);
     s->last_sent_ms = util_mono_ms();
     return 0;
-fail:
-    if (errno == EAGAIN)
-        return -1;
-    log_info("event=peer_gone agent=%s error=%s", log_q(s->agent), log_q(zmq_strerror(errno)));
-    s->dead = 1;
-    return -2;
 }
 
 /* ---- gathering frames into batches ---------------------------------------------- */
@@ -441,13 +447,17 @@ fail:
  * to one subscriber are a few frames, small enough for any client. */
 #define GATHER_MAX (256u << 10)
 
+/* As session_send, the gathered frame without a copy. */
 static void flush_one(void *router, session_t *s)
 {
-    size_t len;
-    const uint8_t *frame = wire_gather_frame(&s->out, &len);
-    if (len)
-        session_send(router, s, frame, len);
-    wire_gather_reset(&s->out);
+    if (s->out.frames && !s->dead) {
+        if (zmq_send(router, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            link_send_taken(router, &s->out, ZMQ_DONTWAIT) < 0)
+            send_failed(s);
+        else
+            s->last_sent_ms = util_mono_ms();
+    }
+    wire_gather_reset(&s->out); /* a dead peer's, or one the routing frame failed */
 }
 
 void session_gather(void *router, sessions_t *t, session_t *s, const void *data, size_t len)

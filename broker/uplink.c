@@ -507,15 +507,18 @@ void uplink_ack_later(broker_t *b, int uplink, uint32_t sub, uint64_t seq)
 
 /* Down or full: a forward is planned again from the cursor, an ack's
  * delivery comes again from the upstream. */
-static void send_up(broker_t *b, size_t i, const void *data, size_t len)
+static void up_failed(broker_t *b, size_t i)
 {
-    struct uplink *u = &b->uplinks->v[i];
-    if (zmq_send(link_socket(u->link), data, len, ZMQ_DONTWAIT) >= 0)
-        return;
     if (errno == EAGAIN)
-        u->resend = 1;
+        b->uplinks->v[i].resend = 1;
     else
         link_down(b, i, "cannot send to the upstream", 0);
+}
+
+static void send_up(broker_t *b, size_t i, const void *data, size_t len)
+{
+    if (zmq_send(link_socket(b->uplinks->v[i].link), data, len, ZMQ_DONTWAIT) < 0)
+        up_failed(b, i);
 }
 
 /* An upstream that reads batches gets a release's frames as one Batch, cut
@@ -525,10 +528,9 @@ static void send_up(broker_t *b, size_t i, const void *data, size_t len)
 static void flush_up(broker_t *b, size_t i)
 {
     struct uplink *u = &b->uplinks->v[i];
-    size_t len;
-    const uint8_t *frame = wire_gather_frame(&u->out, &len);
-    if (len && u->link && u->state == UP_UP)
-        send_up(b, i, frame, len);
+    if (u->out.frames && u->link && u->state == UP_UP &&
+        link_send_taken(link_socket(u->link), &u->out, ZMQ_DONTWAIT) < 0)
+        up_failed(b, i);
     wire_gather_reset(&u->out);
 }
 

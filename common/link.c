@@ -135,12 +135,39 @@ void link_set_connect_timeout(link_t *l, int timeout_ms)
  * max_frame_bytes. */
 #define LINK_GATHER_BYTES (256u << 10)
 
-/* Hands a packed frame to ZeroMQ with zflags. Returns 0; 1 when the queue
- * had no room (EAGAIN: at once with ZMQ_DONTWAIT, else after the socket's
- * send timeout); -1 when the socket failed, which loses the link. */
-static int send_bytes(link_t *l, const void *buf, size_t n, int zflags)
+static void free_taken(void *data, void *buf)
 {
-    if (zmq_send(l->sock, buf, n, zflags) >= 0) {
+    (void)data;
+    free(buf);
+}
+
+int link_send_taken(void *sock, struct wire_gather *g, int zflags)
+{
+    size_t len;
+    void *buf;
+    const uint8_t *frame = wire_gather_take(g, &len, &buf);
+    if (frame == NULL)
+        return 0;
+    zmq_msg_t m;
+    if (zmq_msg_init_data(&m, (uint8_t *)buf + (frame - (const uint8_t *)buf), len, free_taken,
+                          buf) != 0) {
+        free(buf);
+        return -1;
+    }
+    if (zmq_msg_send(&m, sock, zflags) >= 0)
+        return 0;
+    int err = errno;
+    zmq_msg_close(&m); /* not taken: frees the buffer */
+    errno = err;
+    return -1;
+}
+
+/* What a send's rc means: 0 sent; 1 when the queue had no room (EAGAIN: at
+ * once with ZMQ_DONTWAIT, else after the socket's send timeout); -1 when
+ * the socket failed, which loses the link. */
+static int sent(link_t *l, int rc)
+{
+    if (rc >= 0) {
         l->last_send_ms = util_mono_ms();
         return 0;
     }
@@ -152,15 +179,17 @@ static int send_bytes(link_t *l, const void *buf, size_t n, int zflags)
     return -1;
 }
 
+/* Hands a packed frame to ZeroMQ with zflags: as sent() says. */
+static int send_bytes(link_t *l, const void *buf, size_t n, int zflags)
+{
+    return sent(l, zmq_send(l->sock, buf, n, zflags));
+}
+
 /* Sends what is gathered as one frame (a lone frame as itself) and empties
  * it, sent or not: all or nothing. */
 static int send_gathered(link_t *l, int zflags)
 {
-    size_t len;
-    const uint8_t *frame = wire_gather_frame(&l->out, &len);
-    int rc = len ? send_bytes(l, frame, len, zflags) : 0;
-    wire_gather_reset(&l->out);
-    return rc;
+    return sent(l, link_send_taken(l->sock, &l->out, zflags));
 }
 
 static int gather(link_t *l, const uint8_t *frame, size_t n, int zflags)

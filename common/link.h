@@ -119,6 +119,11 @@ int link_try_send(link_t *l, Liaison__Envelope *env);
  * that poll several things at once (ZMQ_POLLIN on both). Borrowed until
  * link_close. */
 void *link_socket(link_t *l);
+/* Sends what g gathered (a lone frame as itself, else one Batch) on a
+ * ZeroMQ socket as one message part, without a copy: ZeroMQ frees the
+ * buffer once it is sent. g is empty after, sent or not. Returns 0 (also
+ * when g held nothing), or -1 with errno as zmq_msg_send left it. */
+int link_send_taken(void *sock, struct wire_gather *g, int zflags);
 void *link_monitor_socket(link_t *l);
 
 /* Closes the link. An UP link says Bye (the broker drops the session now

@@ -94,7 +94,8 @@ void wire_gather_add(struct wire_gather *g, const void *frame, size_t len)
         g->len = WIRE_BATCH_HEAD_MAX;
     size_t need = g->len + 1 + 10 + len;
     if (need > g->cap) {
-        g->cap = need > 2 * g->cap ? need : 2 * g->cap;
+        size_t grown = g->cap ? 2 * g->cap : g->last;
+        g->cap = need > grown ? need : grown;
         g->buf = xrealloc(g->buf, g->cap);
     }
     size_t n = put_varint(g->buf + g->len, (1u << 3) | 2u); /* Batch.frames */
@@ -122,6 +123,21 @@ const uint8_t *wire_gather_frame(struct wire_gather *g, size_t *len)
     size_t h = batch_head(g->buf, body);
     *len = h + body;
     return g->buf + WIRE_BATCH_HEAD_MAX - h;
+}
+
+const uint8_t *wire_gather_take(struct wire_gather *g, size_t *len, void **buf)
+{
+    const uint8_t *frame = wire_gather_frame(g, len);
+    *buf = NULL;
+    if (frame == NULL)
+        return NULL;
+    *buf = g->buf;
+    g->last = 2 * g->len; /* what it held, and as much again to grow */
+    g->buf = NULL;
+    g->cap = 0;
+    g->frames = 0;
+    g->len = WIRE_BATCH_HEAD_MAX;
+    return frame;
 }
 
 /* A buffer grown past this is given back when it is emptied of less than

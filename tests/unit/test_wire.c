@@ -869,6 +869,48 @@ static void test_wire_gathers_frames_into_one_batch(void **state)
     wire_gather_free(&g);
 }
 
+/* Taken: the frame wire_gather_frame would give, in a buffer the caller
+ * now owns; the gather is empty and without one, and its next buffer is
+ * made at once as large as the last one held, twice over. */
+static void test_wire_gather_take_hands_over_the_buffer(void **state)
+{
+    (void)state;
+    struct wire_gather g = {0};
+    size_t n, len;
+    void *buf = (void *)1;
+    assert_null(wire_gather_take(&g, &n, &buf));
+    assert_null(buf);
+    assert_int_equal(n, 0);
+    uint8_t a[100], b[2000];
+    memset(a, 'a', sizeof a);
+    memset(b, 'b', sizeof b);
+    wire_gather_add(&g, a, sizeof a);
+    const uint8_t *out = wire_gather_take(&g, &n, &buf);
+    assert_int_equal(n, sizeof a);
+    assert_memory_equal(out, a, sizeof a);
+    assert_true(out >= (const uint8_t *)buf && out < (const uint8_t *)buf + 200);
+    free(buf);
+    assert_null(g.buf);
+    assert_int_equal(g.cap, 0);
+    wire_gather_add(&g, a, sizeof a);
+    wire_gather_add(&g, b, sizeof b);
+    const uint8_t *want = wire_gather_frame(&g, &len);
+    uint8_t copy[4096];
+    memcpy(copy, want, len);
+    out = wire_gather_take(&g, &n, &buf);
+    assert_int_equal(n, len);
+    assert_memory_equal(out, copy, len);
+    free(buf);
+    assert_int_equal(g.frames, 0);
+    assert_null(wire_gather_frame(&g, &n));
+    wire_gather_add(&g, a, sizeof a);
+    assert_true(g.cap >= 2 * (sizeof a + sizeof b));
+    out = wire_gather_frame(&g, &n);
+    assert_int_equal(n, sizeof a);
+    assert_memory_equal(out, a, sizeof a);
+    wire_gather_free(&g);
+}
+
 static int known(const ProtobufCEnumDescriptor *d, int v)
 {
     return v == 0 || protobuf_c_enum_descriptor_get_value(d, v) != NULL;
@@ -1171,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_wire_intel_decoder_leaves_other_forms_to_protobuf_c),
         cmocka_unit_test(test_wire_puback_encodes_as_protobuf_c_does),
         cmocka_unit_test(test_wire_gathers_frames_into_one_batch),
+        cmocka_unit_test(test_wire_gather_take_hands_over_the_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
