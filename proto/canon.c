@@ -131,7 +131,10 @@ const uint8_t *wire_gather_take(struct wire_gather *g, size_t *len, void **buf)
     *buf = NULL;
     if (frame == NULL)
         return NULL;
-    *buf = g->buf;
+    /* Queued until sent, it costs what it holds, not what it could. */
+    size_t off = (size_t)(frame - g->buf);
+    *buf = xrealloc(g->buf, g->len);
+    frame = (const uint8_t *)*buf + off;
     g->last = 2 * g->len; /* what it held, and as much again to grow */
     g->buf = NULL;
     g->cap = 0;

@@ -123,7 +123,7 @@ struct wire_gather {
     size_t len, cap; /* the Batch body from WIRE_BATCH_HEAD_MAX on */
     size_t first_off, first_len;
     uint32_t frames;
-    size_t last; /* bytes the last taken buffer held: the next one's first size */
+    size_t last; /* twice what the last taken buffer held: the next one's first size */
 };
 #define WIRE_BATCH_HEAD_MAX 16
 /* The most frames one Batch may hold (a broker refuses more). */
@@ -141,8 +141,9 @@ void wire_gather_add(struct wire_gather *g, const void *frame, size_t len);
 const uint8_t *wire_gather_frame(struct wire_gather *g, size_t *len);
 /* What to send, as wire_gather_frame, with its buffer: the caller owns
  * *buf (free() it once the frame at *buf + *off is sent) and the gather is
- * empty, without a buffer; its next one starts at the size this one
- * reached, so a holder whose releases stay alike grows none. NULL when
+ * empty, without a buffer; the one taken is cut to what it holds, and the
+ * next one starts at twice that, so a holder whose releases stay alike
+ * grows none. NULL when
  * nothing was gathered. */
 const uint8_t *wire_gather_take(struct wire_gather *g, size_t *len, void **buf);
 /* Empties it; a buffer grown past 64 KiB that was less than a quarter
