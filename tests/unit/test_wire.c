@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -908,6 +909,13 @@ static void test_wire_gather_take_hands_over_the_buffer(void **state)
     out = wire_gather_frame(&g, &n);
     assert_int_equal(n, sizeof a);
     assert_memory_equal(out, a, sizeof a);
+    /* Taken, a small frame in a large buffer is cut to its bytes: queued
+     * until sent, it costs what it holds. */
+    out = wire_gather_take(&g, &n, &buf);
+    assert_int_equal(n, sizeof a);
+    assert_memory_equal(out, a, sizeof a);
+    assert_true(malloc_usable_size(buf) <= sizeof a + WIRE_BATCH_HEAD_MAX + 64);
+    free(buf);
     wire_gather_free(&g);
 }
 
