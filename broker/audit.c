@@ -23,6 +23,15 @@
 #define TEXT_MAX      256
 #define RUN_SLOTS     64
 #define RUN_MAX       128
+/* A gathered record's size at most, beside its texts: the fixed fields
+ * (seq, time, msg_seq, count and format as varints at their longest, the
+ * digest and prev_hash, each text's tag and length, "ok", the more_seqs
+ * field's tag and length); and each further message: a more_digests entry
+ * (a two-byte tag, a length, the digest) and its seq's varint in more_seqs,
+ * of up to ten bytes. */
+#define RUN_HEAD_BYTES   160
+#define RUN_DIGEST_BYTES 35
+#define RUN_ENTRY_MAX    (RUN_DIGEST_BYTES + 10)
 
 /* Identical events (same actor, action, outcome, reason and topic) in one
  * minute are one record with a count. */
@@ -42,6 +51,7 @@ struct run {
     const char *action, *reason; /* static strings */
     int clean;                   /* its texts are the event's as sent (bounded left them) */
     uint32_t n;
+    size_t head, bytes; /* what its record would take at most: empty, as it stands */
     uint64_t seqs[RUN_MAX];
     uint8_t digests[RUN_MAX][HASH_LEN];
 };
@@ -62,6 +72,7 @@ struct audit {
     struct run *runs;               /* RUN_SLOTS, n_runs of them in use */
     unsigned n_runs;
     uint64_t gen; /* the runs' generation (one a batch), in callers' hints */
+    size_t fit;   /* a run's record stays within one page of the store */
 };
 
 /* Records are written in format 2: BLAKE2b-256, measured at less than half
@@ -156,6 +167,7 @@ audit_t *audit_open(store_t *st, const uint8_t *seed, unsigned every, unsigned e
     audit_t *a = xcalloc(1, sizeof *a);
     a->st = st;
     a->runs = xcalloc(RUN_SLOTS, sizeof *a->runs);
+    a->fit = store_page_fit(st);
     a->gen = 1;
     a->every = every ? every : 1000;
     a->every_s = every_s ? every_s : 300;
@@ -307,6 +319,7 @@ static int write_run(audit_t *a, batch_t *bt, struct run *g)
                              .digest = g->digests[0]};
     int rc = append(a, bt, &ev, g->n, g);
     g->n = 0;
+    g->bytes = g->head;
     return rc;
 }
 
@@ -326,6 +339,16 @@ uint64_t audit_gather_bytes(const audit_t *a)
     uint64_t n = 0;
     for (unsigned i = 0; i < a->n_runs; i++)
         n += a->runs[i].n ? 512 + (uint64_t)a->runs[i].n * (HASH_LEN + 12) : 0;
+    return n;
+}
+
+static size_t varint_bytes(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
     return n;
 }
 
@@ -367,6 +390,9 @@ static struct run *run_for(audit_t *a, batch_t *bt, const struct audit_event *ev
     g->reason = ev->reason;
     g->clean = actor != b_actor && rcpt != b_rcpt && topic != b_topic;
     g->n = 0;
+    g->head = RUN_HEAD_BYTES + strlen(g->actor) + strlen(g->recipient) + strlen(g->topic) +
+              strlen(text(g->action)) + strlen(text(g->reason));
+    g->bytes = g->head;
     *hint = a->gen * RUN_SLOTS + i;
     return g;
 }
@@ -382,7 +408,10 @@ int audit_gather(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t
         return bt->failed;
     g->seqs[g->n] = ev->msg_seq;
     memcpy(g->digests[g->n], ev->digest, HASH_LEN);
-    if (++g->n == RUN_MAX)
+    g->bytes += RUN_DIGEST_BYTES + varint_bytes(ev->msg_seq);
+    /* Written when full, or when one more could take its record past one
+     * page of the store: a record just over it would cost two pages. */
+    if (++g->n == RUN_MAX || g->bytes + RUN_ENTRY_MAX > a->fit)
         return write_run(a, bt, g); /* the slot takes the run's next ones */
     return STORE_OK;
 }

@@ -41,6 +41,7 @@ struct store {
     uint64_t epoch;    /* drawn when the store was made (meta "epoch"); 0 if older */
     uint64_t room;     /* bytes the map can still take, as of the last commit */
     uint64_t map_bytes;
+    size_t page_bytes; /* LMDB's page size */
 };
 
 struct store_read {
@@ -215,7 +216,12 @@ static int store_init(store_t *s, char *err, size_t errlen)
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     unsigned create = s->readonly ? 0 : MDB_CREATE;
-    int rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
+    MDB_stat ms;
+    int rc = mdb_env_stat(s->env, &ms);
+    if (rc != 0)
+        goto fail;
+    s->page_bytes = ms.ms_psize;
+    rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
     if (rc != 0)
         goto fail;
     if ((rc = mdb_dbi_open(txn, "messages", create, &s->messages)) != 0 ||
@@ -1005,6 +1011,13 @@ uint64_t store_room(const store_t *s)
 uint64_t store_map_bytes(const store_t *s)
 {
     return s->map_bytes;
+}
+
+size_t store_page_fit(const store_t *s)
+{
+    /* The first of a value's own pages starts with a page header: 16
+     * bytes on a 64-bit build (lmdb's PAGEHDRSZ), 4096-byte pages here. */
+    return s->page_bytes - 16;
 }
 
 /* The time index holds one entry per run of messages a commit stores with

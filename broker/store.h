@@ -173,6 +173,10 @@ int store_commit(store_t *s, const store_wset_t *w);
 uint64_t store_room(const store_t *s);
 void store_room_update(store_t *s);
 uint64_t store_map_bytes(const store_t *s);
+/* The largest value that takes a page of its own and no more: a longer one
+ * goes on to a second page, mostly empty (LMDB keeps a value of over about
+ * half a page on pages of its own, whole ones). */
+size_t store_page_fit(const store_t *s);
 
 /* Durable cursors: reads the committed state; pattern receives the stored
  * pattern (NUL-terminated, truncated to plen); ext (may be NULL) what it

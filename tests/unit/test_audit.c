@@ -258,7 +258,9 @@ static void test_audit_aggregates_keep_their_outcome_and_topic_and_are_written_a
 
 /* A pass's disclosures are one record per recipient, action, reason and
  * topic, naming each message by seq and digest in the order disclosed; a
- * run of more than 128 goes on in a second record; and the chain verifies. */
+ * run goes on in a second record before its first would outgrow one page
+ * of the store (a record just over a page takes two); and the chain
+ * verifies. */
 static void test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic(void **state)
 {
     struct fixture *f = *state;
@@ -293,7 +295,7 @@ static void test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic(vo
                                 .msg_seq = 201,
                                 .digest = digest[7]};
     assert_int_equal(audit_gather(a, bt, &other, &hint_rocu), STORE_OK); /* its topic's own */
-    /* The run of 128 was written when it filled; the rest at the end. */
+    /* rocu's run was written when it filled its page; the rest at the end. */
     assert_int_equal(bt->audit_seq, 1);
     assert_int_equal(audit_gather_end(a, bt), STORE_OK);
     commit_batch(a, f->s, bt);
@@ -307,6 +309,10 @@ static void test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic(vo
         assert_int_equal(r->count, 1 + r->n_more_seqs);
         assert_int_equal(r->n_more_digests, r->n_more_seqs);
         assert_true(r->count <= 128);
+        size_t bytes = liaison__audit_record__get_packed_size(r);
+        assert_true(bytes <= store_page_fit(f->s));
+        if (r->seq == 1) /* the one that filled: most of its page, not half */
+            assert_true(bytes * 10 > store_page_fit(f->s) * 9);
         if (strcmp(r->topic, "alert.yorkshire.b") == 0) {
             assert_int_equal(r->msg_seq, 201);
             assert_int_equal(r->count, 1);
@@ -333,7 +339,7 @@ static void test_audit_a_pass_discloses_in_one_record_per_recipient_and_topic(vo
     }
     assert_int_equal(next_rocu, 201);
     assert_int_equal(next_hmp, 201);
-    assert_int_equal(records, 4); /* rocu 128 + 72, hmp-hull 100, the other topic */
+    assert_int_equal(records, 4); /* rocu's two, hmp-hull's 100, the other topic */
     struct audit_report rep;
     assert_int_equal(audit_verify(f->s, NULL, &rep), 0);
     batch_free(&bt);
