@@ -88,6 +88,7 @@ typedef struct broker {
     int64_t started_us;
     int reload_ok;     /* the last SIGHUP's config was taken (1 at start) */
     int64_t reload_us; /* when a config was last taken: start, or the last good SIGHUP */
+    uint64_t cfg_gen;  /* how many configs were taken before this one */
     struct broker_stats stats;
     struct control *control; /* operator views' history (control.c); owned */
     struct metrics *metrics; /* HTTP endpoint and commit histogram (metrics.c); owned */

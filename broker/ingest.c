@@ -46,6 +46,8 @@ struct source {
     /* The message's fields below origin as its publisher wrote them (the
      * frame's bytes), or {NULL, 0}: the stored form is packed whole. */
     struct wire_span head;
+    /* Its origin field packed already (a local publisher's), or {NULL, 0}. */
+    struct wire_span origin;
 };
 
 uint64_t ingest_reserve(const broker_t *b)
@@ -285,6 +287,22 @@ static int route_checked(broker_t *b, const struct source *src, Liaison__Intel *
     return -1;
 }
 
+/* A local publisher's origin field as stored, packed once for its entry in
+ * the running config: o was just set from that entry, and is the same in
+ * everything the publisher sends until a reload. */
+static struct wire_span origin_packed(const broker_t *b, session_t *s, const Liaison__Origin *o)
+{
+    if (s->origin_wire == NULL || s->origin_conf != s->conf || s->origin_cfg_gen != b->cfg_gen) {
+        free(s->origin_wire);
+        s->origin_len = wire_origin_size(o);
+        s->origin_wire = xmalloc(s->origin_len);
+        wire_origin_pack(o, s->origin_wire);
+        s->origin_conf = s->conf;
+        s->origin_cfg_gen = b->cfg_gen;
+    }
+    return (struct wire_span){s->origin_wire, s->origin_len};
+}
+
 static int spoken_for(const config_agent_t *a, const char *agency)
 {
     for (size_t i = 0; agency && i < a->n_speaks_for; i++)
@@ -311,7 +329,8 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m, con
     /* The stored form: the head as sent and the stamp, when there is one
      * (nothing below origin changes here but an empty msg_id, below). */
     const struct wire_span *head = src->head.data && msg_id[0] ? &src->head : NULL;
-    size_t len = head ? head->len + wire_intel_stamp_size(m) : wire_intel_size(m);
+    const struct wire_span *origin = src->origin.data ? &src->origin : NULL;
+    size_t len = head ? head->len + wire_intel_stamp_size(m, origin) : wire_intel_size(m);
     if (!has_room(b, len, m->label->n_subjects)) {
         if (!b->full && util_mono_ms() - b->full_logged_ms >= 10000) {
             b->full_logged_ms = util_mono_ms(); /* not once per publish when it hovers */
@@ -364,7 +383,7 @@ static void accept(broker_t *b, const struct source *src, Liaison__Intel *m, con
     }
     uint8_t *data = batch_pub_data(b->open, p);
     if (head)
-        wire_intel_pack_stamped(head, m, data);
+        wire_intel_pack_stamped(head, origin, m, data);
     else
         wire_intel_pack(m, data);
     audit_digest(data, len, p->digest);
@@ -470,6 +489,7 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     set_str(&src, &m->origin->agency, a->agency);
     set_str(&src, &m->origin->type, a->type);
     set_str(&src, &m->origin->region, a->region);
+    src.origin = origin_packed(b, s, m->origin);
     if (m->route && src.arena == NULL)
         liaison__route__free_unpacked(m->route, NULL);
     m->route = NULL;

@@ -277,6 +277,7 @@ static void reload(broker_t *b)
         ingest_dedup_index(b); /* keys older than the old window were left out */
     b->reload_ok = 1;
     b->reload_us = util_now_us();
+    b->cfg_gen++;
     log_info("event=reloaded agents=%zu", fresh->n_agents);
 }
 

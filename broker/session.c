@@ -81,6 +81,7 @@ static void session_destroy(session_t *s)
         sub_free(s->subs[i]);
     free(s->subs);
     wire_gather_free(&s->out);
+    free(s->origin_wire);
     free(s);
 }
 

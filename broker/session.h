@@ -121,8 +121,14 @@ typedef struct session {
     uint64_t withheld_gone;          /* withheld deliveries of its subscriptions that have gone */
     struct agent_state *agent_state; /* borrowed from the table; outlives the session */
     uint64_t audit_run;              /* audit_gather's hint: its collections in this batch */
-    int over_limit;                  /* one connection too many for its agent: served nothing */
-    int counted;                     /* in its agent_state's session count (not once evicted) */
+    /* The origin its messages are stamped with, packed once (ingest.c):
+     * made from origin_conf of the config numbered origin_cfg_gen. */
+    uint8_t *origin_wire;
+    size_t origin_len;
+    const config_agent_t *origin_conf;
+    uint64_t origin_cfg_gen;
+    int over_limit; /* one connection too many for its agent: served nothing */
+    int counted;    /* in its agent_state's session count (not once evicted) */
 } session_t;
 
 typedef struct sessions sessions_t;

@@ -393,13 +393,30 @@ static void route_body(struct enc *e, const void *v)
     enc_varint(e, 4, r->origin_epoch);
 }
 
-/* The broker-stamped fields: origin, received_at_us, seq, route. */
-static void intel_stamp(struct enc *e, const Liaison__Intel *m)
+/* Bytes already in their wire form. */
+static void enc_raw(struct enc *e, const void *data, size_t len)
 {
-    enc_sub(e, 6, m->origin, origin_body);
+    if (e->out && (!e->cap || fits(e, len)))
+        memcpy(e->out + e->n, data, len);
+    e->n += len;
+}
+
+/* The broker-stamped fields: origin (packed already when origin is set:
+ * wire_origin_pack's bytes of m->origin), received_at_us, seq, route. */
+static void intel_stamp_with(struct enc *e, const Liaison__Intel *m, const struct wire_span *origin)
+{
+    if (origin)
+        enc_raw(e, origin->data, origin->len);
+    else
+        enc_sub(e, 6, m->origin, origin_body);
     enc_varint(e, 7, (uint64_t)m->received_at_us);
     enc_varint(e, 8, m->seq);
     enc_sub(e, 9, m->route, route_body);
+}
+
+static void intel_stamp(struct enc *e, const Liaison__Intel *m)
+{
+    intel_stamp_with(e, m, NULL);
 }
 
 static void intel_body(struct enc *e, const void *v)
@@ -444,19 +461,33 @@ size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out)
     return e.n;
 }
 
-size_t wire_intel_stamp_size(const Liaison__Intel *intel)
+size_t wire_origin_size(const Liaison__Origin *o)
 {
     struct enc e = {.out = NULL};
-    intel_stamp(&e, intel);
+    enc_sub(&e, 6, o, origin_body);
     return e.n;
 }
 
-size_t wire_intel_pack_stamped(const struct wire_span *head, const Liaison__Intel *intel,
-                               uint8_t *out)
+size_t wire_origin_pack(const Liaison__Origin *o, uint8_t *out)
+{
+    struct enc e = {.out = out};
+    enc_sub(&e, 6, o, origin_body);
+    return e.n;
+}
+
+size_t wire_intel_stamp_size(const Liaison__Intel *intel, const struct wire_span *origin)
+{
+    struct enc e = {.out = NULL};
+    intel_stamp_with(&e, intel, origin);
+    return e.n;
+}
+
+size_t wire_intel_pack_stamped(const struct wire_span *head, const struct wire_span *origin,
+                               const Liaison__Intel *intel, uint8_t *out)
 {
     memcpy(out, head->data, head->len);
     struct enc e = {.out = out + head->len};
-    intel_stamp(&e, intel);
+    intel_stamp_with(&e, intel, origin);
     return head->len + e.n;
 }
 

@@ -91,10 +91,14 @@ size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out);
 /* The stored form from a Publish's head (wire_publish_decode_canonical)
  * and intel's broker-stamped fields (origin, received_at_us, seq, route):
  * wire_intel_pack's bytes, when nothing below origin changed since the
- * head was read. */
-size_t wire_intel_stamp_size(const Liaison__Intel *intel);
-size_t wire_intel_pack_stamped(const struct wire_span *head, const Liaison__Intel *intel,
-                               uint8_t *out);
+ * head was read. origin, when not NULL, is intel->origin packed already
+ * (wire_origin_pack): a publisher's is the same in all it sends. */
+size_t wire_intel_stamp_size(const Liaison__Intel *intel, const struct wire_span *origin);
+size_t wire_intel_pack_stamped(const struct wire_span *head, const struct wire_span *origin,
+                               const Liaison__Intel *intel, uint8_t *out);
+/* A message's origin field (6), tag and length with it. */
+size_t wire_origin_size(const Liaison__Origin *o);
+size_t wire_origin_pack(const Liaison__Origin *o, uint8_t *out);
 void wire_intel_free(Liaison__Intel **intel);
 void wire_intel_free_in(Liaison__Intel **intel, arena_t *arena);
 

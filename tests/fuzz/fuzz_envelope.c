@@ -200,12 +200,21 @@ static void head_is_packed(Liaison__Intel *m, const struct wire_span *head)
     m->seq = 4242;
     m->received_at_us = 1700000000000000;
     size_t n = wire_intel_size(m);
-    check(head->len + wire_intel_stamp_size(m) == n);
+    check(head->len + wire_intel_stamp_size(m, NULL) == n);
     uint8_t *whole = malloc(n + 1), *stamped = malloc(n + 1);
     check(whole != NULL && stamped != NULL);
     check(wire_intel_pack(m, whole) == n);
-    check(wire_intel_pack_stamped(head, m, stamped) == n);
+    check(wire_intel_pack_stamped(head, NULL, m, stamped) == n);
     check(memcmp(whole, stamped, n) == 0);
+    /* And with the origin packed beforehand, as the broker keeps it. */
+    size_t on = wire_origin_size(m->origin);
+    uint8_t *origin = malloc(on + 1);
+    check(origin != NULL && wire_origin_pack(m->origin, origin) == on);
+    struct wire_span packed = {origin, on};
+    check(head->len + wire_intel_stamp_size(m, &packed) == n);
+    check(wire_intel_pack_stamped(head, &packed, m, stamped) == n);
+    check(memcmp(whole, stamped, n) == 0);
+    free(origin);
     free(whole);
     free(stamped);
 }

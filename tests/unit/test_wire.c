@@ -176,10 +176,20 @@ static void test_wire_a_publish_head_and_its_stamp_are_the_stored_form(void **st
     in->received_at_us = 1796000000000000;
     in->seq = 7;
     size_t n = wire_intel_size(in);
-    assert_int_equal(head.len + wire_intel_stamp_size(in), n);
+    assert_int_equal(head.len + wire_intel_stamp_size(in, NULL), n);
     uint8_t *whole = xmalloc(n), *stamped = xmalloc(n);
     assert_int_equal(wire_intel_pack(in, whole), n);
-    assert_int_equal(wire_intel_pack_stamped(&head, in, stamped), n);
+    assert_int_equal(wire_intel_pack_stamped(&head, NULL, in, stamped), n);
+    assert_memory_equal(whole, stamped, n);
+    /* The same with the origin packed once beforehand, as the broker
+     * keeps it for each publisher. */
+    uint8_t origin[256];
+    assert_true(wire_origin_size(in->origin) <= sizeof origin);
+    struct wire_span packed = {origin, wire_origin_pack(in->origin, origin)};
+    assert_int_equal(packed.len, wire_origin_size(in->origin));
+    assert_int_equal(head.len + wire_intel_stamp_size(in, &packed), n);
+    memset(stamped, 0, n);
+    assert_int_equal(wire_intel_pack_stamped(&head, &packed, in, stamped), n);
     assert_memory_equal(whole, stamped, n);
     free(whole);
     free(stamped);
