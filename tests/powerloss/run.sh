@@ -60,11 +60,20 @@ echo "powerloss: $CUTS cuts per phase, seed $SEED (POWERLOSS_SEED=$SEED repeats 
 # pending writes reach the disk, in no order; at-sync: the power fails
 # under the running program, at a random sync point (at most SPAN) after
 # the runner arms it, once the program is up and checked, tearing the
-# write in hand. The last mount of a phase is always plain (drop): the
-# final checks must not lose their power.
+# write in hand. The first cut of a phase is always at-sync: only a cut
+# under the running program finds an ack sent before the sync it needed
+# (say, one sent once the data pages were synced and before the page that
+# makes them the database was), since a broker killed first has its page
+# cache written out whole by the kernel; with modes drawn at random, the
+# short run in make test would often have none. The last mount of a phase
+# is always plain (drop): the final checks must not lose their power.
 MODE="" MODE_OPTS=""
+FIRST_CUT=1
 pick_mode() { # SPAN
-    case $((RANDOM % 4)) in
+    pick=$((RANDOM % 4))
+    [ "$FIRST_CUT" = 1 ] && pick=3
+    FIRST_CUT=0
+    case $pick in
     0) MODE=drop MODE_OPTS="" ;;
     1) MODE=tear MODE_OPTS="-o tear" ;;
     2) MODE=keep-half MODE_OPTS="-o keep=50" ;;
@@ -325,6 +334,7 @@ EOF2
     sed -i 's|data_dir = "data/prison"|data_dir = "agentfs/prison"|' "$T/prison.agent.cfg"
     grep -q 'agentfs/prison' "$T/prison.agent.cfg" || fail "could not move the agent's data_dir onto lossyfs"
     S=$T/spool/prison
+    FIRST_CUT=1
     mount_next agentfs 1000 100
     start_broker
     start_agent prison
