@@ -135,7 +135,12 @@ const uint8_t *wire_gather_take(struct wire_gather *g, size_t *len, void **buf)
     size_t off = (size_t)(frame - g->buf);
     *buf = xrealloc(g->buf, g->len);
     frame = (const uint8_t *)*buf + off;
-    g->last = 2 * g->len; /* what it held, and as much again to grow */
+    /* The next one's first size: what this one held and as much again,
+     * or half the size before when that is more. Releases that alternate
+     * between a few frames and hundreds (a pass ended early, then a full
+     * one) would otherwise grow by doubling, a copy each time, at every
+     * large one. */
+    g->last = 2 * g->len > g->last / 2 ? 2 * g->len : g->last / 2;
     g->buf = NULL;
     g->cap = 0;
     g->frames = 0;

@@ -127,7 +127,8 @@ struct wire_gather {
     size_t len, cap; /* the Batch body from WIRE_BATCH_HEAD_MAX on */
     size_t first_off, first_len;
     uint32_t frames;
-    size_t last; /* twice what the last taken buffer held: the next one's first size */
+    size_t last; /* the next buffer's first size: twice what the last taken one held, or
+                  * half the size before, the larger */
 };
 #define WIRE_BATCH_HEAD_MAX 16
 /* The most frames one Batch may hold (a broker refuses more). */
