@@ -136,11 +136,13 @@ const uint8_t *wire_gather_take(struct wire_gather *g, size_t *len, void **buf)
     *buf = xrealloc(g->buf, g->len);
     frame = (const uint8_t *)*buf + off;
     /* The next one's first size: what this one held and as much again,
-     * or half the size before when that is more. Releases that alternate
-     * between a few frames and hundreds (a pass ended early, then a full
-     * one) would otherwise grow by doubling, a copy each time, at every
-     * large one. */
-    g->last = 2 * g->len > g->last / 2 ? 2 * g->len : g->last / 2;
+     * or three quarters of the size before when that is more. Releases
+     * that alternate between a few frames and hundreds (a pass ended
+     * early, then a full one) would otherwise grow by doubling, a copy
+     * each time, at every large one; halving it was not enough, a large
+     * one then just over the size and copied once. */
+    size_t kept = g->last - g->last / 4;
+    g->last = 2 * g->len > kept ? 2 * g->len : kept;
     g->buf = NULL;
     g->cap = 0;
     g->frames = 0;

@@ -128,7 +128,7 @@ struct wire_gather {
     size_t first_off, first_len;
     uint32_t frames;
     size_t last; /* the next buffer's first size: twice what the last taken one held, or
-                  * half the size before, the larger */
+                  * three quarters of the size before, the larger */
 };
 #define WIRE_BATCH_HEAD_MAX 16
 /* The most frames one Batch may hold (a broker refuses more). */

@@ -882,8 +882,8 @@ static void test_wire_gathers_frames_into_one_batch(void **state)
 
 /* Taken: the frame wire_gather_frame would give, in a buffer the caller
  * now owns; the gather is empty and without one, and its next buffer is
- * made at once as large as the last one held, twice over, or half the
- * one before when that is more. */
+ * made at once as large as the last one held, twice over, or three
+ * quarters of the one before when that is more. */
 static void test_wire_gather_take_hands_over_the_buffer(void **state)
 {
     (void)state;
@@ -927,9 +927,9 @@ static void test_wire_gather_take_hands_over_the_buffer(void **state)
     assert_memory_equal(out, a, sizeof a);
     assert_true(malloc_usable_size(buf) <= sizeof a + WIRE_BATCH_HEAD_MAX + 64);
     free(buf);
-    /* After a small one, the next starts at half the large one's size, not
-     * at the small one's: a large release after it is not grown again by
-     * doubling. */
+    /* After a small one, the next starts at three quarters of the size
+     * before, not at the small one's: a large release after it is not
+     * grown again by doubling. */
     wire_gather_add(&g, a, sizeof a);
     assert_true(g.cap >= sizeof a + sizeof b);
     wire_gather_free(&g);
