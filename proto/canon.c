@@ -322,43 +322,45 @@ static void enc_sub(struct enc *e, uint32_t field, const void *m,
     e->n += count.n;
 }
 
-static void puback_body(struct enc *e, const void *v)
-{
-    const Liaison__PubAck *a = v;
-    enc_varint(e, 1, a->seq);
-    enc_str(e, 2, a->msg_id);
-    enc_varint(e, 3, a->duplicate ? 1 : 0);
-}
-
-/* A PubAck leaves per message: its Envelope is written by hand as well. */
-static void puback_envelope(struct enc *e, const void *v)
-{
-    const Liaison__Envelope *env = v;
-    enc_varint(e, 1, env->version);
-    enc_varint(e, 2, env->corr_id);
-    enc_sub(e, 13, env->pub_ack, puback_body);
-}
-
 size_t wire_puback_size(const char *msg_id)
 {
     return 64 + strlen(msg_id); /* the varints at their longest, and the id */
 }
 
+/* A PubAck leaves per message, so its Envelope is written straight, byte
+ * by byte, as protobuf-c writes it (test_wire compares them): version
+ * (1), corr_id (2) unless 0, and pub_ack (13) whatever it holds: its seq
+ * (1), msg_id (2) and duplicate (3), each left out when zero or empty. */
 size_t wire_puback_pack(uint64_t corr_id, uint64_t seq, const char *msg_id, int duplicate,
                         uint8_t *out)
 {
-    Liaison__PubAck ack = LIAISON__PUB_ACK__INIT;
-    ack.seq = seq;
-    ack.msg_id = (char *)(uintptr_t)msg_id;
-    ack.duplicate = duplicate != 0;
-    Liaison__Envelope env = LIAISON__ENVELOPE__INIT;
-    env.version = WIRE_VERSION;
-    env.corr_id = corr_id;
-    env.kind_case = LIAISON__ENVELOPE__KIND_PUB_ACK;
-    env.pub_ack = &ack;
-    struct enc e = {.out = out};
-    puback_envelope(&e, &env);
-    return e.n;
+    size_t id_len = strlen(msg_id);
+    size_t body = (seq ? 1 + varint_len(seq) : 0) + (id_len ? 1 + varint_len(id_len) + id_len : 0) +
+                  (duplicate ? 2 : 0);
+    uint8_t *p = out;
+    *p++ = 1u << 3;
+    p += put_varint(p, WIRE_VERSION);
+    if (corr_id) {
+        *p++ = 2u << 3;
+        p += put_varint(p, corr_id);
+    }
+    *p++ = (13u << 3) | 2u;
+    p += put_varint(p, body);
+    if (seq) {
+        *p++ = 1u << 3;
+        p += put_varint(p, seq);
+    }
+    if (id_len) {
+        *p++ = (2u << 3) | 2u;
+        p += put_varint(p, id_len);
+        memcpy(p, msg_id, id_len);
+        p += id_len;
+    }
+    if (duplicate) {
+        *p++ = 3u << 3;
+        *p++ = 1;
+    }
+    return (size_t)(p - out);
 }
 
 static void label_body(struct enc *e, const void *v)
