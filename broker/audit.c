@@ -280,9 +280,19 @@ static int append(audit_t *a, batch_t *bt, const struct audit_event *ev, uint32_
                                                 .data = (uint8_t *)(uintptr_t)run->digests[i]};
         r.more_digests = more;
     }
+    /* A gathered record is packed once, into room for what it can take at
+     * most (a stack buffer would only count it first); others mostly fit
+     * the stack. */
     uint8_t stackbuf[1024], *buf = stackbuf;
-    size_t n = wire_audit_record_pack_within(&r, stackbuf, sizeof stackbuf);
-    if (n > sizeof stackbuf) {
+    size_t room = sizeof stackbuf;
+    if (run && run->bytes > room) {
+        room = run->bytes;
+        buf = xmalloc(room);
+    }
+    size_t n = wire_audit_record_pack_within(&r, buf, room);
+    if (n > room) {
+        if (buf != stackbuf)
+            free(buf);
         buf = xmalloc(n);
         wire_audit_record_pack(&r, buf);
     }
