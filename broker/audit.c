@@ -352,16 +352,6 @@ uint64_t audit_gather_bytes(const audit_t *a)
     return n;
 }
 
-static size_t varint_bytes(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
 static int run_is(const struct run *g, const struct audit_event *ev, const char *actor,
                   const char *rcpt, const char *topic)
 {
@@ -418,7 +408,7 @@ int audit_gather(audit_t *a, batch_t *bt, const struct audit_event *ev, uint64_t
         return bt->failed;
     g->seqs[g->n] = ev->msg_seq;
     memcpy(g->digests[g->n], ev->digest, HASH_LEN);
-    g->bytes += RUN_DIGEST_BYTES + varint_bytes(ev->msg_seq);
+    g->bytes += RUN_DIGEST_BYTES + wire_varint_size(ev->msg_seq);
     /* Written when full, or when one more could take its record past one
      * page of the store: a record just over it would cost two pages. */
     if (++g->n == RUN_MAX || g->bytes + RUN_ENTRY_MAX > a->fit)

@@ -202,6 +202,11 @@ static size_t varint_len(uint64_t v)
     return n;
 }
 
+size_t wire_varint_size(uint64_t v)
+{
+    return varint_len(v);
+}
+
 struct enc {
     uint8_t *out; /* NULL: count only */
     size_t n;

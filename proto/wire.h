@@ -96,6 +96,8 @@ size_t wire_intel_pack(const Liaison__Intel *intel, uint8_t *out);
 size_t wire_intel_stamp_size(const Liaison__Intel *intel, const struct wire_span *origin);
 size_t wire_intel_pack_stamped(const struct wire_span *head, const struct wire_span *origin,
                                const Liaison__Intel *intel, uint8_t *out);
+/* The bytes v takes as a protobuf varint (1 to 10). */
+size_t wire_varint_size(uint64_t v);
 /* A message's origin field (6), tag and length with it. */
 size_t wire_origin_size(const Liaison__Origin *o);
 size_t wire_origin_pack(const Liaison__Origin *o, uint8_t *out);
