@@ -1111,10 +1111,13 @@ int store_commit(store_t *s, const store_wset_t *w)
     what = "put time index";
     if ((rc = time_run_put(s, txn, &run)) != 0 || (purged && (rc = times_trim(s, txn)) != 0))
         goto abort;
-    if (w->max_seq > s->last_seq) {
+    if (purged) {
         /* The high-water mark: retention may erase the newest messages, and
-         * their numbers must never be given out again. */
-        uint64_t hw = w->max_seq;
+         * their numbers must never be given out again. Written only by a
+         * commit that erases: in any other, the newest message in the tree
+         * is as high (store_init takes the larger), and the meta tree is one
+         * more page a commit to copy and write. */
+        uint64_t hw = w->max_seq > s->last_seq ? w->max_seq : s->last_seq;
         MDB_val k = {.mv_size = 8, .mv_data = "last_seq"}, v = {.mv_size = 8, .mv_data = &hw};
         what = "put high-water mark";
         if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)

@@ -271,6 +271,20 @@ static void test_store_high_water_mark_survives_erasing_the_newest(void **state)
     store_close(&f->s);
     f->s = open_store(f, 16);
     assert_int_equal(store_last_seq(f->s), 3); /* 3 is never given out again */
+
+    /* Commits that erase nothing leave the mark where it was; the newest
+     * message is higher, and the next erasure of the newest writes it. */
+    commit_range(f, 4, 2);
+    store_close(&f->s);
+    f->s = open_store(f, 16);
+    assert_int_equal(store_last_seq(f->s), 5);
+    w = wset(f);
+    store_wset_purge(w, 5, 3000);
+    store_wset_purge(w, 4, 3000);
+    assert_int_equal(store_commit(f->s, w), STORE_OK);
+    store_close(&f->s);
+    f->s = open_store(f, 16);
+    assert_int_equal(store_last_seq(f->s), 5);
 }
 
 static void test_store_uncommitted_write_set_is_lost_on_close(void **state)
