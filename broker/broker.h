@@ -55,7 +55,12 @@ typedef struct broker {
     seen_t *seen;         /* the dedup index: where the store may hold a key */
     batch_t *open;        /* the batch this pass fills; owned */
     batch_t *inflight;    /* the batch being committed, or NULL; owned */
-    batch_t *spare;       /* a reset batch, reused; owned */
+    /* Reset batches, reused; owned. Two: a pass of steady traffic needs
+     * three batches (the open one, the one committing, the one being
+     * released), and a release that finds the open batch empty, so submits
+     * nothing, has one over; freed, it would be made again (and every
+     * buffer in it grown again) at the next release. */
+    batch_t *spare[2];
     struct committer *committer;
     /* Called by handle_frame after each Envelope of a frame, where the loop
      * may end its pass early (loop.c); NULL: a pass ends only between polls. */

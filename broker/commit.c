@@ -173,8 +173,9 @@ void commit_submit(broker_t *b)
     if (b->inflight || b->fatal || batch_empty(b->open))
         return;
     b->inflight = b->open;
-    b->open = b->spare ? b->spare : batch_new();
-    b->spare = NULL;
+    int i = b->spare[1] != NULL;
+    b->open = b->spare[i] ? b->spare[i] : batch_new();
+    b->spare[i] = NULL;
     committer_give(b->committer, b->inflight);
 }
 
@@ -388,8 +389,10 @@ int commit_reap(broker_t *b, int wait)
         }
     }
     batch_reset(bt);
-    if (b->spare == NULL)
-        b->spare = bt;
+    if (b->spare[0] == NULL)
+        b->spare[0] = bt;
+    else if (b->spare[1] == NULL)
+        b->spare[1] = bt;
     else
         batch_free(&bt);
     return 1;

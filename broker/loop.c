@@ -543,7 +543,8 @@ err3:
     committer_stop(&b.committer);
     batch_free(&b.open);
     batch_free(&b.inflight);
-    batch_free(&b.spare);
+    batch_free(&b.spare[0]);
+    batch_free(&b.spare[1]);
     subindex_free(&b.subindex);
     seen_free(&b.seen);
     fanout_released_free(&b);

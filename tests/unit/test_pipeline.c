@@ -161,7 +161,8 @@ static int teardown(void **state)
     fanout_released_free(b);
     batch_free(&b->open);
     batch_free(&b->inflight);
-    batch_free(&b->spare);
+    batch_free(&b->spare[0]);
+    batch_free(&b->spare[1]);
     sessions_free(&b->sessions);
     subindex_free(&b->subindex);
     seen_free(&b->seen);
@@ -324,6 +325,29 @@ static void test_pipeline_acks_a_publish_only_after_its_batch_commits(void **sta
     struct audit_report rep;
     assert_int_equal(audit_verify(b->store, NULL, &rep), 0);
     assert_true(rep.records >= 1);
+}
+
+/* Three batches are in use under steady traffic (open, committing, being
+ * released); a release that finds the open batch empty has one over, which
+ * is kept too: the next release's open batch is a used one, its buffers
+ * grown already, not a new one grown again message by message. */
+static void test_pipeline_keeps_the_batch_a_quiet_release_has_over(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    publish(f, 1, "alert.yorkshire.hmp-hull.drone", "keep-1", 100);
+    commit_submit(b); /* B1 commits */
+    publish(f, 2, "alert.yorkshire.hmp-hull.drone", "keep-2", 100);
+    commit_reap(b, 1); /* B1 released; B2 commits; a third batch opens */
+    commit_reap(b, 1); /* B2 released with the open batch empty: one over */
+    publish(f, 3, "alert.yorkshire.hmp-hull.drone", "keep-3", 100);
+    commit_submit(b);
+    publish(f, 4, "alert.yorkshire.hmp-hull.drone", "keep-4", 100);
+    commit_reap(b, 1); /* the batch opened now is one used before */
+    assert_true(b->open->cap_pubs > 0);
+    commit_reap(b, 1);
+    for (uint64_t corr = 1; corr <= 4; corr++)
+        assert_int_equal(expect_puback(f->pub, corr, 0), corr);
 }
 
 static void test_pipeline_answers_a_repeat_from_the_uncommitted_batch(void **state)
@@ -1210,6 +1234,7 @@ int main(void)
 #define S(name) cmocka_unit_test_setup_teardown(name, setup_small, teardown)
     const struct CMUnitTest tests[] = {
         T(test_pipeline_acks_a_publish_only_after_its_batch_commits),
+        T(test_pipeline_keeps_the_batch_a_quiet_release_has_over),
         T(test_pipeline_answers_a_repeat_from_the_uncommitted_batch),
         T(test_pipeline_a_pass_that_outgrows_its_table_knows_every_repeat),
         S(test_pipeline_map_full_after_the_message_refuses_the_whole_pass),
