@@ -601,7 +601,9 @@ size_t wire_audit_record_pack_within(const Liaison__AuditRecord *r, uint8_t *out
 
 struct dec {
     const uint8_t *p, *end;
-    arena_t *arena; /* where what is decoded goes; NULL: malloc, as protobuf-c's */
+    arena_t *arena;          /* where what is decoded goes; NULL: malloc, as protobuf-c's */
+    const uint8_t *field_at; /* where the field being read begins (its tag) */
+    const uint8_t *stamped;  /* an Intel's first field from origin (6) on; NULL: none yet */
 };
 
 /* n bytes for the message being built: from the arena, or malloc'd so that
@@ -728,11 +730,21 @@ static int dec_strs(struct dec *d, uint32_t field, char ***v, size_t *n)
     return 0;
 }
 
+/* v is one of desc's values: protobuf-c's lookup, without its search when
+ * they are one run from the first (every enum a Label holds). */
+static int enum_known(const ProtobufCEnumDescriptor *desc, int v)
+{
+    if (desc->n_value_ranges == 1) {
+        int first = desc->value_ranges[0].start_value;
+        return v >= first && v - first < (int)desc->n_values;
+    }
+    return protobuf_c_enum_descriptor_get_value(desc, v) != NULL;
+}
+
 static int dec_enum(struct dec *d, const ProtobufCEnumDescriptor *desc, int *out)
 {
     uint64_t v;
-    if (dec_varint(d, &v, 5) != 0 || v == 0 || v > INT32_MAX ||
-        protobuf_c_enum_descriptor_get_value(desc, (int)v) == NULL)
+    if (dec_varint(d, &v, 5) != 0 || v == 0 || v > INT32_MAX || !enum_known(desc, (int)v))
         return -1;
     *out = (int)v;
     return 0;
@@ -759,10 +771,12 @@ static int dec_fields(struct dec *d, void *m, int (*field)(struct dec *, void *,
     uint32_t last = 0;
     while (d->p < d->end) {
         int wt;
+        const uint8_t *at = d->p;
         uint32_t f = dec_tag(d, &wt);
         if (f == 0 || f <= last)
             return -1;
         last = f;
+        d->field_at = at;
         if (field(d, m, f, wt) != 0)
             return -1;
     }
@@ -890,6 +904,8 @@ static void route_init(void *m)
 static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
 {
     Liaison__Intel *m = v;
+    if (f >= 6 && d->stamped == NULL)
+        d->stamped = d->field_at; /* the head, what its sender wrote, ends here */
     switch (f) {
     case 1:
         return wt == 2 ? dec_str(d, &m->topic, 0) : -1;
@@ -959,9 +975,13 @@ size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, siz
     return n;
 }
 
-Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena)
+/* The message in data, and (head_len not NULL) the length of its leading
+ * fields below origin (6): what its sender wrote, before anything a broker
+ * stamps. */
+static Liaison__Intel *intel_decode(const uint8_t *data, size_t len, arena_t *arena,
+                                    size_t *head_len)
 {
-    struct dec d = {data, (const uint8_t *)data + len, arena};
+    struct dec d = {data, data + len, arena};
     Liaison__Intel *m = dec_alloc(&d, sizeof *m);
     if (m == NULL)
         return NULL;
@@ -971,7 +991,14 @@ Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_
             liaison__intel__free_unpacked(m, NULL);
         return NULL; /* an arena's is taken back with the arena */
     }
+    if (head_len)
+        *head_len = d.stamped ? (size_t)(d.stamped - data) : len;
     return m;
+}
+
+Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena)
+{
+    return intel_decode(data, len, arena, NULL);
 }
 
 /* The head of an Envelope as the encoders write one: version = 1, a
@@ -1007,9 +1034,9 @@ static int envelope_head(struct dec *d, uint32_t field, uint64_t *corr, const ui
  * canonical form (or malloc fails). */
 static Liaison__Envelope *envelope_around(const struct dec *d, uint64_t corr, const uint8_t *intel,
                                           size_t intel_len, size_t kind_size, void **kind,
-                                          Liaison__Intel **m)
+                                          Liaison__Intel **m, size_t *head_len)
 {
-    *m = wire_intel_decode_canonical(intel, intel_len, d->arena);
+    *m = intel_decode(intel, intel_len, d->arena, head_len);
     if (*m == NULL)
         return NULL;
     Liaison__Envelope *env = dec_alloc(d, sizeof *env);
@@ -1024,26 +1051,6 @@ static Liaison__Envelope *envelope_around(const struct dec *d, uint64_t corr, co
     env->version = WIRE_VERSION;
     env->corr_id = corr;
     return env;
-}
-
-/* The leading bytes of a canonical message that hold its fields below
- * origin (6): what its sender wrote, before anything a broker stamps. */
-static size_t intel_head_len(const uint8_t *intel, size_t len)
-{
-    struct dec d = {intel, intel + len, NULL};
-    for (;;) {
-        int wt;
-        const uint8_t *at = d.p;
-        uint32_t f = dec_peek(&d, &wt);
-        if (f == 0 || f >= 6)
-            return (size_t)(at - intel);
-        dec_skip_tag(&d);
-        uint64_t v;
-        const uint8_t *b;
-        size_t n;
-        if (wt == 0 ? dec_varint(&d, &v, 10) != 0 : dec_bytes(&d, &b, &n, 1) != 0)
-            return (size_t)(at - intel); /* not reached: the message decoded */
-    }
 }
 
 Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena,
@@ -1067,8 +1074,9 @@ Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, a
         return NULL;
     Liaison__Intel *m;
     Liaison__Publish *p;
+    size_t head_len;
     Liaison__Envelope *env =
-        envelope_around(&d, corr, intel, intel_len, sizeof *p, (void **)&p, &m);
+        envelope_around(&d, corr, intel, intel_len, sizeof *p, (void **)&p, &m, &head_len);
     if (env == NULL)
         return NULL;
     liaison__publish__init(p);
@@ -1076,7 +1084,7 @@ Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, a
     env->kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
     env->publish = p;
     if (head)
-        *head = (struct wire_span){intel, intel_head_len(intel, intel_len)};
+        *head = (struct wire_span){intel, head_len};
     return env;
 }
 
@@ -1123,7 +1131,7 @@ Liaison__Envelope *wire_deliver_decode_canonical(const void *data, size_t len, a
     Liaison__Intel *m;
     Liaison__Deliver *dl;
     Liaison__Envelope *env =
-        envelope_around(&d, corr, intel, intel_len, sizeof *dl, (void **)&dl, &m);
+        envelope_around(&d, corr, intel, intel_len, sizeof *dl, (void **)&dl, &m, NULL);
     if (env == NULL)
         return NULL;
     liaison__deliver__init(dl);
