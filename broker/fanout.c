@@ -72,6 +72,10 @@ static struct cache_slot cache[CACHE_SLOTS];
  * back whole at the pass's end, or sooner when a long walk has put more
  * than CACHE_ARENA_MAX in it (no reference outlives the fetch after it). */
 static arena_t *cache_arena;
+/* The Label and Origin decoded last into it, shared by the next message
+ * that carries the same bytes: the messages of a walk are mostly one
+ * sender's under one label. */
+static struct wire_share cache_share;
 
 static void cache_clear(void)
 {
@@ -79,6 +83,7 @@ static void cache_clear(void)
         cache[i].m = NULL;
     if (cache_arena)
         arena_reset(cache_arena);
+    memset(&cache_share, 0, sizeof cache_share);
 }
 
 static int from_batch(batch_t *bt, uint64_t seq, struct msgref *ref)
@@ -133,7 +138,7 @@ static int fetch(broker_t *b, uint64_t *seq, int exact, struct msgref *ref)
             cache_arena = arena_new();
         if (arena_used(cache_arena) > CACHE_ARENA_MAX)
             cache_clear();
-        c->m = wire_intel_decode_in(cache_arena, data, len);
+        c->m = wire_intel_decode_in(cache_arena, data, len, &cache_share);
         c->seq = *seq;
         c->has_digest = 0;
     }

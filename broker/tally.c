@@ -47,6 +47,7 @@ struct tally {
     int caught_up;    /* the start-up pass is done */
     int overflow;     /* more than TALLY_MAX_TOPICS pairs: not exact */
     uint64_t erased;  /* erasures counted: a partial read before one is stale */
+    size_t last;      /* the entry found last, + 1; 0: none (a commit's run of one topic) */
     struct partial cache[CACHE];
 };
 
@@ -88,10 +89,15 @@ static uint32_t fnv(const char *s, int cls)
 
 static struct entry *find(tally_t *t, const char *topic, int cls, int add)
 {
+    struct entry *last = t->last ? &t->e[t->last - 1] : NULL;
+    if (last && last->cls == cls && strcmp(last->topic, topic) == 0)
+        return last;
     uint32_t h = fnv(topic, cls) % BUCKETS;
     for (int i = t->buckets[h]; i >= 0; i = t->e[i].next)
-        if (t->e[i].cls == cls && strcmp(t->e[i].topic, topic) == 0)
+        if (t->e[i].cls == cls && strcmp(t->e[i].topic, topic) == 0) {
+            t->last = (size_t)i + 1;
             return &t->e[i];
+        }
     if (!add)
         return NULL;
     if (t->n >= TALLY_MAX_TOPICS) {
@@ -112,6 +118,7 @@ static struct entry *find(tally_t *t, const char *topic, int cls, int add)
     e->cls = cls;
     e->next = t->buckets[h];
     t->buckets[h] = (int)t->n++;
+    t->last = t->n;
     return e;
 }
 

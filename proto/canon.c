@@ -601,9 +601,10 @@ size_t wire_audit_record_pack_within(const Liaison__AuditRecord *r, uint8_t *out
 
 struct dec {
     const uint8_t *p, *end;
-    arena_t *arena;          /* where what is decoded goes; NULL: malloc, as protobuf-c's */
-    const uint8_t *field_at; /* where the field being read begins (its tag) */
-    const uint8_t *stamped;  /* an Intel's first field from origin (6) on; NULL: none yet */
+    arena_t *arena;           /* where what is decoded goes; NULL: malloc, as protobuf-c's */
+    const uint8_t *field_at;  /* where the field being read begins (its tag) */
+    const uint8_t *stamped;   /* an Intel's first field from origin (6) on; NULL: none yet */
+    struct wire_share *share; /* sub-messages to share, or NULL (only with an arena) */
 };
 
 /* n bytes for the message being built: from the arena, or malloc'd so that
@@ -869,21 +870,34 @@ static int route_field(struct dec *d, void *v, uint32_t f, int wt)
 }
 
 /* A sub-message field: allocated and initialised as protobuf-c does, then
- * attached before its fields are read (so a failure frees it with the rest). */
+ * attached before its fields are read (so a failure frees it with the rest).
+ * With keep, one decoded from the same bytes before is shared, and one
+ * decoded here is kept for the next. */
 static int dec_sub(struct dec *d, void **slot, size_t size, void (*init)(void *),
-                   int (*field)(struct dec *, void *, uint32_t, int))
+                   int (*field)(struct dec *, void *, uint32_t, int), struct wire_share_one *keep)
 {
     const uint8_t *b;
     size_t n;
     if (dec_bytes(d, &b, &n, 1) != 0)
         return -1;
+    if (keep && keep->m && keep->len == n && memcmp(keep->bytes, b, n) == 0) {
+        *slot = (void *)(uintptr_t)keep->m;
+        return 0;
+    }
     void *m = dec_alloc(d, size);
     if (m == NULL)
         return -1;
     init(m);
     *slot = m;
     struct dec in = {b, b + n, d->arena};
-    return dec_fields(&in, m, field);
+    if (dec_fields(&in, m, field) != 0)
+        return -1;
+    if (keep && n <= sizeof keep->bytes) {
+        memcpy(keep->bytes, b, n);
+        keep->len = n;
+        keep->m = m;
+    }
+    return 0;
 }
 
 static void label_init(void *m)
@@ -912,7 +926,8 @@ static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
     case 2:
         return wt == 2 ? dec_str(d, &m->msg_id, 0) : -1;
     case 3:
-        return wt == 2 ? dec_sub(d, (void **)&m->label, sizeof *m->label, label_init, label_field)
+        return wt == 2 ? dec_sub(d, (void **)&m->label, sizeof *m->label, label_init, label_field,
+                                 d->share ? &d->share->label : NULL)
                        : -1;
     case 4:
         return wt == 2 ? dec_str(d, &m->content_type, 0) : -1;
@@ -926,9 +941,9 @@ static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
         return 0;
     }
     case 6:
-        return wt == 2
-                   ? dec_sub(d, (void **)&m->origin, sizeof *m->origin, origin_init, origin_field)
-                   : -1;
+        return wt == 2 ? dec_sub(d, (void **)&m->origin, sizeof *m->origin, origin_init,
+                                 origin_field, d->share ? &d->share->origin : NULL)
+                       : -1;
     case 7: {
         uint64_t t;
         if (wt != 0 || dec_u64(d, &t) != 0)
@@ -939,8 +954,9 @@ static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
     case 8:
         return wt == 0 ? dec_u64(d, &m->seq) : -1;
     case 9:
-        return wt == 2 ? dec_sub(d, (void **)&m->route, sizeof *m->route, route_init, route_field)
-                       : -1;
+        return wt == 2
+                   ? dec_sub(d, (void **)&m->route, sizeof *m->route, route_init, route_field, NULL)
+                   : -1;
     default:
         return -1;
     }
@@ -979,9 +995,9 @@ size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, siz
  * fields below origin (6): what its sender wrote, before anything a broker
  * stamps. */
 static Liaison__Intel *intel_decode(const uint8_t *data, size_t len, arena_t *arena,
-                                    size_t *head_len)
+                                    size_t *head_len, struct wire_share *share)
 {
-    struct dec d = {data, data + len, arena};
+    struct dec d = {data, data + len, arena, NULL, NULL, arena ? share : NULL};
     Liaison__Intel *m = dec_alloc(&d, sizeof *m);
     if (m == NULL)
         return NULL;
@@ -996,9 +1012,10 @@ static Liaison__Intel *intel_decode(const uint8_t *data, size_t len, arena_t *ar
     return m;
 }
 
-Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena)
+Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena,
+                                            struct wire_share *share)
 {
-    return intel_decode(data, len, arena, NULL);
+    return intel_decode(data, len, arena, NULL, share);
 }
 
 /* The head of an Envelope as the encoders write one: version = 1, a
@@ -1036,7 +1053,7 @@ static Liaison__Envelope *envelope_around(const struct dec *d, uint64_t corr, co
                                           size_t intel_len, size_t kind_size, void **kind,
                                           Liaison__Intel **m, size_t *head_len)
 {
-    *m = intel_decode(intel, intel_len, d->arena, head_len);
+    *m = intel_decode(intel, intel_len, d->arena, head_len, NULL);
     if (*m == NULL)
         return NULL;
     Liaison__Envelope *env = dec_alloc(d, sizeof *env);

@@ -185,12 +185,13 @@ uint64_t wire_stored_undecodable(enum wire_stored kind)
 
 Liaison__Intel *wire_intel_decode(const void *data, size_t len)
 {
-    return wire_intel_decode_in(NULL, data, len);
+    return wire_intel_decode_in(NULL, data, len, NULL);
 }
 
-Liaison__Intel *wire_intel_decode_in(arena_t *arena, const void *data, size_t len)
+Liaison__Intel *wire_intel_decode_in(arena_t *arena, const void *data, size_t len,
+                                     struct wire_share *share)
 {
-    Liaison__Intel *fast = wire_intel_decode_canonical(data, len, arena);
+    Liaison__Intel *fast = wire_intel_decode_canonical(data, len, arena, arena ? share : NULL);
     if (fast)
         return fast;
     ProtobufCAllocator al = arena_allocator(arena);

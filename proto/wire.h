@@ -69,13 +69,33 @@ enum wire_stored {
 };
 uint64_t wire_stored_undecodable(enum wire_stored kind);
 
+/* A message's Label and Origin as last decoded into one arena, with the
+ * bytes each was read from: the next message decoded into that arena whose
+ * bytes for one are the same shares it instead of decoding it again (a
+ * backlog read from the store is mostly one sender's messages under one
+ * label). Zero it before first use and whenever the arena is reset. */
+#define WIRE_SHARE_MAX 256
+struct wire_share_one {
+    const void *m; /* NULL: none */
+    size_t len;
+    uint8_t bytes[WIRE_SHARE_MAX];
+};
+struct wire_share {
+    struct wire_share_one label, origin;
+};
+
 /* The stored form of a message is a packed Intel. Decoded result is owned by
- * the caller (free with wire_intel_free); NULL if undecodable (counted). */
+ * the caller (free with wire_intel_free); NULL if undecodable (counted).
+ * Into an arena, share (or NULL) may give it a Label or Origin another
+ * message decoded there holds too: read-only, as everything decoded is. */
 Liaison__Intel *wire_intel_decode(const void *data, size_t len);
-Liaison__Intel *wire_intel_decode_in(arena_t *arena, const void *data, size_t len);
+Liaison__Intel *wire_intel_decode_in(arena_t *arena, const void *data, size_t len,
+                                     struct wire_share *share);
 /* Its fast path alone: the form wire_intel_pack writes, else NULL (then
- * protobuf-c decodes). For the tests that compare the two. arena as above. */
-Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena);
+ * protobuf-c decodes). For the tests that compare the two. arena and share
+ * as above (share only with an arena). */
+Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena,
+                                            struct wire_share *share);
 /* The same for an Envelope holding a Publish, as a client's encoder writes
  * it (version, corr_id, the Publish): wire_envelope_decode's fast path.
  * head (or NULL) is set to the message's bytes below origin, which are as

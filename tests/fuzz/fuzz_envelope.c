@@ -106,7 +106,7 @@ static void intel(const Liaison__Intel *m)
     check(memcmp(theirs, packed, n) == 0);
     /* What is stored is what the hand decoder reads (never left to
      * protobuf-c), to the same bytes. */
-    Liaison__Intel *back = wire_intel_decode_canonical(packed, n, NULL);
+    Liaison__Intel *back = wire_intel_decode_canonical(packed, n, NULL, NULL);
     check(back != NULL);
     check(wire_intel_size(back) == n && wire_intel_pack(back, theirs) == n);
     check(memcmp(theirs, packed, n) == 0);
@@ -153,7 +153,7 @@ static int same_packing(const ProtobufCMessage *x, const ProtobufCMessage *y)
  * packing of each). */
 static void decoders_agree(const uint8_t *data, size_t size)
 {
-    Liaison__Intel *fast = wire_intel_decode_canonical(data, size, NULL);
+    Liaison__Intel *fast = wire_intel_decode_canonical(data, size, NULL, NULL);
     if (fast == NULL)
         return;
     Liaison__Intel *slow = liaison__intel__unpack(NULL, size, data);
@@ -252,10 +252,19 @@ static void arenas_agree(const uint8_t *data, size_t size)
     wire_envelope_free_in(&y, a);
     check(y == NULL);
     Liaison__Intel *m1 = wire_intel_decode(data, size);
-    Liaison__Intel *m2 = wire_intel_decode_in(a, data, size);
+    Liaison__Intel *m2 = wire_intel_decode_in(a, data, size, NULL);
     check((m1 == NULL) == (m2 == NULL));
     if (m1)
         check(same_packing(&m1->base, &m2->base));
+    /* Decoded twice more with a share: the second takes the first's Label
+     * and Origin, and both are still what malloc decodes. */
+    struct wire_share share;
+    memset(&share, 0, sizeof share);
+    Liaison__Intel *s1 = wire_intel_decode_in(a, data, size, &share);
+    Liaison__Intel *s2 = wire_intel_decode_in(a, data, size, &share);
+    check((m1 == NULL) == (s1 == NULL) && (s1 == NULL) == (s2 == NULL));
+    if (m1)
+        check(same_packing(&m1->base, &s1->base) && same_packing(&m1->base, &s2->base));
     wire_intel_free(&m1);
     wire_intel_free_in(&m2, a);
     arena_reset(a);

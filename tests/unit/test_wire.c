@@ -228,6 +228,68 @@ static void test_wire_a_publish_head_and_its_stamp_are_the_stored_form(void **st
     wire_intel_free(&m);
 }
 
+/* The stored form of m, packed; caller frees. */
+static uint8_t *stored_form(const Liaison__Intel *m, size_t *len)
+{
+    *len = wire_intel_size(m);
+    uint8_t *b = xmalloc(*len + 1);
+    assert_int_equal(wire_intel_pack(m, b), *len);
+    return b;
+}
+
+/* Messages decoded into one arena with a share: the next one whose Label
+ * (or Origin) bytes are the same holds the one decoded before; one whose
+ * bytes differ gets its own, and is kept for the next; cleared, nothing is
+ * shared. Every one decodes as malloc decodes it. */
+static void test_wire_messages_in_one_arena_share_a_label_and_origin(void **state)
+{
+    (void)state;
+    arena_t *a = arena_new();
+    struct wire_share share;
+    memset(&share, 0, sizeof share);
+    Liaison__Intel *m1 = sample_intel(10), *m2 = sample_intel(20), *m3 = sample_intel(30);
+    set_str(&m2->msg_id, "hull-2026-000124");
+    m3->label->risk = LIAISON__RISK__MEDIUM;
+    set_str(&m3->origin->agent, "hmp-hull");
+    size_t l1, l2, l3;
+    uint8_t *b1 = stored_form(m1, &l1), *b2 = stored_form(m2, &l2), *b3 = stored_form(m3, &l3);
+
+    Liaison__Intel *d1 = wire_intel_decode_in(a, b1, l1, &share);
+    Liaison__Intel *d2 = wire_intel_decode_in(a, b2, l2, &share);
+    assert_true(d2->label == d1->label);
+    assert_true(d2->origin == d1->origin);
+    Liaison__Intel *d3 = wire_intel_decode_in(a, b3, l3, &share);
+    assert_true(d3->label != d1->label);
+    assert_true(d3->origin != d1->origin);
+    assert_int_equal(d3->label->risk, LIAISON__RISK__MEDIUM);
+    assert_string_equal(d3->origin->agent, "hmp-hull");
+    Liaison__Intel *d4 = wire_intel_decode_in(a, b3, l3, &share);
+    assert_true(d4->label == d3->label); /* the one kept last */
+    assert_intel_equal(d1, m1);
+    assert_intel_equal(d2, m2);
+    assert_intel_equal(d3, m3);
+    assert_intel_equal(d4, m3);
+
+    arena_reset(a);
+    memset(&share, 0, sizeof share);
+    Liaison__Intel *e1 = wire_intel_decode_in(a, b1, l1, &share);
+    Liaison__Intel *e2 = wire_intel_decode_in(a, b2, l2, NULL);
+    assert_true(e2->label != e1->label);
+    assert_intel_equal(e2, m2);
+    /* Without an arena there is nothing to share: each is freed alone. */
+    Liaison__Intel *f1 = wire_intel_decode_in(NULL, b1, l1, &share);
+    assert_true(f1->label != e1->label);
+    wire_intel_free(&f1);
+
+    free(b1);
+    free(b2);
+    free(b3);
+    wire_intel_free(&m1);
+    wire_intel_free(&m2);
+    wire_intel_free(&m3);
+    arena_destroy(&a);
+}
+
 /* Decoded into an arena, a frame is what malloc decodes, in either path
  * (the hand-read Publish, protobuf-c for the rest, unknown fields dropped),
  * and its free only forgets it: the arena takes it back. */
@@ -255,14 +317,14 @@ static void test_wire_decodes_into_an_arena_what_malloc_decodes(void **state)
     assert_non_null(plain);
     size_t ilen = wire_intel_size(plain->publish->intel);
     wire_envelope_free(&plain);
-    Liaison__Intel *with = wire_intel_decode_in(a, frame + len - ilen, ilen);
+    Liaison__Intel *with = wire_intel_decode_in(a, frame + len - ilen, ilen, NULL);
     assert_non_null(with);
     assert_intel_equal(with, m);
     uint8_t *stored = xmalloc(ilen + sizeof unknown);
     memcpy(stored, frame + len - ilen, ilen);
     memcpy(stored + ilen, unknown, sizeof unknown);
-    assert_null(wire_intel_decode_canonical(stored, ilen + sizeof unknown, a));
-    Liaison__Intel *slow = wire_intel_decode_in(a, stored, ilen + sizeof unknown);
+    assert_null(wire_intel_decode_canonical(stored, ilen + sizeof unknown, a, NULL));
+    Liaison__Intel *slow = wire_intel_decode_in(a, stored, ilen + sizeof unknown, NULL);
     assert_non_null(slow);
     assert_string_equal(slow->topic, m->topic);
     assert_string_equal(slow->label->caveats[0], "PRISON-INTEL");
@@ -1044,7 +1106,7 @@ static void test_wire_intel_encodes_as_protobuf_c_does(void **state)
                               !known(&liaison__handling__descriptor, l.handling) ||
                               !known(&liaison__sanitisation__descriptor, l.sanitisation) ||
                               !known(&liaison__risk__descriptor, l.risk));
-        Liaison__Intel *fast = wire_intel_decode_canonical(b, want, NULL);
+        Liaison__Intel *fast = wire_intel_decode_canonical(b, want, NULL, NULL);
         if (odd) {
             assert_null(fast);
         } else {
@@ -1077,18 +1139,18 @@ static void test_wire_intel_decoder_leaves_other_forms_to_protobuf_c(void **stat
     static const uint8_t unknown[] = {0x0a, 0x01, 't', 0xf8, 0x01, 0x01};
     static const uint8_t empty_str[] = {0x0a, 0x00};
     static const uint8_t bad_len[] = {0x0a, 0x05, 't'};
-    Liaison__Intel *m = wire_intel_decode_canonical(ok, sizeof ok, NULL);
+    Liaison__Intel *m = wire_intel_decode_canonical(ok, sizeof ok, NULL, NULL);
     assert_non_null(m);
     assert_string_equal(m->topic, "t");
     assert_string_equal(m->msg_id, "m");
     assert_null(m->label);
     liaison__intel__free_unpacked(m, NULL);
-    assert_null(wire_intel_decode_canonical(swapped, sizeof swapped, NULL));
-    assert_null(wire_intel_decode_canonical(twice, sizeof twice, NULL));
-    assert_null(wire_intel_decode_canonical(zero, sizeof zero, NULL));
-    assert_null(wire_intel_decode_canonical(unknown, sizeof unknown, NULL));
-    assert_null(wire_intel_decode_canonical(empty_str, sizeof empty_str, NULL));
-    assert_null(wire_intel_decode_canonical(bad_len, sizeof bad_len, NULL));
+    assert_null(wire_intel_decode_canonical(swapped, sizeof swapped, NULL, NULL));
+    assert_null(wire_intel_decode_canonical(twice, sizeof twice, NULL, NULL));
+    assert_null(wire_intel_decode_canonical(zero, sizeof zero, NULL, NULL));
+    assert_null(wire_intel_decode_canonical(unknown, sizeof unknown, NULL, NULL));
+    assert_null(wire_intel_decode_canonical(empty_str, sizeof empty_str, NULL, NULL));
+    assert_null(wire_intel_decode_canonical(bad_len, sizeof bad_len, NULL, NULL));
     /* wire_intel_decode still takes the valid ones, through protobuf-c. */
     m = wire_intel_decode(swapped, sizeof swapped);
     assert_non_null(m);
@@ -1216,6 +1278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wire_publish_envelope_round_trips),
         cmocka_unit_test(test_wire_decodes_into_an_arena_what_malloc_decodes),
+        cmocka_unit_test(test_wire_messages_in_one_arena_share_a_label_and_origin),
         cmocka_unit_test(test_wire_other_kinds_round_trip),
         cmocka_unit_test(test_wire_refuses_garbage_as_bad_frame),
         cmocka_unit_test(test_wire_refuses_truncated_frame_as_bad_frame),
