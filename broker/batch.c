@@ -24,6 +24,7 @@ void batch_reset(batch_t *bt)
             wire_intel_free(&bt->pubs[i].intel);
     bt->n_pubs = 0;
     arena_reset(bt->arena);
+    memset(&bt->share, 0, sizeof bt->share);
     bt->first_seq = 0;
     bt->n_frames = 0;
     bt->len = 0;
@@ -84,10 +85,17 @@ arena_t *batch_arena(batch_t *bt)
     return bt->arena;
 }
 
+struct wire_share *batch_share(batch_t *bt)
+{
+    return &bt->share;
+}
+
 void batch_arena_sweep(batch_t *bt)
 {
-    if (bt->n_pubs == 0)
+    if (bt->n_pubs == 0) {
         arena_reset(bt->arena);
+        memset(&bt->share, 0, sizeof bt->share);
+    }
 }
 
 const uint8_t *batch_bytes(const batch_t *bt, size_t off)

@@ -89,10 +89,11 @@ typedef struct batch {
     size_t n_purges;
     struct batch_erased *erased; /* n_erased of them */
     size_t n_erased, cap_erased;
-    int failed;      /* STORE_OK, or why it failed (STORE_FULL, STORE_ERR): sticky */
-    int try_kind;    /* 0, or a try while the store was out of room (enum room_plan) */
-    double commit_s; /* how long its commit took, set by the committer */
-    arena_t *arena;  /* the publishes decoded for it (batch_arena) */
+    int failed;              /* STORE_OK, or why it failed (STORE_FULL, STORE_ERR): sticky */
+    int try_kind;            /* 0, or a try while the store was out of room (enum room_plan) */
+    double commit_s;         /* how long its commit took, set by the committer */
+    arena_t *arena;          /* the publishes decoded for it (batch_arena) */
+    struct wire_share share; /* the Label decoded there last, for the next (batch_share) */
 } batch_t;
 
 batch_t *batch_new(void);
@@ -118,6 +119,9 @@ struct batch_pub *batch_add_pub(batch_t *bt, uint64_t seq, int64_t time_us, size
  * with from = this arena and lives as long as the batch's pass (reset);
  * one malloc'd is added with from NULL and freed at the reset. */
 arena_t *batch_arena(batch_t *bt);
+/* What the publishes decoded there share (wire_envelope_decode_head),
+ * cleared whenever the arena is taken back. */
+struct wire_share *batch_share(batch_t *bt);
 /* Takes the arena back when no publish lives in it: what a frame that
  * added none (an ack, a refused publish) decoded there. Only between
  * frames, when no decoded frame is in use. */

@@ -865,8 +865,8 @@ static void handle_envelope(broker_t *b, session_t *s, const void *data, size_t 
     uint64_t corr = 0;
     arena_t *arena = batch_arena(b->open);
     struct wire_span head;
-    Liaison__Envelope *env =
-        wire_envelope_decode_head(arena, data, len, b->cfg->max_frame_bytes, &code, &corr, &head);
+    Liaison__Envelope *env = wire_envelope_decode_head(arena, data, len, b->cfg->max_frame_bytes,
+                                                       &code, &corr, &head, batch_share(b->open));
     if (env == NULL) {
         char why[128];
         b->stats.frames_bad++;

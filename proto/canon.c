@@ -601,10 +601,13 @@ size_t wire_audit_record_pack_within(const Liaison__AuditRecord *r, uint8_t *out
 
 struct dec {
     const uint8_t *p, *end;
-    arena_t *arena;           /* where what is decoded goes; NULL: malloc, as protobuf-c's */
-    const uint8_t *field_at;  /* where the field being read begins (its tag) */
-    const uint8_t *stamped;   /* an Intel's first field from origin (6) on; NULL: none yet */
-    struct wire_share *share; /* sub-messages to share, or NULL (only with an arena) */
+    arena_t *arena;          /* where what is decoded goes; NULL: malloc, as protobuf-c's */
+    const uint8_t *field_at; /* where the field being read begins (its tag) */
+    const uint8_t *stamped;  /* an Intel's first field from origin (6) on; NULL: none yet */
+    /* Sub-messages to share, or NULL (only with an arena): a stored
+     * message's Label and Origin; a Publish's Label only, since the
+     * broker overwrites the Origin of what it accepts. */
+    struct wire_share_one *share_label, *share_origin;
 };
 
 /* n bytes for the message being built: from the arena, or malloc'd so that
@@ -927,7 +930,7 @@ static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
         return wt == 2 ? dec_str(d, &m->msg_id, 0) : -1;
     case 3:
         return wt == 2 ? dec_sub(d, (void **)&m->label, sizeof *m->label, label_init, label_field,
-                                 d->share ? &d->share->label : NULL)
+                                 d->share_label)
                        : -1;
     case 4:
         return wt == 2 ? dec_str(d, &m->content_type, 0) : -1;
@@ -942,7 +945,7 @@ static int intel_field(struct dec *d, void *v, uint32_t f, int wt)
     }
     case 6:
         return wt == 2 ? dec_sub(d, (void **)&m->origin, sizeof *m->origin, origin_init,
-                                 origin_field, d->share ? &d->share->origin : NULL)
+                                 origin_field, d->share_origin)
                        : -1;
     case 7: {
         uint64_t t;
@@ -995,9 +998,11 @@ size_t wire_batch_split(const void *data, size_t len, struct wire_span *out, siz
  * fields below origin (6): what its sender wrote, before anything a broker
  * stamps. */
 static Liaison__Intel *intel_decode(const uint8_t *data, size_t len, arena_t *arena,
-                                    size_t *head_len, struct wire_share *share)
+                                    size_t *head_len, struct wire_share_one *label,
+                                    struct wire_share_one *origin)
 {
-    struct dec d = {data, data + len, arena, NULL, NULL, arena ? share : NULL};
+    struct dec d = {
+        data, data + len, arena, NULL, NULL, arena ? label : NULL, arena ? origin : NULL};
     Liaison__Intel *m = dec_alloc(&d, sizeof *m);
     if (m == NULL)
         return NULL;
@@ -1015,7 +1020,8 @@ static Liaison__Intel *intel_decode(const uint8_t *data, size_t len, arena_t *ar
 Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_t *arena,
                                             struct wire_share *share)
 {
-    return intel_decode(data, len, arena, NULL, share);
+    return intel_decode(data, len, arena, NULL, share ? &share->label : NULL,
+                        share ? &share->origin : NULL);
 }
 
 /* The head of an Envelope as the encoders write one: version = 1, a
@@ -1053,7 +1059,7 @@ static Liaison__Envelope *envelope_around(const struct dec *d, uint64_t corr, co
                                           size_t intel_len, size_t kind_size, void **kind,
                                           Liaison__Intel **m, size_t *head_len)
 {
-    *m = intel_decode(intel, intel_len, d->arena, head_len, NULL);
+    *m = intel_decode(intel, intel_len, d->arena, head_len, d->share_label, NULL);
     if (*m == NULL)
         return NULL;
     Liaison__Envelope *env = dec_alloc(d, sizeof *env);
@@ -1071,10 +1077,11 @@ static Liaison__Envelope *envelope_around(const struct dec *d, uint64_t corr, co
 }
 
 Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena,
-                                                 struct wire_span *head)
+                                                 struct wire_span *head, struct wire_share *share)
 {
     /* How a client's encoder writes a Publish: its message alone in it. */
-    struct dec d = {data, (const uint8_t *)data + len, arena};
+    struct dec d = {data, (const uint8_t *)data + len,           arena, NULL,
+                    NULL, arena && share ? &share->label : NULL, NULL};
     if (head)
         *head = (struct wire_span){NULL, 0};
     uint64_t corr;

@@ -75,12 +75,13 @@ Liaison__Envelope *wire_envelope_decode_in(arena_t *arena, const void *data, siz
                                            size_t max_len, Liaison__ErrorCode *code,
                                            uint64_t *corr_id)
 {
-    return wire_envelope_decode_head(arena, data, len, max_len, code, corr_id, NULL);
+    return wire_envelope_decode_head(arena, data, len, max_len, code, corr_id, NULL, NULL);
 }
 
 Liaison__Envelope *wire_envelope_decode_head(arena_t *arena, const void *data, size_t len,
                                              size_t max_len, Liaison__ErrorCode *code,
-                                             uint64_t *corr_id, struct wire_span *head)
+                                             uint64_t *corr_id, struct wire_span *head,
+                                             struct wire_share *share)
 {
     if (head)
         *head = (struct wire_span){NULL, 0};
@@ -98,7 +99,8 @@ Liaison__Envelope *wire_envelope_decode_head(arena_t *arena, const void *data, s
      * read by hand (as the stored form is, below); any other frame, or
      * form, by protobuf-c. */
     ProtobufCAllocator al = arena_allocator(arena);
-    Liaison__Envelope *env = wire_publish_decode_canonical(data, len, arena, head);
+    Liaison__Envelope *env =
+        wire_publish_decode_canonical(data, len, arena, head, arena ? share : NULL);
     if (env == NULL)
         env = wire_deliver_decode_canonical(data, len, arena);
     if (env == NULL)

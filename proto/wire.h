@@ -41,11 +41,29 @@ Liaison__Envelope *wire_envelope_decode(const void *data, size_t len, size_t max
 Liaison__Envelope *wire_envelope_decode_in(arena_t *arena, const void *data, size_t len,
                                            size_t max_len, Liaison__ErrorCode *code,
                                            uint64_t *corr_id);
+/* A message's Label and Origin as last decoded into one arena, with the
+ * bytes each was read from: the next message decoded into that arena whose
+ * bytes for one are the same shares it instead of decoding it again (a
+ * backlog read from the store is mostly one sender's messages under one
+ * label). Zero it before first use and whenever the arena is reset. */
+#define WIRE_SHARE_MAX 256
+struct wire_share_one {
+    const void *m; /* NULL: none */
+    size_t len;
+    uint8_t bytes[WIRE_SHARE_MAX];
+};
+struct wire_share {
+    struct wire_share_one label, origin;
+};
+
 /* The same, and for a Publish in its canonical form its message's head
- * (see wire_publish_decode_canonical; {NULL, 0} for anything else). */
+ * (see wire_publish_decode_canonical; {NULL, 0} for anything else) and its
+ * Label shared through share (or NULL) as wire_intel_decode_in does; never
+ * its Origin, which the broker overwrites in what it accepts. */
 Liaison__Envelope *wire_envelope_decode_head(arena_t *arena, const void *data, size_t len,
                                              size_t max_len, Liaison__ErrorCode *code,
-                                             uint64_t *corr_id, struct wire_span *head);
+                                             uint64_t *corr_id, struct wire_span *head,
+                                             struct wire_share *share);
 void wire_envelope_free(Liaison__Envelope **env);
 void wire_envelope_free_in(Liaison__Envelope **env, arena_t *arena);
 
@@ -69,21 +87,6 @@ enum wire_stored {
 };
 uint64_t wire_stored_undecodable(enum wire_stored kind);
 
-/* A message's Label and Origin as last decoded into one arena, with the
- * bytes each was read from: the next message decoded into that arena whose
- * bytes for one are the same shares it instead of decoding it again (a
- * backlog read from the store is mostly one sender's messages under one
- * label). Zero it before first use and whenever the arena is reset. */
-#define WIRE_SHARE_MAX 256
-struct wire_share_one {
-    const void *m; /* NULL: none */
-    size_t len;
-    uint8_t bytes[WIRE_SHARE_MAX];
-};
-struct wire_share {
-    struct wire_share_one label, origin;
-};
-
 /* The stored form of a message is a packed Intel. Decoded result is owned by
  * the caller (free with wire_intel_free); NULL if undecodable (counted).
  * Into an arena, share (or NULL) may give it a Label or Origin another
@@ -102,7 +105,7 @@ Liaison__Intel *wire_intel_decode_canonical(const void *data, size_t len, arena_
  * wire_intel_pack would write them from what was decoded ({NULL, 0} when
  * NULL is returned). */
 Liaison__Envelope *wire_publish_decode_canonical(const void *data, size_t len, arena_t *arena,
-                                                 struct wire_span *head);
+                                                 struct wire_span *head, struct wire_share *share);
 /* And for a Deliver as wire_deliver_pack writes it (sub_id, the message,
  * attempt, notice): the fast path of what a client reads most. */
 Liaison__Envelope *wire_deliver_decode_canonical(const void *data, size_t len, arena_t *arena);

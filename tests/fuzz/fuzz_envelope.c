@@ -222,10 +222,10 @@ static void head_is_packed(Liaison__Intel *m, const struct wire_span *head)
 static void publishes_agree(const uint8_t *data, size_t size)
 {
     struct wire_span head;
-    Liaison__Envelope *pub = wire_publish_decode_canonical(data, size, NULL, &head);
+    Liaison__Envelope *pub = wire_publish_decode_canonical(data, size, NULL, &head, NULL);
     check((pub == NULL) == (head.data == NULL));
     hand_read_agrees(pub, data, size, LIAISON__ENVELOPE__KIND_PUBLISH);
-    pub = wire_publish_decode_canonical(data, size, NULL, &head);
+    pub = wire_publish_decode_canonical(data, size, NULL, &head, NULL);
     if (pub) {
         head_is_packed(pub->publish->intel, &head);
         liaison__envelope__free_unpacked(pub, NULL);
@@ -248,6 +248,16 @@ static void arenas_agree(const uint8_t *data, size_t size)
     check(c1 == c2 && r1 == r2 && (x == NULL) == (y == NULL));
     if (x)
         check(same_packing(&x->base, &y->base));
+    /* Twice more with a share: the second takes the first's Label. */
+    struct wire_share ps;
+    memset(&ps, 0, sizeof ps);
+    Liaison__Envelope *p1 =
+        wire_envelope_decode_head(a, data, size, MAX_FRAME, &c2, &r2, NULL, &ps);
+    Liaison__Envelope *p2 =
+        wire_envelope_decode_head(a, data, size, MAX_FRAME, &c2, &r2, NULL, &ps);
+    check((x == NULL) == (p1 == NULL) && (p1 == NULL) == (p2 == NULL));
+    if (x)
+        check(same_packing(&x->base, &p1->base) && same_packing(&x->base, &p2->base));
     wire_envelope_free(&x);
     wire_envelope_free_in(&y, a);
     check(y == NULL);

@@ -138,7 +138,7 @@ static void test_wire_publish_envelope_round_trips(void **state)
 
     /* protobuf-c's encoding of a Publish is the form read by hand, to the
      * same Envelope. */
-    Liaison__Envelope *fast = wire_publish_decode_canonical(frame, len, NULL, NULL);
+    Liaison__Envelope *fast = wire_publish_decode_canonical(frame, len, NULL, NULL, NULL);
     assert_non_null(fast);
     assert_int_equal(fast->corr_id, 7);
     assert_intel_equal(fast->publish->intel, m);
@@ -167,7 +167,7 @@ static void test_wire_a_publish_head_and_its_stamp_are_the_stored_form(void **st
     Liaison__ErrorCode code;
     struct wire_span head;
     Liaison__Envelope *got =
-        wire_envelope_decode_head(NULL, frame, len, MAX_FRAME, &code, NULL, &head);
+        wire_envelope_decode_head(NULL, frame, len, MAX_FRAME, &code, NULL, &head, NULL);
     assert_non_null(got);
     assert_non_null(head.data);
     Liaison__Intel *in = got->publish->intel;
@@ -204,8 +204,8 @@ static void test_wire_a_publish_head_and_its_stamp_are_the_stored_form(void **st
     loose[1] = 0x81;
     loose[2] = 0x00;
     memcpy(loose + 3, frame + 2, len - 2);
-    assert_null(wire_publish_decode_canonical(loose, len + 1, NULL, NULL));
-    got = wire_envelope_decode_head(NULL, loose, len + 1, MAX_FRAME, &code, NULL, &head);
+    assert_null(wire_publish_decode_canonical(loose, len + 1, NULL, NULL, NULL));
+    got = wire_envelope_decode_head(NULL, loose, len + 1, MAX_FRAME, &code, NULL, &head, NULL);
     assert_non_null(got);
     assert_null(head.data);
     assert_intel_equal(got->publish->intel, m);
@@ -219,8 +219,8 @@ static void test_wire_a_publish_head_and_its_stamp_are_the_stored_form(void **st
     uint8_t *at = memmem(frame, len, "hull-2026", 9);
     assert_non_null(at);
     at[4] = '\0';
-    assert_null(wire_publish_decode_canonical(frame, len, NULL, NULL));
-    got = wire_envelope_decode_head(NULL, frame, len, MAX_FRAME, &code, NULL, &head);
+    assert_null(wire_publish_decode_canonical(frame, len, NULL, NULL, NULL));
+    got = wire_envelope_decode_head(NULL, frame, len, MAX_FRAME, &code, NULL, &head, NULL);
     assert_non_null(got);
     assert_null(head.data);
     wire_envelope_free(&got);
@@ -280,6 +280,25 @@ static void test_wire_messages_in_one_arena_share_a_label_and_origin(void **stat
     Liaison__Intel *f1 = wire_intel_decode_in(NULL, b1, l1, &share);
     assert_true(f1->label != e1->label);
     wire_intel_free(&f1);
+
+    /* Publishes decoded into one arena share their Label the same way,
+     * never their Origin: the broker overwrites it in each it accepts. */
+    arena_reset(a);
+    memset(&share, 0, sizeof share);
+    size_t fl1, fl2;
+    uint8_t *f1b = publish_frame(m1, 1, &fl1), *f2b = publish_frame(m2, 2, &fl2);
+    Liaison__ErrorCode code;
+    Liaison__Envelope *p1 =
+        wire_envelope_decode_head(a, f1b, fl1, MAX_FRAME, &code, NULL, NULL, &share);
+    Liaison__Envelope *p2 =
+        wire_envelope_decode_head(a, f2b, fl2, MAX_FRAME, &code, NULL, NULL, &share);
+    assert_non_null(p1);
+    assert_non_null(p2);
+    assert_true(p2->publish->intel->label == p1->publish->intel->label);
+    assert_true(p2->publish->intel->origin != p1->publish->intel->origin);
+    assert_intel_equal(p2->publish->intel, m2);
+    free(f1b);
+    free(f2b);
 
     free(b1);
     free(b2);
