@@ -2,7 +2,8 @@
  * raw ZeroMQ DEALER->ROUTER throughput (plain and CURVE, no broker, no disk)
  * beside the broker's end-to-end throughput, PubAck and delivery latencies
  * and messages per group commit, so the broker's figures can be quoted as
- * ratios of the same machine in the same run (docs/design.md, "Performance").
+ * ratios of the same machine in the same run (docs/design.md, "Performance"),
+ * with the share of the machine's CPU its host (hypervisor) took meanwhile.
  * A figure printer: no pass/fail thresholds; exit 1 only when something
  * broke (a refusal, a lost message, a stall).
  * Not responsible for: starting the broker or making keys and configs
@@ -821,6 +822,7 @@ struct cpu {
     double self, broker; /* broker < 0 when unknown */
     double broker_sys;   /* of which in the kernel */
     double disk;         /* bytes written to the store's device so far; < 0 unknown */
+    double steal;        /* CPU seconds the hypervisor took from this machine so far; < 0 unknown */
 };
 
 /* The device holding BENCH_DIR (the store's file system), found once. */
@@ -862,6 +864,22 @@ static double disk_bytes(void)
     return n;
 }
 
+/* CPU time stolen from this (virtual) machine by its host since boot: the
+ * eighth figure of /proc/stat's cpu line, summed over its CPUs. A phase
+ * during which the host took a large share is slower for reasons of its
+ * own, so each phase prints it beside its CPU figures. */
+static double host_steal(void)
+{
+    unsigned long long v[8];
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return -1;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    return n == 8 ? (double)v[7] / (double)sysconf(_SC_CLK_TCK) : -1;
+}
+
 static double broker_cpu(long pid, double *sys)
 {
     char path[64], buf[1024];
@@ -895,6 +913,7 @@ static struct cpu cpu_now(long broker_pid)
     c.broker_sys = 0;
     c.broker = broker_cpu(broker_pid, &c.broker_sys);
     c.disk = disk_bytes();
+    c.steal = host_steal();
     return c;
 }
 
@@ -912,6 +931,11 @@ static double print_cpu(const struct cpu *a, const struct cpu *b, double wall_s,
     if (a->disk >= 0 && b->disk >= 0)
         printf("  %-36s %8.0f bytes per message\n", "disk: written to the store's device",
                (b->disk - a->disk) / (double)n);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (a->steal >= 0 && b->steal >= 0 && wall_s > 0 && cpus > 0)
+        printf("  %-36s %8.0f %%   (of this machine's CPU time meanwhile: a high share makes "
+               "the phase's figures the host's)\n",
+               "cpu: stolen by the host", 100 * (b->steal - a->steal) / (wall_s * (double)cpus));
     return us;
 }
 
@@ -1444,6 +1468,7 @@ int main(int argc, char **argv)
     /* Best of a few: the baseline is what the machine can do, and one short
      * run on a small machine swings with whatever else was scheduled. */
     double raw = -1, raw_curve = -1;
+    double steal0 = host_steal(), raw_t0 = (double)now_ns() / 1e9;
     for (int i = 0; i < RAW_RUNS; i++) {
         double plain = raw_zmq(n, 0), curve = raw_zmq(n, 1);
         if (plain < 0 || curve < 0)
@@ -1455,6 +1480,11 @@ int main(int argc, char **argv)
            RAW_RUNS);
     printf("%-38s %8.0f msgs/s   (best of %d)\n", "raw zmq dealer->router, curve", raw_curve,
            RAW_RUNS);
+    double steal1 = host_steal(), raw_s = (double)now_ns() / 1e9 - raw_t0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (steal0 >= 0 && steal1 >= 0 && raw_s > 0 && ncpu > 0)
+        printf("%-38s %8.0f %%\n", "cpu: stolen by the host meanwhile",
+               100 * (steal1 - steal0) / (raw_s * (double)ncpu));
     const char *dir = getenv("BENCH_DIR");
     disk_find(dir);
     if (dir != NULL && dir[0] != '\0') {

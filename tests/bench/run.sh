@@ -196,6 +196,7 @@ if [ "$rc" -eq 0 ] && [ "$backlog" -gt 0 ]; then
     now() { date +%s.%N; }
     rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%8.0f msgs/s", n / (b - a) }'; }
     rss() { awk '/^RssAnon/ { print $2 }' "/proc/$broker_pid/status"; }
+    steal() { awk '/^cpu / { print $9 }' /proc/stat; } # in USER_HZ, over all CPUs
     "$B/liaisonctl" -c "$tmp/sub.cfg" sub 'bench.backlog' --durable away --timeout 0.3 >/dev/null 2>&1 || true
     r0=$(rss)
     t0=$(now)
@@ -203,13 +204,19 @@ if [ "$rc" -eq 0 ] && [ "$backlog" -gt 0 ]; then
     t1=$(now)
     r1=$(rss)
     first=$(awk 'NR == 1 { print $2 }' "$tmp/acked.txt")
+    s0=$(steal)
+    t2=$(now)
     catchup=$("$B/bench" --drain "$tmp/sub.cfg" 'bench.backlog' away 0 "$backlog") || rc=1
     replay=$("$B/bench" --drain "$tmp/sub.cfg" 'bench.backlog' '' "$first" "$backlog") || rc=1
+    t3=$(now)
+    s1=$(steal)
     echo "backlog of $backlog messages for a durable subscriber that is away:"
     echo "  broker RssAnon                       ${r0} kB before, ${r1} kB with the backlog"
     echo "  publish (retrying publisher)       $(rate "$backlog" "$t0" "$t1")"
     echo "  catch-up on return (bench client)  $catchup"
     echo "  replay from the store (bench client) $replay"
+    awk -v s="$((s1 - s0))" -v hz="$(getconf CLK_TCK)" -v c="$(getconf _NPROCESSORS_ONLN)" \
+        -v a="$t2" -v b="$t3" 'BEGIN { printf "  cpu: stolen by the host, both drains %8.0f %%\n", 100 * s / hz / c / (b - a) }'
     echo "  (targets: RssAnon <= 64 MiB with the backlog; catch-up and replay >= 500k msgs/s)"
 fi
 
