@@ -46,7 +46,8 @@ struct store {
 
 struct store_read {
     MDB_txn *txn;
-    MDB_cursor *cur;
+    MDB_cursor *cur;     /* store_read_next's */
+    uint64_t cur_at;     /* the sequence cur rests on; 0: none */
     MDB_cursor *seek[3]; /* per enum store_db, opened on first use */
     MDB_cursor *subj;    /* the subject index, opened on first use */
     store_t *s;
@@ -1462,7 +1463,11 @@ int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **
     uint8_t kb[8];
     seq_key(from, kb);
     MDB_val k = {.mv_size = 8, .mv_data = kb}, v;
-    int rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
+    /* A walk asks for the one after the last it was given: the next key
+     * from where the cursor rests, not a search down from the root. */
+    int rc = mdb_cursor_get(r->cur, &k, &v,
+                            r->cur_at && from == r->cur_at + 1 ? MDB_NEXT : MDB_SET_RANGE);
+    r->cur_at = 0;
     if (rc == MDB_NOTFOUND)
         return STORE_NOTFOUND;
     if (rc != 0) {
@@ -1471,6 +1476,7 @@ int store_read_next(store_read_t *r, uint64_t from, uint64_t *seq, const void **
         return STORE_ERR;
     }
     *seq = key_seq(&k);
+    r->cur_at = *seq;
     *data = v.mv_data;
     *len = v.mv_size;
     return STORE_OK;

@@ -217,7 +217,8 @@ static void broker_down(void)
     committer_stop(&b->committer);
     batch_free(&b->open);
     batch_free(&b->inflight);
-    batch_free(&b->spare);
+    batch_free(&b->spare[0]);
+    batch_free(&b->spare[1]);
     sessions_free(&b->sessions);
     subindex_free(&b->subindex);
     seen_free(&b->seen);

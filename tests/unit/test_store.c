@@ -300,6 +300,34 @@ static void test_store_uncommitted_write_set_is_lost_on_close(void **state)
     assert_not_stored(f->s, 3);
 }
 
+/* Asked for the one after the last it gave, or anywhere else, in any
+ * order, read_next gives the first message at or after what was asked. */
+static void test_store_read_next_from_anywhere_in_any_order(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_store(f, 16);
+    commit_range(f, 1, 2);
+    commit_range(f, 5, 3); /* 1, 2, 5, 6, 7 */
+    store_read_t *r = store_read_begin(f->s);
+    assert_non_null(r);
+    static const uint64_t from[] = {1, 2, 3, 6, 7, 8, 2, 3, 1, 6, 5, 6};
+    static const uint64_t want[] = {1, 2, 5, 6, 7, 0, 2, 5, 1, 6, 5, 6};
+    for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
+        uint64_t seq = 0;
+        const void *data;
+        size_t len;
+        int rc = store_read_next(r, from[i], &seq, &data, &len);
+        if (want[i] == 0) {
+            assert_int_equal(rc, STORE_NOTFOUND);
+            continue;
+        }
+        assert_int_equal(rc, STORE_OK);
+        assert_int_equal(seq, want[i]);
+        assert_int_equal(len, payload_len(seq));
+    }
+    store_read_end(&r);
+}
+
 static void test_store_read_next_walks_in_sequence_order(void **state)
 {
     struct fixture *f = *state;
@@ -1063,6 +1091,7 @@ int main(void)
         T(test_store_high_water_mark_survives_erasing_the_newest),
         T(test_store_uncommitted_write_set_is_lost_on_close),
         T(test_store_read_next_walks_in_sequence_order),
+        T(test_store_read_next_from_anywhere_in_any_order),
         T(test_store_read_next_on_empty_store),
         T(test_store_reader_sees_only_committed_write_sets),
         T(test_store_full_map_refuses_write_set_and_keeps_what_was_committed),
