@@ -262,6 +262,9 @@ static uint32_t lower_bound(const sub_t *sub, uint64_t seq)
 
 static int find(const sub_t *sub, uint64_t seq)
 {
+    /* Acks come mostly in order: the oldest in flight first. */
+    if (sub->n_inflight && sub->inflight[0].seq == seq)
+        return 0;
     uint32_t i = lower_bound(sub, seq);
     return i < sub->n_inflight && sub->inflight[i].seq == seq ? (int)i : -1;
 }
