@@ -65,9 +65,17 @@ typedef struct broker {
     /* Called by handle_frame after each Envelope of a frame, where the loop
      * may end its pass early (loop.c); NULL: a pass ends only between polls. */
     void (*pass_point)(struct broker *b);
-    store_read_t *rd;       /* this pass's snapshot of what has committed, or NULL */
-    uint64_t next_seq;      /* the sequence the next accepted publish gets */
-    uint64_t planned;       /* every sequence up to here is planned for the tail subscriptions */
+    store_read_t *rd;  /* this pass's snapshot of what has committed, or NULL */
+    uint64_t next_seq; /* the sequence the next accepted publish gets */
+    uint64_t planned;  /* every sequence up to here is planned for the tail subscriptions */
+    /* Subscriptions a pass looks at besides the new messages' matches
+     * (fanout.c): those with deliveries in flight, behind the tail, or with
+     * a durable cursor to write. Every one is looked at in a full pass
+     * once a second (full_scan_ms), so an idle one costs nothing a pass. */
+    sub_t **busy;
+    size_t n_busy, cap_busy;
+    int64_t full_scan_ms;
+    int full_pass;          /* this pass looks at every subscription */
     int fatal;              /* a commit failed with an I/O error: stop, exit 1 */
     int full;               /* publishes are being refused for want of room */
     int64_t full_logged_ms; /* when store_full was last logged */

@@ -321,6 +321,9 @@ static void refuse(broker_t *b, batch_t *bt, Liaison__ErrorCode code, const char
             undo(b, s, sub, f);
     }
     batch_reset(bt);
+    /* What it planned is planned again: the next pass looks at every
+     * subscription, not only the busy ones (fanout.c). */
+    b->full_scan_ms = 0;
 }
 
 /* Both uncommitted batches are refused: everything goes on from what is

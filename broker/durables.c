@@ -228,9 +228,10 @@ static void on_rewind(broker_t *b, session_t *s, uint64_t corr, const Liaison__D
      * before it commits starts from the released ring, set to it too. */
     store_wset_cursor(b->open->w, name, next - 1, pattern, NULL);
     forget_released(b, name);
-    if (holder)
+    if (holder) {
         rewind_live(holder, next);
-    else
+        fanout_sub_touched(b, holder);
+    } else
         fanout_released_lower(b, name, next - 1);
     control_durable_moved(b, name, next - 1);
     char how[96];

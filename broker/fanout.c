@@ -42,6 +42,11 @@
  * messages of a couple of KiB, the slots' live set, and as much evicted. */
 #define CACHE_ARENA_MAX ((size_t)2 << 20)
 #define CURSOR_IDLE_MS  1000
+/* How often a pass looks at every subscription, not only the busy ones:
+ * for what changes with time alone (an agent whose valid_to passed, an
+ * idle durable's creeping floor), and for any change made where the busy
+ * list was not told. */
+#define FULL_SCAN_MS 250
 
 /* One message as planning sees it. */
 struct msgref {
@@ -610,12 +615,63 @@ static void on_watch_match(void *item, void *arg)
     on_match(item, arg);
 }
 
+/* ---- the busy list ------------------------------------------------------------
+ * A subscription at the tail with nothing in flight (and, for a durable,
+ * no ack since its cursor was written) has nothing to do in a pass but
+ * wait for a match. The others are kept in b->busy, so that a pass looks
+ * at them and not at every subscription of every session: with a thousand
+ * agents connected and idle, a pass of one message would otherwise cost a
+ * thousand looks. A subscription joins when it is added, matched, or
+ * changed outside a pass (fanout_sub_touched), and leaves once quiet. */
+
+static void busy_mark(broker_t *b, sub_t *sub)
+{
+    if (sub->busy)
+        return;
+    if (b->n_busy == b->cap_busy) {
+        b->cap_busy = b->cap_busy ? 2 * b->cap_busy : 64;
+        b->busy = xrealloc(b->busy, b->cap_busy * sizeof *b->busy);
+    }
+    b->busy[b->n_busy++] = sub;
+    sub->busy = 1;
+}
+
+static void busy_drop_at(broker_t *b, size_t i)
+{
+    b->busy[i]->busy = 0;
+    b->busy[i] = b->busy[--b->n_busy];
+}
+
+static int quiet(const sub_t *sub)
+{
+    return sub->n_inflight == 0 && (sub->next_seq == SUB_AT_TAIL || sub->next_seq == SUB_ENDED) &&
+           (sub->durable == NULL || !sub->active);
+}
+
+void fanout_sub_touched(broker_t *b, sub_t *sub)
+{
+    busy_mark(b, sub);
+}
+
+void fanout_scan_all(broker_t *b)
+{
+    b->full_scan_ms = 0;
+}
+
+void fanout_busy_free(broker_t *b)
+{
+    free(b->busy);
+    b->busy = NULL;
+    b->n_busy = b->cap_busy = 0;
+}
+
 /* A new message for a subscription that matched it in the index. */
 static void on_match(void *item, void *arg)
 {
     sub_t *sub = item;
     struct tail_ctx *t = arg;
     session_t *s = sub->owner;
+    busy_mark(t->b, sub); /* it will hold a delivery, or fall behind */
     if (sub->next_seq != SUB_AT_TAIL)
         return; /* behind: it reaches this message by walking */
     if (s->dead || s->conf == NULL) {
@@ -679,23 +735,44 @@ void fanout_plan(broker_t *b)
     int64_t now_ms = util_mono_ms(), now_us = util_now_us();
     uint64_t from = b->planned + 1;
     /* 1. Subscriptions behind, and due redeliveries, first: they are
-     * older than anything new. */
-    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
-        session_t *s = sessions_at(b->sessions, i);
+     * older than anything new. The busy ones, or every one when a full
+     * look is due (or a busy one's agent may no longer connect). */
+    b->full_pass = now_ms >= b->full_scan_ms;
+    for (size_t i = 0; !b->full_pass && i < b->n_busy; i++) {
+        sub_t *sub = b->busy[i];
+        session_t *s = sub->owner;
         if (s->dead)
             continue;
-        enum policy_rule may = policy_may_connect(s->conf, now_us);
-        if (may != POLICY_ALLOW) {
-            if (s->n_subs)
-                cut_off(b, s, may);
-            continue;
+        if (policy_may_connect(s->conf, now_us) != POLICY_ALLOW) {
+            b->full_pass = 1; /* cut off below, as the full look does */
+            break;
         }
-        for (size_t j = 0; j < s->n_subs; j++) {
-            sub_t *sub = s->subs[j];
-            if (sub->n_inflight && redeliver_due(b, s, sub, now_ms, now_us) < 0)
+        if (sub->n_inflight && redeliver_due(b, s, sub, now_ms, now_us) < 0)
+            continue;
+        if (sub->next_seq != SUB_AT_TAIL && sub->next_seq != SUB_ENDED)
+            walk(b, s, sub, now_ms, now_us);
+    }
+    if (b->full_pass) {
+        b->full_scan_ms = now_ms + FULL_SCAN_MS;
+        for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+            session_t *s = sessions_at(b->sessions, i);
+            if (s->dead)
                 continue;
-            if (sub->next_seq != SUB_AT_TAIL && sub->next_seq != SUB_ENDED)
-                walk(b, s, sub, now_ms, now_us);
+            enum policy_rule may = policy_may_connect(s->conf, now_us);
+            if (may != POLICY_ALLOW) {
+                if (s->n_subs)
+                    cut_off(b, s, may);
+                continue;
+            }
+            for (size_t j = 0; j < s->n_subs; j++) {
+                sub_t *sub = s->subs[j];
+                if (!quiet(sub))
+                    busy_mark(b, sub);
+                if (sub->n_inflight && redeliver_due(b, s, sub, now_ms, now_us) < 0)
+                    continue;
+                if (sub->next_seq != SUB_AT_TAIL && sub->next_seq != SUB_ENDED)
+                    walk(b, s, sub, now_ms, now_us);
+            }
         }
     }
     /* 2. New messages, through the index: each costs its matches. They
@@ -764,31 +841,46 @@ void fanout_durable_state(const broker_t *b, const sub_t *sub, uint64_t *floor,
     }
 }
 
+static void cursor_of(broker_t *b, sub_t *sub, uint64_t tail, int64_t now_ms)
+{
+    uint64_t floor = sub_floor(sub, tail);
+    /* Acks above a gap move no floor but change what it owes. */
+    if (sub->durable == NULL || (floor == sub->floor_written && !sub->active))
+        return;
+    /* An idle subscription's floor creeps up with traffic it does not
+     * match: writing that once a second is enough (a full pass comes more
+     * often), since a stale cursor only means re-reading, never skipping. */
+    if (!sub->active && sub->floor_written != UINT64_MAX &&
+        now_ms - sub->floor_written_ms < CURSOR_IDLE_MS)
+        return;
+    struct store_cursor_ext ext;
+    store_wset_cursor(b->open->w, sub->durable, floor, sub->pattern, cursor_ext(b, sub, &ext));
+    free(ext.v);
+    sub->floor_written = floor;
+    sub->floor_written_ms = now_ms;
+    sub->active = 0;
+}
+
 void fanout_cursors(broker_t *b, int64_t now_ms)
 {
     uint64_t tail = b->planned + 1;
-    for (size_t i = 0; i < sessions_count(b->sessions); i++) {
-        session_t *s = sessions_at(b->sessions, i);
-        for (size_t j = 0; j < s->n_subs; j++) {
-            sub_t *sub = s->subs[j];
-            uint64_t floor = sub_floor(sub, tail);
-            /* Acks above a gap move no floor but change what it owes. */
-            if (sub->durable == NULL || (floor == sub->floor_written && !sub->active))
-                continue;
-            /* An idle subscription's floor creeps up with traffic it does
-             * not match: writing that once a second is enough, since a
-             * stale cursor only means re-reading, never skipping. */
-            if (!sub->active && sub->floor_written != UINT64_MAX &&
-                now_ms - sub->floor_written_ms < CURSOR_IDLE_MS)
-                continue;
-            struct store_cursor_ext ext;
-            store_wset_cursor(b->open->w, sub->durable, floor, sub->pattern,
-                              cursor_ext(b, sub, &ext));
-            free(ext.v);
-            sub->floor_written = floor;
-            sub->floor_written_ms = now_ms;
-            sub->active = 0;
+    if (b->full_pass) {
+        for (size_t i = 0; i < sessions_count(b->sessions); i++) {
+            session_t *s = sessions_at(b->sessions, i);
+            for (size_t j = 0; j < s->n_subs; j++)
+                cursor_of(b, s->subs[j], tail, now_ms);
         }
+    }
+    /* The busy ones (looked at again after a full pass: cheap, and what
+     * goes quiet leaves here). */
+    for (size_t i = 0; i < b->n_busy;) {
+        sub_t *sub = b->busy[i];
+        if (!b->full_pass)
+            cursor_of(b, sub, tail, now_ms);
+        if (quiet(sub))
+            busy_drop_at(b, i);
+        else
+            i++;
     }
 }
 
@@ -796,6 +888,7 @@ void fanout_cursors(broker_t *b, int64_t now_ms)
  * pattern. */
 void fanout_sub_added(broker_t *b, sub_t *sub)
 {
+    busy_mark(b, sub); /* looked at once at least: behind, resumed, or a durable */
     if (sub->n_watch == 0)
         subindex_add(b->subindex, sub->pattern, sub);
     for (uint32_t i = 0; i < sub->n_watch; i++)
@@ -804,6 +897,9 @@ void fanout_sub_added(broker_t *b, sub_t *sub)
 
 void fanout_sub_removing(broker_t *b, sub_t *sub)
 {
+    for (size_t i = 0; sub->busy && i < b->n_busy; i++)
+        if (b->busy[i] == sub)
+            busy_drop_at(b, i);
     if (sub->n_watch == 0)
         subindex_remove(b->subindex, sub->pattern, sub);
     for (uint32_t i = 0; i < sub->n_watch; i++)

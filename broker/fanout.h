@@ -24,6 +24,14 @@ void fanout_cursors(broker_t *b, int64_t now_ms);
  * a durable one's acked floor is written and remembered. */
 void fanout_sub_added(broker_t *b, sub_t *sub);
 void fanout_sub_removing(broker_t *b, sub_t *sub);
+/* Something of sub's changed outside a pass (its window put back, a
+ * rewind): it is looked at from the next pass on. */
+void fanout_sub_touched(broker_t *b, sub_t *sub);
+/* The next pass looks at every subscription (a reload: what each may
+ * receive may have changed). */
+void fanout_scan_all(broker_t *b);
+/* Frees the busy list (at shutdown). */
+void fanout_busy_free(broker_t *b);
 /* The acked floor of a durable let go since its cursor was last read, if
  * any (1; it is taken), for a resume that comes right after. */
 int fanout_released_floor(broker_t *b, const char *durable, uint64_t *floor,

@@ -278,6 +278,7 @@ static void reload(broker_t *b)
     b->reload_ok = 1;
     b->reload_us = util_now_us();
     b->cfg_gen++;
+    fanout_scan_all(b); /* what each may receive, and whether it may connect, may have changed */
     log_info("event=reloaded agents=%zu", fresh->n_agents);
 }
 
@@ -548,6 +549,7 @@ err3:
     subindex_free(&b.subindex);
     seen_free(&b.seen);
     fanout_released_free(&b);
+    fanout_busy_free(&b);
     store_read_end(&b.rd);
     metrics_free(&b.metrics); /* stops the HTTP thread */
     control_free(&b.control);

@@ -49,6 +49,7 @@ typedef struct sub {
     uint64_t floor_written;   /* acked floor last written to the store */
     int64_t floor_written_ms; /* when (monotonic) */
     int active;               /* delivered or acked since the cursor was written */
+    int busy;                 /* in the broker's busy list (fanout.c) */
     /* A durable resumed from what its cursor remembered: up to resume_hi,
      * only these (in sequence order, from i_resume) are still owed, with
      * the attempts they had; the rest of that range was acked. */

@@ -219,6 +219,7 @@ static void broker_down(void)
     batch_free(&b->inflight);
     batch_free(&b->spare[0]);
     batch_free(&b->spare[1]);
+    fanout_busy_free(b);
     sessions_free(&b->sessions);
     subindex_free(&b->subindex);
     seen_free(&b->seen);

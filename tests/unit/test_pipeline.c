@@ -159,6 +159,7 @@ static int teardown(void **state)
     commit_reap(b, 1);
     committer_stop(&b->committer);
     fanout_released_free(b);
+    fanout_busy_free(b);
     batch_free(&b->open);
     batch_free(&b->inflight);
     batch_free(&b->spare[0]);
@@ -864,6 +865,10 @@ static void test_pipeline_delivers_new_messages_through_the_index(void **state)
     }
     assert_null(frame(f->sub, 0));
     assert_int_equal(live->next_seq, 5);
+    /* A pass looks at the live one alone: the idle ones left the busy
+     * list once quiet. */
+    assert_int_equal(b->n_busy, 1);
+    assert_true(b->busy[0] == live);
     /* Idle ones stayed at the tail, untouched. */
     sub_t *idle = session_sub_find(f->ss, 100);
     assert_int_equal(idle->next_seq, SUB_AT_TAIL);
@@ -886,6 +891,23 @@ static void test_pipeline_delivers_new_messages_through_the_index(void **state)
     assert_int_equal(store_cursor_get(b->store, "sub/feed", &floor, pattern, sizeof pattern, NULL),
                      STORE_OK);
     assert_int_equal(floor, 4);
+    /* All acked, its cursor written: quiet, and no pass looks at it. */
+    assert_int_equal(sub_ack(live, 5), 0);
+    assert_int_equal(sub_ack(live, 6), 0);
+    pass(b);
+    assert_int_equal(b->n_busy, 0);
+    assert_int_equal(store_cursor_get(b->store, "sub/feed", &floor, pattern, sizeof pattern, NULL),
+                     STORE_OK);
+    assert_int_equal(floor, 6);
+    /* A match makes it busy again, and it is delivered. */
+    publish(f, 20, "alert.y.a", "n-6", 20);
+    pass(b);
+    expect_puback(f->pub, 20, 0);
+    Liaison__Envelope *env = frame(f->sub, 1);
+    assert_non_null(env);
+    assert_int_equal(env->deliver->intel->seq, 7);
+    wire_envelope_free(&env);
+    assert_int_equal(b->n_busy, 1);
 }
 
 /* A durable whose connection has gone (the ROUTER found its peer
