@@ -1085,6 +1085,19 @@ static void quiet_close(link_t **links, size_t n)
     free(links);
 }
 
+/* ph run with idle quiet subscriptions connected (topics the traffic never
+ * matches); its rate, or -1. */
+static double run_with_idle(struct phase *ph, long idle, const client_config_t *pub,
+                            const client_config_t *ops)
+{
+    size_t n_links = 0;
+    long acked;
+    link_t **links = quiet_open(ph->sub_cfg, idle, 0, &n_links, &acked);
+    double rate = run_phase(ph, pub, ops);
+    quiet_close(links, n_links);
+    return rate;
+}
+
 /* ---- one federation link (bench --link) --------------------------------------- */
 
 /* bench --link: the 1-publisher -> 1-subscriber phase with the publisher on
@@ -1505,6 +1518,14 @@ int main(int argc, char **argv)
                          .stall_ns = stall_ns,
                          .sub_cfg = sub,
                          .broker_pid = broker_pid};
+    /* The phases like it, copied before it runs. */
+    struct phase fan = full, paced = full, paced_idle;
+    fan.id = 3;
+    paced.id = 2;
+    paced.n = paced_rate * paced_s;
+    paced.rate = paced_rate;
+    paced_idle = paced;
+    paced_idle.id = 8;
     double e2e = run_phase(&full, pub, ops);
     if (e2e < 0)
         goto leave;
@@ -1514,19 +1535,7 @@ int main(int argc, char **argv)
         printf("broker, the same with %ld idle subscriptions connected (topics the traffic "
                "never matches):\n",
                idle);
-        size_t n_links = 0;
-        long acked;
-        link_t **links = quiet_open(sub, idle, 0, &n_links, &acked);
-        struct phase fan = {.id = 3,
-                            .n = n,
-                            .window = window,
-                            .credit = credit,
-                            .stall_ns = stall_ns,
-                            .sub_cfg = sub,
-                            .broker_pid = broker_pid};
-        double fan_rate = run_phase(&fan, pub, ops);
-        quiet_close(links, n_links);
-        if (fan_rate < 0)
+        if (run_with_idle(&fan, idle, pub, ops) < 0)
             goto leave;
         if (full.broker_us > 0 && fan.broker_us > 0)
             printf("  %-36s %8.2f   (target <= 1.10: fan-out cost independent of idle "
@@ -1534,23 +1543,12 @@ int main(int argc, char **argv)
                    "broker us/msg, idle / none", fan.broker_us / full.broker_us);
     }
 
-    double paced_us = -1;
     if (paced_s > 0) {
-        long pn = paced_rate * paced_s;
         printf("broker, paced: %ld msgs/s offered for %ld s (%ld messages):\n", paced_rate, paced_s,
-               pn);
-        struct phase paced = {.id = 2,
-                              .n = pn,
-                              .window = window,
-                              .rate = paced_rate,
-                              .credit = credit,
-                              .stall_ns = stall_ns,
-                              .sub_cfg = sub,
-                              .broker_pid = broker_pid};
+               paced.n);
         double achieved = run_phase(&paced, pub, ops);
         if (achieved < 0)
             goto leave;
-        paced_us = paced.broker_us;
         printf("  (DESIGN target at 20k msgs/s: p99 publish -> Deliver <= 2000 us)\n");
     }
 
@@ -1614,26 +1612,12 @@ int main(int argc, char **argv)
      * subscription shows here, where at full speed hundreds of messages a
      * pass hide it. Last, so the phases above run on the store they did. */
     if (paced_s > 0 && idle > 0) {
-        long pn = paced_rate * paced_s;
         printf("broker, paced as above with %ld idle subscriptions connected:\n", idle);
-        size_t n_links = 0;
-        long acked;
-        link_t **links = quiet_open(sub, idle, 0, &n_links, &acked);
-        struct phase pidle = {.id = 8,
-                              .n = pn,
-                              .window = window,
-                              .rate = paced_rate,
-                              .credit = credit,
-                              .stall_ns = stall_ns,
-                              .sub_cfg = sub,
-                              .broker_pid = broker_pid};
-        double achieved = run_phase(&pidle, pub, ops);
-        quiet_close(links, n_links);
-        if (achieved < 0)
+        if (run_with_idle(&paced_idle, idle, pub, ops) < 0)
             goto leave;
-        if (paced_us > 0 && pidle.broker_us > 0)
+        if (paced.broker_us > 0 && paced_idle.broker_us > 0)
             printf("  %-36s %8.2f   (target <= 1.10, as at full speed)\n",
-                   "broker us/msg paced, idle / none", pidle.broker_us / paced_us);
+                   "broker us/msg paced, idle / none", paced_idle.broker_us / paced.broker_us);
     }
 
     printf("ratios (broker end to end / raw zmq, same run):\n");
