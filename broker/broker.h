@@ -71,7 +71,8 @@ typedef struct broker {
     /* Subscriptions a pass looks at besides the new messages' matches
      * (fanout.c): those with deliveries in flight, behind the tail, or with
      * a durable cursor to write. Every one is looked at in a full pass
-     * once a second (full_scan_ms), so an idle one costs nothing a pass. */
+     * four times a second (full_scan_ms, fanout.c's alone), so an idle one
+     * costs nothing a pass. */
     sub_t **busy;
     size_t n_busy, cap_busy;
     int64_t full_scan_ms;

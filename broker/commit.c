@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "fanout.h"
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
@@ -322,8 +323,8 @@ static void refuse(broker_t *b, batch_t *bt, Liaison__ErrorCode code, const char
     }
     batch_reset(bt);
     /* What it planned is planned again: the next pass looks at every
-     * subscription, not only the busy ones (fanout.c). */
-    b->full_scan_ms = 0;
+     * subscription, not only the busy ones. */
+    fanout_scan_all(b);
 }
 
 /* Both uncommitted batches are refused: everything goes on from what is
