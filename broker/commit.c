@@ -48,6 +48,7 @@ struct committer {
     batch_t *job; /* submitted, or done and not yet taken */
     int done, rc; /* job's result, once done */
     int stop;
+    int grow; /* store_grow may have a chunk to write, between batches */
     int efd;
 };
 
@@ -57,9 +58,20 @@ static void *committer_main(void *arg)
     /* Its own name in top -H and perf, beside the loop and ZMQbg. */
     pthread_setname_np(pthread_self(), "committer");
     pthread_mutex_lock(&c->mu);
+    c->grow = 1;
     for (;;) {
-        while (!c->stop && (c->job == NULL || c->done))
-            pthread_cond_wait(&c->cv, &c->mu);
+        while (!c->stop && (c->job == NULL || c->done)) {
+            if (!c->grow) {
+                pthread_cond_wait(&c->cv, &c->mu);
+                continue;
+            }
+            /* Between batches, a chunk at a time: a batch given meanwhile
+             * waits for one chunk at most. */
+            pthread_mutex_unlock(&c->mu);
+            int more = store_grow(c->st);
+            pthread_mutex_lock(&c->mu);
+            c->grow = more;
+        }
         if (c->stop)
             break;
         batch_t *bt = c->job;
@@ -71,6 +83,7 @@ static void *committer_main(void *arg)
         bt->commit_s = metrics_clock() - t0;
         pthread_mutex_lock(&c->mu);
         c->rc = rc;
+        c->grow = rc == STORE_OK;
         __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
         uint64_t one = 1;
         if (write(c->efd, &one, sizeof one) < 0)

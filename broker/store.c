@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,8 @@ struct store {
     uint64_t room;     /* bytes the map can still take, as of the last commit */
     uint64_t map_bytes;
     size_t page_bytes; /* LMDB's page size */
+    int grow_fd;       /* data.mdb opened O_DIRECT for store_grow; -1: not growing */
+    void *zeros;       /* GROW_CHUNK bytes of never-touched anonymous memory */
 };
 
 struct store_read {
@@ -358,11 +361,86 @@ static int check_file_size(MDB_env *env, const char *dir, char *err, size_t errl
     return 0;
 }
 
+/* Zeros ahead of LMDB. On a file system that allocates blocks as a file
+ * grows (ext4 here), an fdatasync of a commit that grew data.mdb also
+ * writes the inode and the new blocks' bitmaps, a few requests more to the
+ * device each commit; a commit whose pages land in blocks already written
+ * overwrites them and writes nothing else. So the committer, between
+ * commits, keeps the file GROW_AHEAD past LMDB's last page, in chunks
+ * written with O_DIRECT (no page cache, no copy; the memory is never
+ * touched, so it costs no RSS). Not synced: the next commit's fdatasync
+ * makes the new size durable, once a chunk instead of once a commit. What
+ * is past LMDB's last page LMDB never reads, a copy or backup stops at that
+ * page, and a cut that loses the zeros loses nothing of LMDB's. Any error
+ * turns it off for good: LMDB then grows the file itself, as without it. */
+#define GROW_CHUNK ((off_t)512 << 10)
+#define GROW_AHEAD ((off_t)4 << 20)
+
+static void grow_off(store_t *s)
+{
+    if (s->grow_fd >= 0)
+        close(s->grow_fd);
+    s->grow_fd = -1;
+    if (s->zeros)
+        munmap(s->zeros, (size_t)GROW_CHUNK);
+    s->zeros = NULL;
+}
+
+/* A file system without O_DIRECT (tmpfs, some FUSE ones) does without. */
+static void grow_on(store_t *s, const char *dir)
+{
+    char path[4096];
+    s->grow_fd = -1;
+    if (util_path_join(path, sizeof path, dir, "data.mdb") != 0)
+        return;
+    s->zeros = mmap(NULL, (size_t)GROW_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s->zeros == MAP_FAILED) {
+        s->zeros = NULL;
+        return;
+    }
+    s->grow_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (s->grow_fd < 0)
+        grow_off(s);
+}
+
+int store_grow(store_t *s)
+{
+    if (s->grow_fd < 0)
+        return 0;
+    /* Inside a write transaction, so no commit writes the file meanwhile,
+     * whoever calls. */
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+        return 0;
+    MDB_envinfo info;
+    struct stat st;
+    int wrote = 0;
+    if (mdb_env_info(s->env, &info) == 0 && fstat(s->grow_fd, &st) == 0) {
+        off_t used = ((off_t)info.me_last_pgno + 1) * (off_t)s->page_bytes;
+        off_t end = st.st_size;
+        if (end >= used && end - used < GROW_AHEAD && end % 4096 == 0 &&
+            (uint64_t)(end + GROW_CHUNK) <= s->map_bytes) {
+            ssize_t n = pwrite(s->grow_fd, s->zeros, (size_t)GROW_CHUNK, end);
+            if (n == (ssize_t)GROW_CHUNK) {
+                wrote = 1;
+            } else {
+                log_warn("event=store_grow_off error=%s reason=\"zeros ahead of the store are "
+                         "not written: LMDB grows the file itself\"",
+                         log_q(n < 0 ? strerror(errno) : "short write"));
+                grow_off(s);
+            }
+        }
+    }
+    mdb_txn_abort(txn);
+    return wrote;
+}
+
 store_t *store_open_readonly(const char *dir, char *err, size_t errlen)
 {
     store_t *s = xcalloc(1, sizeof *s);
     s->readonly = 1;
     s->lock_fd = -1; /* an offline reader beside a live broker takes no lock */
+    s->grow_fd = -1;
     int rc;
     if ((rc = mdb_env_create(&s->env)) != 0) {
         snprintf(err, errlen, "store: %s", mdb_strerror(rc));
@@ -449,6 +527,7 @@ store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t err
     store_t *s = xcalloc(1, sizeof *s);
     int rc;
     s->lock_fd = -1;
+    s->grow_fd = -1;
     if (util_mkdirs(dir) != 0) {
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
         goto err1;
@@ -473,6 +552,7 @@ store_t *store_open(const char *dir, unsigned map_size_mb, char *err, size_t err
     }
     if (check_file_size(s->env, dir, err, errlen) != 0 || store_init(s, err, errlen) != 0)
         goto err2;
+    grow_on(s, dir);
     return s;
 err2:
     mdb_env_close(s->env);
@@ -561,6 +641,7 @@ void store_close(store_t **sp)
     mdb_env_close(s->env);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
+    grow_off(s);
     free(s);
     *sp = NULL;
 }
