@@ -25,6 +25,7 @@ void batch_reset(batch_t *bt)
     bt->n_pubs = 0;
     arena_reset(bt->arena);
     memset(&bt->share, 0, sizeof bt->share);
+    bt->label_passed = NULL;
     bt->first_seq = 0;
     bt->n_frames = 0;
     bt->len = 0;
@@ -95,6 +96,7 @@ void batch_arena_sweep(batch_t *bt)
     if (bt->n_pubs == 0) {
         arena_reset(bt->arena);
         memset(&bt->share, 0, sizeof bt->share);
+        bt->label_passed = NULL;
     }
 }
 

@@ -94,6 +94,10 @@ typedef struct batch {
     double commit_s;         /* how long its commit took, set by the committer */
     arena_t *arena;          /* the publishes decoded for it (batch_arena) */
     struct wire_share share; /* the Label decoded there last, for the next (batch_share) */
+    /* A Label in the arena that passed label_validate (its own rules read
+     * nothing else, and nothing decoded is written to): a publish holding it
+     * through the share is not checked again. Cleared with the arena. */
+    const Liaison__Label *label_passed;
 } batch_t;
 
 batch_t *batch_new(void);

@@ -131,19 +131,9 @@ static size_t slen(const char *s)
         return LIAISON__ERROR_CODE__##code;                                                        \
     } while (0)
 
-Liaison__ErrorCode label_validate(const Liaison__Intel *m, size_t max_topic_len, char *why,
-                                  size_t whylen)
+/* The Label's own rules: they read nothing but l. */
+static Liaison__ErrorCode label_check(const Liaison__Label *l, char *why, size_t whylen)
 {
-    if (m == NULL)
-        FAIL(BAD_LABEL, "publish carries no message");
-    if (topic_valid(m->topic, max_topic_len) != 0)
-        FAIL(BAD_TOPIC, "topic must be 1-%zu bytes of lower-case dot-separated tokens",
-             max_topic_len);
-    if (slen(m->msg_id) > LABEL_MAX_TEXT || slen(m->content_type) > LABEL_MAX_TEXT)
-        FAIL(TOO_LARGE, "msg_id or content_type over %d bytes", LABEL_MAX_TEXT);
-    const Liaison__Label *l = m->label;
-    if (l == NULL)
-        FAIL(BAD_LABEL, "message has no label");
     if (l->classification < LIAISON__CLASSIFICATION__OFFICIAL ||
         l->classification > LIAISON__CLASSIFICATION__TOP_SECRET)
         FAIL(BAD_CLASSIFICATION, "classification missing or unknown");
@@ -204,4 +194,27 @@ Liaison__ErrorCode label_validate(const Liaison__Intel *m, size_t max_topic_len,
     if (slen(l->expires_at) && util_parse_time(l->expires_at, &t) != 0)
         FAIL(BAD_LABEL, "expires_at must be RFC 3339 UTC or YYYY-MM-DD");
     return LIAISON__ERROR_CODE__ERROR_NONE;
+}
+
+Liaison__ErrorCode label_validate_known(const Liaison__Intel *m, size_t max_topic_len,
+                                        const Liaison__Label *passed, char *why, size_t whylen)
+{
+    if (m == NULL)
+        FAIL(BAD_LABEL, "publish carries no message");
+    if (topic_valid(m->topic, max_topic_len) != 0)
+        FAIL(BAD_TOPIC, "topic must be 1-%zu bytes of lower-case dot-separated tokens",
+             max_topic_len);
+    if (slen(m->msg_id) > LABEL_MAX_TEXT || slen(m->content_type) > LABEL_MAX_TEXT)
+        FAIL(TOO_LARGE, "msg_id or content_type over %d bytes", LABEL_MAX_TEXT);
+    if (m->label == NULL)
+        FAIL(BAD_LABEL, "message has no label");
+    if (m->label == passed)
+        return LIAISON__ERROR_CODE__ERROR_NONE;
+    return label_check(m->label, why, whylen);
+}
+
+Liaison__ErrorCode label_validate(const Liaison__Intel *m, size_t max_topic_len, char *why,
+                                  size_t whylen)
+{
+    return label_validate_known(m, max_topic_len, NULL, why, whylen);
 }

@@ -47,5 +47,11 @@ int label_release_to_valid(const char *s);
  * one-line reason in why (which never quotes body or subjects). */
 Liaison__ErrorCode label_validate(const Liaison__Intel *m, size_t max_topic_len, char *why,
                                   size_t whylen);
+/* The same, the Label's own rules skipped when m->label is passed: a Label
+ * (never NULL to mean one) that passed them before and has not changed
+ * since — the broker's publishes decoded into one batch share the Label
+ * whose bytes are the same (batch.h). */
+Liaison__ErrorCode label_validate_known(const Liaison__Intel *m, size_t max_topic_len,
+                                        const Liaison__Label *passed, char *why, size_t whylen);
 
 #endif

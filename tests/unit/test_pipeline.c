@@ -1182,6 +1182,53 @@ static void test_pipeline_a_publish_outlives_the_refused_frames_beside_it(void *
     assert_int_equal(arena_used(batch_arena(b->open)), 0);
 }
 
+/* Publishes in one batch share the Label whose bytes are the same, and a
+ * shared one that passed is not checked again (label_validate_known): one
+ * whose Label differs is checked, however valid the one before it was. */
+static void test_pipeline_a_label_is_checked_once_and_a_different_one_again(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    static const char key[] = "0123456789012345678901234567890123456789";
+    memcpy(f->ps->key_z85, key, sizeof key);
+
+    struct wire_gather g = {0};
+    add_publish(&g, 50, "same-0");
+    add_publish(&g, 51, "same-1");
+    Liaison__Envelope env;
+    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
+    pub.intel = message("alert.y.batch", "bad-grade", 30);
+    pub.intel->label->source_grade = 0; /* 1-3 */
+    wire_envelope_init(&env, 52);
+    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
+    env.publish = &pub;
+    uint8_t buf[512];
+    wire_gather_add(&g, buf, wire_envelope_pack(&env, buf));
+    wire_intel_free(&pub.intel);
+    add_publish(&g, 53, "same-2");
+    size_t n;
+    const uint8_t *data = wire_gather_frame(&g, &n);
+    b->rd = store_read_begin(b->store);
+    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
+    store_read_end(&b->rd);
+    wire_gather_free(&g);
+
+    expect_error(f->pub, 52, LIAISON__ERROR_CODE__BAD_GRADING);
+    assert_int_equal(b->open->n_pubs, 3);
+    const Liaison__Label *l = b->open->pubs[0].intel->label;
+    assert_ptr_equal(b->open->pubs[1].intel->label, l);
+    /* The refused one's Label was the last decoded: the one after is
+     * decoded again, and checked again. */
+    assert_ptr_not_equal(b->open->pubs[2].intel->label, l);
+    assert_ptr_equal(b->open->label_passed, b->open->pubs[2].intel->label);
+    pass(b);
+    assert_int_equal(expect_puback(f->pub, 50, 0), 1);
+    assert_int_equal(expect_puback(f->pub, 51, 0), 2);
+    assert_int_equal(expect_puback(f->pub, 53, 0), 3);
+    /* Reset with its arena: nothing of it is taken for passed after. */
+    assert_null(b->open->label_passed);
+}
+
 /* Each disclosure record holds the digest of what it disclosed: the same
  * as the message's collection record, however many subscriptions walked
  * it from the store in one pass (the digest is kept with the decoded copy
@@ -1270,6 +1317,7 @@ int main(void)
         T(test_pipeline_a_batch_in_is_answered_by_a_batch_out),
         T(test_pipeline_a_long_batch_goes_to_disk_while_it_is_read),
         T(test_pipeline_a_publish_outlives_the_refused_frames_beside_it),
+        T(test_pipeline_a_label_is_checked_once_and_a_different_one_again),
         T(test_pipeline_disclosures_from_the_store_hold_the_message_digest),
         T(test_pipeline_the_dedup_index_built_again_knows_every_key),
         T(test_pipeline_the_dedup_index_is_confirmed_by_the_store),
