@@ -964,19 +964,37 @@ static size_t batch_of(void *d, Liaison__Envelope ***out)
     return n;
 }
 
-/* Gathers one packed Publish. */
-static void add_publish(struct wire_gather *g, uint64_t corr, const char *msg_id)
+/* Gathers a Publish of m, packed. */
+static void add_intel(struct wire_gather *g, uint64_t corr, Liaison__Intel *m)
 {
     Liaison__Envelope env;
     Liaison__Publish pub = LIAISON__PUBLISH__INIT;
     wire_envelope_init(&env, corr);
-    pub.intel = message("alert.y.batch", msg_id, 30);
+    pub.intel = m;
     env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
     env.publish = &pub;
     uint8_t frame[512];
-    size_t len = wire_envelope_pack(&env, frame);
-    wire_intel_free(&pub.intel);
-    wire_gather_add(g, frame, len);
+    wire_gather_add(g, frame, wire_envelope_pack(&env, frame));
+}
+
+/* Gathers one packed Publish. */
+static void add_publish(struct wire_gather *g, uint64_t corr, const char *msg_id)
+{
+    Liaison__Intel *m = message("alert.y.batch", msg_id, 30);
+    add_intel(g, corr, m);
+    wire_intel_free(&m);
+}
+
+/* What g gathered, handled as one Batch frame from "pub" as dispatch hands
+ * it over; g is emptied. */
+static void handle_gathered(broker_t *b, const char *key, struct wire_gather *g)
+{
+    size_t len;
+    const uint8_t *data = wire_gather_frame(g, &len);
+    b->rd = store_read_begin(b->store);
+    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, len);
+    store_read_end(&b->rd);
+    wire_gather_free(g);
 }
 
 /* n Publishes from "pub" (corr_ids from corr, msg_ids prefix-0 on) in one
@@ -989,12 +1007,7 @@ static void publish_batch(broker_t *b, const char *key, uint64_t corr, int n, co
         snprintf(id, sizeof id, "%s-%d", prefix, i);
         add_publish(&g, corr + (uint64_t)i, id);
     }
-    size_t len;
-    const uint8_t *data = wire_gather_frame(&g, &len);
-    b->rd = store_read_begin(b->store);
-    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, len);
-    store_read_end(&b->rd);
-    wire_gather_free(&g);
+    handle_gathered(b, key, &g);
 }
 
 /* A Batch frame holding a whole window of publishes goes to disk in
@@ -1139,27 +1152,15 @@ static void test_pipeline_a_publish_outlives_the_refused_frames_beside_it(void *
 
     struct wire_gather g = {0};
     add_publish(&g, 41, "keep-1");
-    Liaison__Envelope env;
-    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
     Liaison__Intel bare = LIAISON__INTEL__INIT;
     char topic[] = "alert.y.batch", id[] = "no-label";
     bare.topic = topic;
     bare.msg_id = id;
-    pub.intel = &bare;
-    wire_envelope_init(&env, 42);
-    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
-    env.publish = &pub;
-    uint8_t buf[256];
-    wire_gather_add(&g, buf, wire_envelope_pack(&env, buf));
+    add_intel(&g, 42, &bare);
     static const uint8_t junk[] = {0x08, 0x01, 0xff};
     wire_gather_add(&g, junk, sizeof junk);
     add_publish(&g, 44, "keep-2");
-    size_t n;
-    const uint8_t *data = wire_gather_frame(&g, &n);
-    b->rd = store_read_begin(b->store);
-    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
-    store_read_end(&b->rd);
-    wire_gather_free(&g);
+    handle_gathered(b, key, &g);
     assert_int_equal(b->open->n_pubs, 2);
     assert_true(arena_used(batch_arena(b->open)) > 0);
     expect_error(f->pub, 42, LIAISON__ERROR_CODE__BAD_LABEL);
@@ -1195,23 +1196,12 @@ static void test_pipeline_a_label_is_checked_once_and_a_different_one_again(void
     struct wire_gather g = {0};
     add_publish(&g, 50, "same-0");
     add_publish(&g, 51, "same-1");
-    Liaison__Envelope env;
-    Liaison__Publish pub = LIAISON__PUBLISH__INIT;
-    pub.intel = message("alert.y.batch", "bad-grade", 30);
-    pub.intel->label->source_grade = 0; /* 1-3 */
-    wire_envelope_init(&env, 52);
-    env.kind_case = LIAISON__ENVELOPE__KIND_PUBLISH;
-    env.publish = &pub;
-    uint8_t buf[512];
-    wire_gather_add(&g, buf, wire_envelope_pack(&env, buf));
-    wire_intel_free(&pub.intel);
+    Liaison__Intel *bad = message("alert.y.batch", "bad-grade", 30);
+    bad->label->source_grade = 0; /* 1-3 */
+    add_intel(&g, 52, bad);
+    wire_intel_free(&bad);
     add_publish(&g, 53, "same-2");
-    size_t n;
-    const uint8_t *data = wire_gather_frame(&g, &n);
-    b->rd = store_read_begin(b->store);
-    handle_frame(b, (const uint8_t *)"pub", 3, "pub", key, data, n);
-    store_read_end(&b->rd);
-    wire_gather_free(&g);
+    handle_gathered(b, key, &g);
 
     expect_error(f->pub, 52, LIAISON__ERROR_CODE__BAD_GRADING);
     assert_int_equal(b->open->n_pubs, 3);
