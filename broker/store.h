@@ -166,16 +166,17 @@ void store_wset_hit(store_wset_t *w, const char *agent, uint64_t msg_seq, int64_
  * have dropped dirty pages, so a retry could report success falsely).
  * Call from one thread at a time. */
 int store_commit(store_t *s, const store_wset_t *w);
+/* Between commits (the committer, while idle): writes one chunk of zeros
+ * past the end of data.mdb when the file holds less than a few MiB past
+ * LMDB's last page (store.c says why). 1 when it wrote one (call again
+ * while idle), 0 when there is nothing to do or it is off. Never fails a
+ * commit: an error turns it off. */
+int store_grow(store_t *s);
 
 /* Bytes the map can still take (unused map plus LMDB's free pages), as of
  * the last store_room_update; any thread. update reads it from LMDB (the
  * committer calls it after each commit). */
 uint64_t store_room(const store_t *s);
-/* Writes one chunk of zeros past the end of data.mdb when the file holds
- * less than a few MiB past LMDB's last page (store.c says why). 1 when it
- * wrote one (call again while idle), 0 when there is nothing to do or it
- * is off. Never fails a commit: an error turns it off. */
-int store_grow(store_t *s);
 void store_room_update(store_t *s);
 uint64_t store_map_bytes(const store_t *s);
 /* The largest value that takes a page of its own and no more: a longer one
