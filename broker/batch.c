@@ -26,6 +26,7 @@ void batch_reset(batch_t *bt)
     arena_reset(bt->arena);
     memset(&bt->share, 0, sizeof bt->share);
     bt->label_passed = NULL;
+    bt->origin = NULL;
     bt->first_seq = 0;
     bt->n_frames = 0;
     bt->len = 0;
@@ -97,6 +98,7 @@ void batch_arena_sweep(batch_t *bt)
         arena_reset(bt->arena);
         memset(&bt->share, 0, sizeof bt->share);
         bt->label_passed = NULL;
+        bt->origin = NULL;
     }
 }
 

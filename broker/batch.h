@@ -98,6 +98,13 @@ typedef struct batch {
      * nothing else, and nothing decoded is written to): a publish holding it
      * through the share is not checked again. Cleared with the arena. */
     const Liaison__Label *label_passed;
+    /* The Origin stamped on publishes by the agent origin_of of config
+     * origin_gen, in the arena: each of that agent's publishes decoded here
+     * points at it instead of copying its four strings. Cleared with the
+     * arena. */
+    Liaison__Origin *origin;
+    const void *origin_of;
+    uint64_t origin_gen;
 } batch_t;
 
 batch_t *batch_new(void);

@@ -114,6 +114,34 @@ static void set_str(const struct source *src, char **field, const char *value)
     *field = xstrdup(value);
 }
 
+/* m's origin from its publisher's configured agent a. A publish decoded
+ * into the open batch points at the batch's copy for a and this config,
+ * made at the first of them: a stream from one agent does not copy the
+ * same four strings for each message. */
+static void stamp_origin(broker_t *b, const struct source *src, const config_agent_t *a,
+                         Liaison__Intel *m)
+{
+    batch_t *bt = b->open;
+    if (src->arena == NULL || src->arena != batch_arena(bt)) {
+        set_str(src, &m->origin->agent, a->name);
+        set_str(src, &m->origin->agency, a->agency);
+        set_str(src, &m->origin->type, a->type);
+        set_str(src, &m->origin->region, a->region);
+        return;
+    }
+    if (bt->origin == NULL || bt->origin_of != a || bt->origin_gen != b->cfg_gen) {
+        Liaison__Origin *o = wire_intel_new_origin(src->arena);
+        o->agent = arena_strdup(src->arena, a->name);
+        o->agency = arena_strdup(src->arena, a->agency);
+        o->type = arena_strdup(src->arena, a->type);
+        o->region = arena_strdup(src->arena, a->region);
+        bt->origin = o;
+        bt->origin_of = a;
+        bt->origin_gen = b->cfg_gen;
+    }
+    m->origin = bt->origin;
+}
+
 /* A publish's dedup key, and its hash in the dedup index (made once). */
 struct dedup {
     struct store_dkey key;
@@ -490,10 +518,7 @@ void ingest_publish(broker_t *b, session_t *s, uint64_t corr_id, Liaison__Intel 
     }
     /* Identity comes from the CURVE key's configured agent, never from the
      * frame: overwrite anything the client claimed, its route too. */
-    set_str(&src, &m->origin->agent, a->name);
-    set_str(&src, &m->origin->agency, a->agency);
-    set_str(&src, &m->origin->type, a->type);
-    set_str(&src, &m->origin->region, a->region);
+    stamp_origin(b, &src, a, m);
     src.origin = origin_packed(b, s, m->origin);
     if (m->route && src.arena == NULL)
         liaison__route__free_unpacked(m->route, NULL);

@@ -84,8 +84,8 @@ static int setup_map(void **state, unsigned map_mb)
     if (mkdtemp(f->dir) == NULL)
         return -1;
     snprintf(path, sizeof path, "%s/keys", f->dir);
-    const char *names[] = {"broker", "pub", "sub"};
-    for (int i = 0; i < 3; i++)
+    const char *names[] = {"broker", "pub", "pub2", "sub"};
+    for (int i = 0; i < 4; i++)
         if (keys_generate(path, names[i], err, sizeof err) != 0)
             fail_msg("keygen: %s", err);
     snprintf(text, sizeof text,
@@ -94,6 +94,9 @@ static int setup_map(void **state, unsigned map_mb)
              "agents = (\n"
              " { name = \"pub\"; agency = \"Humberside Police\"; type = \"police\";\n"
              "   region = \"yorkshire\"; public_key = \"keys/pub.pub\"; clearance = \"SECRET\";\n"
+             "   roles = [ \"publisher\" ]; publish = [ \"alert.>\" ]; },\n"
+             " { name = \"pub2\"; agency = \"HMP Hull\"; type = \"prison\";\n"
+             "   region = \"yorkshire\"; public_key = \"keys/pub2.pub\"; clearance = \"SECRET\";\n"
              "   roles = [ \"publisher\" ]; publish = [ \"alert.>\" ]; },\n"
              " { name = \"sub\"; agency = \"Yorkshire ROCU\"; type = \"rocu\";\n"
              "   region = \"yorkshire\"; public_key = \"keys/sub.pub\"; clearance = \"SECRET\";\n"
@@ -1219,6 +1222,67 @@ static void test_pipeline_a_label_is_checked_once_and_a_different_one_again(void
     assert_null(b->open->label_passed);
 }
 
+/* The origin of a publish is its agent's, as configured when it came: the
+ * publishes of one agent in a batch share one copy of it, and neither
+ * another agent's publish between them nor a reload takes it for theirs. */
+static void test_pipeline_an_origin_is_shared_by_one_agent_and_no_other(void **state)
+{
+    struct fixture *f = *state;
+    broker_t *b = &f->b;
+    static const char key[] = "0123456789012345678901234567890123456789";
+    memcpy(f->ps->key_z85, key, sizeof key);
+    /* Written below as a reload would make it anew. */
+    config_agent_t *pub = (config_agent_t *)(uintptr_t)f->ps->conf;
+    const config_agent_t *pub2 = config_agent_by_name(b->cfg, "pub2");
+    assert_non_null(pub2);
+
+    publish_batch(b, key, 60, 2, "mine");
+    f->ps->conf = pub2; /* the same connection, another agent's key */
+    publish_batch(b, key, 62, 1, "theirs");
+    f->ps->conf = pub;
+    publish_batch(b, key, 63, 1, "mine-again");
+    /* A reload: the same agent, its agency renamed, a config further on. */
+    char *was = pub->agency;
+    pub->agency = (char *)(uintptr_t) "Humberside Police (renamed)";
+    b->cfg_gen++;
+    publish_batch(b, key, 64, 1, "after-reload");
+
+    assert_int_equal(b->open->n_pubs, 5);
+    const Liaison__Origin *o[5];
+    for (int i = 0; i < 5; i++)
+        o[i] = b->open->pubs[i].intel->origin;
+    assert_ptr_equal(o[1], o[0]);
+    assert_string_equal(o[0]->agent, "pub");
+    assert_string_equal(o[0]->agency, "Humberside Police");
+    assert_string_equal(o[2]->agent, "pub2");
+    assert_string_equal(o[2]->agency, "HMP Hull");
+    assert_string_equal(o[2]->type, "prison");
+    assert_string_equal(o[3]->agent, "pub");
+    assert_string_equal(o[3]->agency, "Humberside Police");
+    assert_string_equal(o[4]->agency, "Humberside Police (renamed)");
+    assert_string_equal(o[0]->agency, "Humberside Police"); /* the first ones kept theirs */
+    pass(b);
+    pub->agency = was;
+    for (uint64_t corr = 60; corr <= 64; corr++)
+        assert_int_equal(expect_puback(f->pub, corr, 0), corr - 59);
+    /* As stored, each with its own. */
+    const char *agency[] = {"Humberside Police", "Humberside Police", "HMP Hull",
+                            "Humberside Police", "Humberside Police (renamed)"};
+    store_read_t *r = store_read_begin(b->store);
+    for (uint64_t seq = 1; seq <= 5; seq++) {
+        const void *data;
+        size_t len;
+        assert_int_equal(store_read_get(r, seq, &data, &len), STORE_OK);
+        Liaison__Intel *m = wire_intel_decode(data, len);
+        assert_non_null(m);
+        assert_string_equal(m->origin->agency, agency[seq - 1]);
+        assert_string_equal(m->origin->agent, seq == 3 ? "pub2" : "pub");
+        wire_intel_free(&m);
+    }
+    store_read_end(&r);
+    assert_null(b->open->origin); /* reset with its arena */
+}
+
 /* Each disclosure record holds the digest of what it disclosed: the same
  * as the message's collection record, however many subscriptions walked
  * it from the store in one pass (the digest is kept with the decoded copy
@@ -1308,6 +1372,7 @@ int main(void)
         T(test_pipeline_a_long_batch_goes_to_disk_while_it_is_read),
         T(test_pipeline_a_publish_outlives_the_refused_frames_beside_it),
         T(test_pipeline_a_label_is_checked_once_and_a_different_one_again),
+        T(test_pipeline_an_origin_is_shared_by_one_agent_and_no_other),
         T(test_pipeline_disclosures_from_the_store_hold_the_message_digest),
         T(test_pipeline_the_dedup_index_built_again_knows_every_key),
         T(test_pipeline_the_dedup_index_is_confirmed_by_the_store),
